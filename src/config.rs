@@ -1,0 +1,303 @@
+//! Settings from environment variables with matching flags, validated all at once.
+//!
+//! Each setting is read by clap (flag first, then the environment variable) into a
+//! raw `*Args` struct of optional strings; `validate()` turns that into typed settings
+//! or one [`ConfigError`] that lists every missing or malformed setting.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::lake::{LakeUrl, Slot};
+
+/// Every problem found in the configuration, reported together.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.problems.len())?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        write!(f, "Set them as environment variables or flags (see --help).")
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects problems while fields are validated, so none hides another.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn required(&mut self, value: &Option<String>, env: &str, flag: &str) -> Option<String> {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Some(v.to_string()),
+            _ => {
+                self.0.push(format!("{env} (or {flag}) is not set"));
+                None
+            }
+        }
+    }
+
+    fn parse<T>(&mut self, value: &str, env: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        parse(value)
+            .map_err(|reason| self.0.push(format!("{env} is malformed: {reason}")))
+            .ok()
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ConfigError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ConfigError { problems: self.0 })
+        }
+    }
+}
+
+fn parse_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("`{text}` uses `{other}`; expected http or https")),
+    }
+}
+
+/// Twitch application credentials and endpoints, as given.
+#[derive(clap::Args, Clone, Default)]
+pub struct TwitchArgs {
+    /// Twitch application client id.
+    #[arg(long = "client-id", env = "TWITCH_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Twitch application client secret (never printed).
+    #[arg(long = "client-secret", env = "TWITCH_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Helix API base URL.
+    #[arg(
+        long = "api-url",
+        env = "TWITCH_API_URL",
+        default_value = "https://api.twitch.tv/helix"
+    )]
+    pub api_url: String,
+    /// Twitch OAuth base URL (token and validate endpoints).
+    #[arg(
+        long = "auth-url",
+        env = "TWITCH_AUTH_URL",
+        default_value = "https://id.twitch.tv/oauth2"
+    )]
+    pub auth_url: String,
+}
+
+// The raw arguments hold the secret as a plain string: keep it out of Debug.
+impl fmt::Debug for TwitchArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwitchArgs")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[REDACTED]"))
+            .field("api_url", &self.api_url)
+            .field("auth_url", &self.auth_url)
+            .finish()
+    }
+}
+
+/// Validated Twitch settings.
+#[derive(Clone, Debug)]
+pub struct TwitchSettings {
+    pub client_id: String,
+    /// Redacted in Debug by `secrecy`; it has no Display.
+    pub client_secret: SecretString,
+    pub api_url: Url,
+    pub auth_url: Url,
+}
+
+impl TwitchArgs {
+    fn check(&self, problems: &mut Problems) -> Option<TwitchSettings> {
+        let client_id = problems.required(&self.client_id, "TWITCH_CLIENT_ID", "--client-id");
+        let client_secret = problems.required(&self.client_secret, "TWITCH_CLIENT_SECRET", "--client-secret");
+        let api_url = problems.parse(&self.api_url, "TWITCH_API_URL", parse_http_url);
+        let auth_url = problems.parse(&self.auth_url, "TWITCH_AUTH_URL", parse_http_url);
+        Some(TwitchSettings {
+            client_id: client_id?,
+            client_secret: SecretString::from(client_secret?),
+            api_url: api_url?,
+            auth_url: auth_url?,
+        })
+    }
+
+    /// Validates the Twitch settings alone.
+    pub fn validate(&self) -> Result<TwitchSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let settings = self.check(&mut problems);
+        problems.finish(|| settings.expect("no problems means every field parsed"))
+    }
+}
+
+/// Where the lake is.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LakeArgs {
+    /// Lake location: a folder, file://PATH, or az://CONTAINER[/PREFIX] (with
+    /// AZURE_STORAGE_ACCOUNT_NAME; Azurite with AZURE_STORAGE_USE_EMULATOR=true).
+    #[arg(long = "lake", env = "LAKE_URL", default_value = "./data/lake")]
+    pub lake: String,
+}
+
+impl LakeArgs {
+    fn check(&self, problems: &mut Problems) -> Option<LakeUrl> {
+        problems.parse(&self.lake, "LAKE_URL", str::parse)
+    }
+}
+
+/// Options of one extraction run, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub twitch: TwitchArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Slot to extract (RFC 3339, floored to the 15-minute grid); default: the current slot.
+    #[arg(long, env = "EXTRACT_SLOT")]
+    pub slot: Option<String>,
+    /// Stop after this many unique streams (default: every live stream).
+    #[arg(long, env = "EXTRACT_MAX_STREAMS")]
+    pub max_streams: Option<String>,
+    /// Seconds after which the run fails without publishing its slot.
+    #[arg(long, env = "EXTRACT_DEADLINE_SECS", default_value = "600")]
+    pub deadline_secs: String,
+    /// Hours during which a fetched user or game is not fetched again.
+    #[arg(long, env = "EXTRACT_LOOKUP_MAX_AGE_HOURS", default_value = "24")]
+    pub lookup_max_age_hours: String,
+}
+
+/// A validated extraction run.
+#[derive(Clone, Debug)]
+pub struct ExtractSettings {
+    pub twitch: TwitchSettings,
+    pub lake: LakeUrl,
+    /// `None`: the slot containing the current time.
+    pub slot: Option<Slot>,
+    pub max_streams: Option<u64>,
+    pub deadline: Duration,
+    pub lookup_max_age: chrono::Duration,
+}
+
+fn positive_integer(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive whole number")),
+    }
+}
+
+impl ExtractArgs {
+    /// Validates every setting of the run, reporting all problems at once.
+    pub fn validate(&self) -> Result<ExtractSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let twitch = self.twitch.check(&mut problems);
+        let lake = self.lake.check(&mut problems);
+        let slot = match &self.slot {
+            Some(text) => problems
+                .parse(text, "EXTRACT_SLOT (--slot)", |t| {
+                    t.parse::<Slot>().map_err(|e| e.to_string())
+                })
+                .map(Some),
+            None => Some(None),
+        };
+        let max_streams = match &self.max_streams {
+            Some(text) => problems
+                .parse(text, "EXTRACT_MAX_STREAMS (--max-streams)", positive_integer)
+                .map(Some),
+            None => Some(None),
+        };
+        let deadline = problems.parse(
+            &self.deadline_secs,
+            "EXTRACT_DEADLINE_SECS (--deadline-secs)",
+            positive_integer,
+        );
+        let max_age = problems.parse(
+            &self.lookup_max_age_hours,
+            "EXTRACT_LOOKUP_MAX_AGE_HOURS (--lookup-max-age-hours)",
+            positive_integer,
+        );
+        problems.finish(|| ExtractSettings {
+            twitch: twitch.expect("validated"),
+            lake: lake.expect("validated"),
+            slot: slot.expect("validated"),
+            max_streams: max_streams.expect("validated"),
+            deadline: Duration::from_secs(deadline.expect("validated")),
+            lookup_max_age: chrono::Duration::hours(max_age.expect("validated") as i64),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ExtractArgs {
+        ExtractArgs {
+            twitch: TwitchArgs {
+                client_id: Some("id".into()),
+                client_secret: Some("hunter2-secret".into()),
+                api_url: "https://api.twitch.tv/helix".into(),
+                auth_url: "https://id.twitch.tv/oauth2".into(),
+            },
+            lake: LakeArgs {
+                lake: "./data/lake".into(),
+            },
+            slot: None,
+            max_streams: None,
+            deadline_secs: "600".into(),
+            lookup_max_age_hours: "24".into(),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_listed_together() {
+        let mut bad = args();
+        bad.twitch.client_id = None;
+        bad.twitch.client_secret = Some("  ".into());
+        bad.twitch.api_url = "ftp://x".into();
+        bad.lake.lake = "s3://bucket".into();
+        bad.slot = Some("noon".into());
+        bad.max_streams = Some("0".into());
+        bad.deadline_secs = "ten".into();
+        let err = bad.validate().unwrap_err();
+        assert_eq!(err.problems.len(), 7, "{err}");
+        let text = err.to_string();
+        for needle in [
+            "TWITCH_CLIENT_ID",
+            "TWITCH_CLIENT_SECRET",
+            "TWITCH_API_URL",
+            "LAKE_URL",
+            "EXTRACT_SLOT",
+            "EXTRACT_MAX_STREAMS",
+            "EXTRACT_DEADLINE_SECS",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn valid_settings_parse() {
+        let mut good = args();
+        good.slot = Some("2026-11-23T22:20:00Z".into());
+        good.max_streams = Some("500".into());
+        let settings = good.validate().unwrap();
+        assert_eq!(settings.slot.unwrap().rfc3339(), "2026-11-23T22:15:00Z");
+        assert_eq!(settings.max_streams, Some(500));
+        assert_eq!(settings.deadline, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn debug_output_hides_the_client_secret() {
+        let raw = args();
+        assert!(!format!("{raw:?}").contains("hunter2"));
+        let settings = raw.validate().unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert!(format!("{settings:?}").contains("REDACTED"));
+    }
+}

@@ -1,0 +1,134 @@
+//! `/users` and `/games` look-ups, 100 ids a call, running while streams are paged.
+
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::quarantine::Quarantine;
+use super::record::annotate;
+use super::streams::PagingError;
+use crate::lake::{Entity, Lake, Slot, WrittenFile};
+use crate::twitch::{HelixClient, IdOnly};
+
+/// Helix accepts at most 100 `id` parameters per call.
+const IDS_PER_CALL: usize = 100;
+
+/// What one look-up run produced.
+#[derive(Debug)]
+pub struct LookedUp {
+    pub file: WrittenFile,
+    /// Every id asked for (returned or not), to record as fetched.
+    pub requested: Vec<Box<str>>,
+    /// Ids Helix did not return (deleted, banned, retired).
+    pub missing: u64,
+    pub quarantined: u64,
+}
+
+/// A running look-up of one entity: send it ids, then [`finish`](Self::finish).
+pub struct Lookup {
+    ids: mpsc::UnboundedSender<Box<str>>,
+    task: AbortOnDrop<Result<LookedUp, PagingError>>,
+}
+
+impl Lookup {
+    /// Starts looking up `entity` ids into the entity's data file for `slot`.
+    pub fn start(client: Arc<HelixClient>, lake: Lake, entity: Entity, slot: Slot, concurrency: usize) -> Lookup {
+        let (ids, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(client, lake, entity, slot, concurrency, receiver));
+        Lookup {
+            ids,
+            task: AbortOnDrop(task),
+        }
+    }
+
+    /// Queues one id (the caller has already skipped fresh and repeated ids).
+    pub fn request(&self, id: &str) {
+        // The task only stops early on an error, which `finish` reports.
+        let _ = self.ids.send(id.into());
+    }
+
+    /// Waits for every queued id to be fetched and the file to be written.
+    pub async fn finish(mut self) -> Result<LookedUp, PagingError> {
+        drop(self.ids);
+        match (&mut self.task.0).await {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => panic!("look-up task was cancelled: {join}"),
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped, so a run that fails or times out stops its
+/// look-ups too instead of leaving them running.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn run(
+    client: Arc<HelixClient>,
+    lake: Lake,
+    entity: Entity,
+    slot: Slot,
+    concurrency: usize,
+    mut receiver: mpsc::UnboundedReceiver<Box<str>>,
+) -> Result<LookedUp, PagingError> {
+    let endpoint = entity.name();
+    let snapshot_at = slot.rfc3339();
+    let mut writer = lake.data_writer(entity, slot);
+    let mut quarantine = Quarantine::new(lake.clone(), entity, slot);
+    let (mut requested, mut missing, mut quarantined) = (Vec::new(), 0u64, 0u64);
+
+    let ids = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let mut answers = ids
+        .chunks(IDS_PER_CALL)
+        .map(|batch| {
+            let client = client.clone();
+            async move {
+                let query: Vec<(&str, &str)> = batch.iter().map(|id| ("id", &**id)).collect();
+                let page = client.get_page(endpoint, &query).await;
+                page.map(|page| (batch, page))
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+
+    while let Some(answer) = answers.next().await {
+        let (batch, page) = answer?;
+        let extracted_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let (mut returned, mut unusable) = (0u64, 0u64);
+        for raw in &page.data {
+            let usable = serde_json::from_str::<IdOnly>(raw.get())
+                .map_err(|e| format!("unusable {entity}: {e}"))
+                .and_then(|_| {
+                    annotate(raw, &snapshot_at, &extracted_at).ok_or(format!("a {entity} is not a JSON object"))
+                });
+            match usable {
+                Ok(line) => {
+                    writer.write_line(&line).await?;
+                    returned += 1;
+                }
+                Err(reason) => {
+                    quarantine.keep(raw, &reason).await?;
+                    unusable += 1;
+                }
+            }
+        }
+        quarantined += unusable;
+        missing += (batch.len() as u64).saturating_sub(returned + unusable);
+        requested.extend(batch);
+    }
+    let file = writer.finish().await?;
+    quarantine.finish().await?;
+    Ok(LookedUp {
+        file,
+        requested,
+        missing,
+        quarantined,
+    })
+}

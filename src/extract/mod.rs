@@ -1,0 +1,217 @@
+//! The extract stage: one slot from Helix into the lake.
+//!
+//! Streams are paged into their file while their users and games are looked up
+//! concurrently; when all three files are written the manifest commits the slot.
+//! A slot that already has a manifest is left alone. A run that fails or passes its
+//! deadline publishes no manifest, so nothing downstream ever sees half a slot.
+
+mod lookups;
+mod quarantine;
+mod record;
+mod streams;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tracing::{info, instrument};
+
+pub use quarantine::quarantine_path;
+pub use record::annotate;
+pub use streams::StopReason;
+
+use crate::lake::{Entity, EntityFile, Lake, LakeError, LookupState, Manifest, Slot};
+use crate::twitch::{HelixClient, HelixError};
+use lookups::Lookup;
+use streams::{PagingError, page_streams};
+
+/// How one run behaves.
+#[derive(Clone, Debug)]
+pub struct ExtractOptions {
+    /// Stop after this many unique streams; `None` reads every live stream.
+    pub max_streams: Option<u64>,
+    /// The run fails, publishing nothing, if it takes longer than this.
+    pub deadline: Duration,
+    /// A user or game fetched less than this long ago (on the slot clock) is skipped.
+    pub lookup_max_age: chrono::Duration,
+    /// Look-up calls in flight at once, per entity.
+    pub lookup_concurrency: usize,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            max_streams: None,
+            deadline: Duration::from_secs(600),
+            lookup_max_age: chrono::Duration::hours(24),
+            lookup_concurrency: 4,
+        }
+    }
+}
+
+/// How a run ended when it did not fail.
+#[derive(Debug)]
+pub enum ExtractOutcome {
+    /// The slot was extracted and committed; the manifest says what it holds.
+    Extracted(Box<Manifest>),
+    /// The slot had a manifest already; nothing was written.
+    AlreadyExtracted(Slot),
+}
+
+/// Why a run failed. No manifest was published.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("extracting slot {slot} from Twitch failed: {source}")]
+    Helix { slot: Slot, source: HelixError },
+    #[error("writing slot {slot} to the lake failed: {source}")]
+    Lake { slot: Slot, source: LakeError },
+    #[error(
+        "extracting slot {slot} passed its {seconds} s deadline; nothing was published and the next run retries the slot"
+    )]
+    Deadline { slot: Slot, seconds: u64 },
+}
+
+/// Extracts `slot` into `lake`, or does nothing if it is committed already.
+#[instrument(skip_all, fields(slot = %slot))]
+pub async fn extract_slot(
+    client: Arc<HelixClient>,
+    lake: &Lake,
+    slot: Slot,
+    options: &ExtractOptions,
+) -> Result<ExtractOutcome, ExtractError> {
+    let lake_error = |source| ExtractError::Lake { slot, source };
+    if lake.is_committed(slot).await.map_err(lake_error)? {
+        info!("slot already extracted; nothing to do");
+        return Ok(ExtractOutcome::AlreadyExtracted(slot));
+    }
+    let run = extract_uncommitted(client, lake, slot, options);
+    match tokio::time::timeout(options.deadline, run).await {
+        Ok(Ok(manifest)) => Ok(ExtractOutcome::Extracted(Box::new(manifest))),
+        Ok(Err(PagingError::Helix(source))) => Err(ExtractError::Helix { slot, source }),
+        Ok(Err(PagingError::Lake(LakeError::AlreadyCommitted(_)))) => {
+            info!("another run committed the slot first; nothing to do");
+            Ok(ExtractOutcome::AlreadyExtracted(slot))
+        }
+        Ok(Err(PagingError::Lake(source))) => Err(ExtractError::Lake { slot, source }),
+        Err(_) => Err(ExtractError::Deadline {
+            slot,
+            seconds: options.deadline.as_secs(),
+        }),
+    }
+}
+
+async fn extract_uncommitted(
+    client: Arc<HelixClient>,
+    lake: &Lake,
+    slot: Slot,
+    options: &ExtractOptions,
+) -> Result<Manifest, PagingError> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut state = LookupState::load(lake).await?;
+    let users = Lookup::start(
+        client.clone(),
+        lake.clone(),
+        Entity::Users,
+        slot,
+        options.lookup_concurrency,
+    );
+    let games = Lookup::start(
+        client.clone(),
+        lake.clone(),
+        Entity::Games,
+        slot,
+        options.lookup_concurrency,
+    );
+
+    // Each id is asked for once per run, and not at all if fetched recently.
+    let (mut seen_users, mut seen_games) = (HashSet::<Box<str>>::new(), HashSet::<Box<str>>::new());
+    let (mut users_fresh, mut games_fresh) = (0u64, 0u64);
+    let now = slot.time();
+    let max_age = options.lookup_max_age;
+    let mut streams_file = lake.data_writer(Entity::Streams, slot);
+    let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot);
+    let paged = page_streams(
+        &client,
+        slot,
+        options.max_streams,
+        &mut streams_file,
+        &mut quarantine,
+        |stream| {
+            if seen_users.insert(stream.user_id.as_str().into()) {
+                if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
+                    users_fresh += 1;
+                } else {
+                    users.request(&stream.user_id);
+                }
+            }
+            // A stream with no category has game_id "": nothing to look up.
+            if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_str().into()) {
+                if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
+                    games_fresh += 1;
+                } else {
+                    games.request(&stream.game_id);
+                }
+            }
+        },
+    )
+    .await?;
+    let seconds_streams = clock.elapsed().as_secs_f64();
+    drop((seen_users, seen_games));
+    let streams = streams_file.finish().await?;
+    quarantine.finish().await?;
+    let users = users.finish().await?;
+    let games = games.finish().await?;
+
+    let stats = client.stats();
+    let manifest = Manifest {
+        slot,
+        started_at,
+        finished_at: Utc::now(),
+        files: [
+            (Entity::Streams, &streams),
+            (Entity::Users, &users.file),
+            (Entity::Games, &games.file),
+        ]
+        .into_iter()
+        .map(|(entity, file)| EntityFile {
+            entity,
+            path: file.path.to_string(),
+            rows: file.rows,
+            bytes: file.bytes,
+        })
+        .collect(),
+        pages: paged.pages,
+        duplicates_dropped: paged.duplicates_dropped,
+        stop_reason: paged.stop.to_string(),
+        users_skipped_fresh: users_fresh,
+        games_skipped_fresh: games_fresh,
+        users_missing: users.missing,
+        games_missing: games.missing,
+        quarantined: paged.quarantined + users.quarantined + games.quarantined,
+        retries: stats.retries.load(Ordering::Relaxed)
+            + stats.rate_limited.load(Ordering::Relaxed)
+            + stats.token_refreshes.load(Ordering::Relaxed),
+        seconds_streams,
+        seconds_total: clock.elapsed().as_secs_f64(),
+        extractor_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    lake.commit(&manifest).await?;
+    info!(
+        streams = streams.rows,
+        users = users.file.rows,
+        games = games.file.rows,
+        pages = paged.pages,
+        duplicates = paged.duplicates_dropped,
+        stop = %paged.stop,
+        "slot committed"
+    );
+
+    // After the commit: a run that dies before it never marks ids it did not publish.
+    state.record(Entity::Users, users.requested.iter().map(|id| &**id), now);
+    state.record(Entity::Games, games.requested.iter().map(|id| &**id), now);
+    state.save(lake, now, max_age).await?;
+    Ok(manifest)
+}

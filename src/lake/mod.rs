@@ -1,0 +1,20 @@
+//! The lake: where extraction lands its files, on any `object_store` backend.
+//!
+//! Layout (the lake contract in shared/DESIGN.md):
+//! `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}.ndjson.gz` per entity and slot, then
+//! `_manifests/date=YYYY-MM-DD/{YYYYMMDDTHHMMZ}.json`, written last and create-only: the
+//! commit point. `_state/` holds what extraction remembers between runs.
+
+mod manifest;
+mod ndjson;
+mod paths;
+mod slot;
+mod state;
+mod store;
+
+pub use manifest::{EntityFile, Manifest};
+pub use ndjson::{NdjsonGzWriter, WrittenFile};
+pub use paths::{Entity, LakeObject};
+pub use slot::{SLOT_MINUTES, Slot, SlotParseError};
+pub use state::LookupState;
+pub use store::{Lake, LakeError, LakeUrl};

@@ -1,0 +1,112 @@
+//! The streaming NDJSON.gz writer: records go out as they arrive.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use object_store::ObjectStore;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use tokio::io::AsyncWriteExt;
+
+use super::LakeError;
+
+/// Compressed bytes gathered before they are handed to the store. Small, so memory
+/// stays flat however many records pass through.
+const HANDOFF_BYTES: usize = 256 * 1024;
+
+/// Upload part size: a file larger than this becomes a multipart upload (block blob
+/// on Azure, temp file + rename locally), so a file is never held whole in memory.
+const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// What a finished writer produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Path relative to the lake root.
+    pub path: Path,
+    /// Number of NDJSON lines.
+    pub rows: u64,
+    /// Compressed size in bytes.
+    pub bytes: u64,
+}
+
+/// Writes one gzip NDJSON object, streaming: at most a few MiB are ever buffered.
+///
+/// Dropping a writer without [`finish`](Self::finish) leaves no object behind, so an
+/// interrupted run never publishes a truncated file under the final name.
+pub struct NdjsonGzWriter {
+    path: Path,
+    gzip: GzEncoder<Vec<u8>>,
+    upload: BufWriter,
+    rows: u64,
+    bytes: u64,
+}
+
+impl NdjsonGzWriter {
+    pub(super) fn new(store: Arc<dyn ObjectStore>, path: Path) -> Self {
+        let upload = BufWriter::with_capacity(store, path.clone(), UPLOAD_PART_BYTES).with_max_concurrency(2);
+        NdjsonGzWriter {
+            path,
+            // Fast compression: ~3x the throughput of level 6 for ~15% larger files,
+            // which keeps a 100k-stream snapshot CPU-cheap on two cores.
+            gzip: GzEncoder::new(Vec::with_capacity(HANDOFF_BYTES * 2), Compression::fast()),
+            upload,
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Appends one record; `json` must be a single line of JSON (no newline).
+    pub async fn write_line(&mut self, json: &[u8]) -> Result<(), LakeError> {
+        debug_assert!(!json.contains(&b'\n'), "an NDJSON record must be one line");
+        self.gzip.write_all(json).expect("writing to a Vec cannot fail");
+        self.gzip.write_all(b"\n").expect("writing to a Vec cannot fail");
+        self.rows += 1;
+        if self.gzip.get_ref().len() >= HANDOFF_BYTES {
+            let chunk = std::mem::take(self.gzip.get_mut());
+            self.hand_off(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Number of records written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Completes the gzip stream and the upload; only now does the object appear.
+    pub async fn finish(mut self) -> Result<WrittenFile, LakeError> {
+        let tail = std::mem::replace(&mut self.gzip, GzEncoder::new(Vec::new(), Compression::fast()))
+            .finish()
+            .expect("finishing into a Vec cannot fail");
+        self.hand_off(tail).await?;
+        self.upload.shutdown().await.map_err(|e| self.io_error("upload", e))?;
+        Ok(WrittenFile {
+            path: self.path,
+            rows: self.rows,
+            bytes: self.bytes,
+        })
+    }
+
+    async fn hand_off(&mut self, chunk: Vec<u8>) -> Result<(), LakeError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.bytes += chunk.len() as u64;
+        let result = self.upload.put(Bytes::from(chunk)).await;
+        result.map_err(|e| LakeError::storage("write", &self.path, e))
+    }
+
+    fn io_error(&self, operation: &'static str, error: std::io::Error) -> LakeError {
+        LakeError::Storage {
+            operation,
+            path: self.path.to_string(),
+            source: object_store::Error::Generic {
+                store: "lake",
+                source: Box::new(error),
+            },
+        }
+    }
+}

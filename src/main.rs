@@ -1,0 +1,172 @@
+//! The `twitch-pipeline` command: parses the command line and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use twitch_pipeline::config::ExtractArgs;
+use twitch_pipeline::lake::Slot;
+use twitch_pipeline::pipeline::{self, DemoOptions};
+use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
+use twitch_pipeline::telemetry::{self, LogFormat};
+
+/// A Twitch analytics pipeline: Helix snapshots into a lake, then a warehouse.
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline locally against the built-in Twitch simulator (no account needed).
+    Demo {
+        /// Consecutive 15-minute slots to extract.
+        #[arg(long, default_value_t = 8)]
+        slots: u32,
+        /// Live streams in the simulated world.
+        #[arg(long, default_value_t = 20_000)]
+        streams: usize,
+        /// Folder for the lake (DATA/lake) and later the warehouse.
+        #[arg(long = "data", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Seed of the simulated world.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Snapshot every live stream, with its users and games, into the lake for one slot.
+    Extract(ExtractArgs),
+    /// Serve a synthetic Twitch Helix API (the test double and demo data source).
+    MockHelix {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Live streams at every slot.
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Rate limit in points per minute; 0 lifts it.
+        #[arg(long, default_value_t = 800)]
+        rate_limit: u32,
+        /// Misbehave like the real Helix; repeat to combine.
+        #[arg(long = "fault", value_enum)]
+        faults: Vec<Fault>,
+        /// How long a slow response takes, with `--fault slow-responses`.
+        #[arg(long, default_value_t = 3_000)]
+        slow_delay_ms: u64,
+        /// Serve this time's slot forever instead of following the wall clock.
+        #[arg(long)]
+        at: Option<Slot>,
+        #[arg(long, default_value = simulator::DEFAULT_CLIENT_ID)]
+        client_id: String,
+        #[arg(long, default_value = simulator::DEFAULT_CLIENT_SECRET, hide_default_value = true)]
+        client_secret: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo { .. });
+    telemetry::init(LogFormat::from_env(), if quiet { "warn" } else { "info" });
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Extract(args) => {
+            let settings = args.validate()?;
+            let outcome = pipeline::extract(&settings).await?;
+            println!("{}", pipeline::summary_line(&outcome));
+        }
+        Command::Demo {
+            slots,
+            streams,
+            data_dir,
+            seed,
+        } => {
+            let options = DemoOptions {
+                slots,
+                streams,
+                data_dir,
+                seed,
+            };
+            println!(
+                "Simulated Twitch (synthetic data): {streams} live streams, {slots} slots → {}",
+                options.data_dir.join("lake").display()
+            );
+            let manifests = pipeline::demo(&options, |manifest| {
+                let outcome = twitch_pipeline::extract::ExtractOutcome::Extracted(Box::new(manifest.clone()));
+                println!("  {}", pipeline::summary_line(&outcome));
+            })
+            .await?;
+            println!(
+                "extracted {} slot(s) into {}",
+                manifests.len(),
+                options.data_dir.join("lake").display()
+            );
+        }
+        Command::MockHelix {
+            addr,
+            streams,
+            seed,
+            rate_limit,
+            faults,
+            slow_delay_ms,
+            at,
+            client_id,
+            client_secret,
+        } => {
+            let config = SimulatorConfig {
+                seed,
+                streams,
+                rate_limit: (rate_limit > 0).then_some(rate_limit),
+                faults: Faults {
+                    enabled: faults.into_iter().collect(),
+                    slow_delay: std::time::Duration::from_millis(slow_delay_ms),
+                },
+                clock: at.map_or(SimClock::Wall, |slot| SimClock::manual(slot.time())),
+                client_id,
+                client_secret,
+            };
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let addr = listener.local_addr()?;
+            let (api, auth) = simulator::urls(addr);
+            println!("Helix simulator (synthetic data) on http://{addr}: TWITCH_API_URL={api} TWITCH_AUTH_URL={auth}");
+            let sim = std::sync::Arc::new(simulator::Simulator::new(config));
+            simulator::serve(listener, sim, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

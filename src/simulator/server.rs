@@ -1,0 +1,404 @@
+//! The simulator's HTTP routes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::faults::Fault;
+use super::world::Stream;
+use super::{Simulator, SimulatorConfig};
+use crate::lake::Slot;
+
+/// App tokens last about two months on Twitch.
+const TOKEN_LIFETIME_SECS: u64 = 5_184_000;
+
+/// One slot's streams, rendered once and paged many times.
+pub struct Listing {
+    slot: Slot,
+    streams: Vec<Stream>,
+    json: Vec<Vec<u8>>,
+}
+
+/// A simulator serving on a loopback port until stopped or dropped.
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    pub simulator: Arc<Simulator>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningSimulator {
+    /// Helix base URL, for `TWITCH_API_URL`.
+    pub fn api_url(&self) -> String {
+        super::urls(self.addr).0
+    }
+
+    /// OAuth base URL, for `TWITCH_AUTH_URL`.
+    pub fn auth_url(&self) -> String {
+        super::urls(self.addr).1
+    }
+
+    /// Stops serving and waits for open connections to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a simulator on a free loopback port.
+pub async fn spawn(config: SimulatorConfig) -> std::io::Result<RunningSimulator> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let simulator = Arc::new(Simulator::new(config));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, simulator.clone(), async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningSimulator {
+        addr,
+        simulator,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Serves `simulator` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    simulator: Arc<Simulator>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/validate", get(validate))
+        .route("/helix/streams", get(streams))
+        .route("/helix/users", get(users))
+        .route("/helix/games", get(games))
+        .with_state(simulator);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "error": status.canonical_reason().unwrap_or(""),
+        "status": status.as_u16(),
+        "message": message,
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(text.as_bytes()).into_owned().collect()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Client-credentials grant; parameters may come in the query or a form body.
+async fn token(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    let mut pairs = form_pairs(query.as_deref().unwrap_or(""));
+    pairs.extend(form_pairs(&String::from_utf8_lossy(&body)));
+    if field(&pairs, "grant_type") != Some("client_credentials") {
+        return error(StatusCode::BAD_REQUEST, "missing or unsupported grant_type");
+    }
+    if field(&pairs, "client_id") != Some(sim.config.client_id.as_str()) {
+        return error(StatusCode::BAD_REQUEST, "invalid client");
+    }
+    if field(&pairs, "client_secret") != Some(sim.config.client_secret.as_str()) {
+        return error(StatusCode::FORBIDDEN, "invalid client secret");
+    }
+    let n = sim.issued.fetch_add(1, Ordering::Relaxed) + 1;
+    let token = format!(
+        "{:030x}",
+        (u128::from(sim.config.seed) << 64 | u128::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+            >> 8
+    );
+    sim.tokens.lock().expect("tokens lock").insert(token.clone());
+    let body = serde_json::json!({ "access_token": token, "expires_in": TOKEN_LIFETIME_SECS, "token_type": "bearer" });
+    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn validate(State(sim): State<Arc<Simulator>>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("OAuth "));
+    match token {
+        Some(token) if sim.tokens.lock().expect("tokens lock").contains(token) => {
+            let body = serde_json::json!({ "client_id": sim.config.client_id, "scopes": [], "expires_in": TOKEN_LIFETIME_SECS });
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
+        _ => error(StatusCode::UNAUTHORIZED, "invalid access token"),
+    }
+}
+
+/// What every Helix route checks first: credentials, rate limit and faults.
+/// `Ok` carries the request number and the headers to send; `Err` is the answer.
+async fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<(u64, HeaderMap), Response> {
+    let n = sim.helix_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let faults = &sim.config.faults;
+    if faults.fires(Fault::SlowResponses, n) {
+        tokio::time::sleep(faults.slow_delay).await;
+    }
+    if faults.fires(Fault::TokenRevoked, n) {
+        sim.tokens.lock().expect("tokens lock").clear();
+    }
+    if headers.get("client-id").and_then(|v| v.to_str().ok()) != Some(sim.config.client_id.as_str()) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Client-Id header is missing or does not match the token",
+        ));
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|t| sim.tokens.lock().expect("tokens lock").contains(t)) {
+        return Err(error(StatusCode::UNAUTHORIZED, "Invalid OAuth token"));
+    }
+    let mut out = HeaderMap::new();
+    if let Some(bucket) = &sim.bucket {
+        let (level, allowed) = match bucket.take() {
+            Ok(level) => (level, true),
+            Err(level) => (level, false),
+        };
+        out.insert("ratelimit-limit", HeaderValue::from(level.limit));
+        out.insert("ratelimit-remaining", HeaderValue::from(level.remaining));
+        out.insert("ratelimit-reset", HeaderValue::from(level.reset));
+        if !allowed {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                out,
+                error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+            )
+                .into_response());
+        }
+    }
+    if faults.fires(Fault::RateLimitBursts, n) {
+        let reset = chrono::Utc::now().timestamp() as u64 + 1;
+        out.insert("ratelimit-limit", HeaderValue::from(800u64));
+        out.insert("ratelimit-remaining", HeaderValue::from(0u64));
+        out.insert("ratelimit-reset", HeaderValue::from(reset));
+        return Err((out, error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")).into_response());
+    }
+    if faults.fires(Fault::ServerErrors, n) {
+        let status = if n % 2 == 0 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        return Err((out, error(status, "")).into_response());
+    }
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok((n, out))
+}
+
+/// The answer body, cut in half when the malformed-body fault fires.
+fn body(sim: &Simulator, n: u64, headers: HeaderMap, mut bytes: Vec<u8>) -> Response {
+    if sim.config.faults.fires(Fault::MalformedBody, n) {
+        bytes.truncate(bytes.len() / 2);
+    }
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+fn page_body(items: impl Iterator<Item = Vec<u8>>, cursor: Option<String>) -> Vec<u8> {
+    let mut out = br#"{"data":["#.to_vec();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+    }
+    out.extend_from_slice(br#"],"pagination":{"#);
+    if let Some(cursor) = cursor {
+        out.extend_from_slice(format!(r#""cursor":"{cursor}""#).as_bytes());
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+fn encode_cursor(offset: usize) -> String {
+    BASE64.encode(format!(r#"{{"b":{{"Offset":{offset}}},"a":{{"Cursor":"sim"}}}}"#))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let text = String::from_utf8(BASE64.decode(cursor).ok()?).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["b"]["Offset"].as_u64().map(|o| o as usize)
+}
+
+/// The listing of the slot being served, rendered off the async threads once per slot.
+async fn listing(sim: &Arc<Simulator>) -> Arc<Listing> {
+    let slot = sim.slot();
+    let mut cached = sim.listing.lock().await;
+    if let Some(listing) = cached.as_ref().filter(|l| l.slot == slot) {
+        return listing.clone();
+    }
+    let owner = sim.clone();
+    let listing = tokio::task::spawn_blocking(move || {
+        let streams = owner.world.streams(slot);
+        let json = streams
+            .iter()
+            .map(|s| serde_json::to_vec(s).expect("stream serializes"))
+            .collect();
+        Listing { slot, streams, json }
+    })
+    .await
+    .expect("rendering a listing does not panic");
+    let listing = Arc::new(listing);
+    *cached = Some(listing.clone());
+    listing
+}
+
+/// `GET /helix/streams?first=N&after=CURSOR`, sorted by viewers, N at most 100.
+async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let (n, out) = match admit(&sim, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let pairs = form_pairs(query.as_deref().unwrap_or(""));
+    let first = match field(&pairs, "first").map(str::parse::<usize>) {
+        None => 20,
+        Some(Ok(first)) if (1..=100).contains(&first) => first,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "The parameter \"first\" must be between 1 and 100",
+            );
+        }
+    };
+    let offset = match field(&pairs, "after") {
+        None => 0,
+        Some(cursor) => match decode_cursor(cursor) {
+            Some(offset) => offset,
+            None => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
+        },
+    };
+    let listing = listing(&sim).await;
+    let faults = &sim.config.faults;
+    let total = listing.json.len();
+
+    // Past the end: empty, unless the listing wraps around to the top.
+    if offset >= total {
+        if faults.has(Fault::WrapAround) && total > 0 {
+            let start = (offset - total) % total;
+            let end = (start + first).min(total);
+            let items = listing.json[start..end].iter().cloned();
+            return body(
+                &sim,
+                n,
+                out,
+                page_body(items, Some(encode_cursor(offset + end - start))),
+            );
+        }
+        return body(&sim, n, out, page_body(std::iter::empty(), None));
+    }
+
+    // Duplicates: two streams from earlier pages reappear mid-page, their viewer
+    // counts having dropped to this page's level, as happens while Twitch re-sorts.
+    let shifted = faults.has(Fault::Duplicates) && offset >= 5;
+    let fresh = if shifted { first - 2 } else { first };
+    let end = (offset + fresh).min(total);
+    let mut items: Vec<Vec<u8>> = listing.json[offset..end].to_vec();
+    if shifted && !items.is_empty() {
+        let middle = items.len() / 2;
+        let level = listing.streams[offset + middle].viewer_count;
+        for earlier in [offset - 5, offset - 4] {
+            let mut moved = listing.streams[earlier].clone();
+            moved.viewer_count = level;
+            items.insert(middle, serde_json::to_vec(&moved).expect("stream serializes"));
+        }
+    }
+
+    let cursor = if end < total {
+        Some(encode_cursor(end))
+    } else if faults.has(Fault::LoopingCursor) {
+        // The exact cursor the first page handed out.
+        Some(encode_cursor(if faults.has(Fault::Duplicates) {
+            first
+        } else {
+            first.min(total)
+        }))
+    } else if faults.has(Fault::EmptyLastPage) || faults.has(Fault::WrapAround) {
+        Some(encode_cursor(total))
+    } else {
+        None
+    };
+    body(&sim, n, out, page_body(items.into_iter(), cursor))
+}
+
+/// `GET /helix/users?id=…` (up to 100 ids); unknown ids are left out, as Helix does.
+async fn users(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let (n, out) = match admit(&sim, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let ids = match ids(query.as_deref()) {
+        Ok(ids) => ids,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let slot = sim.slot();
+    let items = ids
+        .iter()
+        .filter_map(|id| sim.world.user(id, slot))
+        .map(|user| serde_json::to_vec(&user).expect("user serializes"));
+    body(&sim, n, out, page_body(items, None))
+}
+
+/// `GET /helix/games?id=…` (up to 100 ids).
+async fn games(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let (n, out) = match admit(&sim, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let ids = match ids(query.as_deref()) {
+        Ok(ids) => ids,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let items = ids
+        .iter()
+        .filter_map(|id| sim.world.game(id))
+        .map(|game| serde_json::to_vec(game).expect("game serializes"));
+    body(&sim, n, out, page_body(items, None))
+}
+
+fn ids(query: Option<&str>) -> Result<Vec<String>, &'static str> {
+    let ids: Vec<String> = form_pairs(query.unwrap_or(""))
+        .into_iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| v)
+        .collect();
+    match ids.len() {
+        0 => Err("at least one id is required with an app access token"),
+        1..=100 => Ok(ids),
+        _ => Err("The number of ids must not exceed 100"),
+    }
+}

@@ -1,0 +1,511 @@
+//! The synthetic world: who is live at each slot, with what viewers, game and title.
+//!
+//! Deterministic for (seed, stream count, slot), and computable for any slot without
+//! replaying earlier ones. Exactly `streams` channels are live at every slot: the
+//! world has that many *seats*; each seat's timeline is cut into blocks of six hours
+//! (offset per seat), and each block into one to three broadcasts by different
+//! channels of the seat's three. So streams start and end between slots, last hours,
+//! and the same channel comes back later with a new stream id.
+
+use chrono::{Duration, SecondsFormat};
+use serde::Serialize;
+
+use super::names::*;
+use crate::lake::Slot;
+
+/// Slots per seat block (6 hours).
+const BLOCK_SLOTS: i64 = 24;
+/// Channels that take turns on one seat.
+const CHANNELS_PER_SEAT: u64 = 3;
+/// User ids are this plus the channel number, so an id maps back to its channel.
+const USER_ID_BASE: u64 = 41_000_000;
+/// Stream ids count up from here, one per (block, seat, broadcast).
+const STREAM_ID_BASE: u64 = 300_000_000_000;
+/// The id Twitch uses for Just Chatting, the most watched category.
+const JUST_CHATTING_ID: u64 = 509_658;
+
+/// One well-mixed 64-bit value from several (splitmix64 finaliser over a fold).
+fn hash(parts: &[u64]) -> u64 {
+    let mut h = 0x9E37_79B9_7F4A_7C15u64;
+    for &part in parts {
+        h ^= part
+            .wrapping_add(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(h << 6)
+            .wrapping_add(h >> 2);
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^= h >> 31;
+    }
+    h
+}
+
+/// A uniform number in [0, 1) from a hash.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn pick<T: Copy>(list: &[T], h: u64) -> T {
+    list[(h % list.len() as u64) as usize]
+}
+
+// Salts keep the draws for different attributes independent.
+const S_PHASE: u64 = 1;
+const S_CUTS: u64 = 2;
+const S_POP: u64 = 3;
+const S_LANG: u64 = 4;
+const S_GAME: u64 = 5;
+const S_NAME: u64 = 6;
+const S_TITLE: u64 = 7;
+const S_NOISE: u64 = 8;
+const S_TAGS: u64 = 9;
+const S_START: u64 = 10;
+const S_CASE: u64 = 11;
+const S_MISC: u64 = 12;
+
+/// A Helix stream object, every field of the reference.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stream {
+    pub id: String,
+    pub user_id: String,
+    pub user_login: String,
+    pub user_name: String,
+    pub game_id: String,
+    pub game_name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub viewer_count: u64,
+    pub started_at: String,
+    pub language: &'static str,
+    pub thumbnail_url: String,
+    pub tag_ids: Vec<String>,
+    pub tags: Option<Vec<&'static str>>,
+    pub is_mature: bool,
+}
+
+/// A Helix user object, every field of the reference (no `email`: app tokens never get it).
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub id: String,
+    pub login: String,
+    pub display_name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub broadcaster_type: &'static str,
+    pub description: &'static str,
+    pub profile_image_url: String,
+    pub offline_image_url: String,
+    pub view_count: u64,
+    pub created_at: String,
+}
+
+/// A Helix game object.
+#[derive(Clone, Debug, Serialize)]
+pub struct Game {
+    pub id: String,
+    pub name: String,
+    pub box_art_url: String,
+    pub igdb_id: String,
+}
+
+/// The world of one seed and size.
+#[derive(Clone, Debug)]
+pub struct World {
+    seed: u64,
+    seats: u64,
+    games: Vec<Game>,
+}
+
+/// Where a seat is at a slot: which broadcast, since when.
+struct Broadcast {
+    seat: u64,
+    channel: u64,
+    stream_id: u64,
+    /// First slot of the broadcast, and how many slots it has run.
+    start_slot: i64,
+    age_slots: i64,
+}
+
+impl World {
+    /// A world with exactly `streams` live streams at every slot.
+    pub fn new(seed: u64, streams: usize) -> World {
+        let seats = streams as u64;
+        // Roughly one category per 40 live streams, as on Twitch, at least 200.
+        let catalog = (streams / 40).max(200);
+        let games = (0..catalog as u64).map(|rank| make_game(seed, rank)).collect();
+        World { seed, seats, games }
+    }
+
+    /// Number of live streams at every slot.
+    pub fn live_count(&self) -> usize {
+        self.seats as usize
+    }
+
+    /// Every live stream at `slot`, sorted as Helix sorts them (most viewers first).
+    pub fn streams(&self, slot: Slot) -> Vec<Stream> {
+        let mut streams: Vec<Stream> = (0..self.seats).map(|seat| self.stream(seat, slot)).collect();
+        streams.sort_by(|a, b| b.viewer_count.cmp(&a.viewer_count).then_with(|| a.id.cmp(&b.id)));
+        streams
+    }
+
+    /// The user with Helix id `id` as of `slot`, if such a channel exists.
+    pub fn user(&self, id: &str, slot: Slot) -> Option<User> {
+        let channel = id.parse::<u64>().ok()?.checked_sub(USER_ID_BASE)?;
+        (channel < self.seats * CHANNELS_PER_SEAT).then(|| self.make_user(channel, slot))
+    }
+
+    /// The game with Helix id `id`, if it is in the catalog.
+    pub fn game(&self, id: &str) -> Option<&Game> {
+        self.games.iter().find(|g| g.id == id)
+    }
+
+    fn broadcast(&self, seat: u64, slot: Slot) -> Broadcast {
+        let seed = self.seed;
+        let phase = (hash(&[seed, S_PHASE, seat]) % BLOCK_SLOTS as u64) as i64;
+        let shifted = slot.index() + phase;
+        let block = shifted.div_euclid(BLOCK_SLOTS);
+        let position = shifted.rem_euclid(BLOCK_SLOTS);
+        let h = hash(&[seed, S_CUTS, seat, block as u64]);
+        // One to three broadcasts per block; cuts leave every broadcast >= 4 slots.
+        let cuts: Vec<i64> = match h % 3 {
+            0 => vec![],
+            1 => vec![4 + ((h >> 8) % 16) as i64],
+            _ => vec![4 + ((h >> 8) % 6) as i64, 14 + ((h >> 16) % 6) as i64],
+        };
+        let part = cuts.iter().filter(|&&c| c <= position).count() as u64;
+        let part_start = if part == 0 { 0 } else { cuts[part as usize - 1] };
+        // Consecutive broadcasts of a block go to different channels of the seat.
+        let channel = seat * CHANNELS_PER_SEAT + ((h >> 24) + part) % CHANNELS_PER_SEAT;
+        let stream_id = STREAM_ID_BASE + (block as u64) * self.seats * 3 + seat * 3 + part;
+        Broadcast {
+            seat,
+            channel,
+            stream_id,
+            start_slot: block * BLOCK_SLOTS - phase + part_start,
+            age_slots: position - part_start,
+        }
+    }
+
+    fn stream(&self, seat: u64, slot: Slot) -> Stream {
+        let seed = self.seed;
+        let b = self.broadcast(seat, slot);
+        let user = self.make_user(b.channel, slot);
+        let sid = b.stream_id;
+
+        // Category: mostly the channel's favourite; some broadcasts switch halfway;
+        // a few streams set none (game_id "").
+        let favourite = self.favourite_game(b.channel);
+        let switch_at = 2 + (hash(&[seed, S_GAME, sid]) % 12) as i64;
+        let switched = hash(&[seed, S_GAME, sid, 1]) % 4 == 0 && b.age_slots >= switch_at;
+        let game = if hash(&[seed, S_GAME, sid, 2]) % 70 == 0 {
+            None
+        } else if switched {
+            Some(&self.games[self.zipf_game(hash(&[seed, S_GAME, sid, 3]))])
+        } else if hash(&[seed, S_GAME, sid, 4]) % 5 == 0 {
+            Some(&self.games[self.zipf_game(hash(&[seed, S_GAME, sid, 5]))])
+        } else {
+            Some(&self.games[favourite])
+        };
+
+        // Titles change with the game and now and then on their own.
+        let title_epoch = b.age_slots / 6 + switched as i64;
+        let th = hash(&[seed, S_TITLE, sid, title_epoch as u64]);
+        let game_name = game.map_or("", |g| g.name.as_str());
+        let title = format!(
+            "{} {} {}",
+            pick(TITLE_OPENERS, th),
+            game_name,
+            pick(TITLE_TAILS, th >> 16)
+        )
+        .trim()
+        .to_string();
+
+        let tags = (hash(&[seed, S_TAGS, b.channel]) % 12 != 0).then(|| {
+            let t = hash(&[seed, S_TAGS, b.channel, 1]);
+            let n = 1 + (t % 4) as usize;
+            (0..n).map(|i| pick(TAGS, t >> (8 * i))).collect()
+        });
+
+        // Streams start between slots: up to 14 minutes before the first slot seen.
+        let first_seen = Slot::from_index(b.start_slot).time();
+        let early = Duration::seconds(30 + (hash(&[seed, S_START, sid]) % (14 * 60)) as i64);
+        Stream {
+            id: sid.to_string(),
+            user_id: user.id.clone(),
+            user_login: user.login.clone(),
+            user_name: user.display_name,
+            game_id: game.map_or(String::new(), |g| g.id.clone()),
+            game_name: game_name.to_string(),
+            kind: "live",
+            title,
+            viewer_count: self.viewers(&b, slot),
+            started_at: (first_seen - early).to_rfc3339_opts(SecondsFormat::Secs, true),
+            language: self.language(b.channel),
+            thumbnail_url: format!(
+                "https://static-cdn.jtvnw.net/previews-ttv/live_user_{}-{{width}}x{{height}}.jpg",
+                user.login
+            ),
+            tag_ids: Vec::new(),
+            tags,
+            is_mature: hash(&[seed, S_MISC, b.channel]) % 9 == 0,
+        }
+    }
+
+    /// Heavy-tailed: a channel's audience is Pareto (most have a handful of viewers,
+    /// a few have tens of thousands), ramping up over a broadcast's first hour,
+    /// following the time of day, with noise from slot to slot.
+    fn viewers(&self, b: &Broadcast, slot: Slot) -> u64 {
+        let u = unit(hash(&[self.seed, S_POP, b.channel])).max(1e-9);
+        let popularity = (0.9 / u.powf(1.0 / 0.95)).min(250_000.0);
+        let ramp = (0.35 + 0.65 * (b.age_slots as f64 + 1.0) / 4.0).min(1.0);
+        let hour = (slot.index().rem_euclid(96)) as f64 / 4.0;
+        let daily = 0.8 + 0.2 * ((hour - 20.0) / 24.0 * std::f64::consts::TAU).cos();
+        let noise = 0.85 + 0.3 * unit(hash(&[self.seed, S_NOISE, b.stream_id, slot.index() as u64, b.seat]));
+        (popularity * ramp * daily * noise).floor() as u64
+    }
+
+    fn language(&self, channel: u64) -> &'static str {
+        let total: u32 = LANGUAGES.iter().map(|(_, w)| w).sum();
+        let mut roll = (hash(&[self.seed, S_LANG, channel]) % total as u64) as u32;
+        for (tag, weight) in LANGUAGES {
+            if roll < *weight {
+                return tag;
+            }
+            roll -= weight;
+        }
+        "en"
+    }
+
+    /// A catalog index, skewed towards the top categories.
+    fn zipf_game(&self, h: u64) -> usize {
+        let n = self.games.len();
+        ((unit(h).powi(3) * n as f64) as usize).min(n - 1)
+    }
+
+    fn favourite_game(&self, channel: u64) -> usize {
+        self.zipf_game(hash(&[self.seed, S_GAME, channel]))
+    }
+
+    fn make_user(&self, channel: u64, slot: Slot) -> User {
+        let seed = self.seed;
+        let h = hash(&[seed, S_NAME, channel]);
+        let syllables = 2 + (h % 2) as usize;
+        let mut login: String = (0..syllables).map(|i| pick(SYLLABLES, h >> (10 * i + 4))).collect();
+        login.push_str(pick(LOGIN_SUFFIXES, h >> 40));
+        // The channel number keeps logins unique however many channels there are.
+        login.push_str(&channel.to_string());
+        // Display names differ from the login only in case, as on Twitch, and
+        // streamers change that now and then (a new style about every two weeks).
+        let week = slot.index().div_euclid(96 * 7) as u64;
+        let style = hash(&[seed, S_CASE, channel, week / 2]) % 4;
+        let display_name = match style {
+            0 => login.to_uppercase(),
+            1 => login.clone(),
+            _ => capitalise_syllables(&login, syllables),
+        };
+        let pop = unit(hash(&[seed, S_POP, channel])).max(1e-9);
+        let broadcaster_type = match 0.9 / pop.powf(1.0 / 0.95) {
+            v if v > 1_500.0 => "partner",
+            v if v > 4.0 => "affiliate",
+            _ => "",
+        };
+        let created = 1_300_000_000 + (hash(&[seed, S_MISC, channel, 2]) % 440_000_000) as i64;
+        User {
+            id: (USER_ID_BASE + channel).to_string(),
+            login,
+            display_name,
+            kind: "",
+            broadcaster_type,
+            description: pick(DESCRIPTIONS, hash(&[seed, S_MISC, channel, 3])),
+            profile_image_url: format!(
+                "https://static-cdn.jtvnw.net/jtv_user_pictures/{:016x}-profile_image-300x300.png",
+                hash(&[seed, S_MISC, channel, 4])
+            ),
+            offline_image_url: String::new(),
+            view_count: 0,
+            created_at: chrono::DateTime::from_timestamp(created, 0)
+                .expect("in range")
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+}
+
+fn capitalise_syllables(login: &str, syllables: usize) -> String {
+    let mut out = String::with_capacity(login.len());
+    let mut upper_next = true;
+    for (i, ch) in login.chars().enumerate() {
+        let boundary = i > 0 && i % 3 == 0 && i < syllables * 3;
+        if upper_next || boundary {
+            out.extend(ch.to_uppercase());
+        } else {
+            out.push(ch);
+        }
+        upper_next = ch == '_';
+    }
+    out
+}
+
+fn make_game(seed: u64, rank: u64) -> Game {
+    let (id, name) = if rank == 0 {
+        (JUST_CHATTING_ID, NON_GAME_CATEGORIES[0].to_string())
+    } else if (rank as usize) < NON_GAME_CATEGORIES.len() && rank % 2 == 0 {
+        (
+            JUST_CHATTING_ID + 1 + rank,
+            NON_GAME_CATEGORIES[rank as usize].to_string(),
+        )
+    } else {
+        // A bijection from rank to (first word, second word, edition): unique names.
+        let shift = (hash(&[seed, S_GAME, 99]) % 576) as usize;
+        let index = rank as usize - 1 + shift;
+        let (group, j) = (index / 576, index % 576);
+        let (first, second) = (j % 24, (j / 24 + j % 24) % 24);
+        let edition = match GAME_EDITIONS.get(group) {
+            Some(edition) => edition.to_string(),
+            None => format!(" {}", roman(group as u64)),
+        };
+        (
+            20_000 + rank * 97,
+            format!("{} {}{edition}", GAME_FIRST[first], GAME_SECOND[second]),
+        )
+    };
+    let igdb = hash(&[seed, S_GAME, 98, rank]);
+    Game {
+        id: id.to_string(),
+        name,
+        box_art_url: format!("https://static-cdn.jtvnw.net/ttv-boxart/{id}-{{width}}x{{height}}.jpg"),
+        igdb_id: if rank == 0 || igdb % 10 == 0 {
+            String::new()
+        } else {
+            (igdb % 300_000).to_string()
+        },
+    }
+}
+
+fn roman(mut n: u64) -> String {
+    let table = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut out = String::new();
+    for (value, numeral) in table {
+        while n >= value {
+            out.push_str(numeral);
+            n -= value;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn slot(i: i64) -> Slot {
+        "2026-11-23T00:00:00Z".parse::<Slot>().unwrap().offset(i)
+    }
+
+    #[test]
+    fn exactly_n_unique_streams_and_users_at_every_slot() {
+        let world = World::new(7, 3_000);
+        for i in 0..40 {
+            let streams = world.streams(slot(i));
+            assert_eq!(streams.len(), 3_000);
+            assert_eq!(streams.iter().map(|s| &s.id).collect::<HashSet<_>>().len(), 3_000);
+            assert_eq!(streams.iter().map(|s| &s.user_id).collect::<HashSet<_>>().len(), 3_000);
+            assert!(streams.windows(2).all(|w| w[0].viewer_count >= w[1].viewer_count));
+        }
+    }
+
+    #[test]
+    fn deterministic_for_seed_and_slot() {
+        let a = World::new(1, 500).streams(slot(5));
+        let b = World::new(1, 500).streams(slot(5));
+        let c = World::new(2, 500).streams(slot(5));
+        let json = |s: &Vec<Stream>| serde_json::to_string(s).unwrap();
+        assert_eq!(json(&a), json(&b));
+        assert_ne!(json(&a), json(&c));
+    }
+
+    #[test]
+    fn streams_persist_start_and_end_between_slots() {
+        let world = World::new(3, 2_000);
+        let ids = |i| world.streams(slot(i)).into_iter().map(|s| s.id).collect::<HashSet<_>>();
+        let (now, next) = (ids(10), ids(11));
+        let kept = now.intersection(&next).count();
+        // Broadcasts last hours, so most streams carry over, but some end each slot.
+        assert!(kept > 1_800 && kept < 2_000, "kept {kept}");
+        // A stream keeps its started_at across slots, and it is before the slot.
+        let a = world.streams(slot(10));
+        let b = world.streams(slot(11));
+        for s in &a {
+            assert!(s.started_at < slot(10).rfc3339());
+            if let Some(t) = b.iter().find(|t| t.id == s.id) {
+                assert_eq!(t.started_at, s.started_at);
+                assert_eq!(t.user_id, s.user_id);
+            }
+        }
+    }
+
+    #[test]
+    fn viewers_are_heavy_tailed_and_categories_vary() {
+        let streams = World::new(11, 20_000).streams(slot(0));
+        let total: u64 = streams.iter().map(|s| s.viewer_count).sum();
+        let top_1pct: u64 = streams.iter().take(200).map(|s| s.viewer_count).sum();
+        let median = streams[10_000].viewer_count;
+        assert!(median <= 5, "median {median}");
+        assert!(top_1pct * 3 > total, "top 1% holds {top_1pct} of {total}");
+        assert!(
+            streams.iter().any(|s| s.game_id.is_empty()),
+            "some streams set no category"
+        );
+        assert!(streams.iter().any(|s| s.tags.is_none()), "some streams have null tags");
+        let games: HashSet<_> = streams.iter().map(|s| &s.game_id).collect();
+        let languages: HashSet<_> = streams.iter().map(|s| s.language).collect();
+        assert!(games.len() > 200 && languages.len() > 10);
+    }
+
+    #[test]
+    fn users_and_games_resolve_and_display_names_change_over_weeks() {
+        let world = World::new(5, 1_000);
+        let stream = &world.streams(slot(0))[0];
+        let user = world.user(&stream.user_id, slot(0)).unwrap();
+        assert_eq!(user.login, stream.user_login);
+        assert_eq!(user.display_name, stream.user_name);
+        assert!(world.game(&stream.game_id).is_some() || stream.game_id.is_empty());
+        assert!(world.user("1", slot(0)).is_none());
+        let changed = (0..1_000u64)
+            .map(|c| (USER_ID_BASE + c).to_string())
+            .filter(|id| {
+                world.user(id, slot(0)).unwrap().display_name != world.user(id, slot(96 * 28)).unwrap().display_name
+            })
+            .count();
+        assert!(changed > 100, "{changed} display names changed in four weeks");
+        for id in 0..3_000u64 {
+            let user = world.user(&(USER_ID_BASE + id).to_string(), slot(0)).unwrap();
+            assert_eq!(user.display_name.to_lowercase(), user.login);
+        }
+    }
+
+    #[test]
+    fn logins_and_game_names_are_unique() {
+        let world = World::new(9, 10_000);
+        let logins: HashSet<_> = (0..30_000u64).map(|c| world.make_user(c, slot(0)).login).collect();
+        assert_eq!(logins.len(), 30_000);
+        let names: HashSet<_> = world.games.iter().map(|g| &g.name).collect();
+        let ids: HashSet<_> = world.games.iter().map(|g| &g.id).collect();
+        assert_eq!(names.len(), world.games.len());
+        assert_eq!(ids.len(), world.games.len());
+    }
+}

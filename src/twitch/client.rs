@@ -1,0 +1,220 @@
+//! Helix GET requests: token, pacing, and the retry decision.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use tracing::warn;
+
+use super::{Backoff, HelixPage, Pacer, TokenSource};
+use crate::config::TwitchSettings;
+
+/// A Helix failure, saying what was asked and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum HelixError {
+    #[error(
+        "Twitch refused the app credentials (status {status}): {body}. Check TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET"
+    )]
+    Credentials { status: u16, body: String },
+    #[error(
+        "Helix refused GET {endpoint} even with a freshly fetched app token; check that the application is still enabled in the Twitch developer console"
+    )]
+    Unauthorized { endpoint: String },
+    #[error("Helix refused GET {endpoint} with status {status}: {body}")]
+    Rejected {
+        endpoint: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{endpoint} failed {attempts} times; last error: {last}")]
+    GaveUp {
+        endpoint: String,
+        attempts: u32,
+        last: String,
+    },
+}
+
+/// Tunables of the client; the defaults suit Helix.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientOptions {
+    /// A request taking longer than this is abandoned and retried.
+    pub request_timeout: Duration,
+    pub backoff: Backoff,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            request_timeout: Duration::from_secs(15),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// Counters of one client's requests, for summaries and manifests.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub requests: AtomicU64,
+    /// Retries after a transient failure (5xx, timeout, connection, malformed body).
+    pub retries: AtomicU64,
+    /// Answers of 429.
+    pub rate_limited: AtomicU64,
+    /// Requests sent again after Helix refused the token.
+    pub token_refreshes: AtomicU64,
+}
+
+/// A Helix client for one app: every request goes through the same token and pacer.
+pub struct HelixClient {
+    http: reqwest::Client,
+    api_base: String,
+    client_id: String,
+    tokens: TokenSource,
+    pacer: Pacer,
+    backoff: Backoff,
+    stats: RequestStats,
+}
+
+/// How one attempt ended, when it did not succeed.
+enum Failure {
+    /// Worth another try after a backoff.
+    Transient(String),
+    /// The token was refused: fetch another and try at once.
+    TokenRefused,
+    /// Rate limited: the pacer now waits for the reset.
+    RateLimited,
+}
+
+impl HelixClient {
+    /// Builds the client, fetches an app token and validates it.
+    pub async fn connect(settings: &TwitchSettings, options: ClientOptions) -> Result<HelixClient, HelixError> {
+        let http = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("twitch-pipeline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client configuration is static and valid");
+        let tokens = TokenSource::new(http.clone(), settings, options.backoff);
+        tokens.validate().await?;
+        Ok(HelixClient {
+            http,
+            api_base: settings.api_url.as_str().trim_end_matches('/').to_string(),
+            client_id: settings.client_id.clone(),
+            tokens,
+            pacer: Pacer::default(),
+            backoff: options.backoff,
+            stats: RequestStats::default(),
+        })
+    }
+
+    /// Request counters so far.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    /// GETs one Helix page, e.g. `get_page("streams", &[("first", "100")])`.
+    ///
+    /// Retries (see [`Backoff`]) timeouts, connection errors, 5xx and unreadable bodies;
+    /// waits out 429s on the pacer; fetches a new token after a 401 (twice at most).
+    /// Other 4xx answers are configuration errors and fail at once.
+    pub async fn get_page(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<HelixPage, HelixError> {
+        let url = format!("{}/{endpoint}", self.api_base);
+        let mut retries = 0;
+        let mut token_refreshes = 0;
+        loop {
+            let token = self.tokens.token().await?;
+            let permit = self.pacer.acquire().await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = self
+                .http
+                .get(&url)
+                .query(query)
+                .header("Client-Id", &self.client_id)
+                .bearer_auth(token.value.expose_secret())
+                .send()
+                .await;
+            let failure = match sent {
+                Err(e) => Failure::Transient(describe(&e)),
+                Ok(response) => {
+                    self.pacer.observe(response.headers());
+                    match response.status() {
+                        StatusCode::OK => match response.bytes().await {
+                            Ok(body) => match serde_json::from_slice::<HelixPage>(&body) {
+                                Ok(page) => return Ok(page),
+                                Err(e) => Failure::Transient(format!("malformed JSON body: {e}")),
+                            },
+                            Err(e) => Failure::Transient(describe(&e)),
+                        },
+                        StatusCode::UNAUTHORIZED => Failure::TokenRefused,
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            self.pacer.exhaust(response.headers());
+                            Failure::RateLimited
+                        }
+                        status if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT => {
+                            Failure::Transient(format!("status {status}"))
+                        }
+                        status => {
+                            let body = snippet(response).await;
+                            return Err(HelixError::Rejected {
+                                endpoint: url,
+                                status: status.as_u16(),
+                                body,
+                            });
+                        }
+                    }
+                }
+            };
+            drop(permit);
+            match failure {
+                Failure::RateLimited => {
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    warn!(endpoint, "Helix answered 429; waiting for the rate-limit reset");
+                }
+                Failure::TokenRefused => {
+                    token_refreshes += 1;
+                    if token_refreshes > 2 {
+                        return Err(HelixError::Unauthorized { endpoint: url });
+                    }
+                    self.stats.token_refreshes.fetch_add(1, Ordering::Relaxed);
+                    self.tokens.invalidate(&token).await;
+                }
+                Failure::Transient(reason) => {
+                    if retries >= self.backoff.max_retries {
+                        return Err(HelixError::GaveUp {
+                            endpoint: url,
+                            attempts: retries + 1,
+                            last: reason,
+                        });
+                    }
+                    let delay = self.backoff.delay(retries);
+                    warn!(endpoint, error = %reason, retry = retries + 1, delay_ms = delay.as_millis() as u64, "Helix request failed; retrying");
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A reqwest error with its cause chain (reqwest's own Display hides the cause).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of an error body, for messages.
+pub(super) async fn snippet(response: reqwest::Response) -> String {
+    let text = response.text().await.unwrap_or_default();
+    let mut end = text.len().min(300);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].trim().to_string()
+}

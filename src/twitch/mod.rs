@@ -1,0 +1,13 @@
+//! The Twitch Helix client: app token, pacing on `Ratelimit-*`, retries, pages.
+
+mod auth;
+mod client;
+mod pacing;
+mod retry;
+mod types;
+
+pub use auth::TokenSource;
+pub use client::{ClientOptions, HelixClient, HelixError, RequestStats};
+pub use pacing::Pacer;
+pub use retry::Backoff;
+pub use types::{HelixPage, IdOnly, Pagination, StreamKey};
