@@ -1,9 +1,12 @@
 //! Pacing on Helix's `Ratelimit-*` headers, shared by every concurrent request.
 //!
-//! Helix is a token bucket (800 points a minute for an app token, one point a call).
-//! Each answer says how many points remain and when the bucket is full again. The
-//! pacer spends what remains, counting requests still in flight, and once nothing
-//! remains it holds every caller until the reset instead of collecting 429s.
+//! Helix is a token bucket (800 points a minute for an app token, one point a call,
+//! refilled continuously). Each answer says the bucket size (`Ratelimit-Limit`), the
+//! points left (`Ratelimit-Remaining`) and when it is full again (`Ratelimit-Reset`,
+//! Unix seconds). The pacer spends what is left, counting requests still in flight;
+//! once nothing is left it spaces requests one refill interval apart, so a long run
+//! proceeds at the refill rate instead of collecting 429s. After a 429 it holds every
+//! caller until the announced reset, as Twitch asks.
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,15 +14,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-/// Margin after the announced reset: the header has whole-second precision.
-const RESET_MARGIN: Duration = Duration::from_millis(20);
+/// How far an answer may report more points than expected and still be taken as
+/// stale rather than refilled: more than the requests that can be in flight.
+const STALE_MARGIN: u64 = 16;
 
 #[derive(Debug, Default)]
 struct Budget {
     /// Points left as of the newest answer, less requests sent since.
     remaining: Option<u64>,
-    /// When the bucket is full again (on tokio's clock, so tests can pause time).
-    reset_at: Option<Instant>,
+    /// Time for one point to refill, estimated from the newest answer.
+    refill: Option<Duration>,
+    /// When the next request may go once the budget is spent (tokio's clock, so
+    /// tests can pause time).
+    next_send: Option<Instant>,
     in_flight: u64,
 }
 
@@ -40,50 +47,87 @@ impl Drop for Permit<'_> {
     }
 }
 
+struct Reported {
+    limit: Option<u64>,
+    remaining: u64,
+    until_reset: Duration,
+}
+
+fn reported(headers: &HeaderMap) -> Option<Reported> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    let remaining = number("ratelimit-remaining")?;
+    let reset_epoch = number("ratelimit-reset")?;
+    let now_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Some(Reported {
+        limit: number("ratelimit-limit"),
+        remaining,
+        until_reset: Duration::from_secs(reset_epoch).saturating_sub(now_epoch),
+    })
+}
+
 impl Pacer {
     /// Waits until the budget allows one more request, then takes a point.
     pub async fn acquire(&self) -> Permit<'_> {
-        loop {
-            let wait_until = {
-                let mut budget = self.budget.lock().expect("pacer lock");
-                match (budget.remaining, budget.reset_at) {
-                    (Some(0), Some(reset)) if reset > Instant::now() => reset,
-                    _ => {
-                        budget.remaining = budget.remaining.map(|r| r.saturating_sub(1));
-                        budget.in_flight += 1;
-                        return Permit { pacer: self };
-                    }
-                }
-            };
-            tokio::time::sleep_until(wait_until + RESET_MARGIN).await;
+        let send_at = {
             let mut budget = self.budget.lock().expect("pacer lock");
-            if budget.reset_at.is_some_and(|reset| reset <= Instant::now()) {
-                // The bucket has refilled; the next answer tells its real level.
-                budget.remaining = None;
-                budget.reset_at = None;
+            budget.in_flight += 1;
+            let now = Instant::now();
+            let held = budget.next_send.filter(|at| *at > now);
+            match (budget.remaining, held) {
+                (Some(left), None) if left > 0 => {
+                    budget.remaining = Some(left - 1);
+                    None
+                }
+                (None, None) => None,
+                // Spent (or held after a 429): queue one refill interval behind the
+                // previous caller.
+                _ => {
+                    let refill = budget.refill.unwrap_or(Duration::from_millis(75));
+                    // Nothing is left now, so even the first caller waits for a refill.
+                    let at = held.unwrap_or(now + refill);
+                    budget.next_send = Some(at + refill);
+                    Some(at)
+                }
             }
+        };
+        if let Some(at) = send_at {
+            tokio::time::sleep_until(at).await;
         }
+        Permit { pacer: self }
     }
 
-    /// Records the budget an answer reports (any status, 429 included).
+    /// Records the budget an answer reports.
     pub fn observe(&self, headers: &HeaderMap) {
-        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
-        let (Some(remaining), Some(reset_epoch)) = (number("ratelimit-remaining"), number("ratelimit-reset")) else {
+        let Some(report) = reported(headers) else {
             return;
         };
-        let now_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let until_reset = Duration::from_secs(reset_epoch).saturating_sub(now_epoch);
         let mut budget = self.budget.lock().expect("pacer lock");
         // Other requests already in flight will spend from what this answer reports.
         let others = budget.in_flight.saturating_sub(1);
-        budget.remaining = Some(remaining.saturating_sub(others));
-        budget.reset_at = Some(Instant::now() + until_reset);
+        let reported = report.remaining.saturating_sub(others);
+        // Answers to concurrent requests can arrive out of order, and a stale one
+        // reports points that are already spent. Near an empty bucket that would mean
+        // a 429, so an answer may lower the budget but raise it only by a clear refill.
+        budget.remaining = Some(match budget.remaining {
+            Some(local) if reported > local && reported - local <= STALE_MARGIN => local,
+            _ => reported,
+        });
+        if let Some(missing) = report.limit.map(|limit| limit.saturating_sub(report.remaining))
+            && missing > 0
+            && !report.until_reset.is_zero()
+        {
+            budget.refill = Some(report.until_reset / missing as u32);
+        }
     }
 
-    /// Records a 429: nothing remains until the reported reset.
+    /// Records a 429: every caller waits until the announced reset.
     pub fn exhaust(&self, headers: &HeaderMap) {
         self.observe(headers);
-        self.budget.lock().expect("pacer lock").remaining = Some(0);
+        let until_reset = reported(headers).map_or(Duration::from_secs(1), |r| r.until_reset);
+        let mut budget = self.budget.lock().expect("pacer lock");
+        budget.remaining = Some(0);
+        let reset = Instant::now() + until_reset.max(Duration::from_millis(100));
+        budget.next_send = Some(budget.next_send.map_or(reset, |at| at.max(reset)));
     }
 }
 
@@ -92,27 +136,32 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn headers(remaining: u64, reset_in_secs: u64) -> HeaderMap {
+    fn headers(limit: u64, remaining: u64, reset_in_secs: u64) -> HeaderMap {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", HeaderValue::from(limit));
         h.insert("ratelimit-remaining", HeaderValue::from(remaining));
         h.insert("ratelimit-reset", HeaderValue::from(now + reset_in_secs));
         h
     }
 
     #[tokio::test(start_paused = true)]
-    async fn spends_the_budget_then_waits_for_the_reset() {
+    async fn spends_the_budget_then_paces_at_the_refill_rate() {
         let pacer = Pacer::default();
         drop(pacer.acquire().await);
-        pacer.observe(&headers(2, 30));
+        // 2 of 800 left, full in 60 s: one point per ~75 ms.
+        pacer.observe(&headers(800, 2, 60));
         let start = Instant::now();
         drop(pacer.acquire().await);
         drop(pacer.acquire().await);
         assert_eq!(start.elapsed(), Duration::ZERO, "two points were left");
-        drop(pacer.acquire().await);
+        for _ in 0..10 {
+            drop(pacer.acquire().await);
+        }
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_secs(29), "waited only {waited:?}");
-        assert!(waited <= Duration::from_secs(31), "waited {waited:?}");
+        // Ten more requests at ~60 s / 798 each: about 0.75 s, never a full reset.
+        assert!(waited >= Duration::from_millis(600), "waited only {waited:?}");
+        assert!(waited <= Duration::from_millis(900), "waited {waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -120,30 +169,36 @@ mod tests {
         let pacer = Pacer::default();
         let first = pacer.acquire().await;
         let _second = pacer.acquire().await;
-        // The first answer says one point is left, but the second request will take it.
-        pacer.observe(&headers(1, 10));
+        // The first answer says one point is left, but the second request takes it.
+        pacer.observe(&headers(10, 1, 60));
         drop(first);
         let start = Instant::now();
         drop(pacer.acquire().await);
-        assert!(start.elapsed() >= Duration::from_secs(9));
+        drop(pacer.acquire().await);
+        // 9 points refill in 60 s: ~6.7 s apart once the budget is spent.
+        assert!(start.elapsed() >= Duration::from_secs(6), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_429_holds_callers_until_the_reset() {
         let pacer = Pacer::default();
         let permit = pacer.acquire().await;
-        pacer.exhaust(&headers(5, 3));
+        pacer.exhaust(&headers(800, 0, 3));
         drop(permit);
         let start = Instant::now();
         drop(pacer.acquire().await);
-        assert!(start.elapsed() >= Duration::from_secs(2));
+        assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn answers_without_headers_change_nothing() {
         let pacer = Pacer::default();
         pacer.observe(&HeaderMap::new());
-        drop(pacer.acquire().await);
+        let start = Instant::now();
+        for _ in 0..100 {
+            drop(pacer.acquire().await);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
         assert!(pacer.budget.lock().unwrap().remaining.is_none());
     }
 }

@@ -1,0 +1,121 @@
+//! Shared test helpers: a simulator on a free port, a temporary lake, readers.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+use twitch_pipeline::config::TwitchSettings;
+use twitch_pipeline::extract::{ExtractError, ExtractOptions, ExtractOutcome, extract_slot};
+use twitch_pipeline::lake::{Entity, Lake, LakeUrl, Manifest, Slot};
+use twitch_pipeline::simulator::{self, RunningSimulator, SimClock, SimulatorConfig};
+use twitch_pipeline::twitch::{Backoff, ClientOptions, HelixClient};
+
+pub fn slot() -> Slot {
+    "2026-11-23T20:00:00Z".parse().unwrap()
+}
+
+/// A simulator serving `slot()` on a free port.
+pub async fn spawn_sim(config: SimulatorConfig) -> RunningSimulator {
+    let config = SimulatorConfig {
+        clock: SimClock::manual(slot().time()),
+        ..config
+    };
+    simulator::spawn(config).await.expect("simulator starts")
+}
+
+pub fn twitch_settings(sim: &RunningSimulator) -> TwitchSettings {
+    TwitchSettings {
+        client_id: simulator::DEFAULT_CLIENT_ID.into(),
+        client_secret: simulator::DEFAULT_CLIENT_SECRET.into(),
+        api_url: sim.api_url().parse().unwrap(),
+        auth_url: sim.auth_url().parse().unwrap(),
+    }
+}
+
+/// Client options for tests: short timeouts and backoff, so faults cost milliseconds.
+pub fn fast_client() -> ClientOptions {
+    ClientOptions {
+        request_timeout: Duration::from_millis(700),
+        backoff: Backoff {
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(50),
+            max_retries: 6,
+        },
+    }
+}
+
+pub async fn connect(sim: &RunningSimulator) -> Arc<HelixClient> {
+    Arc::new(
+        HelixClient::connect(&twitch_settings(sim), fast_client())
+            .await
+            .expect("client connects"),
+    )
+}
+
+pub fn temp_lake() -> (tempfile::TempDir, Lake) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&LakeUrl::Local(dir.path().join("lake"))).unwrap();
+    (dir, lake)
+}
+
+pub async fn extract(
+    client: Arc<HelixClient>,
+    lake: &Lake,
+    slot: Slot,
+    options: &ExtractOptions,
+) -> Result<ExtractOutcome, ExtractError> {
+    extract_slot(client, lake, slot, options).await
+}
+
+pub fn manifest_of(outcome: ExtractOutcome) -> Manifest {
+    match outcome {
+        ExtractOutcome::Extracted(manifest) => *manifest,
+        other => panic!("expected an extraction, got {other:?}"),
+    }
+}
+
+/// Every line of a gzip NDJSON object, parsed.
+pub async fn read_ndjson(lake: &Lake, path: &str) -> Vec<serde_json::Value> {
+    let bytes = lake
+        .store()
+        .get(&Path::from(path))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect()
+}
+
+/// Every record of `entity` in a committed slot.
+pub async fn records(lake: &Lake, manifest: &Manifest, entity: Entity) -> Vec<serde_json::Value> {
+    read_ndjson(lake, &manifest.file(entity).unwrap().path).await
+}
+
+pub fn ids(records: &[serde_json::Value]) -> HashSet<String> {
+    records.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every object path in the lake.
+pub async fn lake_paths(lake: &Lake) -> Vec<String> {
+    let mut paths: Vec<String> = lake
+        .store()
+        .list(None)
+        .map_ok(|o| o.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    paths.sort();
+    paths
+}
