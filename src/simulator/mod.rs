@@ -100,6 +100,11 @@ impl Simulator {
         self.world.streams(slot).into_iter().map(|s| s.id).collect()
     }
 
+    /// Every access token issued so far (tests check none leaks into logs).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.tokens.lock().expect("tokens lock").iter().cloned().collect()
+    }
+
     /// Helix requests answered so far (token requests not included).
     pub fn helix_requests(&self) -> u64 {
         self.helix_requests.load(std::sync::atomic::Ordering::Relaxed)

@@ -1,6 +1,8 @@
 //! Shared test helpers: a simulator on a free port, a temporary lake, readers.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod azurite;
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
@@ -118,4 +120,11 @@ pub async fn lake_paths(lake: &Lake) -> Vec<String> {
         .unwrap();
     paths.sort();
     paths
+}
+
+/// Runs a blocking command without stalling the runtime serving the simulator.
+pub async fn run(mut command: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output().expect("binary runs"))
+        .await
+        .unwrap()
 }

@@ -1,0 +1,96 @@
+//! The lake on Azure Blob Storage, through Azurite: the real Blob API on loopback.
+
+mod support;
+
+use std::sync::Arc;
+
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use support::azurite::Azurite;
+use support::*;
+use twitch_pipeline::lake::{Entity, Lake};
+use twitch_pipeline::simulator::SimulatorConfig;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extract_round_trips_through_azurite_and_a_rerun_writes_nothing() {
+    let Some(azurite) = Azurite::start() else { return };
+    azurite.create_container("raw").await;
+    // Enough streams that the streams file crosses the upload part size (multipart).
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 80_000,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+
+    let first = run(extract_command(&sim, &azurite)).await;
+    let log = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(first.status.success(), "{log}");
+
+    // Read back what landed, through a store of our own under the same prefix.
+    let store = Arc::new(object_store::prefix::PrefixStore::new(azurite.store("raw"), "twitch"));
+    let lake = Lake::from_store(store.clone(), "az://raw/twitch".into());
+    let manifest = lake.manifest(slot()).await.unwrap().expect("the slot is committed");
+    let streams = records(&lake, &manifest, Entity::Streams).await;
+    assert_eq!(ids(&streams), sim.simulator.live_stream_ids(slot()));
+    assert!(
+        manifest.file(Entity::Streams).unwrap().bytes > 5 * 1024 * 1024,
+        "multipart upload exercised"
+    );
+    assert_eq!(records(&lake, &manifest, Entity::Users).await.len(), 80_000);
+    let paths = lake_paths(&lake).await;
+    assert!(
+        paths.contains(&"_manifests/date=2026-11-23/20261123T2000Z.json".to_string()),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"_state/lookups.json".to_string()));
+
+    // The manifest is create-only on the real Blob API too: a second write is refused.
+    let manifest_path = Path::from("_manifests/date=2026-11-23/20261123T2000Z.json");
+    let create = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    let second = store
+        .put_opts(&manifest_path, PutPayload::from_static(b"{}"), create)
+        .await;
+    assert!(
+        matches!(second, Err(object_store::Error::AlreadyExists { .. })),
+        "{second:?}"
+    );
+
+    let before = store.head(&manifest_path).await.unwrap();
+    let requests = sim.simulator.helix_requests();
+    let rerun = run(extract_command(&sim, &azurite)).await;
+    assert!(rerun.status.success());
+    assert!(String::from_utf8_lossy(&rerun.stdout).contains("already extracted"));
+    assert_eq!(
+        sim.simulator.helix_requests(),
+        requests,
+        "no Helix call for a committed slot"
+    );
+    assert_eq!(
+        store.head(&manifest_path).await.unwrap().e_tag,
+        before.e_tag,
+        "manifest untouched"
+    );
+    assert_eq!(lake_paths(&lake).await, paths);
+}
+
+/// `extract` of `slot()` into `az://raw/twitch` on Azurite, configured as a user would.
+fn extract_command(sim: &twitch_pipeline::simulator::RunningSimulator, azurite: &Azurite) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    command
+        .args(["extract", "--slot", &slot().rfc3339(), "--lake", "az://raw/twitch"])
+        .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
+        .env(
+            "TWITCH_CLIENT_SECRET",
+            twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
+        )
+        .env("TWITCH_API_URL", sim.api_url())
+        .env("TWITCH_AUTH_URL", sim.auth_url())
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
+        .env_remove("AZURE_STORAGE_ACCOUNT_NAME");
+    command
+}

@@ -1,0 +1,221 @@
+//! The `twitch-pipeline` command as a person runs it: exit codes, messages, logs.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::*;
+use twitch_pipeline::simulator::SimulatorConfig;
+
+const SECRET: &str = "s3cr3t-client-value-7731";
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    // Start from a clean slate: no setting leaks in from the machine running the tests.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TWITCH_") || key.starts_with("EXTRACT_") || key.starts_with("LAKE_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn config_errors_are_listed_together() {
+    let output = binary()
+        .args([
+            "extract",
+            "--lake",
+            "s3://bucket",
+            "--max-streams",
+            "0",
+            "--slot",
+            "noon",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for setting in [
+        "TWITCH_CLIENT_ID",
+        "TWITCH_CLIENT_SECRET",
+        "LAKE_URL",
+        "EXTRACT_MAX_STREAMS",
+        "EXTRACT_SLOT",
+    ] {
+        assert!(stderr.contains(setting), "{setting} missing from:\n{stderr}");
+    }
+    assert!(stderr.contains("5 problem(s)"), "{stderr}");
+}
+
+#[test]
+fn help_never_shows_the_secret_from_the_environment() {
+    let output = binary()
+        .args(["extract", "--help"])
+        .env("TWITCH_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = text(&output);
+    assert!(help.contains("TWITCH_CLIENT_SECRET"), "{help}");
+    assert!(!help.contains(SECRET), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_appear_in_logs_even_at_trace_level() {
+    let sim = spawn_sim(SimulatorConfig {
+        client_secret: SECRET.into(),
+        streams: 300,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = binary();
+    command
+        .args([
+            "extract",
+            "--slot",
+            &slot().rfc3339(),
+            "--lake",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
+        .env("TWITCH_CLIENT_SECRET", SECRET)
+        .env("TWITCH_API_URL", sim.api_url())
+        .env("TWITCH_AUTH_URL", sim.auth_url())
+        .env("RUST_LOG", "trace")
+        .env("LOG_FORMAT", "json");
+    let output = run(command).await;
+    let logs = text(&output);
+    assert!(output.status.success(), "{logs}");
+    assert!(logs.len() > 10_000, "trace logging was on: {} bytes", logs.len());
+    assert!(!logs.contains(SECRET), "the client secret leaked into the logs");
+    let tokens = sim.simulator.issued_tokens();
+    assert!(!tokens.is_empty());
+    for token in tokens {
+        assert!(!logs.contains(&token), "an access token leaked into the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extract_prints_a_summary_then_already_extracted_on_rerun() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 450,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut command = binary();
+        command
+            .args(["extract", "--slot", "2026-11-23T20:07:00Z"])
+            .env("LAKE_URL", dir.path())
+            .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
+            .env(
+                "TWITCH_CLIENT_SECRET",
+                twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
+            )
+            .env("TWITCH_API_URL", sim.api_url())
+            .env("TWITCH_AUTH_URL", sim.auth_url());
+        command
+    };
+    let first = run(command()).await;
+    assert!(first.status.success(), "{}", text(&first));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.starts_with("slot 2026-11-23T20:00:00Z: 450 streams, 450 users, ")
+            && stdout.contains(" pages, 0 duplicates dropped, 0 retries, "),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1);
+
+    let again = run(command()).await;
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "slot 2026-11-23T20:00:00Z already extracted; nothing to do"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_extract_exits_non_zero_with_the_reason() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 10,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = binary();
+    command
+        .args(["extract", "--lake", dir.path().to_str().unwrap()])
+        .env("TWITCH_CLIENT_ID", "not-the-app")
+        .env("TWITCH_CLIENT_SECRET", SECRET)
+        .env("TWITCH_API_URL", sim.api_url())
+        .env("TWITCH_AUTH_URL", sim.auth_url());
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: cannot start a Twitch session") && stderr.contains("TWITCH_CLIENT_ID"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET));
+}
+
+#[test]
+fn demo_runs_and_a_rerun_continues_with_the_next_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = || {
+        binary()
+            .args([
+                "demo",
+                "--slots",
+                "2",
+                "--streams",
+                "300",
+                "--data",
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = demo();
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("synthetic data"));
+    let again = demo();
+    assert!(again.status.success(), "{}", text(&again));
+
+    let manifests: Vec<String> = walk(&dir.path().join("lake/_manifests"));
+    assert_eq!(manifests.len(), 4, "{manifests:?}");
+    let slots: Vec<twitch_pipeline::lake::Slot> = manifests
+        .iter()
+        .map(|name| twitch_pipeline::lake::Slot::from_compact(name.trim_end_matches(".json")).unwrap())
+        .collect();
+    for pair in slots.windows(2) {
+        assert_eq!(pair[1], pair[0].offset(1), "consecutive slots: {slots:?}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            names.extend(walk(&path));
+        } else {
+            names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    names
+}

@@ -1,0 +1,120 @@
+//! Azurite, the Azure Blob emulator from npm, on a free loopback port.
+//!
+//! `scripts/test` installs it into `.tools/` and sets `AZURITE_BLOB`. Without it a
+//! test is skipped with a message, unless `TWITCH_PIPELINE_REQUIRE_EMULATORS` is set
+//! (as `scripts/test` does), where a missing emulator fails the test.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Azurite's well-known development account (public, documented by Microsoft).
+pub const ACCOUNT: &str = "devstoreaccount1";
+const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// A running Azurite; killed on drop.
+pub struct Azurite {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> Option<PathBuf> {
+    let from_env = std::env::var_os("AZURITE_BLOB").map(PathBuf::from);
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/node/node_modules/.bin/azurite-blob");
+    from_env.filter(|p| p.exists()).or(local.exists().then_some(local))
+}
+
+impl Azurite {
+    /// Starts Azurite, or returns `None` (after saying why) when it is not installed.
+    pub fn start() -> Option<Azurite> {
+        let Some(binary) = binary() else {
+            assert!(
+                std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_none(),
+                "Azurite is required but not installed: run scripts/test, which installs it into .tools/"
+            );
+            eprintln!("skipped: Azurite is not installed (scripts/test installs it)");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary)
+            .args([
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--silent",
+                "--blobHost",
+                "127.0.0.1",
+            ])
+            .args(["--blobPort", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Azurite starts");
+        let azurite = Azurite {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Azurite did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(azurite)
+    }
+
+    /// Creates a container (object_store cannot): a SharedKey-signed Create Container.
+    pub async fn create_container(&self, name: &str) {
+        let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let version = "2021-08-06";
+        let string_to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{ACCOUNT}/{ACCOUNT}/{name}\nrestype:container"
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(&BASE64.decode(ACCOUNT_KEY).unwrap()).unwrap();
+        mac.update(string_to_sign.as_bytes());
+        let signature = BASE64.encode(mac.finalize().into_bytes());
+        let response = reqwest::Client::new()
+            .put(format!("{}/{ACCOUNT}/{name}?restype=container", self.url))
+            .header("x-ms-date", date)
+            .header("x-ms-version", version)
+            .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
+            .header("Content-Length", "0")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "create container {name}: {status} {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// A store on `container` for reading back. Built from explicit settings rather
+    /// than the environment (which `Lake::open` uses), since the port is chosen here;
+    /// path-style URLs and SharedKey signing come out as in emulator mode.
+    pub fn store(&self, container: &str) -> object_store::azure::MicrosoftAzure {
+        object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account(ACCOUNT)
+            .with_access_key(ACCOUNT_KEY)
+            .with_endpoint(format!("{}/{ACCOUNT}", self.url))
+            .with_allow_http(true)
+            .with_container_name(container)
+            .build()
+            .unwrap()
+    }
+}
