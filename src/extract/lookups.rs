@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::quarantine::Quarantine;
-use super::record::annotate;
+use super::record::{Stamp, annotate};
 use super::streams::PagingError;
 use crate::lake::{Entity, Lake, Slot, WrittenFile};
 use crate::twitch::{HelixClient, IdOnly};
@@ -28,8 +28,12 @@ pub struct LookedUp {
 }
 
 /// A running look-up of one entity: send it ids, then [`finish`](Self::finish).
+///
+/// Ids are handed over a call's worth (100) at a time, so the look-up task wakes
+/// once per call rather than once per id.
 pub struct Lookup {
-    ids: mpsc::UnboundedSender<Box<str>>,
+    ids: mpsc::UnboundedSender<Vec<Box<str>>>,
+    pending: Vec<Box<str>>,
     task: AbortOnDrop<Result<LookedUp, PagingError>>,
 }
 
@@ -40,18 +44,30 @@ impl Lookup {
         let task = tokio::spawn(run(client, lake, entity, slot, concurrency, receiver));
         Lookup {
             ids,
+            pending: Vec::with_capacity(IDS_PER_CALL),
             task: AbortOnDrop(task),
         }
     }
 
     /// Queues one id (the caller has already skipped fresh and repeated ids).
-    pub fn request(&self, id: &str) {
+    pub fn request(&mut self, id: &str) {
+        self.pending.push(id.into());
+        if self.pending.len() == IDS_PER_CALL {
+            self.send_pending();
+        }
+    }
+
+    fn send_pending(&mut self) {
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(IDS_PER_CALL));
         // The task only stops early on an error, which `finish` reports.
-        let _ = self.ids.send(id.into());
+        let _ = self.ids.send(batch);
     }
 
     /// Waits for every queued id to be fetched and the file to be written.
     pub async fn finish(mut self) -> Result<LookedUp, PagingError> {
+        if !self.pending.is_empty() {
+            self.send_pending();
+        }
         drop(self.ids);
         match (&mut self.task.0).await {
             Ok(result) => result,
@@ -77,7 +93,7 @@ async fn run(
     entity: Entity,
     slot: Slot,
     concurrency: usize,
-    mut receiver: mpsc::UnboundedReceiver<Box<str>>,
+    mut receiver: mpsc::UnboundedReceiver<Vec<Box<str>>>,
 ) -> Result<LookedUp, PagingError> {
     let endpoint = entity.name();
     let snapshot_at = slot.rfc3339();
@@ -85,9 +101,8 @@ async fn run(
     let mut quarantine = Quarantine::new(lake.clone(), entity, slot);
     let (mut requested, mut missing, mut quarantined) = (Vec::new(), 0u64, 0u64);
 
-    let ids = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-    let mut answers = ids
-        .chunks(IDS_PER_CALL)
+    let batches = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let mut answers = batches
         .map(|batch| {
             let client = client.clone();
             async move {
@@ -100,17 +115,17 @@ async fn run(
 
     while let Some(answer) = answers.next().await {
         let (batch, page) = answer?;
-        let extracted_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let stamp = Stamp::new(&snapshot_at, &Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
         let (mut returned, mut unusable) = (0u64, 0u64);
         for raw in &page.data {
             let usable = serde_json::from_str::<IdOnly>(raw.get())
                 .map_err(|e| format!("unusable {entity}: {e}"))
-                .and_then(|_| {
-                    annotate(raw, &snapshot_at, &extracted_at).ok_or(format!("a {entity} is not a JSON object"))
-                });
+                .and_then(|_| annotate(raw.get(), &stamp).ok_or(format!("a {entity} is not a JSON object")));
             match usable {
                 Ok(line) => {
-                    writer.write_line(&line).await?;
+                    writer
+                        .write_parts(&[line.head.as_bytes(), line.tail.as_bytes()])
+                        .await?;
                     returned += 1;
                 }
                 Err(reason) => {

@@ -10,16 +10,16 @@ mod quarantine;
 mod record;
 mod streams;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use rustc_hash::FxHashSet;
 use tracing::{info, instrument};
 
 pub use quarantine::quarantine_path;
-pub use record::annotate;
+pub use record::{Annotated, Stamp, annotate};
 pub use streams::StopReason;
 
 use crate::lake::{Entity, EntityFile, Lake, LakeError, LookupState, Manifest, Slot};
@@ -111,14 +111,14 @@ async fn extract_uncommitted(
     let started_at = Utc::now();
     let clock = Instant::now();
     let mut state = LookupState::load(lake).await?;
-    let users = Lookup::start(
+    let mut users = Lookup::start(
         client.clone(),
         lake.clone(),
         Entity::Users,
         slot,
         options.lookup_concurrency,
     );
-    let games = Lookup::start(
+    let mut games = Lookup::start(
         client.clone(),
         lake.clone(),
         Entity::Games,
@@ -127,7 +127,7 @@ async fn extract_uncommitted(
     );
 
     // Each id is asked for once per run, and not at all if fetched recently.
-    let (mut seen_users, mut seen_games) = (HashSet::<Box<str>>::new(), HashSet::<Box<str>>::new());
+    let (mut seen_users, mut seen_games) = (FxHashSet::<Box<str>>::default(), FxHashSet::<Box<str>>::default());
     let (mut users_fresh, mut games_fresh) = (0u64, 0u64);
     let now = slot.time();
     let max_age = options.lookup_max_age;
@@ -140,7 +140,7 @@ async fn extract_uncommitted(
         &mut streams_file,
         &mut quarantine,
         |stream| {
-            if seen_users.insert(stream.user_id.as_str().into()) {
+            if seen_users.insert(stream.user_id.as_ref().into()) {
                 if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
                     users_fresh += 1;
                 } else {
@@ -148,7 +148,7 @@ async fn extract_uncommitted(
                 }
             }
             // A stream with no category has game_id "": nothing to look up.
-            if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_str().into()) {
+            if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_ref().into()) {
                 if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
                     games_fresh += 1;
                 } else {

@@ -1,47 +1,69 @@
 //! One lake record: the Helix object exactly as returned, plus snapshot and
 //! extraction times.
 
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
-/// Appends `_snapshot_at` and `_extracted_at` to a raw Helix object without
-/// re-serializing it, so every field lands byte for byte as Helix sent it.
-/// Returns `None` if `raw` is not a JSON object.
-pub fn annotate(raw: &RawValue, snapshot_at: &str, extracted_at: &str) -> Option<Vec<u8>> {
-    let text = raw.get().trim();
-    let body = text.strip_prefix('{')?.strip_suffix('}')?;
-    let mut line = Vec::with_capacity(text.len() + 80);
-    line.push(b'{');
-    line.extend_from_slice(body.as_bytes());
-    if !body.trim().is_empty() {
-        line.push(b',');
+/// The fields appended to every record of one page: `_snapshot_at` and `_extracted_at`.
+/// Built once per page, since every record of a page shares them.
+pub struct Stamp {
+    after_fields: String,
+    alone: String,
+}
+
+impl Stamp {
+    pub fn new(snapshot_at: &str, extracted_at: &str) -> Stamp {
+        // The times are RFC 3339 strings we produced: no escaping needed.
+        let fields = format!(r#""_snapshot_at":"{snapshot_at}","_extracted_at":"{extracted_at}"}}"#);
+        Stamp {
+            after_fields: format!(",{fields}"),
+            alone: fields,
+        }
     }
-    // The times are RFC 3339 strings we produced: no escaping needed.
-    line.extend_from_slice(b"\"_snapshot_at\":\"");
-    line.extend_from_slice(snapshot_at.as_bytes());
-    line.extend_from_slice(b"\",\"_extracted_at\":\"");
-    line.extend_from_slice(extracted_at.as_bytes());
-    line.extend_from_slice(b"\"}");
+}
+
+/// A record ready to write: the object without its closing brace, then the stamp.
+pub struct Annotated<'a> {
+    pub head: Cow<'a, str>,
+    pub tail: &'a str,
+}
+
+impl Annotated<'_> {
+    /// The record as one NDJSON line (without the newline).
+    pub fn to_vec(&self) -> Vec<u8> {
+        [self.head.as_bytes(), self.tail.as_bytes()].concat()
+    }
+}
+
+/// Appends the stamp to a raw Helix object without re-serializing it, so every
+/// field lands byte for byte as Helix sent it. `None` if `raw` is not an object.
+pub fn annotate<'a>(raw: &'a str, stamp: &'a Stamp) -> Option<Annotated<'a>> {
+    let text = raw.trim();
+    let head = text.strip_suffix('}').filter(|_| text.starts_with('{'))?;
+    let empty = head[1..].trim().is_empty();
     // Serialized JSON never holds a raw newline, but a pretty-printed body would.
-    line.retain(|b| *b != b'\n' && *b != b'\r');
-    Some(line)
+    let head = if head.contains(['\n', '\r']) {
+        Cow::Owned(head.replace(['\n', '\r'], ""))
+    } else {
+        Cow::Borrowed(head)
+    };
+    Some(Annotated {
+        head,
+        tail: if empty { &stamp.alone } else { &stamp.after_fields },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_string()).unwrap()
+    fn line(raw: &str) -> Option<Vec<u8>> {
+        let stamp = Stamp::new("2026-11-23T22:15:00Z", "2026-11-23T22:15:04.120Z");
+        annotate(raw, &stamp).map(|a| a.to_vec())
     }
 
     #[test]
     fn keeps_the_object_and_adds_both_times() {
-        let line = annotate(
-            &raw(r#"{"id":"1","tags":null,"game_id":""}"#),
-            "2026-11-23T22:15:00Z",
-            "2026-11-23T22:15:04.120Z",
-        )
-        .unwrap();
+        let line = line(r#"{"id":"1","tags":null,"game_id":""}"#).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(value["id"], "1");
         assert!(value["tags"].is_null());
@@ -57,16 +79,21 @@ mod tests {
 
     #[test]
     fn handles_empty_and_pretty_objects() {
-        let empty = annotate(&raw("{ }"), "a", "b").unwrap();
-        assert_eq!(empty, br#"{ "_snapshot_at":"a","_extracted_at":"b"}"#);
-        let pretty = annotate(&raw("{\n  \"id\": \"7\"\n}"), "a", "b").unwrap();
+        let empty = line("{ }").unwrap();
+        assert_eq!(
+            empty,
+            br#"{ "_snapshot_at":"2026-11-23T22:15:00Z","_extracted_at":"2026-11-23T22:15:04.120Z"}"#
+        );
+        let pretty = line("{\n  \"id\": \"7\"\n}").unwrap();
         assert!(!pretty.contains(&b'\n'));
-        serde_json::from_slice::<serde_json::Value>(&pretty).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
+        assert_eq!(value["id"], "7");
     }
 
     #[test]
     fn rejects_non_objects() {
-        assert!(annotate(&raw("[1,2]"), "a", "b").is_none());
-        assert!(annotate(&raw("null"), "a", "b").is_none());
+        assert!(line("[1,2]").is_none());
+        assert!(line("null").is_none());
+        assert!(line("}").is_none());
     }
 }

@@ -5,14 +5,15 @@
 //! stops on an empty page, a cursor seen before, or a page whose first stream has
 //! more viewers than the last stream kept (the list started over).
 
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{SecondsFormat, Utc};
 use tracing::debug;
 
 use super::quarantine::Quarantine;
-use super::record::annotate;
+use rustc_hash::FxHashSet;
+
+use super::record::{Stamp, annotate};
 use crate::lake::{LakeError, NdjsonGzWriter, Slot};
 use crate::twitch::{HelixClient, HelixError, StreamKey};
 
@@ -67,8 +68,8 @@ pub async fn page_streams(
     mut on_stream: impl FnMut(&StreamKey),
 ) -> Result<Paged, PagingError> {
     let snapshot_at = slot.rfc3339();
-    let mut seen_ids: HashSet<Box<str>> = HashSet::new();
-    let mut seen_cursors: HashSet<String> = HashSet::new();
+    let mut seen_ids: FxHashSet<Box<str>> = FxHashSet::default();
+    let mut seen_cursors: FxHashSet<String> = FxHashSet::default();
     let mut cursor: Option<String> = None;
     let mut last_kept_viewers: Option<u64> = None;
     let (mut pages, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
@@ -80,7 +81,7 @@ pub async fn page_streams(
             query.push(("after", after));
         }
         let page = client.get_page("streams", &query).await?;
-        let extracted_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let stamp = Stamp::new(&snapshot_at, &Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
         pages += 1;
         if page.data.is_empty() {
             break StopReason::EmptyPage;
@@ -102,7 +103,7 @@ pub async fn page_streams(
         }
         for (raw, key) in page.data.iter().zip(keys) {
             let line = key.and_then(|key| {
-                annotate(raw, &snapshot_at, &extracted_at)
+                annotate(raw.get(), &stamp)
                     .map(|line| (key, line))
                     .ok_or_else(|| "a stream is not a JSON object".to_string())
             });
@@ -114,11 +115,13 @@ pub async fn page_streams(
                     continue;
                 }
             };
-            if !seen_ids.insert(key.id.as_str().into()) {
+            if !seen_ids.insert(key.id.as_ref().into()) {
                 duplicates += 1;
                 continue;
             }
-            writer.write_line(&line).await?;
+            writer
+                .write_parts(&[line.head.as_bytes(), line.tail.as_bytes()])
+                .await?;
             last_kept_viewers = Some(key.viewer_count);
             on_stream(&key);
             if seen_ids.len() as u64 >= limit {

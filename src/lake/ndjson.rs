@@ -40,6 +40,8 @@ pub struct NdjsonGzWriter {
     path: Path,
     gzip: GzEncoder<Vec<u8>>,
     upload: BufWriter,
+    /// The record being assembled, reused.
+    line: Vec<u8>,
     rows: u64,
     bytes: u64,
 }
@@ -53,6 +55,7 @@ impl NdjsonGzWriter {
             // which keeps a 100k-stream snapshot CPU-cheap on two cores.
             gzip: GzEncoder::new(Vec::with_capacity(HANDOFF_BYTES * 2), Compression::fast()),
             upload,
+            line: Vec::with_capacity(4096),
             rows: 0,
             bytes: 0,
         }
@@ -60,12 +63,23 @@ impl NdjsonGzWriter {
 
     /// Appends one record; `json` must be a single line of JSON (no newline).
     pub async fn write_line(&mut self, json: &[u8]) -> Result<(), LakeError> {
-        debug_assert!(!json.contains(&b'\n'), "an NDJSON record must be one line");
-        self.gzip.write_all(json).expect("writing to a Vec cannot fail");
-        self.gzip.write_all(b"\n").expect("writing to a Vec cannot fail");
+        self.write_parts(&[json]).await
+    }
+
+    /// Appends one record given in pieces (written back to back, then a newline), so
+    /// a caller adding fields to an object need not copy it first.
+    pub async fn write_parts(&mut self, parts: &[&[u8]]) -> Result<(), LakeError> {
+        // One encoder call per record: each call has a fixed cost in the deflater.
+        self.line.clear();
+        for part in parts {
+            debug_assert!(!part.contains(&b'\n'), "an NDJSON record must be one line");
+            self.line.extend_from_slice(part);
+        }
+        self.line.push(b'\n');
+        self.gzip.write_all(&self.line).expect("writing to a Vec cannot fail");
         self.rows += 1;
         if self.gzip.get_ref().len() >= HANDOFF_BYTES {
-            let chunk = std::mem::take(self.gzip.get_mut());
+            let chunk = std::mem::replace(self.gzip.get_mut(), Vec::with_capacity(HANDOFF_BYTES * 2));
             self.hand_off(chunk).await?;
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! It lives in the lake (`_state/lookups.json`) rather than in memory, so a cold
 //! start of the Function App still skips users fetched within the day.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use object_store::path::Path;

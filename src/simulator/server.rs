@@ -357,25 +357,26 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
 
 /// `GET /helix/users?id=…` (up to 100 ids); unknown ids are left out, as Helix does.
 async fn users(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let (n, out) = match admit(&sim, &headers).await {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
-    let ids = match ids(query.as_deref()) {
-        Ok(ids) => ids,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
     let slot = sim.slot();
-    let items = ids
-        .iter()
-        .filter_map(|id| sim.world.user(id, slot))
-        .map(|user| serde_json::to_vec(&user).expect("user serializes"));
-    body(&sim, n, out, page_body(items, None))
+    by_ids(&sim, query, &headers, |id| {
+        sim.world.user(id, slot).map(|u| serde_json::to_vec(&u))
+    })
+    .await
 }
 
 /// `GET /helix/games?id=…` (up to 100 ids).
 async fn games(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let (n, out) = match admit(&sim, &headers).await {
+    by_ids(&sim, query, &headers, |id| sim.world.game(id).map(serde_json::to_vec)).await
+}
+
+/// A look-up by `id` parameters: one item per id found, in the order asked.
+async fn by_ids(
+    sim: &Simulator,
+    query: Option<String>,
+    headers: &HeaderMap,
+    find: impl Fn(&str) -> Option<serde_json::Result<Vec<u8>>>,
+) -> Response {
+    let (n, out) = match admit(sim, headers).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
@@ -385,9 +386,9 @@ async fn games(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, hea
     };
     let items = ids
         .iter()
-        .filter_map(|id| sim.world.game(id))
-        .map(|game| serde_json::to_vec(game).expect("game serializes"));
-    body(&sim, n, out, page_body(items, None))
+        .filter_map(|id| find(id))
+        .map(|item| item.expect("simulated objects serialize"));
+    body(sim, n, out, page_body(items, None))
 }
 
 fn ids(query: Option<&str>) -> Result<Vec<String>, &'static str> {

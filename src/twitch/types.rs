@@ -1,5 +1,7 @@
 //! Helix response shapes, read only as far as extraction needs.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -24,18 +26,22 @@ impl HelixPage {
     }
 }
 
-/// The fields of a stream that paging and look-ups depend on.
+/// The fields of a stream that paging and look-ups depend on, borrowed from the page.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
-pub struct StreamKey {
-    pub id: String,
-    pub user_id: String,
+pub struct StreamKey<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub user_id: Cow<'a, str>,
     /// `""` when the stream has no category.
-    pub game_id: String,
+    #[serde(borrow)]
+    pub game_id: Cow<'a, str>,
     pub viewer_count: u64,
 }
 
 /// The id of a user or game object.
 #[derive(Debug, Deserialize)]
-pub struct IdOnly {
-    pub id: String,
+pub struct IdOnly<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
 }
