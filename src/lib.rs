@@ -10,11 +10,13 @@
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
 //! - [`pipeline`]: composes the stages; the CLI and the demo call only this.
 //! - [`telemetry`]: log setup (human on a terminal, JSON in Azure).
+//! - [`task`]: spawned helper tasks owned by a run.
 
 pub mod config;
 pub mod extract;
 pub mod lake;
 pub mod pipeline;
 pub mod simulator;
+pub mod task;
 pub mod telemetry;
 pub mod twitch;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use chrono::{SecondsFormat, Utc};
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::quarantine::Quarantine;
 use super::record::{Stamp, annotate};
 use super::streams::PagingError;
 use crate::lake::{Entity, Lake, Slot, WrittenFile};
+use crate::task::OwnedTask;
 use crate::twitch::{HelixClient, IdOnly};
 
 /// Helix accepts at most 100 `id` parameters per call.
@@ -34,18 +34,18 @@ pub struct LookedUp {
 pub struct Lookup {
     ids: mpsc::UnboundedSender<Vec<Box<str>>>,
     pending: Vec<Box<str>>,
-    task: AbortOnDrop<Result<LookedUp, PagingError>>,
+    task: OwnedTask<Result<LookedUp, PagingError>>,
 }
 
 impl Lookup {
     /// Starts looking up `entity` ids into the entity's data file for `slot`.
     pub fn start(client: Arc<HelixClient>, lake: Lake, entity: Entity, slot: Slot, concurrency: usize) -> Lookup {
         let (ids, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(client, lake, entity, slot, concurrency, receiver));
+        let task = OwnedTask::spawn(run(client, lake, entity, slot, concurrency, receiver));
         Lookup {
             ids,
             pending: Vec::with_capacity(IDS_PER_CALL),
-            task: AbortOnDrop(task),
+            task,
         }
     }
 
@@ -69,21 +69,7 @@ impl Lookup {
             self.send_pending();
         }
         drop(self.ids);
-        match (&mut self.task.0).await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-            Err(join) => panic!("look-up task was cancelled: {join}"),
-        }
-    }
-}
-
-/// Aborts a spawned task when dropped, so a run that fails or times out stops its
-/// look-ups too instead of leaving them running.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+        self.task.join().await
     }
 }
 

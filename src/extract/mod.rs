@@ -22,7 +22,7 @@ pub use quarantine::quarantine_path;
 pub use record::{Annotated, Stamp, annotate};
 pub use streams::StopReason;
 
-use crate::lake::{Entity, EntityFile, Lake, LakeError, LookupState, Manifest, Slot};
+use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, Slot};
 use crate::twitch::{HelixClient, HelixError};
 use lookups::Lookup;
 use streams::{PagingError, page_streams};
@@ -131,13 +131,13 @@ async fn extract_uncommitted(
     let (mut users_fresh, mut games_fresh) = (0u64, 0u64);
     let now = slot.time();
     let max_age = options.lookup_max_age;
-    let mut streams_file = lake.data_writer(Entity::Streams, slot);
+    let streams_file = BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot));
     let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot);
     let paged = page_streams(
         &client,
         slot,
         options.max_streams,
-        &mut streams_file,
+        &streams_file,
         &mut quarantine,
         |stream| {
             if seen_users.insert(stream.user_id.as_ref().into()) {

@@ -41,7 +41,7 @@ pub fn annotate<'a>(raw: &'a str, stamp: &'a Stamp) -> Option<Annotated<'a>> {
     let head = text.strip_suffix('}').filter(|_| text.starts_with('{'))?;
     let empty = head[1..].trim().is_empty();
     // Serialized JSON never holds a raw newline, but a pretty-printed body would.
-    let head = if head.contains(['\n', '\r']) {
+    let head = if memchr::memchr2(b'\n', b'\r', head.as_bytes()).is_some() {
         Cow::Owned(head.replace(['\n', '\r'], ""))
     } else {
         Cow::Borrowed(head)

@@ -14,7 +14,7 @@ use super::quarantine::Quarantine;
 use rustc_hash::FxHashSet;
 
 use super::record::{Stamp, annotate};
-use crate::lake::{LakeError, NdjsonGzWriter, Slot};
+use crate::lake::{BackgroundWriter, LakeError, Slot};
 use crate::twitch::{HelixClient, HelixError, StreamKey};
 
 /// Why paging ended.
@@ -63,7 +63,7 @@ pub async fn page_streams(
     client: &HelixClient,
     slot: Slot,
     max_streams: Option<u64>,
-    writer: &mut NdjsonGzWriter,
+    writer: &BackgroundWriter,
     quarantine: &mut Quarantine,
     mut on_stream: impl FnMut(&StreamKey),
 ) -> Result<Paged, PagingError> {
@@ -101,6 +101,12 @@ pub async fn page_streams(
             );
             break StopReason::ViewerOrderBroke;
         }
+        // The page's lines go to the writer as one block: compression runs on its
+        // own task while the next page is requested.
+        let (mut block, mut rows) = (
+            Vec::with_capacity(page.data.iter().map(|r| r.get().len() + 96).sum()),
+            0,
+        );
         for (raw, key) in page.data.iter().zip(keys) {
             let line = key.and_then(|key| {
                 annotate(raw.get(), &stamp)
@@ -119,15 +125,17 @@ pub async fn page_streams(
                 duplicates += 1;
                 continue;
             }
-            writer
-                .write_parts(&[line.head.as_bytes(), line.tail.as_bytes()])
-                .await?;
+            block.extend_from_slice(line.head.as_bytes());
+            block.extend_from_slice(line.tail.as_bytes());
+            block.push(b'\n');
+            rows += 1;
             last_kept_viewers = Some(key.viewer_count);
             on_stream(&key);
             if seen_ids.len() as u64 >= limit {
                 break;
             }
         }
+        writer.write_block(block, rows).await;
         if seen_ids.len() as u64 >= limit {
             break StopReason::MaxStreams;
         }

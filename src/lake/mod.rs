@@ -13,7 +13,7 @@ mod state;
 mod store;
 
 pub use manifest::{EntityFile, Manifest};
-pub use ndjson::{NdjsonGzWriter, WrittenFile};
+pub use ndjson::{BackgroundWriter, NdjsonGzWriter, WrittenFile};
 pub use paths::{Entity, LakeObject};
 pub use slot::{SLOT_MINUTES, Slot, SlotParseError};
 pub use state::LookupState;

@@ -12,6 +12,7 @@ use object_store::path::Path;
 use tokio::io::AsyncWriteExt;
 
 use super::LakeError;
+use crate::task::OwnedTask;
 
 /// Compressed bytes gathered before they are handed to the store. Small, so memory
 /// stays flat however many records pass through.
@@ -70,14 +71,22 @@ impl NdjsonGzWriter {
     /// a caller adding fields to an object need not copy it first.
     pub async fn write_parts(&mut self, parts: &[&[u8]]) -> Result<(), LakeError> {
         // One encoder call per record: each call has a fixed cost in the deflater.
-        self.line.clear();
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
         for part in parts {
             debug_assert!(!part.contains(&b'\n'), "an NDJSON record must be one line");
-            self.line.extend_from_slice(part);
+            line.extend_from_slice(part);
         }
-        self.line.push(b'\n');
-        self.gzip.write_all(&self.line).expect("writing to a Vec cannot fail");
-        self.rows += 1;
+        line.push(b'\n');
+        let written = self.write_block(&line, 1).await;
+        self.line = line;
+        written
+    }
+
+    /// Appends `rows` complete lines at once (each ending in a newline).
+    pub async fn write_block(&mut self, block: &[u8], rows: u64) -> Result<(), LakeError> {
+        self.gzip.write_all(block).expect("writing to a Vec cannot fail");
+        self.rows += rows;
         if self.gzip.get_ref().len() >= HANDOFF_BYTES {
             let chunk = std::mem::replace(self.gzip.get_mut(), Vec::with_capacity(HANDOFF_BYTES * 2));
             self.hand_off(chunk).await?;
@@ -122,5 +131,43 @@ impl NdjsonGzWriter {
                 source: Box::new(error),
             },
         }
+    }
+}
+
+/// Blocks of records queued for a background writer at most; bounds memory to a
+/// few pages while letting the producer run ahead of compression.
+const QUEUED_BLOCKS: usize = 8;
+
+/// An [`NdjsonGzWriter`] running on its own task: the producer hands over whole
+/// blocks of lines and goes on (paging Helix) while they are compressed and uploaded.
+/// Dropped without [`finish`](Self::finish), the upload is abandoned.
+pub struct BackgroundWriter {
+    blocks: tokio::sync::mpsc::Sender<(Vec<u8>, u64)>,
+    task: OwnedTask<Result<WrittenFile, LakeError>>,
+}
+
+impl BackgroundWriter {
+    /// Moves `writer` onto a task of its own.
+    pub fn spawn(mut writer: NdjsonGzWriter) -> BackgroundWriter {
+        let (blocks, mut queue) = tokio::sync::mpsc::channel::<(Vec<u8>, u64)>(QUEUED_BLOCKS);
+        let task = OwnedTask::spawn(async move {
+            while let Some((block, rows)) = queue.recv().await {
+                writer.write_block(&block, rows).await?;
+            }
+            writer.finish().await
+        });
+        BackgroundWriter { blocks, task }
+    }
+
+    /// Queues `rows` complete lines, each ending in a newline.
+    pub async fn write_block(&self, block: Vec<u8>, rows: u64) {
+        // A send fails only if the task stopped on an error, which `finish` reports.
+        let _ = self.blocks.send((block, rows)).await;
+    }
+
+    /// Waits for every queued block to be written and the object to be complete.
+    pub async fn finish(self) -> Result<WrittenFile, LakeError> {
+        drop(self.blocks);
+        self.task.join().await
     }
 }
