@@ -5,12 +5,14 @@
 //! or one [`ConfigError`] that lists every missing or malformed setting.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use url::Url;
 
 use crate::lake::{LakeUrl, Slot};
+use crate::warehouse::WarehouseUrl;
 
 /// Every problem found in the configuration, reported together.
 #[derive(Debug, PartialEq, Eq)]
@@ -149,6 +151,122 @@ pub struct LakeArgs {
 impl LakeArgs {
     fn check(&self, problems: &mut Problems) -> Option<LakeUrl> {
         problems.parse(&self.lake, "LAKE_URL", str::parse)
+    }
+}
+
+/// Which warehouse.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WarehouseArgs {
+    /// Warehouse: duckdb:PATH for the embedded DuckDB file.
+    #[arg(
+        long = "warehouse",
+        env = "WAREHOUSE_URL",
+        default_value = "duckdb:./data/warehouse.duckdb"
+    )]
+    pub warehouse: String,
+}
+
+impl WarehouseArgs {
+    fn check(&self, problems: &mut Problems) -> Option<WarehouseUrl> {
+        problems.parse(&self.warehouse, "WAREHOUSE_URL (--warehouse)", str::parse)
+    }
+}
+
+/// Options of a local load, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+/// A validated local load.
+#[derive(Clone, Debug)]
+pub struct LoadSettings {
+    pub lake: LakeUrl,
+    pub warehouse: WarehouseUrl,
+}
+
+impl LoadArgs {
+    /// Validates both locations, reporting all problems at once.
+    pub fn validate(&self) -> Result<LoadSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let lake = self.lake.check(&mut problems);
+        let warehouse = self.warehouse.check(&mut problems);
+        problems.finish(|| LoadSettings {
+            lake: lake.expect("validated"),
+            warehouse: warehouse.expect("validated"),
+        })
+    }
+}
+
+/// Options of a transform run, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Folder holding dbt_project.yml.
+    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// Models to build: NAME, +NAME (with ancestors), NAME+ (with descendants); repeatable.
+    #[arg(long = "select", short = 's')]
+    pub select: Vec<String>,
+    /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Do not check source freshness (e.g. when rebuilding from an old lake).
+    #[arg(long)]
+    pub skip_freshness: bool,
+}
+
+/// A validated transform run.
+#[derive(Clone, Debug)]
+pub struct TransformSettings {
+    pub warehouse: WarehouseUrl,
+    pub project: PathBuf,
+    pub options: crate::transform::TransformOptions,
+}
+
+impl TransformArgs {
+    /// Validates the warehouse and the project folder, reporting all problems at once.
+    pub fn validate(&self) -> Result<TransformSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let warehouse = self.warehouse.check(&mut problems);
+        if !self.project.join("dbt_project.yml").is_file() {
+            problems.0.push(format!(
+                "TRANSFORM_PROJECT_DIR (--project) is malformed: {} has no dbt_project.yml",
+                self.project.display()
+            ));
+        }
+        problems.finish(|| TransformSettings {
+            warehouse: warehouse.expect("validated"),
+            project: self.project.clone(),
+            options: crate::transform::TransformOptions {
+                select: self.select.clone(),
+                full_refresh: self.full_refresh,
+                check_freshness: !self.skip_freshness,
+            },
+        })
+    }
+}
+
+/// Options of a report, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Rows per table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+impl ReportArgs {
+    /// The validated warehouse.
+    pub fn validate(&self) -> Result<WarehouseUrl, ConfigError> {
+        let mut problems = Problems::default();
+        let warehouse = self.warehouse.check(&mut problems);
+        problems.finish(|| warehouse.expect("validated"))
     }
 }
 

@@ -5,9 +5,13 @@
 //! - [`config`]: settings from environment variables and flags, validated at once.
 //! - [`lake`]: the lake contract: slots, paths, the streaming NDJSON.gz writer,
 //!   manifests (the commit point) and the look-up freshness state.
+//! - [`warehouse`]: the warehouse (embedded DuckDB locally) and its raw layer.
 //! - [`twitch`]: the Helix client: app token, pacing on `Ratelimit-*`, retries.
 //! - [`extract`]: one slot from Helix into the lake (streams, then users and games).
+//! - [`load`]: committed lake files into the embedded warehouse's raw tables.
+//! - [`transform`]: the dbt-compatible SQL project, rendered and run on the warehouse.
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
+//! - [`report`]: the terminal report over the marts (top streamers, games, languages).
 //! - [`pipeline`]: composes the stages; the CLI and the demo call only this.
 //! - [`telemetry`]: log setup (human on a terminal, JSON in Azure).
 //! - [`task`]: spawned helper tasks owned by a run.
@@ -15,8 +19,13 @@
 pub mod config;
 pub mod extract;
 pub mod lake;
+#[cfg(feature = "duckdb")]
+pub mod load;
 pub mod pipeline;
+pub mod report;
 pub mod simulator;
 pub mod task;
 pub mod telemetry;
+pub mod transform;
 pub mod twitch;
+pub mod warehouse;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use twitch_pipeline::config::ExtractArgs;
+#[cfg(feature = "duckdb")]
+use twitch_pipeline::config::{LoadArgs, ReportArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self, DemoOptions};
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
@@ -36,9 +38,21 @@ enum Command {
         /// Seed of the simulated world.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Folder holding dbt_project.yml.
+        #[arg(long = "project", default_value = ".")]
+        project_dir: PathBuf,
     },
     /// Snapshot every live stream, with its users and games, into the lake for one slot.
     Extract(ExtractArgs),
+    /// Load committed lake files into the embedded DuckDB warehouse (each file once).
+    #[cfg(feature = "duckdb")]
+    Load(LoadArgs),
+    /// Build the dbt project's models in the warehouse and run its tests.
+    #[cfg(feature = "duckdb")]
+    Transform(TransformArgs),
+    /// Print top streamers, games and languages of the last 24 hours of data.
+    #[cfg(feature = "duckdb")]
+    Report(ReportArgs),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
     MockHelix {
         /// Address to listen on.
@@ -89,32 +103,72 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let outcome = pipeline::extract(&settings).await?;
             println!("{}", pipeline::summary_line(&outcome));
         }
+        #[cfg(feature = "duckdb")]
+        Command::Load(args) => {
+            let settings = args.validate()?;
+            let started = std::time::Instant::now();
+            let summary = pipeline::load(&settings).await?;
+            println!("{}", summary.line(started.elapsed().as_secs_f64()));
+        }
+        #[cfg(feature = "duckdb")]
+        Command::Transform(args) => {
+            let settings = args.validate()?;
+            let report = pipeline::transform(&settings, |step| println!("{step}")).await?;
+            println!("{}", report.summary_line());
+            anyhow::ensure!(
+                report.succeeded(),
+                "the transform failed; see the ERROR and FAIL lines above"
+            );
+        }
+        #[cfg(feature = "duckdb")]
+        Command::Report(args) => {
+            let warehouse = args.validate()?;
+            print!("{}", pipeline::report(&warehouse, args.top).await?);
+        }
         Command::Demo {
             slots,
             streams,
             data_dir,
             seed,
+            project_dir,
         } => {
             let options = DemoOptions {
                 slots,
                 streams,
                 data_dir,
                 seed,
+                project_dir,
             };
             println!(
                 "Simulated Twitch (synthetic data): {streams} live streams, {slots} slots → {}",
                 options.data_dir.join("lake").display()
             );
-            let manifests = pipeline::demo(&options, |manifest| {
-                let outcome = twitch_pipeline::extract::ExtractOutcome::Extracted(Box::new(manifest.clone()));
-                println!("  {}", pipeline::summary_line(&outcome));
-            })
+            let run = pipeline::demo(
+                &options,
+                |manifest| {
+                    let outcome = twitch_pipeline::extract::ExtractOutcome::Extracted(Box::new(manifest.clone()));
+                    println!("  {}", pipeline::summary_line(&outcome));
+                },
+                // The demo shows only what went wrong; `transform` shows every step.
+                |step| {
+                    if !step.went_well() {
+                        println!("  {step}");
+                    }
+                },
+            )
             .await?;
             println!(
                 "extracted {} slot(s) into {}",
-                manifests.len(),
+                run.manifests.len(),
                 options.data_dir.join("lake").display()
             );
+            println!("{}", run.load);
+            if let Some(report) = &run.transform {
+                println!("{} (in {})", report.summary_line(), run.warehouse);
+                anyhow::ensure!(report.succeeded(), "the transform failed; see the lines above");
+                #[cfg(feature = "duckdb")]
+                print!("{}", pipeline::report(&run.warehouse, 10).await?);
+            }
         }
         Command::MockHelix {
             addr,

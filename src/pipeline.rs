@@ -7,6 +7,8 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::config::{ExtractSettings, TwitchSettings};
+#[cfg(feature = "duckdb")]
+use crate::config::{LoadSettings, TransformSettings};
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
 use crate::lake::{Entity, Lake, LakeUrl, Manifest, Slot};
 use crate::simulator::{self, SimClock, SimulatorConfig};
@@ -55,6 +57,42 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
     }
 }
 
+/// Opens the embedded warehouse named by `url`.
+#[cfg(feature = "duckdb")]
+fn open_duckdb(url: &crate::warehouse::WarehouseUrl) -> anyhow::Result<crate::warehouse::DuckDbWarehouse> {
+    let crate::warehouse::WarehouseUrl::DuckDb(path) = url;
+    Ok(crate::warehouse::DuckDbWarehouse::open(path)?)
+}
+
+/// Loads every committed lake file not loaded yet into the embedded warehouse.
+#[cfg(feature = "duckdb")]
+pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSummary> {
+    let lake = Lake::open(&settings.lake)?;
+    let mut warehouse = open_duckdb(&settings.warehouse)?;
+    Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
+}
+
+/// Builds the project's models and runs its tests; `on_step` sees each result.
+#[cfg(feature = "duckdb")]
+pub async fn transform(
+    settings: &TransformSettings,
+    on_step: impl FnMut(&crate::transform::Step),
+) -> anyhow::Result<crate::transform::RunReport> {
+    let project = crate::transform::Project::load(&settings.project)?;
+    let mut warehouse = open_duckdb(&settings.warehouse)?;
+    Ok(crate::transform::run(&project, &mut warehouse, &settings.options, on_step).await?)
+}
+
+/// The terminal report over the marts.
+#[cfg(feature = "duckdb")]
+pub async fn report(warehouse: &crate::warehouse::WarehouseUrl, top: usize) -> anyhow::Result<String> {
+    let mut warehouse = open_duckdb(warehouse)?;
+    let sections = crate::report::build(&mut warehouse, top)
+        .await
+        .context("cannot read the marts; run `twitch-pipeline transform` first")?;
+    Ok(crate::report::render(&sections))
+}
+
 /// Options of the local demo.
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
@@ -62,14 +100,22 @@ pub struct DemoOptions {
     pub streams: usize,
     pub data_dir: PathBuf,
     pub seed: u64,
+    /// The dbt project the transform builds (the folder with dbt_project.yml).
+    pub project_dir: PathBuf,
 }
 
 /// Runs the pipeline locally against the built-in simulator: no account needed.
+/// Extracts the slots into DATA/lake, loads them into DATA/warehouse.duckdb and builds
+/// the models there.
 ///
 /// Slots follow each other on a simulated clock, so nothing waits for real time. A
 /// new lake ends at the current slot; a rerun continues after the newest committed
 /// slot, extending the same world.
-pub async fn demo(options: &DemoOptions, mut on_slot: impl FnMut(&Manifest)) -> anyhow::Result<Vec<Manifest>> {
+pub async fn demo(
+    options: &DemoOptions,
+    mut on_slot: impl FnMut(&Manifest),
+    on_step: impl FnMut(&crate::transform::Step),
+) -> anyhow::Result<DemoRun> {
     let lake_url = LakeUrl::Local(options.data_dir.join("lake"));
     let lake = Lake::open(&lake_url)?;
     let first = match lake.committed_slots().await?.last() {
@@ -108,5 +154,51 @@ pub async fn demo(options: &DemoOptions, mut on_slot: impl FnMut(&Manifest)) -> 
         }
     }
     sim.stop().await;
-    Ok(manifests)
+
+    let warehouse = crate::warehouse::WarehouseUrl::DuckDb(options.data_dir.join("warehouse.duckdb"));
+    #[cfg(feature = "duckdb")]
+    let (load, transform) = {
+        let settings = LoadSettings {
+            lake: lake_url.clone(),
+            warehouse: warehouse.clone(),
+        };
+        let started = std::time::Instant::now();
+        let load = load(&settings).await?.line(started.elapsed().as_secs_f64());
+        let settings = TransformSettings {
+            warehouse: warehouse.clone(),
+            project: options.project_dir.clone(),
+            options: crate::transform::TransformOptions {
+                check_freshness: true,
+                ..Default::default()
+            },
+        };
+        (load, Some(transform(&settings, on_step).await?))
+    };
+    #[cfg(not(feature = "duckdb"))]
+    let (load, transform) = {
+        let _ = on_step;
+        (
+            "load and transform skipped: this build has no embedded warehouse (cargo feature `duckdb`)".to_string(),
+            None,
+        )
+    };
+    Ok(DemoRun {
+        manifests,
+        load,
+        transform,
+        warehouse,
+    })
+}
+
+/// What the demo did.
+#[derive(Debug)]
+pub struct DemoRun {
+    /// One manifest per slot extracted by this run.
+    pub manifests: Vec<Manifest>,
+    /// The load's one-line summary.
+    pub load: String,
+    /// The transform's results, when this build has the embedded warehouse.
+    pub transform: Option<crate::transform::RunReport>,
+    /// Where the demo's warehouse is.
+    pub warehouse: crate::warehouse::WarehouseUrl,
 }

@@ -1,0 +1,45 @@
+{#- Audience metrics as TwitchTracker-style sites define them, per slot interval:
+    hours watched = sum of viewer_count x interval; hours streamed = snapshots x interval;
+    average viewers = hours watched / hours streamed. -#}
+
+{% macro hours(expression) -%}
+cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
+{%- endmacro %}
+
+{#- Daily audience of a dimension (game, language) from the snapshot fact.
+    Peaks are of concurrent totals within one slot; averages are over every slot the
+    pipeline observed that day, so a game missing from a slot counts as zero there. -#}
+{% macro daily_audience(dimension) -%}
+with per_slot as (
+    select
+        {{ dimension }},
+        snapshot_date,
+        snapshot_at,
+        sum(viewer_count) as viewers,
+        count(*) as channels
+    from {{ ref('fact_stream_snapshots') }}
+    where {{ dimension }} is not null
+    group by {{ dimension }}, snapshot_date, snapshot_at
+),
+
+observed as (
+    select snapshot_date, count(distinct snapshot_at) as slots
+    from {{ ref('fact_stream_snapshots') }}
+    group by snapshot_date
+)
+
+select
+    per_slot.{{ dimension }} || '@' || cast(per_slot.snapshot_date as varchar) as day_key,
+    per_slot.{{ dimension }},
+    per_slot.snapshot_date,
+    {{ hours('sum(per_slot.viewers)') }} as hours_watched,
+    {{ hours('sum(per_slot.channels)') }} as hours_streamed,
+    max(per_slot.viewers) as peak_viewers,
+    cast(sum(per_slot.viewers) as double) / observed.slots as avg_viewers,
+    max(per_slot.channels) as peak_channels,
+    cast(sum(per_slot.channels) as double) / observed.slots as avg_channels,
+    cast(sum(per_slot.viewers) as double) / sum(per_slot.channels) as viewer_ratio
+from per_slot
+join observed on observed.snapshot_date = per_slot.snapshot_date
+group by per_slot.{{ dimension }}, per_slot.snapshot_date, observed.slots
+{%- endmacro %}

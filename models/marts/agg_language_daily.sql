@@ -1,0 +1,4 @@
+{{ config(materialized='table', schema='marts') }}
+
+-- Per broadcast language and UTC day, with the same measures as games.
+{{ daily_audience('language') }}

@@ -1,0 +1,37 @@
+{{ config(materialized='table', schema='marts') }}
+
+-- Every streamer seen live: the current profile (from the SCD2 snapshot, or the
+-- stream's own login and name while the profile has not been fetched yet) and when
+-- the streamer was first and last seen.
+with seen as (
+    select
+        user_id,
+        min(snapshot_at) as first_seen_at,
+        max(snapshot_at) as last_seen_at
+    from {{ ref('stg_streams') }}
+    group by user_id
+),
+
+latest_stream as (
+    select user_id, user_login, user_name
+    from {{ ref('stg_streams') }}
+    qualify row_number() over (partition by user_id order by snapshot_at desc, stream_id desc) = 1
+),
+
+profile as (
+    select * from {{ ref('snap_streamers') }} where dbt_valid_to is null
+)
+
+select
+    seen.user_id,
+    coalesce(profile.login, latest_stream.user_login) as login,
+    coalesce(profile.display_name, latest_stream.user_name) as display_name,
+    profile.broadcaster_type,
+    profile.description,
+    profile.profile_image_url,
+    profile.dbt_valid_from as profile_valid_from,
+    seen.first_seen_at,
+    seen.last_seen_at
+from seen
+join latest_stream on latest_stream.user_id = seen.user_id
+left join profile on profile.user_id = seen.user_id

@@ -1,0 +1,18 @@
+{{ config(materialized='table', schema='marts') }}
+
+-- One row per broadcast (Helix stream id): when it ran and how it was watched.
+select
+    stream_id,
+    max(user_id) as user_id,
+    max(language) as language,
+    min(started_at) as started_at,
+    min(snapshot_at) as first_seen_at,
+    max(snapshot_at) as last_seen_at,
+    count(*) as snapshots,
+    max(viewer_count) as peak_viewers,
+    cast(sum(viewer_count) as double) / count(*) as avg_viewers,
+    {{ hours('sum(viewer_count)') }} as hours_watched,
+    {{ hours('count(*)') }} as hours_streamed,
+    count(distinct game_id) as games_played
+from {{ ref('fact_stream_snapshots') }}
+group by stream_id

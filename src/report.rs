@@ -1,0 +1,125 @@
+//! `report`: what a person wants to see after a run, as terminal tables.
+//!
+//! Everything covers the last 24 hours of data (up to the newest snapshot, not the
+//! wall clock, so an old lake still reports), read from the marts the transform built.
+
+use comfy_table::{Table as TerminalTable, presets::UTF8_FULL_CONDENSED};
+
+use crate::lake::SLOT_MINUTES;
+use crate::warehouse::{Table, Warehouse, WarehouseError};
+
+/// One titled table of the report.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub title: String,
+    pub table: Table,
+}
+
+/// The last 24 hours of the snapshot fact.
+const RECENT: &str = "with newest as (select max(snapshot_at) as snapshot_at from marts.fact_stream_snapshots),
+recent as (
+    select fact.* from marts.fact_stream_snapshots as fact, newest
+    where fact.snapshot_at > newest.snapshot_at - interval '24 hours'
+)";
+
+/// Runs the report's queries: overview, top streamers, top games, languages.
+pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Vec<Section>, WarehouseError> {
+    let interval = SLOT_MINUTES as f64 / 60.0;
+    let overview = format!(
+        "{RECENT}
+        select
+            cast(min(snapshot_at) as varchar) as first_slot,
+            cast(max(snapshot_at) as varchar) as last_slot,
+            count(distinct snapshot_at) as slots,
+            count(distinct user_id) as streamers,
+            count(distinct stream_id) as broadcasts,
+            round(cast(sum(viewer_count) as double) * {interval}, 0) as hours_watched,
+            (select max(viewers) from (select sum(viewer_count) as viewers from recent group by snapshot_at) as s) as peak_concurrent_viewers
+        from recent"
+    );
+    let streamers = format!(
+        "{RECENT}
+        select
+            coalesce(dim.display_name, recent.user_id) as streamer,
+            round(cast(sum(recent.viewer_count) as double) * {interval}, 1) as hours_watched,
+            round(cast(count(*) as double) * {interval}, 2) as hours_streamed,
+            round(cast(sum(recent.viewer_count) as double) / count(*), 0) as avg_viewers,
+            max(recent.viewer_count) as peak_viewers
+        from recent
+        left join marts.dim_streamers as dim on dim.user_id = recent.user_id
+        group by recent.user_id, dim.display_name
+        order by hours_watched desc, streamer
+        limit {top}"
+    );
+    let games = audience_sql(
+        "coalesce(dim.game_name, recent.game_id, '(no category)')",
+        "left join marts.dim_games as dim on dim.game_id = recent.game_id",
+        "game",
+        top,
+    );
+    let languages = audience_sql("recent.language", "", "language", top);
+    let mut sections = Vec::new();
+    for (title, sql) in [
+        ("Last 24 hours".to_string(), overview),
+        (format!("Top {top} streamers by hours watched"), streamers),
+        (format!("Top {top} games by hours watched"), games),
+        (format!("Top {top} languages by hours watched"), languages),
+    ] {
+        sections.push(Section {
+            title,
+            table: warehouse.query(&sql).await?,
+        });
+    }
+    Ok(sections)
+}
+
+/// Audience of a dimension over the window, TwitchTracker-style: averages over every
+/// slot of the window, peaks of per-slot totals.
+fn audience_sql(label: &str, join: &str, name: &str, top: usize) -> String {
+    let interval = SLOT_MINUTES as f64 / 60.0;
+    format!(
+        "{RECENT},
+        per_slot as (
+            select {label} as {name}, recent.snapshot_at, sum(recent.viewer_count) as viewers, count(*) as channels
+            from recent {join}
+            group by {label}, recent.snapshot_at
+        ),
+        slots as (select count(distinct snapshot_at) as n from recent)
+        select
+            {name},
+            round(cast(sum(viewers) as double) * {interval}, 1) as hours_watched,
+            round(cast(sum(viewers) as double) / slots.n, 0) as avg_viewers,
+            max(viewers) as peak_viewers,
+            round(cast(sum(channels) as double) / slots.n, 1) as avg_channels,
+            round(cast(sum(viewers) as double) / sum(channels), 1) as viewer_ratio
+        from per_slot, slots
+        group by {name}, slots.n
+        order by hours_watched desc, {name}
+        limit {top}"
+    )
+}
+
+/// The sections as terminal tables, numbers right-aligned.
+pub fn render(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for section in sections {
+        let mut table = TerminalTable::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(section.table.columns.iter().map(|c| c.replace('_', " ")));
+        for row in &section.table.rows {
+            table.add_row(row.iter().map(|c| c.clone().unwrap_or_default()));
+        }
+        for (index, column) in table.column_iter_mut().enumerate() {
+            let numeric = section.table.rows.iter().all(|r| {
+                r.get(index)
+                    .and_then(|c| c.as_deref())
+                    .is_none_or(|c| c.parse::<f64>().is_ok())
+            });
+            if numeric && !section.table.rows.is_empty() {
+                column.set_cell_alignment(comfy_table::CellAlignment::Right);
+            }
+        }
+        out.push_str(&format!("\n{}\n{table}\n", section.title));
+    }
+    out
+}

@@ -1,0 +1,173 @@
+//! Data tests (the four generic tests and singular ones) and source freshness.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, Utc};
+
+use super::project::{DataTest, NodeName, SourceTable, TestKind};
+use super::render::Relation;
+
+/// The query returning a generic test's failing rows, as dbt writes them.
+pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>) -> Option<String> {
+    let relation = |name: &NodeName| relations.get(name).expect("tests refer to known models").to_string();
+    Some(match kind {
+        TestKind::NotNull { model, column } => {
+            format!("select {column} from {} where {column} is null", relation(model))
+        }
+        TestKind::Unique { model, column } => format!(
+            "select {column} as unique_field, count(*) as n_records from {} where {column} is not null group by {column} having count(*) > 1",
+            relation(model)
+        ),
+        TestKind::AcceptedValues { model, column, values } => {
+            let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
+            format!(
+                "select {column} as value_field, count(*) as n_records from {} where {column} not in ({}) group by {column}",
+                relation(model),
+                list.join(", ")
+            )
+        }
+        TestKind::Relationships {
+            model,
+            column,
+            to,
+            field,
+        } => format!(
+            "select child.{column} as from_field from {} as child left join {} as parent on child.{column} = parent.{field} \
+             where child.{column} is not null and parent.{field} is null",
+            relation(model),
+            relation(to)
+        ),
+        TestKind::Singular { .. } => return None,
+    })
+}
+
+/// The models a generic test reads (a singular test's come from rendering it).
+pub fn generic_refs(test: &DataTest) -> Vec<NodeName> {
+    match &test.kind {
+        TestKind::NotNull { model, .. } | TestKind::Unique { model, .. } | TestKind::AcceptedValues { model, .. } => {
+            vec![model.clone()]
+        }
+        TestKind::Relationships { model, to, .. } => vec![model.clone(), to.clone()],
+        TestKind::Singular { .. } => Vec::new(),
+    }
+}
+
+/// How many rows a failing-rows query returns.
+pub fn count_sql(failing_rows: &str) -> String {
+    format!("select count(*) from (\n{failing_rows}\n) as dbt_test")
+}
+
+/// How fresh a source is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FreshnessStatus {
+    Pass,
+    Warn,
+    Error,
+    /// The table has no rows at all.
+    Empty,
+}
+
+/// A source table's freshness check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FreshnessResult {
+    pub source: String,
+    pub table: String,
+    pub newest: Option<NaiveDateTime>,
+    pub age_seconds: Option<i64>,
+    pub status: FreshnessStatus,
+}
+
+/// The query for the newest `loaded_at_field` value, as text.
+pub fn freshness_sql(table: &SourceTable, loaded_at_field: &str) -> String {
+    format!(
+        "select cast(max({loaded_at_field}) as varchar) from {}.{}",
+        table.schema, table.identifier
+    )
+}
+
+/// Judges the newest value (UTC) against the table's thresholds.
+pub fn judge_freshness(table: &SourceTable, newest: Option<&str>) -> FreshnessResult {
+    let newest = newest.and_then(parse_timestamp);
+    let age_seconds = newest.map(|t| (Utc::now().naive_utc() - t).num_seconds());
+    let over = |limit: Option<u64>| matches!((age_seconds, limit), (Some(age), Some(limit)) if age > limit as i64);
+    let status = match newest {
+        None => FreshnessStatus::Empty,
+        Some(_) if over(table.freshness.error_after) => FreshnessStatus::Error,
+        Some(_) if over(table.freshness.warn_after) => FreshnessStatus::Warn,
+        Some(_) => FreshnessStatus::Pass,
+    };
+    FreshnessResult {
+        source: table.source.clone(),
+        table: table.name.clone(),
+        newest,
+        age_seconds,
+        status,
+    }
+}
+
+/// A timestamp as warehouses print it: `2026-11-23 22:15:00[.fff]`, or with a `T`.
+fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim().trim_end_matches('Z');
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::project::Freshness;
+
+    fn table(warn: Option<u64>, error: Option<u64>) -> SourceTable {
+        SourceTable {
+            source: "twitch".into(),
+            name: "raw_streams".into(),
+            schema: "raw".into(),
+            identifier: "raw_streams".into(),
+            loaded_at_field: Some("t".into()),
+            freshness: Freshness {
+                warn_after: warn,
+                error_after: error,
+            },
+        }
+    }
+
+    #[test]
+    fn freshness_is_judged_by_the_newest_value() {
+        let now = Utc::now().naive_utc();
+        let ago = |secs: i64| {
+            (now - chrono::Duration::seconds(secs))
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string()
+        };
+        let t = table(Some(3_600), Some(7_200));
+        assert_eq!(judge_freshness(&t, Some(&ago(60))).status, FreshnessStatus::Pass);
+        assert_eq!(judge_freshness(&t, Some(&ago(4_000))).status, FreshnessStatus::Warn);
+        assert_eq!(judge_freshness(&t, Some(&ago(8_000))).status, FreshnessStatus::Error);
+        assert_eq!(judge_freshness(&t, None).status, FreshnessStatus::Empty);
+        assert_eq!(
+            judge_freshness(&t, Some("2026-11-23T22:15:00"))
+                .newest
+                .unwrap()
+                .to_string(),
+            "2026-11-23 22:15:00"
+        );
+    }
+
+    #[test]
+    fn accepted_values_quote_their_values() {
+        let relations = BTreeMap::from([(
+            NodeName("m".into()),
+            Relation {
+                schema: "s".into(),
+                name: "m".into(),
+            },
+        )]);
+        let kind = TestKind::AcceptedValues {
+            model: NodeName("m".into()),
+            column: "c".into(),
+            values: vec!["it's".into()],
+        };
+        assert!(generic_sql(&kind, &relations).unwrap().contains("not in ('it''s')"));
+    }
+}

@@ -1,0 +1,193 @@
+//! A node's `config(...)`: how it is materialized and where it goes.
+
+use std::collections::BTreeMap;
+
+use super::TransformError;
+use super::project::{Node, NodeKind};
+
+/// How a node becomes a relation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Materialized {
+    View,
+    Table,
+    /// Merged on `unique_key` (or appended) after the first build.
+    Incremental,
+    /// SCD2 history with the timestamp strategy.
+    Snapshot {
+        unique_key: String,
+        updated_at: String,
+    },
+}
+
+/// The parts of dbt's config this runner acts on; other keys are accepted and ignored,
+/// as dbt ignores configs an adapter does not use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub materialized: Materialized,
+    /// Custom schema, combined with the target's by `generate_schema_name`.
+    pub schema: Option<String>,
+    /// An alias for the relation name.
+    pub alias: Option<String>,
+    pub unique_key: Vec<String>,
+}
+
+impl NodeConfig {
+    /// Reads the config a node's parse pass recorded.
+    pub fn from_rendered(
+        node: &Node,
+        config: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<NodeConfig, TransformError> {
+        let bad = |message: String| TransformError::Config {
+            file: node.path.clone(),
+            node: node.name.0.clone(),
+            message,
+        };
+        let text = |key: &str| -> Result<Option<String>, TransformError> {
+            match config.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(bad(format!("`{key}` must be a string, not {other}"))),
+            }
+        };
+        let unique_key = match config.get("unique_key") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad("`unique_key` must list column names".into()))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(bad(format!(
+                    "`unique_key` must be a column or a list of columns, not {other}"
+                )));
+            }
+        };
+        let materialized = match (node.kind, text("materialized")?.as_deref()) {
+            (NodeKind::Snapshot, _) => {
+                match text("strategy")?.as_deref() {
+                    Some("timestamp") => {}
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "snapshot strategy `{other}` is not supported here; use `timestamp`"
+                        )));
+                    }
+                    None => return Err(bad("a snapshot needs `strategy='timestamp'`".into())),
+                }
+                let [key] = unique_key.as_slice() else {
+                    return Err(bad("a snapshot needs one `unique_key` column".into()));
+                };
+                let updated_at = text("updated_at")?.ok_or_else(|| bad("a snapshot needs `updated_at`".into()))?;
+                Materialized::Snapshot {
+                    unique_key: key.clone(),
+                    updated_at,
+                }
+            }
+            (NodeKind::Model, None | Some("view")) => Materialized::View,
+            (NodeKind::Model, Some("table")) => Materialized::Table,
+            (NodeKind::Model, Some("incremental")) => Materialized::Incremental,
+            (NodeKind::Model, Some(other)) => {
+                return Err(bad(format!(
+                    "materialized `{other}` is not one of view, table, incremental"
+                )));
+            }
+        };
+        // Snapshots name their schema `target_schema` in dbt's older block style.
+        let schema = match text("schema")? {
+            Some(schema) => Some(schema),
+            None => text("target_schema")?,
+        };
+        Ok(NodeConfig {
+            materialized,
+            schema,
+            alias: text("alias")?,
+            unique_key,
+        })
+    }
+
+    /// A snapshot's key and version-time columns.
+    pub fn snapshot_keys(&self) -> (&str, &str) {
+        match &self.materialized {
+            Materialized::Snapshot { unique_key, updated_at } => (unique_key, updated_at),
+            _ => unreachable!("only snapshots have snapshot keys"),
+        }
+    }
+
+    /// The name dbt shows for the materialization.
+    pub fn kind(&self) -> &'static str {
+        match self.materialized {
+            Materialized::View => "view",
+            Materialized::Table => "table",
+            Materialized::Incremental => "incremental",
+            Materialized::Snapshot { .. } => "snapshot",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::transform::project::NodeName;
+
+    fn node(kind: NodeKind) -> Node {
+        Node {
+            name: NodeName("n".into()),
+            kind,
+            path: "models/n.sql".into(),
+            sql: String::new(),
+        }
+    }
+
+    fn config(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn models_default_to_views_and_read_keys() {
+        assert_eq!(
+            NodeConfig::from_rendered(&node(NodeKind::Model), &config(&[]))
+                .unwrap()
+                .materialized,
+            Materialized::View
+        );
+        let c = NodeConfig::from_rendered(
+            &node(NodeKind::Model),
+            &config(&[
+                ("materialized", json!("incremental")),
+                ("unique_key", json!(["a", "b"])),
+                ("schema", json!("marts")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.materialized, c.unique_key, c.schema.as_deref()),
+            (Materialized::Incremental, vec!["a".into(), "b".into()], Some("marts"))
+        );
+    }
+
+    #[test]
+    fn snapshots_need_the_timestamp_strategy_a_key_and_updated_at() {
+        let snap = node(NodeKind::Snapshot);
+        let ok = config(&[
+            ("strategy", json!("timestamp")),
+            ("unique_key", json!("id")),
+            ("updated_at", json!("t")),
+        ]);
+        assert_eq!(
+            NodeConfig::from_rendered(&snap, &ok).unwrap().snapshot_keys(),
+            ("id", "t")
+        );
+        let check = config(&[("strategy", json!("check")), ("unique_key", json!("id"))]);
+        let error = NodeConfig::from_rendered(&snap, &check).unwrap_err().to_string();
+        assert!(error.contains("models/n.sql") && error.contains("`check`"), "{error}");
+        assert!(
+            NodeConfig::from_rendered(&node(NodeKind::Model), &config(&[("materialized", json!("ephemeral"))]))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Turning a rendered `select` into a relation: view, table, incremental, snapshot.
+//!
+//! The SQL is the common subset of DuckDB and Snowflake, so both run the same
+//! statements; each statement goes to the warehouse on its own.
+
+use super::config::{Materialized, NodeConfig};
+use super::render::Relation;
+use crate::warehouse::{Warehouse, WarehouseError};
+
+/// What kind of object a relation is in the warehouse right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    Absent,
+    Table,
+    View,
+}
+
+/// What building one node did, for the run's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Built {
+    View,
+    Table,
+    /// An incremental model: `created` on its first build or a full refresh.
+    Incremental {
+        created: bool,
+    },
+    Snapshot {
+        created: bool,
+    },
+}
+
+/// Asks the warehouse whether `relation` exists, and as what.
+pub async fn existing<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<Existing, WarehouseError> {
+    let sql = format!(
+        "select table_type from information_schema.tables where lower(table_schema) = lower('{}') and lower(table_name) = lower('{}')",
+        relation.schema, relation.name
+    );
+    let table = warehouse.query(&sql).await?;
+    Ok(match table.scalar().map(str::to_ascii_uppercase) {
+        None => Existing::Absent,
+        Some(kind) if kind.contains("VIEW") => Existing::View,
+        Some(_) => Existing::Table,
+    })
+}
+
+/// The columns of `relation`, in order.
+pub async fn columns<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<Vec<String>, WarehouseError> {
+    let sql = format!(
+        "select column_name from information_schema.columns where lower(table_schema) = lower('{}') and lower(table_name) = lower('{}') order by ordinal_position",
+        relation.schema, relation.name
+    );
+    let table = warehouse.query(&sql).await?;
+    Ok(table
+        .rows
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect())
+}
+
+/// Builds `relation` from `sql` as `config` says. `existing` is what is there now;
+/// `full_refresh` rebuilds incremental models from scratch.
+pub async fn build<W: Warehouse>(
+    warehouse: &mut W,
+    config: &NodeConfig,
+    relation: &Relation,
+    sql: &str,
+    existing: Existing,
+    full_refresh: bool,
+) -> Result<Built, WarehouseError> {
+    // A model that changed kind (view <-> table) must lose its old object first.
+    let wanted = if config.materialized == Materialized::View {
+        Existing::View
+    } else {
+        Existing::Table
+    };
+    let mut existing = existing;
+    if existing != Existing::Absent && existing != wanted {
+        let kind = if existing == Existing::View { "view" } else { "table" };
+        warehouse.execute(&format!("drop {kind} if exists {relation}")).await?;
+        existing = Existing::Absent;
+    }
+    match config.materialized {
+        Materialized::View => {
+            warehouse
+                .execute(&format!("create or replace view {relation} as (\n{sql}\n)"))
+                .await?;
+            Ok(Built::View)
+        }
+        Materialized::Table => {
+            create_table(warehouse, relation, sql).await?;
+            Ok(Built::Table)
+        }
+        Materialized::Incremental if existing == Existing::Absent || full_refresh => {
+            create_table(warehouse, relation, sql).await?;
+            Ok(Built::Incremental { created: true })
+        }
+        Materialized::Incremental => {
+            merge(warehouse, relation, sql, &config.unique_key).await?;
+            Ok(Built::Incremental { created: false })
+        }
+        // As in dbt, `--full-refresh` never drops a snapshot: its history cannot be rebuilt.
+        Materialized::Snapshot { .. } if existing == Existing::Absent => {
+            let (key, updated_at) = config.snapshot_keys();
+            let sql = format!(
+                "select snapshot_query.*, {scd_id} as dbt_scd_id, {updated_at} as dbt_updated_at, \
+                 {updated_at} as dbt_valid_from, nullif({updated_at}, {updated_at}) as dbt_valid_to\n\
+                 from (\n{sql}\n) as snapshot_query",
+                scd_id = scd_id(key, updated_at),
+            );
+            create_table(warehouse, relation, &sql).await?;
+            Ok(Built::Snapshot { created: true })
+        }
+        Materialized::Snapshot { .. } => {
+            snapshot(warehouse, relation, sql, config).await?;
+            Ok(Built::Snapshot { created: false })
+        }
+    }
+}
+
+async fn create_table<W: Warehouse>(warehouse: &mut W, relation: &Relation, sql: &str) -> Result<(), WarehouseError> {
+    warehouse
+        .execute(&format!("create or replace table {relation} as (\n{sql}\n)"))
+        .await
+}
+
+/// dbt's snapshot row id: md5 of the key and the version time, as dbt computes it.
+fn scd_id(key: &str, updated_at: &str) -> String {
+    format!("md5(coalesce(cast({key} as varchar), '') || '|' || coalesce(cast({updated_at} as varchar), ''))")
+}
+
+/// The new rows go to a temporary table first, so the select runs once.
+fn staging_name(relation: &Relation) -> String {
+    format!("{}__dbt_tmp", relation.name)
+}
+
+/// Incremental merge: rows whose `unique_key` is already there are replaced (delete +
+/// insert, in one transaction); without a key, rows are appended.
+async fn merge<W: Warehouse>(
+    warehouse: &mut W,
+    relation: &Relation,
+    sql: &str,
+    unique_key: &[String],
+) -> Result<(), WarehouseError> {
+    let staged = staging_name(relation);
+    warehouse
+        .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
+        .await?;
+    let columns = columns(warehouse, relation).await?.join(", ");
+    let mut statements = Vec::new();
+    match unique_key {
+        [] => {}
+        [key] => statements.push(format!(
+            "delete from {relation} where {key} in (select {key} from {staged})"
+        )),
+        keys => {
+            let matches: Vec<String> = keys.iter().map(|k| format!("s.{k} = {}.{k}", relation.name)).collect();
+            statements.push(format!(
+                "delete from {relation} where exists (select 1 from {staged} as s where {})",
+                matches.join(" and ")
+            ));
+        }
+    }
+    statements.push(format!(
+        "insert into {relation} ({columns}) select {columns} from {staged}"
+    ));
+    in_transaction(warehouse, &statements).await?;
+    warehouse.execute(&format!("drop table if exists {staged}")).await
+}
+
+/// SCD2 with the timestamp strategy, as dbt does it: a key whose `updated_at` is newer
+/// than its current row closes that row (`dbt_valid_to`) and gets a new current row;
+/// a new key gets its first row; keys missing from the source stay as they are.
+async fn snapshot<W: Warehouse>(
+    warehouse: &mut W,
+    relation: &Relation,
+    sql: &str,
+    config: &NodeConfig,
+) -> Result<(), WarehouseError> {
+    let (key, updated_at) = config.snapshot_keys();
+    let staged = staging_name(relation);
+    warehouse
+        .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
+        .await?;
+    let target_columns = columns(warehouse, relation).await?;
+    let select: Vec<String> = target_columns
+        .iter()
+        .map(|column| match column.to_ascii_lowercase().as_str() {
+            "dbt_scd_id" => format!(
+                "{} as {column}",
+                scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
+            ),
+            "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
+            "dbt_valid_to" => format!("nullif(s.{updated_at}, s.{updated_at}) as {column}"),
+            _ => format!("s.{column}"),
+        })
+        .collect();
+    let name = &relation.name;
+    let statements = [
+        format!(
+            "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
+             where {name}.{key} = s.{key} and {name}.dbt_valid_to is null and s.{updated_at} > {name}.dbt_updated_at"
+        ),
+        format!(
+            "insert into {relation} ({}) select {} from {staged} as s \
+             where not exists (select 1 from {relation} as t where t.{key} = s.{key} and t.dbt_valid_to is null)",
+            target_columns.join(", "),
+            select.join(", ")
+        ),
+    ];
+    in_transaction(warehouse, &statements).await?;
+    warehouse.execute(&format!("drop table if exists {staged}")).await
+}
+
+/// Runs `statements` all or nothing.
+async fn in_transaction<W: Warehouse>(warehouse: &mut W, statements: &[String]) -> Result<(), WarehouseError> {
+    warehouse.execute("begin transaction").await?;
+    for statement in statements {
+        if let Err(error) = warehouse.execute(statement).await {
+            // The statement's own error is the one to report; a failed rollback adds nothing.
+            let _ = warehouse.execute("rollback").await;
+            return Err(error);
+        }
+    }
+    warehouse.execute("commit").await
+}

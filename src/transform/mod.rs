@@ -1,0 +1,506 @@
+//! The transform: a dbt-compatible SQL project run natively on the warehouse.
+//!
+//! [`Project::load`] reads `dbt_project.yml` and its files; [`run`] renders every
+//! model with dbt's Jinja context ([`render`]), orders them by their refs ([`dag`]),
+//! builds each as a view, table, incremental model or SCD2 snapshot
+//! ([`materialize`]) and runs the data tests and source freshness checks
+//! ([`checks`]). As in `dbt build`, a model whose error-severity test fails stops its
+//! descendants, and the run reports every failing test with its failing-row count.
+
+pub mod checks;
+pub mod config;
+pub mod dag;
+pub mod materialize;
+pub mod project;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tracing::{info, instrument, warn};
+
+pub use self::checks::{FreshnessResult, FreshnessStatus};
+use self::config::NodeConfig;
+pub use self::materialize::Built;
+use self::project::{DataTest, TestKind};
+pub use self::project::{NodeName, Project, Severity};
+use self::render::{Pass, Relation, Renderer, Target};
+use crate::warehouse::{Warehouse, WarehouseError};
+
+/// Why a transform could not run at all (a failing model or test is a result, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("{}: {message}", file.display())]
+    Project { file: PathBuf, message: String },
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Template {
+        file: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{file}: `{node}`: {message}")]
+    Config {
+        file: String,
+        node: String,
+        message: String,
+    },
+    #[error("the models refer to each other in a cycle; look at: {}", .0.join(", "))]
+    Cycle(Vec<String>),
+    #[error("{0}")]
+    Selection(String),
+    #[error("cannot check the freshness of source {source_name}.{table}: {error}")]
+    Freshness {
+        source_name: String,
+        table: String,
+        error: WarehouseError,
+    },
+    #[error("cannot prepare the warehouse: {0}")]
+    Warehouse(#[from] WarehouseError),
+}
+
+impl TransformError {
+    fn project(file: &Path, message: impl Into<String>) -> TransformError {
+        TransformError::Project {
+            file: file.to_path_buf(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What to build.
+#[derive(Clone, Debug, Default)]
+pub struct TransformOptions {
+    /// dbt selectors: `name`, `+name` (with ancestors), `name+` (with descendants).
+    pub select: Vec<String>,
+    /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
+    pub full_refresh: bool,
+    /// Check source freshness before building.
+    pub check_freshness: bool,
+}
+
+/// What happened to one model or snapshot.
+#[derive(Clone, Debug)]
+pub enum NodeOutcome {
+    Built(Built),
+    /// Not built because an upstream model failed or failed an error-severity test.
+    Skipped {
+        because: NodeName,
+    },
+    Failed(String),
+}
+
+/// One model or snapshot of a run.
+#[derive(Clone, Debug)]
+pub struct NodeResult {
+    pub name: NodeName,
+    pub relation: String,
+    pub outcome: NodeOutcome,
+    pub seconds: f64,
+}
+
+/// What happened to one data test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestOutcome {
+    Pass,
+    /// The test query returned this many failing rows.
+    Fail {
+        failing_rows: i64,
+    },
+    /// The test query itself failed.
+    Error(String),
+    Skipped,
+}
+
+/// One data test of a run.
+#[derive(Clone, Debug)]
+pub struct TestResult {
+    pub name: String,
+    pub severity: Severity,
+    pub outcome: TestOutcome,
+    pub seconds: f64,
+}
+
+impl TestResult {
+    /// Whether this result fails the run (an error-severity failure, or an error).
+    pub fn fails_run(&self) -> bool {
+        match self.outcome {
+            TestOutcome::Fail { .. } => self.severity == Severity::Error,
+            TestOutcome::Error(_) => true,
+            TestOutcome::Pass | TestOutcome::Skipped => false,
+        }
+    }
+}
+
+/// Progress of a run, as it happens.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Freshness(FreshnessResult),
+    Node(NodeResult),
+    Test(TestResult),
+}
+
+impl Step {
+    /// Built, passed or fresh: nothing a person needs to look at.
+    pub fn went_well(&self) -> bool {
+        match self {
+            Step::Freshness(r) => r.status == FreshnessStatus::Pass,
+            Step::Node(r) => matches!(r.outcome, NodeOutcome::Built(_)),
+            Step::Test(r) => r.outcome == TestOutcome::Pass,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Freshness(r) => {
+                let age = r.age_seconds.map_or("no rows".to_string(), |s| {
+                    format!("newest {:.1} h old", s as f64 / 3_600.0)
+                });
+                let status = match r.status {
+                    FreshnessStatus::Pass => "PASS",
+                    FreshnessStatus::Warn => "WARN",
+                    FreshnessStatus::Error => "ERROR STALE",
+                    FreshnessStatus::Empty => "WARN EMPTY",
+                };
+                write!(f, "{status:<8} freshness of source {}.{} ({age})", r.source, r.table)
+            }
+            Step::Node(r) => {
+                let what = match &r.outcome {
+                    NodeOutcome::Built(Built::View) => "OK       view".to_string(),
+                    NodeOutcome::Built(Built::Table) => "OK       table".to_string(),
+                    NodeOutcome::Built(Built::Incremental { created: true }) => {
+                        "OK       incremental (created)".to_string()
+                    }
+                    NodeOutcome::Built(Built::Incremental { created: false }) => {
+                        "OK       incremental (merged)".to_string()
+                    }
+                    NodeOutcome::Built(Built::Snapshot { created: true }) => "OK       snapshot (created)".to_string(),
+                    NodeOutcome::Built(Built::Snapshot { created: false }) => "OK       snapshot (updated)".to_string(),
+                    NodeOutcome::Skipped { because } => format!("SKIP     (upstream `{because}` failed)"),
+                    NodeOutcome::Failed(_) => "ERROR    building".to_string(),
+                };
+                write!(f, "{what} {} [{:.2} s]", r.relation, r.seconds)?;
+                if let NodeOutcome::Failed(message) = &r.outcome {
+                    write!(f, "\n         {message}")?;
+                }
+                Ok(())
+            }
+            Step::Test(r) => match &r.outcome {
+                TestOutcome::Pass => write!(f, "PASS     {} [{:.2} s]", r.name, r.seconds),
+                TestOutcome::Fail { failing_rows } => {
+                    let label = if r.severity == Severity::Warn { "WARN" } else { "FAIL" };
+                    write!(
+                        f,
+                        "{label:<8} {} ({failing_rows} failing rows) [{:.2} s]",
+                        r.name, r.seconds
+                    )
+                }
+                TestOutcome::Error(message) => write!(f, "ERROR    {}\n         {message}", r.name),
+                TestOutcome::Skipped => write!(f, "SKIP     {}", r.name),
+            },
+        }
+    }
+}
+
+/// Everything a run did.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    pub freshness: Vec<FreshnessResult>,
+    pub nodes: Vec<NodeResult>,
+    pub tests: Vec<TestResult>,
+    pub seconds: f64,
+}
+
+impl RunReport {
+    /// No model failed, no error-severity test failed, no source is stale past its error limit.
+    pub fn succeeded(&self) -> bool {
+        !self.nodes.iter().any(|n| matches!(n.outcome, NodeOutcome::Failed(_)))
+            && !self.tests.iter().any(TestResult::fails_run)
+            && !self.freshness.iter().any(|f| f.status == FreshnessStatus::Error)
+    }
+
+    /// One line for the terminal.
+    pub fn summary_line(&self) -> String {
+        let count = |f: &dyn Fn(&NodeOutcome) -> bool| self.nodes.iter().filter(|n| f(&n.outcome)).count();
+        let tests = |f: &dyn Fn(&TestResult) -> bool| self.tests.iter().filter(|t| f(t)).count();
+        format!(
+            "transform {}: {} built, {} failed, {} skipped; tests: {} passed, {} warned, {} failed, {} skipped; {:.1} s",
+            if self.succeeded() { "finished" } else { "FAILED" },
+            count(&|o| matches!(o, NodeOutcome::Built(_))),
+            count(&|o| matches!(o, NodeOutcome::Failed(_))),
+            count(&|o| matches!(o, NodeOutcome::Skipped { .. })),
+            tests(&|t| t.outcome == TestOutcome::Pass),
+            tests(&|t| matches!(t.outcome, TestOutcome::Fail { .. }) && !t.fails_run()),
+            tests(&|t| t.fails_run()),
+            tests(&|t| t.outcome == TestOutcome::Skipped),
+            self.seconds,
+        )
+    }
+}
+
+/// A model or snapshot ready to build: its config, relation and upstream nodes.
+struct Planned<'p> {
+    node: &'p project::Node,
+    config: NodeConfig,
+    relation: Relation,
+}
+
+/// A test ready to run: its failing-rows SQL comes at run time (it needs relations).
+struct PlannedTest<'p> {
+    test: &'p DataTest,
+    refs: BTreeSet<NodeName>,
+}
+
+/// Builds the selected models and runs their tests on `warehouse`.
+#[instrument(skip_all, fields(project = %project.root.display(), target = warehouse.target_type()))]
+pub async fn run<W: Warehouse>(
+    project: &Project,
+    warehouse: &mut W,
+    options: &TransformOptions,
+    mut on_step: impl FnMut(&Step),
+) -> Result<RunReport, TransformError> {
+    let started = Instant::now();
+    let target = Target {
+        kind: warehouse.target_type(),
+        schema: warehouse.default_schema().to_string(),
+    };
+    let renderer = Renderer::new(project, target);
+
+    // Parse: every node's refs and config, as dbt does before it runs anything.
+    let mut deps = dag::Dependencies::new();
+    let mut planned = BTreeMap::new();
+    for node in &project.nodes {
+        let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
+        let config = NodeConfig::from_rendered(node, &rendered.config)?;
+        let relation = Relation {
+            schema: schema_name(&renderer, config.schema.as_deref())?,
+            name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
+        };
+        deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
+        planned.insert(node.name.clone(), Planned { node, config, relation });
+    }
+    let order = dag::build_order(&deps)?;
+    let selected = dag::select(&deps, &options.select)?;
+    let relations: BTreeMap<NodeName, Relation> = planned
+        .iter()
+        .map(|(name, p)| (name.clone(), p.relation.clone()))
+        .collect();
+    let tests = plan_tests(project, &renderer)?;
+    // A test runs after the last of the models it reads, if all of them are selected.
+    let mut tests_after: BTreeMap<NodeName, Vec<&PlannedTest>> = BTreeMap::new();
+    for test in &tests {
+        if test.refs.is_empty() || !test.refs.is_subset(&selected) {
+            continue;
+        }
+        let last = order
+            .iter()
+            .rev()
+            .find(|n| test.refs.contains(*n))
+            .expect("a test's refs are nodes");
+        tests_after.entry(last.clone()).or_default().push(test);
+    }
+
+    let mut report = RunReport::default();
+    if options.check_freshness {
+        for table in &project.sources {
+            let Some(field) = &table.loaded_at_field else { continue };
+            if table.freshness == project::Freshness::default() {
+                continue;
+            }
+            // dbt renders YAML properties with Jinja too: the field may depend on the target.
+            let field = renderer
+                .render("the loaded_at_field of a source", field, Pass::Parse)?
+                .sql;
+            let newest = warehouse
+                .query(&checks::freshness_sql(table, &field))
+                .await
+                .map_err(|error| TransformError::Freshness {
+                    source_name: table.source.clone(),
+                    table: table.name.clone(),
+                    error,
+                })?;
+            let result = checks::judge_freshness(table, newest.scalar());
+            on_step(&Step::Freshness(result.clone()));
+            report.freshness.push(result);
+        }
+    }
+
+    let schemas: BTreeSet<&str> = selected.iter().map(|n| planned[n].relation.schema.as_str()).collect();
+    for schema in schemas {
+        warehouse
+            .execute(&format!("create schema if not exists {schema}"))
+            .await?;
+    }
+
+    // Node -> the failed node that stops it (itself, if it failed).
+    let mut broken: BTreeMap<NodeName, NodeName> = BTreeMap::new();
+    for name in order.iter().filter(|n| selected.contains(*n)) {
+        let plan = &planned[name];
+        let node_started = Instant::now();
+        let outcome = match deps[name].iter().find_map(|parent| broken.get(parent)) {
+            Some(cause) => NodeOutcome::Skipped { because: cause.clone() },
+            None => match build_node(warehouse, &renderer, plan, &relations, options.full_refresh).await {
+                Ok(built) => NodeOutcome::Built(built),
+                Err(error) => NodeOutcome::Failed(error.to_string()),
+            },
+        };
+        match &outcome {
+            NodeOutcome::Skipped { because } => {
+                broken.insert(name.clone(), because.clone());
+            }
+            NodeOutcome::Failed(message) => {
+                warn!(model = %name, %message, "model failed");
+                broken.insert(name.clone(), name.clone());
+            }
+            NodeOutcome::Built(_) => info!(model = %name, relation = %plan.relation, "built"),
+        }
+        let result = NodeResult {
+            name: name.clone(),
+            relation: plan.relation.to_string(),
+            outcome,
+            seconds: node_started.elapsed().as_secs_f64(),
+        };
+        on_step(&Step::Node(result.clone()));
+        report.nodes.push(result);
+
+        for test in tests_after.get(name).into_iter().flatten() {
+            let test_started = Instant::now();
+            let outcome = if test.refs.iter().any(|r| broken.contains_key(r)) {
+                TestOutcome::Skipped
+            } else {
+                run_test(warehouse, &renderer, test.test, &relations).await
+            };
+            let result = TestResult {
+                name: test.test.name.clone(),
+                severity: test.test.severity,
+                outcome,
+                seconds: test_started.elapsed().as_secs_f64(),
+            };
+            if result.fails_run() {
+                warn!(test = %result.name, outcome = ?result.outcome, "test failed");
+                // As in `dbt build`: what is built on data that failed a test waits.
+                for model in &test.refs {
+                    broken.entry(model.clone()).or_insert_with(|| model.clone());
+                }
+            }
+            on_step(&Step::Test(result.clone()));
+            report.tests.push(result);
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    info!(
+        seconds = report.seconds,
+        succeeded = report.succeeded(),
+        "transform finished"
+    );
+    Ok(report)
+}
+
+/// Each test with the models it reads; singular tests are parsed for their refs.
+fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<PlannedTest<'p>>, TransformError> {
+    project
+        .tests
+        .iter()
+        .map(|test| {
+            let refs = match &test.kind {
+                TestKind::Singular { path, sql } => renderer.render(path, sql, Pass::Parse)?.refs,
+                _ => checks::generic_refs(test),
+            };
+            for model in &refs {
+                if project.node(&model.0).is_none() {
+                    return Err(TransformError::Selection(format!(
+                        "test `{}` refers to `{model}`, which the project does not have",
+                        test.name
+                    )));
+                }
+            }
+            Ok(PlannedTest {
+                test,
+                refs: refs.into_iter().collect(),
+            })
+        })
+        .collect()
+}
+
+/// dbt's `generate_schema_name`: the project's own macro if it has one, else dbt's
+/// default (`target_custom`, or the target schema when there is no custom one).
+fn schema_name(renderer: &Renderer<'_>, custom: Option<&str>) -> Result<String, TransformError> {
+    if renderer.has_macro("generate_schema_name") {
+        return renderer.call_macro("generate_schema_name", &[custom, None]);
+    }
+    let target = &renderer.target().schema;
+    Ok(custom.map_or_else(|| target.clone(), |custom| format!("{target}_{custom}")))
+}
+
+async fn build_node<W: Warehouse>(
+    warehouse: &mut W,
+    renderer: &Renderer<'_>,
+    plan: &Planned<'_>,
+    relations: &BTreeMap<NodeName, Relation>,
+    full_refresh: bool,
+) -> Result<Built, String> {
+    let existing = materialize::existing(warehouse, &plan.relation)
+        .await
+        .map_err(|e| e.to_string())?;
+    let incremental_now = plan.config.materialized == config::Materialized::Incremental
+        && existing == materialize::Existing::Table
+        && !full_refresh;
+    let pass = Pass::Run {
+        relations,
+        this: &plan.relation,
+        is_incremental: incremental_now,
+    };
+    let rendered = renderer
+        .render(&plan.node.path, &plan.node.sql, pass)
+        .map_err(|e| e.to_string())?;
+    materialize::build(
+        warehouse,
+        &plan.config,
+        &plan.relation,
+        &rendered.sql,
+        existing,
+        full_refresh,
+    )
+    .await
+    .map_err(|e| format!("{}: {e}", plan.node.path))
+}
+
+async fn run_test<W: Warehouse>(
+    warehouse: &mut W,
+    renderer: &Renderer<'_>,
+    test: &DataTest,
+    relations: &BTreeMap<NodeName, Relation>,
+) -> TestOutcome {
+    let failing_rows = match &test.kind {
+        TestKind::Singular { path, sql } => {
+            let this = Relation {
+                schema: String::new(),
+                name: test.name.clone(),
+            };
+            match renderer.render(
+                path,
+                sql,
+                Pass::Run {
+                    relations,
+                    this: &this,
+                    is_incremental: false,
+                },
+            ) {
+                Ok(rendered) => rendered.sql,
+                Err(error) => return TestOutcome::Error(error.to_string()),
+            }
+        }
+        kind => checks::generic_sql(kind, relations).expect("generic tests have SQL"),
+    };
+    match warehouse.query(&checks::count_sql(&failing_rows)).await {
+        Ok(table) => match table.scalar_i64() {
+            Some(0) => TestOutcome::Pass,
+            Some(n) => TestOutcome::Fail { failing_rows: n },
+            None => TestOutcome::Error(format!("the count query returned no number: {table}")),
+        },
+        Err(error) => TestOutcome::Error(error.to_string()),
+    }
+}

@@ -1,0 +1,546 @@
+//! A dbt project on disk: `dbt_project.yml`, its models, snapshots, macros, tests and
+//! the YAML files that declare sources and column tests.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value as Yaml;
+
+use super::TransformError;
+
+/// A model or snapshot name, as `ref()` uses it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeName(pub String);
+
+impl fmt::Display for NodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a SQL file builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Model,
+    /// An SCD2 history (`{% snapshot %}` block).
+    Snapshot,
+}
+
+/// One model or snapshot: its name, file and Jinja SQL.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: NodeName,
+    pub kind: NodeKind,
+    /// Path relative to the project root, for messages.
+    pub path: String,
+    /// The template; for a snapshot, the body of its block (line numbers kept).
+    pub sql: String,
+}
+
+/// A source table declared in YAML: `source('twitch', 'raw_streams')`.
+#[derive(Clone, Debug)]
+pub struct SourceTable {
+    pub source: String,
+    pub name: String,
+    pub schema: String,
+    pub identifier: String,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Freshness,
+}
+
+/// Source freshness thresholds in seconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Freshness {
+    pub warn_after: Option<u64>,
+    pub error_after: Option<u64>,
+}
+
+/// How bad a failing test is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warn,
+}
+
+/// A data test: a query returning the failing rows.
+#[derive(Clone, Debug)]
+pub struct DataTest {
+    /// dbt-style name, e.g. `not_null_stg_streams_stream_id`.
+    pub name: String,
+    pub severity: Severity,
+    pub kind: TestKind,
+}
+
+/// The four generic tests, or a singular test's own SQL.
+#[derive(Clone, Debug)]
+pub enum TestKind {
+    NotNull {
+        model: NodeName,
+        column: String,
+    },
+    Unique {
+        model: NodeName,
+        column: String,
+    },
+    AcceptedValues {
+        model: NodeName,
+        column: String,
+        values: Vec<String>,
+    },
+    Relationships {
+        model: NodeName,
+        column: String,
+        to: NodeName,
+        field: String,
+    },
+    /// A `.sql` file under the test path, rendered like a model.
+    Singular {
+        path: String,
+        sql: String,
+    },
+}
+
+/// A loaded project.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub name: String,
+    /// `vars:` of `dbt_project.yml`.
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub nodes: Vec<Node>,
+    /// Macro files: (path, source).
+    pub macros: Vec<(String, String)>,
+    pub sources: Vec<SourceTable>,
+    pub tests: Vec<DataTest>,
+}
+
+impl Project {
+    /// Reads the project at `root` (the folder holding `dbt_project.yml`).
+    pub fn load(root: &Path) -> Result<Project, TransformError> {
+        let project_file = root.join("dbt_project.yml");
+        let config = read_yaml(&project_file)?;
+        let paths = |key: &str, default: &str| -> Vec<PathBuf> {
+            match config.get(key).and_then(Yaml::as_sequence) {
+                Some(list) => list.iter().filter_map(Yaml::as_str).map(|p| root.join(p)).collect(),
+                None => vec![root.join(default)],
+            }
+        };
+        let name = config
+            .get("name")
+            .and_then(Yaml::as_str)
+            .unwrap_or("project")
+            .to_string();
+        let vars = match config.get("vars") {
+            Some(v) => serde_json::to_value(v)
+                .ok()
+                .and_then(|v| serde_json::from_value::<BTreeMap<String, serde_json::Value>>(v).ok())
+                .ok_or_else(|| TransformError::project(&project_file, "`vars` must be a mapping of names to values"))?,
+            None => BTreeMap::new(),
+        };
+
+        let mut project = Project {
+            root: root.to_path_buf(),
+            name,
+            vars,
+            nodes: Vec::new(),
+            macros: Vec::new(),
+            sources: Vec::new(),
+            tests: Vec::new(),
+        };
+        for dir in paths("model-paths", "models") {
+            for file in files_under(&dir, "sql")? {
+                let name = file_stem(&file);
+                project.nodes.push(Node {
+                    name: NodeName(name),
+                    kind: NodeKind::Model,
+                    path: project.relative(&file),
+                    sql: read(&file)?,
+                });
+            }
+        }
+        for dir in paths("snapshot-paths", "snapshots") {
+            for file in files_under(&dir, "sql")? {
+                let path = project.relative(&file);
+                project.nodes.extend(snapshot_blocks(&path, &read(&file)?)?);
+            }
+        }
+        for dir in paths("macro-paths", "macros") {
+            for file in files_under(&dir, "sql")? {
+                project.macros.push((project.relative(&file), read(&file)?));
+            }
+        }
+        for dir in paths("test-paths", "tests") {
+            for file in files_under(&dir, "sql")? {
+                project.tests.push(DataTest {
+                    name: file_stem(&file),
+                    severity: Severity::Error,
+                    kind: TestKind::Singular {
+                        path: project.relative(&file),
+                        sql: read(&file)?,
+                    },
+                });
+            }
+        }
+        for dir in paths("model-paths", "models")
+            .into_iter()
+            .chain(paths("snapshot-paths", "snapshots"))
+        {
+            for ext in ["yml", "yaml"] {
+                for file in files_under(&dir, ext)? {
+                    project.read_properties(&file)?;
+                }
+            }
+        }
+        project.check_names()?;
+        Ok(project)
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name.0 == name)
+    }
+
+    /// The source table `source(source, table)`.
+    pub fn source(&self, source: &str, table: &str) -> Option<&SourceTable> {
+        self.sources.iter().find(|s| s.source == source && s.name == table)
+    }
+
+    fn relative(&self, file: &Path) -> String {
+        file.strip_prefix(&self.root).unwrap_or(file).display().to_string()
+    }
+
+    fn check_names(&self) -> Result<(), TransformError> {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for node in &self.nodes {
+            if let Some(first) = seen.insert(&node.name.0, &node.path) {
+                return Err(TransformError::project(
+                    Path::new(&node.path),
+                    format!(
+                        "`{}` is also defined in {first}; model and snapshot names must be unique",
+                        node.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `sources:` and the column tests of `models:` / `snapshots:`.
+    fn read_properties(&mut self, file: &Path) -> Result<(), TransformError> {
+        let yaml = read_yaml(file)?;
+        let bad = |what: String| TransformError::project(file, what);
+        for source in seq(&yaml, "sources") {
+            let source_name = str_of(source, "name").ok_or_else(|| bad("a source has no `name`".into()))?;
+            let schema = str_of(source, "schema").unwrap_or(source_name);
+            let source_freshness = freshness(source.get("freshness")).map_err(&bad)?;
+            let source_loaded_at = str_of(source, "loaded_at_field");
+            for table in seq(source, "tables") {
+                let name = str_of(table, "name")
+                    .ok_or_else(|| bad(format!("a table of source `{source_name}` has no `name`")))?;
+                let table_freshness = match table.get("freshness") {
+                    Some(f) => freshness(Some(f)).map_err(&bad)?,
+                    None => source_freshness.clone(),
+                };
+                self.sources.push(SourceTable {
+                    source: source_name.to_string(),
+                    name: name.to_string(),
+                    schema: schema.to_string(),
+                    identifier: str_of(table, "identifier").unwrap_or(name).to_string(),
+                    loaded_at_field: str_of(table, "loaded_at_field")
+                        .or(source_loaded_at)
+                        .map(str::to_string),
+                    freshness: table_freshness,
+                });
+            }
+        }
+        for key in ["models", "snapshots"] {
+            for model in seq(&yaml, key) {
+                let model_name =
+                    str_of(model, "name").ok_or_else(|| bad(format!("an entry of `{key}` has no `name`")))?;
+                for column in seq(model, "columns") {
+                    let column_name = str_of(column, "name")
+                        .ok_or_else(|| bad(format!("a column of `{model_name}` has no `name`")))?;
+                    for test in seq(column, "data_tests").chain(seq(column, "tests")) {
+                        let test = generic_test(model_name, column_name, test).map_err(&bad)?;
+                        self.tests.push(test);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn generic_test(model: &str, column: &str, test: &Yaml) -> Result<DataTest, String> {
+    let (kind, args) = match test {
+        Yaml::String(name) => (name.as_str(), None),
+        Yaml::Mapping(map) if map.len() == 1 => {
+            let (k, v) = map.iter().next().expect("one entry");
+            (k.as_str().unwrap_or_default(), Some(v))
+        }
+        _ => {
+            return Err(format!(
+                "test on `{model}.{column}` must be a name or a one-key mapping"
+            ));
+        }
+    };
+    // dbt 1.10 accepts arguments at the top level or under `arguments:`.
+    let argument = |name: &str| args.and_then(|a| a.get("arguments").and_then(|x| x.get(name)).or_else(|| a.get(name)));
+    let severity = match args.and_then(|a| a.get("config")).and_then(|c| str_of(c, "severity")) {
+        None => Severity::Error,
+        Some(s) if s.eq_ignore_ascii_case("error") => Severity::Error,
+        Some(s) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
+        Some(s) => {
+            return Err(format!(
+                "test on `{model}.{column}`: severity `{s}` is not `error` or `warn`"
+            ));
+        }
+    };
+    let model_name = NodeName(model.to_string());
+    let column = column.to_string();
+    let (name, kind) = match kind {
+        "not_null" => (
+            format!("not_null_{model}_{column}"),
+            TestKind::NotNull {
+                model: model_name,
+                column,
+            },
+        ),
+        "unique" => (
+            format!("unique_{model}_{column}"),
+            TestKind::Unique {
+                model: model_name,
+                column,
+            },
+        ),
+        "accepted_values" => {
+            let values = argument("values")
+                .and_then(Yaml::as_sequence)
+                .ok_or_else(|| format!("accepted_values on `{model}.{column}` needs a `values` list"))?
+                .iter()
+                .map(|v| match v {
+                    Yaml::String(s) => s.clone(),
+                    other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+                })
+                .collect();
+            (
+                format!("accepted_values_{model}_{column}"),
+                TestKind::AcceptedValues {
+                    model: model_name,
+                    column,
+                    values,
+                },
+            )
+        }
+        "relationships" => {
+            let to = argument("to")
+                .and_then(Yaml::as_str)
+                .and_then(parse_ref)
+                .ok_or_else(|| format!("relationships on `{model}.{column}` needs `to: ref('model')`"))?;
+            let field = argument("field")
+                .and_then(Yaml::as_str)
+                .ok_or_else(|| format!("relationships on `{model}.{column}` needs `field`"))?
+                .to_string();
+            (
+                format!("relationships_{model}_{column}__{field}__{to}"),
+                TestKind::Relationships {
+                    model: model_name,
+                    column,
+                    to: NodeName(to),
+                    field,
+                },
+            )
+        }
+        other => {
+            return Err(format!(
+                "test `{other}` on `{model}.{column}` is not one of not_null, unique, accepted_values, relationships"
+            ));
+        }
+    };
+    Ok(DataTest { name, severity, kind })
+}
+
+/// `ref('name')` or `ref("name")` as written in YAML.
+fn parse_ref(text: &str) -> Option<String> {
+    let inner = text.trim().strip_prefix("ref(")?.strip_suffix(')')?.trim();
+    let name = inner.strip_prefix(['\'', '"'])?.strip_suffix(['\'', '"'])?;
+    Some(name.to_string())
+}
+
+fn freshness(value: Option<&Yaml>) -> Result<Freshness, String> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(Freshness::default());
+    };
+    let after = |key: &str| -> Result<Option<u64>, String> {
+        let Some(rule) = value.get(key) else { return Ok(None) };
+        let count = rule
+            .get("count")
+            .and_then(Yaml::as_u64)
+            .ok_or(format!("freshness `{key}` needs a whole `count`"))?;
+        let unit = match str_of(rule, "period") {
+            Some("minute") => 60,
+            Some("hour") => 3_600,
+            Some("day") => 86_400,
+            other => return Err(format!("freshness `{key}` period {other:?} is not minute, hour or day")),
+        };
+        Ok(Some(count * unit))
+    };
+    Ok(Freshness {
+        warn_after: after("warn_after")?,
+        error_after: after("error_after")?,
+    })
+}
+
+/// Splits a snapshot file into its `{% snapshot name %}…{% endsnapshot %}` blocks.
+/// The tags become blank text of the same line count, so errors keep file lines.
+fn snapshot_blocks(path: &str, text: &str) -> Result<Vec<Node>, TransformError> {
+    let mut nodes = Vec::new();
+    let mut rest = 0;
+    while let Some((_, open_end, name)) = find_tag(text, rest, |words| match words {
+        ["snapshot", name] => Some(name.to_string()),
+        _ => None,
+    }) {
+        let (close_start, close_end, ()) = find_tag(text, open_end, |words| (words == ["endsnapshot"]).then_some(()))
+            .ok_or_else(|| {
+            TransformError::project(Path::new(path), format!("snapshot `{name}` has no {{% endsnapshot %}}"))
+        })?;
+        let newlines = |s: &str| "\n".repeat(s.matches('\n').count());
+        let body = format!("{}{}", newlines(&text[..open_end]), &text[open_end..close_start]);
+        nodes.push(Node {
+            name: NodeName(name),
+            kind: NodeKind::Snapshot,
+            path: path.to_string(),
+            sql: body,
+        });
+        rest = close_end;
+    }
+    if nodes.is_empty() {
+        return Err(TransformError::project(Path::new(path), "no {% snapshot name %} block"));
+    }
+    Ok(nodes)
+}
+
+/// The next `{% … %}` tag from `from` whose words `accept` takes: (start, end, what).
+fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -> Option<(usize, usize, T)> {
+    let mut at = from;
+    while let Some(offset) = text[at..].find("{%") {
+        let start = at + offset;
+        let end = start + text[start..].find("%}")? + 2;
+        let inner = text[start + 2..end - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let words: Vec<&str> = inner.split_whitespace().collect();
+        if let Some(found) = accept(&words) {
+            return Some((start, end, found));
+        }
+        at = end;
+    }
+    None
+}
+
+fn seq<'a>(yaml: &'a Yaml, key: &str) -> impl Iterator<Item = &'a Yaml> {
+    yaml.get(key).and_then(Yaml::as_sequence).into_iter().flatten()
+}
+
+fn str_of<'a>(yaml: &'a Yaml, key: &str) -> Option<&'a str> {
+    yaml.get(key).and_then(Yaml::as_str)
+}
+
+fn read(file: &Path) -> Result<String, TransformError> {
+    std::fs::read_to_string(file).map_err(|e| TransformError::project(file, format!("cannot read it: {e}")))
+}
+
+fn read_yaml(file: &Path) -> Result<Yaml, TransformError> {
+    serde_yaml_ng::from_str(&read(file)?).map_err(|e| TransformError::project(file, format!("not valid YAML: {e}")))
+}
+
+fn file_stem(file: &Path) -> String {
+    file.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+/// Files with extension `ext` under `dir`, sorted; a missing folder has none.
+fn files_under(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, TransformError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(TransformError::project(&dir, format!("cannot list it: {e}"))),
+        };
+        for entry in entries {
+            let path = entry
+                .map_err(|e| TransformError::project(&dir, format!("cannot list it: {e}")))?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_blocks_keep_line_numbers_and_names() {
+        let text = "-- history\n{% snapshot snap_a %}\nselect 1\n{% endsnapshot %}\n\n{%- snapshot snap_b -%}\nselect 2\n{% endsnapshot %}";
+        let nodes = snapshot_blocks("s.sql", text).unwrap();
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.0.as_str()).collect();
+        assert_eq!(names, ["snap_a", "snap_b"]);
+        assert_eq!(nodes[0].sql.lines().position(|l| l == "select 1"), Some(2));
+        assert_eq!(nodes[1].sql.lines().position(|l| l == "select 2"), Some(6));
+    }
+
+    #[test]
+    fn a_snapshot_without_its_end_tag_is_named_in_the_error() {
+        let error = snapshot_blocks("snaps/x.sql", "{% snapshot x %} select 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("snaps/x.sql") && error.contains("endsnapshot"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn generic_tests_read_dbt_shapes() {
+        let yaml: Yaml = serde_yaml_ng::from_str(
+            "- unique\n- accepted_values: {values: [live], config: {severity: warn}}\n- relationships: {arguments: {to: \"ref('dim')\", field: id}}",
+        )
+        .unwrap();
+        let tests: Vec<DataTest> = yaml
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|t| generic_test("m", "c", t).unwrap())
+            .collect();
+        assert_eq!(tests[0].name, "unique_m_c");
+        assert_eq!(tests[1].severity, Severity::Warn);
+        assert!(matches!(&tests[1].kind, TestKind::AcceptedValues { values, .. } if values == &["live"]));
+        assert!(matches!(&tests[2].kind, TestKind::Relationships { to, field, .. } if to.0 == "dim" && field == "id"));
+        assert!(
+            generic_test("m", "c", &Yaml::String("dbt_utils_thing".into()))
+                .unwrap_err()
+                .contains("not one of")
+        );
+    }
+
+    #[test]
+    fn freshness_periods_become_seconds() {
+        let yaml: Yaml =
+            serde_yaml_ng::from_str("warn_after: {count: 2, period: hour}\nerror_after: {count: 1, period: day}")
+                .unwrap();
+        assert_eq!(
+            freshness(Some(&yaml)),
+            Ok(Freshness {
+                warn_after: Some(7_200),
+                error_after: Some(86_400)
+            })
+        );
+    }
+}

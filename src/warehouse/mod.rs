@@ -1,0 +1,104 @@
+//! The warehouse: where lake files become tables and the models are built.
+//!
+//! Locally an embedded DuckDB file (cargo feature `duckdb`, on by default); in Azure,
+//! Snowflake. The raw layer follows the warehouse contract of shared/DESIGN.md:
+//! `RAW_STREAMS`, `RAW_USERS`, `RAW_GAMES` with `RAW_JSON`, `FILE_NAME`,
+//! `FILE_ROW_NUMBER` and `LOADED_AT`.
+
+#[cfg(feature = "duckdb")]
+mod duckdb;
+mod table;
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[cfg(feature = "duckdb")]
+pub use self::duckdb::{Doing, DuckDbError, DuckDbWarehouse};
+
+pub use self::table::{Cell, Table};
+use crate::lake::Entity;
+
+/// A SQL warehouse the transform runs on: DuckDB locally, Snowflake in Azure.
+///
+/// Statements go one per call (Snowflake runs one statement per request). The
+/// transform's bookkeeping (does a relation exist, which columns) is plain SQL over
+/// `information_schema`, which both warehouses have, so this stays small.
+pub trait Warehouse: Send {
+    /// dbt's `target.type`: which dialect the models render for.
+    fn target_type(&self) -> &'static str;
+    /// dbt's `target.schema`: where models without a custom schema go.
+    fn default_schema(&self) -> &str;
+    /// Runs one statement, discarding any result.
+    fn execute(&mut self, sql: &str) -> impl Future<Output = Result<(), WarehouseError>> + Send;
+    /// Runs one query and returns its rows as text.
+    fn query(&mut self, sql: &str) -> impl Future<Output = Result<Table, WarehouseError>> + Send;
+}
+
+/// A statement the warehouse refused, with the statement itself to look at.
+#[derive(Debug, thiserror::Error)]
+#[error("{warehouse} rejected the statement: {message}\n--- statement ---\n{sql}")]
+pub struct WarehouseError {
+    pub warehouse: &'static str,
+    pub message: String,
+    pub sql: String,
+}
+
+/// Schema of the raw tables and the load bookkeeping.
+pub const RAW_SCHEMA: &str = "raw";
+
+/// The raw table of an entity: `RAW_STREAMS`, `RAW_USERS`, `RAW_GAMES`.
+pub fn raw_table(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Streams => "raw_streams",
+        Entity::Users => "raw_users",
+        Entity::Games => "raw_games",
+    }
+}
+
+/// Which warehouse, parsed from `--warehouse` / `WAREHOUSE_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarehouseUrl {
+    /// `duckdb:PATH`: an embedded DuckDB database file.
+    DuckDb(PathBuf),
+}
+
+impl std::str::FromStr for WarehouseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().split_once(':') {
+            Some(("duckdb", path)) if !path.is_empty() => Ok(WarehouseUrl::DuckDb(PathBuf::from(path))),
+            _ => Err(format!(
+                "`{s}` is not a warehouse: use duckdb:PATH (e.g. duckdb:./data/warehouse.duckdb)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for WarehouseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseUrl::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_duckdb_paths_and_explains_other_values() {
+        assert_eq!(
+            "duckdb:./data/w.duckdb".parse(),
+            Ok(WarehouseUrl::DuckDb("./data/w.duckdb".into()))
+        );
+        assert!(
+            "postgres://x"
+                .parse::<WarehouseUrl>()
+                .unwrap_err()
+                .contains("duckdb:PATH")
+        );
+        assert!("duckdb:".parse::<WarehouseUrl>().is_err());
+    }
+}

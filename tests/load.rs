@@ -1,0 +1,176 @@
+//! Loading the lake into the embedded DuckDB warehouse.
+#![cfg(feature = "duckdb")]
+
+mod support;
+
+use support::*;
+use twitch_pipeline::extract::ExtractOptions;
+use twitch_pipeline::lake::{Entity, Lake, Manifest, Slot};
+use twitch_pipeline::load::load_lake;
+use twitch_pipeline::simulator::SimulatorConfig;
+use twitch_pipeline::warehouse::DuckDbWarehouse;
+
+fn count(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
+    warehouse.connection().query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+/// Commits a slot by hand: one streams file with `lines`, as extraction would.
+async fn commit_by_hand(lake: &Lake, slot: Slot, lines: &[&str]) -> Manifest {
+    commit_slot(lake, slot, &[(Entity::Streams, lines)]).await
+}
+
+#[tokio::test]
+async fn loading_twice_adds_zero_rows() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 400,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (_dir, lake) = temp_lake();
+    let client = connect(&sim).await;
+    let mut expected = 0;
+    for i in 0..2 {
+        sim.simulator.config().clock.set(slot().offset(i).time());
+        let manifest = manifest_of(
+            extract(client.clone(), &lake, slot().offset(i), &ExtractOptions::default())
+                .await
+                .unwrap(),
+        );
+        expected += manifest.files.iter().map(|f| f.rows).sum::<u64>();
+    }
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+
+    let first = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!((first.slots, first.files_loaded, first.rejected), (2, 6, 0));
+    assert_eq!(first.rows[&Entity::Streams], 800);
+    let total = |w: &mut DuckDbWarehouse| {
+        count(
+            w,
+            "SELECT (SELECT count(*) FROM raw.raw_streams) + (SELECT count(*) FROM raw.raw_users) + (SELECT count(*) FROM raw.raw_games)",
+        )
+    };
+    assert_eq!(total(&mut warehouse) as u64, expected);
+
+    let second = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!((second.files_loaded, second.files_already_loaded), (0, 6));
+    assert_eq!(total(&mut warehouse) as u64, expected, "a file loads once");
+}
+
+#[tokio::test]
+async fn raw_rows_keep_the_json_file_name_row_number_and_load_time() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 150,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (_dir, lake) = temp_lake();
+    let manifest = manifest_of(
+        extract(connect(&sim).await, &lake, slot(), &ExtractOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+
+    let path = &manifest.file(Entity::Streams).unwrap().path;
+    let (ids, rows, first, last): (i64, i64, i64, i64) = warehouse
+        .connection()
+        .query_row(
+            "SELECT count(DISTINCT raw_json->>'id'), count(*), min(file_row_number), max(file_row_number)
+             FROM raw.raw_streams WHERE file_name = ?",
+            [path],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((ids, rows, first, last), (150, 150, 1, 150));
+    // The snapshot time lives in the data and is never the load time.
+    let snapshot_before_load = count(
+        &mut warehouse,
+        "SELECT count(*) FROM raw.raw_streams WHERE CAST(raw_json->>'_snapshot_at' AS TIMESTAMP) < loaded_at",
+    );
+    assert_eq!(snapshot_before_load, 150);
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_rejected_with_its_reason_and_the_rest_of_the_file_loads() {
+    let (_dir, lake) = temp_lake();
+    let manifest = commit_by_hand(
+        &lake,
+        slot(),
+        &[r#"{"id":"1"}"#, r#"{"id": "2""#, r#"{"id":"3"}"#, "42"],
+    )
+    .await;
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let summary = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!((summary.rows[&Entity::Streams], summary.rejected), (2, 2));
+
+    let path = &manifest.files[0].path;
+    let mut statement = warehouse
+        .connection()
+        .prepare("SELECT file_name, line_number, reason, line FROM raw.load_rejects ORDER BY line_number")
+        .unwrap();
+    let rejects: Vec<(String, i64, String, String)> = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(
+        (&rejects[0].0, rejects[0].1, rejects[0].3.as_str()),
+        (path, 2, r#"{"id": "2""#)
+    );
+    assert!(rejects[0].2.starts_with("not valid JSON"), "{}", rejects[0].2);
+    assert_eq!((rejects[1].1, rejects[1].2.as_str()), (4, "not a JSON object"));
+    drop(statement);
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "SELECT count(*) FROM raw.raw_streams WHERE file_row_number IN (1, 3)"
+        ),
+        2
+    );
+    let history = count(&mut warehouse, "SELECT rows_rejected FROM raw.load_history");
+    assert_eq!(history, 2);
+}
+
+#[tokio::test]
+async fn only_committed_slots_load_and_a_late_slot_loads_when_it_commits() {
+    let (_dir, lake) = temp_lake();
+    commit_by_hand(&lake, slot().offset(1), &[r#"{"id":"later"}"#]).await;
+    // An earlier slot whose run died before its manifest: data file, no manifest.
+    let mut orphan = lake.data_writer(Entity::Streams, slot());
+    orphan.write_line(br#"{"id":"uncommitted"}"#).await.unwrap();
+    orphan.finish().await.unwrap();
+
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "SELECT count(*) FROM raw.raw_streams WHERE raw_json->>'id' = 'uncommitted'"
+        ),
+        0
+    );
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 1);
+
+    // The retry commits the earlier slot after the later one: it still loads.
+    commit_by_hand(&lake, slot(), &[r#"{"id":"late"}"#, r#"{"id":"late-2"}"#]).await;
+    let summary = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!((summary.files_loaded, summary.files_already_loaded), (1, 1));
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 3);
+}
+
+#[tokio::test]
+async fn the_warehouse_file_persists_between_runs() {
+    let (dir, lake) = temp_lake();
+    commit_by_hand(&lake, slot(), &[r#"{"id":"1"}"#]).await;
+    let path = dir.path().join("nested/warehouse.duckdb");
+    load_lake(&lake, &mut DuckDbWarehouse::open(&path).unwrap())
+        .await
+        .unwrap();
+    let mut reopened = DuckDbWarehouse::open(&path).unwrap();
+    assert_eq!(count(&mut reopened, "SELECT count(*) FROM raw.raw_streams"), 1);
+    assert_eq!(load_lake(&lake, &mut reopened).await.unwrap().files_loaded, 0);
+}

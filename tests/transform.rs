@@ -1,0 +1,417 @@
+//! The transform on the embedded DuckDB: a hand-made lake with the edge cases a real
+//! one has, loaded and transformed, with metric values worked out by hand.
+#![cfg(feature = "duckdb")]
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::json;
+use support::*;
+use twitch_pipeline::lake::{Entity, Lake, Slot};
+use twitch_pipeline::load::load_lake;
+use twitch_pipeline::transform::{self, NodeOutcome, Project, RunReport, Step, TestOutcome, TransformOptions};
+use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
+
+/// Slots of the fixture: 20:00, 20:15, 20:30, 20:45 on 2026-11-23.
+fn at(n: i64) -> Slot {
+    slot().offset(n)
+}
+
+fn stamp(mut record: serde_json::Value, slot: Slot) -> String {
+    record["_snapshot_at"] = json!(slot.rfc3339());
+    record["_extracted_at"] = json!(
+        slot.time()
+            .checked_add_signed(chrono::Duration::seconds(4))
+            .unwrap()
+            .to_rfc3339()
+    );
+    record.to_string()
+}
+
+fn stream(slot: Slot, id: &str, user: (&str, &str), game: (&str, &str), language: &str, viewers: i64) -> String {
+    stamp(
+        json!({
+            "id": id, "user_id": user.0, "user_login": user.1, "user_name": user.1.to_uppercase(),
+            "game_id": game.0, "game_name": game.1, "type": "live", "title": format!("{id} live"),
+            "viewer_count": viewers, "started_at": "2026-11-23T19:00:00Z", "language": language,
+            "thumbnail_url": "https://example.test/{width}x{height}.jpg", "tag_ids": [], "tags": null, "is_mature": false
+        }),
+        slot,
+    )
+}
+
+fn user(slot: Slot, id: &str, login: &str, broadcaster_type: &str) -> String {
+    stamp(
+        json!({
+            "id": id, "login": login, "display_name": login.to_uppercase(), "type": "",
+            "broadcaster_type": broadcaster_type, "description": "", "profile_image_url": "https://example.test/p.png",
+            "offline_image_url": "", "view_count": 0, "created_at": "2020-01-01T00:00:00Z"
+        }),
+        slot,
+    )
+}
+
+fn game(slot: Slot, id: &str, name: &str) -> String {
+    stamp(
+        json!({"id": id, "name": name, "box_art_url": "https://example.test/{width}x{height}.jpg", "igdb_id": ""}),
+        slot,
+    )
+}
+
+fn strs(lines: &[String]) -> Vec<&str> {
+    lines.iter().map(String::as_str).collect()
+}
+
+async fn commit(lake: &Lake, slot: Slot, streams: &[String], users: &[String], games: &[String]) {
+    let (s, u, g) = (strs(streams), strs(users), strs(games));
+    commit_slot(
+        lake,
+        slot,
+        &[(Entity::Streams, &s), (Entity::Users, &u), (Entity::Games, &g)],
+    )
+    .await;
+}
+
+fn project() -> Project {
+    Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the repository's dbt project loads")
+}
+
+async fn transform(warehouse: &mut DuckDbWarehouse) -> RunReport {
+    let options = TransformOptions {
+        check_freshness: false,
+        ..Default::default()
+    };
+    let report = transform::run(&project(), warehouse, &options, |_| {}).await.unwrap();
+    let problems: Vec<String> = report
+        .nodes
+        .iter()
+        .map(|n| Step::Node(n.clone()))
+        .chain(report.tests.iter().map(|t| Step::Test(t.clone())))
+        .filter(|s| !s.went_well())
+        .map(|s| s.to_string())
+        .collect();
+    assert!(report.succeeded() && problems.is_empty(), "{problems:#?}");
+    report
+}
+
+async fn rows(warehouse: &mut DuckDbWarehouse, sql: &str) -> Vec<Vec<String>> {
+    let table = warehouse.query(sql).await.unwrap();
+    table
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
+        .collect()
+}
+
+async fn count(warehouse: &mut DuckDbWarehouse, relation: &str) -> i64 {
+    warehouse
+        .query(&format!("select count(*) from {relation}"))
+        .await
+        .unwrap()
+        .scalar_i64()
+        .unwrap()
+}
+
+/// The fixture, in two deliveries: slot 1 arrives late (after slot 2 was transformed),
+/// streamer u1 renames itself in slot 3, slot 2 has a malformed line, u2 streams
+/// with no category (`game_id` ""), and a copy of slot 0's file is ingested again.
+#[tokio::test]
+async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
+    let (_dir, lake) = temp_lake();
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let (alice, bob, carol) = (("u1", "alice"), ("u2", "bob"), ("u3", "carol"));
+    let (one, two, none) = (("g1", "Game One"), ("g2", "Game Two"), ("", ""));
+
+    // First delivery: slots 0 and 2; slot 1 is late.
+    commit(
+        &lake,
+        at(0),
+        &[
+            stream(at(0), "A", alice, one, "en", 100),
+            stream(at(0), "B", bob, none, "de", 10),
+        ],
+        &[user(at(0), "u1", "alice", "affiliate"), user(at(0), "u2", "bob", "")],
+        &[game(at(0), "g1", "Game One")],
+    )
+    .await;
+    let mut slot_2 = vec![
+        stream(at(2), "A", alice, two, "en", 300),
+        stream(at(2), "C", carol, two, "en", 70),
+    ];
+    slot_2.insert(1, r#"{"id": "broken"#.to_string());
+    commit(&lake, at(2), &slot_2, &[], &[game(at(2), "g2", "Game Two")]).await;
+    let loaded = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!(loaded.rejected, 1, "the malformed line is rejected, the rest loads");
+    let first = transform(&mut warehouse).await;
+    assert_eq!(first.nodes.len(), 12);
+    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 4);
+
+    // Second delivery: the late slot 1, and slot 3 where alice is now alice2.
+    commit(
+        &lake,
+        at(1),
+        &[
+            stream(at(1), "A", alice, one, "en", 200),
+            stream(at(1), "B", bob, none, "de", 30),
+            stream(at(1), "C", carol, two, "en", 50),
+        ],
+        &[user(at(1), "u3", "carol", "partner")],
+        &[],
+    )
+    .await;
+    commit(
+        &lake,
+        at(3),
+        &[stream(at(3), "A", ("u1", "alice2"), two, "en", 400)],
+        &[user(at(3), "u1", "alice2", "affiliate")],
+        &[],
+    )
+    .await;
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    let second = transform(&mut warehouse).await;
+    assert!(second.nodes.iter().any(|n| n.name.0 == "fact_stream_snapshots"
+        && matches!(
+            n.outcome,
+            NodeOutcome::Built(transform::Built::Incremental { created: false })
+        )));
+    assert_eq!(
+        count(&mut warehouse, "marts.fact_stream_snapshots").await,
+        8,
+        "the late slot is merged"
+    );
+
+    // A copy of slot 0's file, ingested under another name (as a re-upload would be).
+    warehouse
+        .execute(
+            "insert into raw.raw_streams select raw_json, 'copy-of-' || file_name, file_row_number, loaded_at + interval 1 hour \
+             from raw.raw_streams where file_name like '%20261123T2000Z%'",
+        )
+        .await
+        .unwrap();
+    transform(&mut warehouse).await;
+    assert_eq!(
+        count(&mut warehouse, "marts.fact_stream_snapshots").await,
+        8,
+        "a duplicate file adds no rows"
+    );
+
+    // Broadcasts: A = 100+200+300+400 viewers over 4 slots, B = 10+30 (no category), C = 50+70.
+    assert_eq!(
+        rows(&mut warehouse, "select stream_id, snapshots, peak_viewers, avg_viewers, hours_watched, hours_streamed, games_played, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from marts.fct_broadcasts order by stream_id").await,
+        [
+            ["A", "4", "400", "250", "250", "1", "2", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
+            ["B", "2", "30", "20", "10", "0.5", "0", "2026-11-23 20:00:00", "2026-11-23 20:15:00"],
+            ["C", "2", "70", "60", "30", "0.5", "1", "2026-11-23 20:15:00", "2026-11-23 20:30:00"],
+        ]
+    );
+    // Games over the day's 4 observed slots. g1: 100, 200 (one channel each).
+    // g2: 50 (C), 370 (A+C, two channels), 400 (A). B has no game and is not here.
+    assert_eq!(
+        rows(&mut warehouse, "select game_id, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, viewer_ratio from marts.agg_game_daily order by game_id").await,
+        [
+            ["g1", "75", "0.5", "200", "75", "1", "0.5", "150"],
+            ["g2", "205", "1", "400", "205", "2", "1", "205"],
+        ]
+    );
+    // Languages: en = 100, 250, 370, 400 over 6 channel-slots; de = 10, 30.
+    assert_eq!(
+        rows(&mut warehouse, "select language, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, round(viewer_ratio, 4) from marts.agg_language_daily order by language").await,
+        [
+            ["de", "10", "0.5", "30", "10", "1", "0.5", "20"],
+            ["en", "280", "1.5", "400", "280", "2", "1.5", "186.6667"],
+        ]
+    );
+    assert_eq!(
+        rows(&mut warehouse, "select user_id, broadcasts, hours_watched, hours_streamed, avg_viewers, peak_viewers, games_played from marts.agg_streamer_daily order by user_id").await,
+        [
+            ["u1", "1", "250", "1", "250", "400", "2"],
+            ["u2", "1", "10", "0.5", "20", "30", "0"],
+            ["u3", "1", "30", "0.5", "60", "70", "1"],
+        ]
+    );
+    // The empty game id is NULL, not "".
+    assert_eq!(count(&mut warehouse, "staging.stg_streams where game_id = ''").await, 0);
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "staging.stg_streams where stream_id = 'B' and game_id is null"
+        )
+        .await,
+        2
+    );
+
+    // The rename closed alice's row and opened alice2's; carol (late) got her first row.
+    assert_eq!(
+        rows(&mut warehouse, "select user_id, login, cast(dbt_valid_from as varchar), cast(dbt_valid_to as varchar) from snapshots.snap_streamers order by user_id, dbt_valid_from").await,
+        [
+            ["u1", "alice", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
+            ["u1", "alice2", "2026-11-23 20:45:00", "NULL"],
+            ["u2", "bob", "2026-11-23 20:00:00", "NULL"],
+            ["u3", "carol", "2026-11-23 20:15:00", "NULL"],
+        ]
+    );
+    assert_eq!(
+        rows(&mut warehouse, "select user_id, login, broadcaster_type, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from marts.dim_streamers order by user_id").await,
+        [
+            ["u1", "alice2", "affiliate", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
+            ["u2", "bob", "", "2026-11-23 20:00:00", "2026-11-23 20:15:00"],
+            ["u3", "carol", "partner", "2026-11-23 20:15:00", "2026-11-23 20:30:00"],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn loading_and_transforming_twice_adds_zero_rows() {
+    let sim = spawn_sim(twitch_pipeline::simulator::SimulatorConfig {
+        streams: 300,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (_dir, lake) = temp_lake();
+    let client = connect(&sim).await;
+    for i in 0..3 {
+        sim.simulator.config().clock.set(at(i).time());
+        extract(client.clone(), &lake, at(i), &Default::default())
+            .await
+            .unwrap();
+    }
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    transform(&mut warehouse).await;
+    let mut before = Vec::new();
+    for relation in MODELS {
+        before.push(count(&mut warehouse, relation).await);
+    }
+    assert_eq!(before[7], 900, "three slots of 300 streams");
+
+    assert_eq!(load_lake(&lake, &mut warehouse).await.unwrap().files_loaded, 0);
+    transform(&mut warehouse).await;
+    let mut after = Vec::new();
+    for relation in MODELS {
+        after.push(count(&mut warehouse, relation).await);
+    }
+    assert_eq!(before, after);
+}
+
+/// A project of one model and a failing singular test, in a temporary folder.
+fn failing_project(dir: &Path) -> Project {
+    // dbt's default paths: models/ for models, tests/ for singular tests.
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("dbt_project.yml"), "name: t\nconfig-version: 2\nprofile: t\n").unwrap();
+    std::fs::write(
+        dir.join("models/counts.sql"),
+        "{{ config(materialized='table') }}\nselect -5 as viewers union all select 3",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("models/doubled.sql"),
+        "select viewers * 2 as viewers from {{ ref('counts') }}",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tests/no_negative.sql"),
+        "select * from {{ ref('counts') }} where viewers < 0",
+    )
+    .unwrap();
+    Project::load(dir).unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_test_is_named_with_its_row_count_and_stops_what_is_built_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = failing_project(dir.path());
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut lines = Vec::new();
+    let report = transform::run(&project, &mut warehouse, &TransformOptions::default(), |s| {
+        lines.push(s.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(!report.succeeded());
+    let test = report.tests.iter().find(|t| t.name == "no_negative").unwrap();
+    assert_eq!(test.outcome, TestOutcome::Fail { failing_rows: 1 });
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("FAIL") && l.contains("no_negative (1 failing rows)")),
+        "{lines:#?}"
+    );
+    let doubled = report.nodes.iter().find(|n| n.name.0 == "doubled").unwrap();
+    assert!(matches!(&doubled.outcome, NodeOutcome::Skipped { because } if because.0 == "counts"));
+}
+
+#[tokio::test]
+async fn select_and_full_refresh_rebuild_only_what_is_asked() {
+    let (_dir, lake) = temp_lake();
+    commit(
+        &lake,
+        at(0),
+        &[stream(at(0), "A", ("u1", "a"), ("g1", "G"), "en", 5)],
+        &[user(at(0), "u1", "a", "")],
+        &[game(at(0), "g1", "G")],
+    )
+    .await;
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    transform(&mut warehouse).await;
+
+    let options = TransformOptions {
+        select: vec!["+fact_stream_snapshots".into()],
+        full_refresh: true,
+        ..Default::default()
+    };
+    let report = transform::run(&project(), &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    let built: Vec<&str> = report.nodes.iter().map(|n| n.name.0.as_str()).collect();
+    assert_eq!(built, ["stg_streams", "fact_stream_snapshots"]);
+    assert!(matches!(
+        report.nodes[1].outcome,
+        NodeOutcome::Built(transform::Built::Incremental { created: true })
+    ));
+    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 1);
+}
+
+#[tokio::test]
+async fn freshness_fails_the_run_when_the_newest_snapshot_is_too_old_and_passes_when_recent() {
+    let (_dir, lake) = temp_lake();
+    let recent = Slot::containing(chrono::Utc::now());
+    commit(
+        &lake,
+        at(0),
+        &[stream(at(0), "old", ("u1", "a"), ("g1", "G"), "en", 5)],
+        &[],
+        &[],
+    )
+    .await;
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    let options = TransformOptions {
+        check_freshness: true,
+        ..Default::default()
+    };
+    let stale = transform::run(&project(), &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(stale.freshness.len(), 1);
+    assert_eq!(stale.freshness[0].status, transform::FreshnessStatus::Error);
+    assert!(!stale.succeeded(), "a source past its error_after fails the run");
+
+    commit(
+        &lake,
+        recent,
+        &[stream(recent, "new", ("u1", "a"), ("g1", "G"), "en", 5)],
+        &[],
+        &[],
+    )
+    .await;
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    let fresh = transform::run(&project(), &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(fresh.freshness[0].status, transform::FreshnessStatus::Pass);
+    assert!(fresh.succeeded(), "{}", fresh.summary_line());
+}
