@@ -1,20 +1,31 @@
 {#- The only SQL that differs between the warehouses; every model uses these. -#}
 
-{#- A top-level JSON field as text (NULL when missing or JSON null). -#}
-{% macro json_text(column, field) -%}
+{#- A raw JSON column parsed once into a record of the named top-level fields.
+    DuckDB parses the text into a struct (reading fields one by one would parse
+    each document again per field); Snowflake's VARIANT is already parsed. -#}
+{% macro json_record(column, fields) -%}
 {%- if target.type == 'snowflake' -%}
-{{ column }}:"{{ field }}"::varchar
+{{ column }}
 {%- else -%}
-({{ column }} ->> '$.{{ field }}')
+json_transform({{ column }}, '{ {%- for field in fields %}"{{ field }}": "VARCHAR"{% if not loop.last %}, {% endif %}{% endfor -%} }')
 {%- endif -%}
 {%- endmacro %}
 
-{#- A top-level JSON field kept as JSON text (arrays, objects). -#}
-{% macro json_raw(column, field) -%}
+{#- A field of a `json_record` as text (NULL when missing or JSON null). -#}
+{% macro record_text(record, field) -%}
 {%- if target.type == 'snowflake' -%}
-to_json({{ column }}:"{{ field }}")
+{{ record }}:"{{ field }}"::varchar
 {%- else -%}
-json_extract({{ column }}, '$.{{ field }}')::varchar
+{{ record }}."{{ field }}"
+{%- endif -%}
+{%- endmacro %}
+
+{#- A field of a `json_record` holding an array or object, as JSON text. -#}
+{% macro record_json(record, field) -%}
+{%- if target.type == 'snowflake' -%}
+to_json({{ record }}:"{{ field }}")
+{%- else -%}
+{{ record }}."{{ field }}"
 {%- endif -%}
 {%- endmacro %}
 

@@ -6,6 +6,19 @@
 cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
 {%- endmacro %}
 
+{#- Which days a daily aggregate builds: all of them, or in an incremental run only
+    the days that snapshots loaded since the last run fall on. -#}
+{% macro days_to_build() -%}
+{%- if is_incremental() -%}
+snapshot_date in (
+    select distinct snapshot_date from {{ ref('fact_stream_snapshots') }}
+    where loaded_at > (select max(loaded_at) from {{ this }})
+)
+{%- else -%}
+1 = 1
+{%- endif -%}
+{%- endmacro %}
+
 {#- Daily audience of a dimension (game, language) from the snapshot fact.
     Peaks are of concurrent totals within one slot; averages are over every slot the
     pipeline observed that day, so a game missing from a slot counts as zero there. -#}
@@ -16,15 +29,17 @@ with per_slot as (
         snapshot_date,
         snapshot_at,
         sum(viewer_count) as viewers,
-        count(*) as channels
+        count(*) as channels,
+        max(loaded_at) as loaded_at
     from {{ ref('fact_stream_snapshots') }}
-    where {{ dimension }} is not null
+    where {{ dimension }} is not null and {{ days_to_build() }}
     group by {{ dimension }}, snapshot_date, snapshot_at
 ),
 
 observed as (
     select snapshot_date, count(distinct snapshot_at) as slots
     from {{ ref('fact_stream_snapshots') }}
+    where {{ days_to_build() }}
     group by snapshot_date
 )
 
@@ -38,7 +53,8 @@ select
     cast(sum(per_slot.viewers) as double) / observed.slots as avg_viewers,
     max(per_slot.channels) as peak_channels,
     cast(sum(per_slot.channels) as double) / observed.slots as avg_channels,
-    cast(sum(per_slot.viewers) as double) / sum(per_slot.channels) as viewer_ratio
+    cast(sum(per_slot.viewers) as double) / sum(per_slot.channels) as viewer_ratio,
+    max(per_slot.loaded_at) as loaded_at
 from per_slot
 join observed on observed.snapshot_date = per_slot.snapshot_date
 group by per_slot.{{ dimension }}, per_slot.snapshot_date, observed.slots

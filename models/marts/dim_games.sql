@@ -7,14 +7,14 @@ with seen as (
         game_id,
         min(snapshot_at) as first_seen_at,
         max(snapshot_at) as last_seen_at
-    from {{ ref('stg_streams') }}
+    from {{ ref('fact_stream_snapshots') }}
     where game_id is not null
     group by game_id
 ),
 
 latest_stream as (
     select game_id, game_name
-    from {{ ref('stg_streams') }}
+    from {{ ref('fact_stream_snapshots') }}
     where game_id is not null
     qualify row_number() over (partition by game_id order by snapshot_at desc, stream_id desc) = 1
 ),

@@ -8,13 +8,13 @@ with seen as (
         user_id,
         min(snapshot_at) as first_seen_at,
         max(snapshot_at) as last_seen_at
-    from {{ ref('stg_streams') }}
+    from {{ ref('fact_stream_snapshots') }}
     group by user_id
 ),
 
 latest_stream as (
     select user_id, user_login, user_name
-    from {{ ref('stg_streams') }}
+    from {{ ref('fact_stream_snapshots') }}
     qualify row_number() over (partition by user_id order by snapshot_at desc, stream_id desc) = 1
 ),
 

@@ -1,6 +1,7 @@
-{{ config(materialized='table', schema='marts') }}
+{{ config(materialized='incremental', unique_key='stream_id', schema='marts') }}
 
 -- One row per broadcast (Helix stream id): when it ran and how it was watched.
+-- An incremental run recomputes only the broadcasts that new snapshots touch.
 select
     stream_id,
     max(user_id) as user_id,
@@ -13,6 +14,13 @@ select
     cast(sum(viewer_count) as double) / count(*) as avg_viewers,
     {{ hours('sum(viewer_count)') }} as hours_watched,
     {{ hours('count(*)') }} as hours_streamed,
-    count(distinct game_id) as games_played
+    count(distinct game_id) as games_played,
+    max(loaded_at) as loaded_at
 from {{ ref('fact_stream_snapshots') }}
+{% if is_incremental() %}
+where stream_id in (
+    select stream_id from {{ ref('fact_stream_snapshots') }}
+    where loaded_at > (select max(loaded_at) from {{ this }})
+)
+{% endif %}
 group by stream_id

@@ -1,20 +1,30 @@
 {{ config(materialized='view', schema='staging') }}
 
 -- One row per user per fetch (users are fetched at most daily), typed.
-with typed as (
+with parsed as (
     select
-        {{ json_text('raw_json', 'id') }} as user_id,
-        {{ json_text('raw_json', 'login') }} as login,
-        {{ json_text('raw_json', 'display_name') }} as display_name,
-        {{ json_text('raw_json', 'type') }} as user_type,
-        {{ json_text('raw_json', 'broadcaster_type') }} as broadcaster_type,
-        {{ json_text('raw_json', 'description') }} as description,
-        {{ json_text('raw_json', 'profile_image_url') }} as profile_image_url,
-        {{ json_text('raw_json', 'offline_image_url') }} as offline_image_url,
-        {{ utc_timestamp(json_text('raw_json', 'created_at')) }} as created_at,
-        {{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }} as snapshot_at,
+        {{ json_record('raw_json', [
+            'id', 'login', 'display_name', 'type', 'broadcaster_type', 'description',
+            'profile_image_url', 'offline_image_url', 'created_at', '_snapshot_at',
+        ]) }} as record,
         loaded_at
     from {{ source('twitch', 'raw_users') }}
+),
+
+typed as (
+    select
+        {{ record_text('record', 'id') }} as user_id,
+        {{ record_text('record', 'login') }} as login,
+        {{ record_text('record', 'display_name') }} as display_name,
+        {{ record_text('record', 'type') }} as user_type,
+        {{ record_text('record', 'broadcaster_type') }} as broadcaster_type,
+        {{ record_text('record', 'description') }} as description,
+        {{ record_text('record', 'profile_image_url') }} as profile_image_url,
+        {{ record_text('record', 'offline_image_url') }} as offline_image_url,
+        {{ utc_timestamp(record_text('record', 'created_at')) }} as created_at,
+        {{ utc_timestamp(record_text('record', '_snapshot_at')) }} as snapshot_at,
+        loaded_at
+    from parsed
 )
 
 select * from typed
