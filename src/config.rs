@@ -154,22 +154,149 @@ impl LakeArgs {
     }
 }
 
-/// Which warehouse.
+/// Which warehouse, and Snowflake's settings when it is Snowflake.
 #[derive(clap::Args, Clone, Debug)]
 pub struct WarehouseArgs {
-    /// Warehouse: duckdb:PATH for the embedded DuckDB file.
+    /// Warehouse: duckdb:PATH for the embedded DuckDB file, or snowflake (SNOWFLAKE_* settings).
     #[arg(
         long = "warehouse",
         env = "WAREHOUSE_URL",
         default_value = "duckdb:./data/warehouse.duckdb"
     )]
     pub warehouse: String,
+    #[command(flatten)]
+    pub snowflake: SnowflakeArgs,
+}
+
+/// A validated warehouse.
+#[derive(Clone, Debug)]
+pub enum WarehouseTarget {
+    /// The embedded DuckDB file.
+    DuckDb(PathBuf),
+    Snowflake(Box<SnowflakeSettings>),
+}
+
+impl fmt::Display for WarehouseTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseTarget::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseTarget::Snowflake(s) => write!(f, "snowflake:{}.{}.{}", s.account, s.database, s.schema),
+        }
+    }
 }
 
 impl WarehouseArgs {
-    fn check(&self, problems: &mut Problems) -> Option<WarehouseUrl> {
-        problems.parse(&self.warehouse, "WAREHOUSE_URL (--warehouse)", str::parse)
+    fn check(&self, problems: &mut Problems) -> Option<WarehouseTarget> {
+        match problems.parse(&self.warehouse, "WAREHOUSE_URL (--warehouse)", str::parse)? {
+            WarehouseUrl::DuckDb(path) => Some(WarehouseTarget::DuckDb(path)),
+            WarehouseUrl::Snowflake => self
+                .snowflake
+                .check(problems)
+                .map(|s| WarehouseTarget::Snowflake(Box::new(s))),
+        }
     }
+}
+
+/// Snowflake connection settings, as given; read only when the warehouse is `snowflake`.
+#[derive(clap::Args, Clone, Default)]
+pub struct SnowflakeArgs {
+    /// Snowflake account identifier (e.g. myorg-myaccount).
+    #[arg(long = "snowflake-account", env = "SNOWFLAKE_ACCOUNT")]
+    pub account: Option<String>,
+    /// Snowflake user of the key pair.
+    #[arg(long = "snowflake-user", env = "SNOWFLAKE_USER")]
+    pub user: Option<String>,
+    /// The user's private key: PEM text, or the path of a PEM file (never printed).
+    #[arg(
+        long = "snowflake-private-key",
+        env = "SNOWFLAKE_PRIVATE_KEY",
+        hide_env_values = true
+    )]
+    pub private_key: Option<String>,
+    /// Role for the session (the user's default when unset).
+    #[arg(long = "snowflake-role", env = "SNOWFLAKE_ROLE")]
+    pub role: Option<String>,
+    /// Virtual warehouse that runs the queries.
+    #[arg(long = "snowflake-warehouse", env = "SNOWFLAKE_WAREHOUSE")]
+    pub warehouse: Option<String>,
+    /// Database holding the RAW schema and the models.
+    #[arg(long = "snowflake-database", env = "SNOWFLAKE_DATABASE")]
+    pub database: Option<String>,
+    /// Schema for models without one of their own (dbt's target.schema).
+    #[arg(long = "snowflake-schema", env = "SNOWFLAKE_SCHEMA", default_value = "PUBLIC")]
+    pub schema: String,
+    /// Base URL instead of https://ACCOUNT.snowflakecomputing.com (private link, tests).
+    #[arg(long = "snowflake-url", env = "SNOWFLAKE_URL")]
+    pub url: Option<String>,
+}
+
+impl fmt::Debug for SnowflakeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnowflakeArgs")
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("private_key", &self.private_key.as_ref().map(|_| "[REDACTED]"))
+            .field("role", &self.role)
+            .field("warehouse", &self.warehouse)
+            .field("database", &self.database)
+            .field("schema", &self.schema)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// Validated Snowflake settings.
+#[derive(Clone, Debug)]
+pub struct SnowflakeSettings {
+    pub account: String,
+    pub user: String,
+    /// PEM text; redacted in Debug by `secrecy`, and it has no Display.
+    pub private_key: SecretString,
+    pub role: Option<String>,
+    pub warehouse: String,
+    pub database: String,
+    pub schema: String,
+    pub base_url: Option<Url>,
+}
+
+impl SnowflakeArgs {
+    fn check(&self, problems: &mut Problems) -> Option<SnowflakeSettings> {
+        let account = problems.required(&self.account, "SNOWFLAKE_ACCOUNT", "--snowflake-account");
+        let user = problems.required(&self.user, "SNOWFLAKE_USER", "--snowflake-user");
+        let key = problems.required(&self.private_key, "SNOWFLAKE_PRIVATE_KEY", "--snowflake-private-key");
+        let private_key = key.and_then(|key| problems.parse(&key, "SNOWFLAKE_PRIVATE_KEY", read_private_key));
+        let warehouse = problems.required(&self.warehouse, "SNOWFLAKE_WAREHOUSE", "--snowflake-warehouse");
+        let database = problems.required(&self.database, "SNOWFLAKE_DATABASE", "--snowflake-database");
+        let base_url = match &self.url {
+            Some(url) => Some(problems.parse(url, "SNOWFLAKE_URL (--snowflake-url)", parse_http_url)?),
+            None => None,
+        };
+        Some(SnowflakeSettings {
+            account: account?.to_ascii_uppercase(),
+            user: user?.to_ascii_uppercase(),
+            private_key: private_key?,
+            role: self.role.clone().filter(|r| !r.trim().is_empty()),
+            warehouse: warehouse?,
+            database: database?,
+            schema: self.schema.clone(),
+            base_url,
+        })
+    }
+}
+
+/// The key as PEM text, read from a file when the value is not PEM itself. The
+/// messages never quote the value: it may be the key.
+fn read_private_key(value: &str) -> Result<SecretString, String> {
+    let pem = if value.trim_start().starts_with("-----BEGIN") {
+        value.to_string()
+    } else {
+        std::fs::read_to_string(value.trim())
+            .map_err(|e| format!("it is neither PEM text nor a readable PEM file ({e})"))?
+    };
+    if !pem.contains("PRIVATE KEY-----") {
+        return Err("it holds no PEM private key (expected -----BEGIN PRIVATE KEY-----)".into());
+    }
+    Ok(SecretString::from(pem))
 }
 
 /// Options of a local load, as given.
@@ -185,7 +312,8 @@ pub struct LoadArgs {
 #[derive(Clone, Debug)]
 pub struct LoadSettings {
     pub lake: LakeUrl,
-    pub warehouse: WarehouseUrl,
+    /// The embedded DuckDB file (Snowflake loads through Snowpipe instead).
+    pub warehouse: PathBuf,
 }
 
 impl LoadArgs {
@@ -193,7 +321,17 @@ impl LoadArgs {
     pub fn validate(&self) -> Result<LoadSettings, ConfigError> {
         let mut problems = Problems::default();
         let lake = self.lake.check(&mut problems);
-        let warehouse = self.warehouse.check(&mut problems);
+        let warehouse = match self.warehouse.check(&mut problems) {
+            Some(WarehouseTarget::DuckDb(path)) => Some(path),
+            Some(WarehouseTarget::Snowflake(_)) => {
+                problems.0.push(
+                    "WAREHOUSE_URL (--warehouse) is snowflake: `load` fills the embedded DuckDB; Snowflake loads through Snowpipe (`ingest`)"
+                        .into(),
+                );
+                None
+            }
+            None => None,
+        };
         problems.finish(|| LoadSettings {
             lake: lake.expect("validated"),
             warehouse: warehouse.expect("validated"),
@@ -223,7 +361,7 @@ pub struct TransformArgs {
 /// A validated transform run.
 #[derive(Clone, Debug)]
 pub struct TransformSettings {
-    pub warehouse: WarehouseUrl,
+    pub warehouse: WarehouseTarget,
     pub project: PathBuf,
     pub options: crate::transform::TransformOptions,
 }
@@ -263,7 +401,7 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     /// The validated warehouse.
-    pub fn validate(&self) -> Result<WarehouseUrl, ConfigError> {
+    pub fn validate(&self) -> Result<WarehouseTarget, ConfigError> {
         let mut problems = Problems::default();
         let warehouse = self.warehouse.check(&mut problems);
         problems.finish(|| warehouse.expect("validated"))
@@ -417,5 +555,81 @@ mod tests {
         let settings = raw.validate().unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert!(format!("{settings:?}").contains("REDACTED"));
+    }
+
+    fn transform_args(snowflake: SnowflakeArgs) -> TransformArgs {
+        TransformArgs {
+            warehouse: WarehouseArgs {
+                warehouse: "snowflake".into(),
+                snowflake,
+            },
+            project: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            select: Vec::new(),
+            full_refresh: false,
+            skip_freshness: false,
+        }
+    }
+
+    const PEM: &str =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-hunter2\n-----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn snowflake_lists_every_missing_setting_together() {
+        let err = transform_args(SnowflakeArgs {
+            schema: "PUBLIC".into(),
+            ..Default::default()
+        })
+        .validate()
+        .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 5, "{text}");
+        for needle in [
+            "SNOWFLAKE_ACCOUNT",
+            "SNOWFLAKE_USER",
+            "SNOWFLAKE_PRIVATE_KEY",
+            "SNOWFLAKE_WAREHOUSE",
+            "SNOWFLAKE_DATABASE",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn snowflake_key_is_pem_or_a_pem_file_and_never_printed() {
+        let complete = |key: &str| SnowflakeArgs {
+            account: Some("myorg-acct".into()),
+            user: Some("pipeline".into()),
+            private_key: Some(key.into()),
+            role: None,
+            warehouse: Some("WH".into()),
+            database: Some("TWITCH".into()),
+            schema: "PUBLIC".into(),
+            url: None,
+        };
+        let args = transform_args(complete(PEM));
+        assert!(!format!("{args:?}").contains("hunter2"));
+        let settings = args.validate().unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        let WarehouseTarget::Snowflake(snowflake) = &settings.warehouse else {
+            panic!("snowflake")
+        };
+        assert_eq!(
+            (snowflake.account.as_str(), snowflake.user.as_str()),
+            ("MYORG-ACCT", "PIPELINE")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key.p8");
+        std::fs::write(&file, PEM).unwrap();
+        assert!(transform_args(complete(file.to_str().unwrap())).validate().is_ok());
+
+        let err = transform_args(complete("not-a-key-hunter2"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SNOWFLAKE_PRIVATE_KEY") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use twitch_pipeline::config::ExtractArgs;
 #[cfg(feature = "duckdb")]
-use twitch_pipeline::config::{LoadArgs, ReportArgs, TransformArgs};
+use twitch_pipeline::config::LoadArgs;
+use twitch_pipeline::config::{ExtractArgs, ReportArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self, DemoOptions};
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
@@ -48,10 +48,8 @@ enum Command {
     #[cfg(feature = "duckdb")]
     Load(LoadArgs),
     /// Build the dbt project's models in the warehouse and run its tests.
-    #[cfg(feature = "duckdb")]
     Transform(TransformArgs),
     /// Print top streamers, games and languages of the last 24 hours of data.
-    #[cfg(feature = "duckdb")]
     Report(ReportArgs),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
     MockHelix {
@@ -110,7 +108,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let summary = pipeline::load(&settings).await?;
             println!("{}", summary.line(started.elapsed().as_secs_f64()));
         }
-        #[cfg(feature = "duckdb")]
         Command::Transform(args) => {
             let settings = args.validate()?;
             let report = pipeline::transform(&settings, |step| println!("{step}")).await?;
@@ -120,7 +117,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "the transform failed; see the ERROR and FAIL lines above"
             );
         }
-        #[cfg(feature = "duckdb")]
         Command::Report(args) => {
             let warehouse = args.validate()?;
             print!("{}", pipeline::report(&warehouse, args.top).await?);
@@ -166,7 +162,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let Some(report) = &run.transform {
                 println!("{} (in {})", report.summary_line(), run.warehouse);
                 anyhow::ensure!(report.succeeded(), "the transform failed; see the lines above");
-                #[cfg(feature = "duckdb")]
                 print!("{}", pipeline::report(&run.warehouse, 10).await?);
             }
         }

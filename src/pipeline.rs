@@ -6,13 +6,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::config::{ExtractSettings, TwitchSettings};
 #[cfg(feature = "duckdb")]
-use crate::config::{LoadSettings, TransformSettings};
+use crate::config::LoadSettings;
+use crate::config::{ExtractSettings, TwitchSettings};
+use crate::config::{TransformSettings, WarehouseTarget};
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
 use crate::lake::{Entity, Lake, LakeUrl, Manifest, Slot};
 use crate::simulator::{self, SimClock, SimulatorConfig};
 use crate::twitch::{ClientOptions, HelixClient};
+use crate::warehouse::{AnyWarehouse, SnowflakeWarehouse};
 
 /// Extracts one slot as configured: the given slot, or the current one.
 pub async fn extract(settings: &ExtractSettings) -> anyhow::Result<ExtractOutcome> {
@@ -57,36 +59,51 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
     }
 }
 
-/// Opens the embedded warehouse named by `url`.
-#[cfg(feature = "duckdb")]
-fn open_duckdb(url: &crate::warehouse::WarehouseUrl) -> anyhow::Result<crate::warehouse::DuckDbWarehouse> {
-    let crate::warehouse::WarehouseUrl::DuckDb(path) = url;
-    Ok(crate::warehouse::DuckDbWarehouse::open(path)?)
+/// Opens the warehouse the settings name. On Snowflake every query of the session is
+/// tagged `twitch-pipeline COMMAND RUN-ID`, so one run's queries can be found.
+pub async fn open_warehouse(target: &WarehouseTarget, command: &str) -> anyhow::Result<AnyWarehouse> {
+    match target {
+        #[cfg(feature = "duckdb")]
+        WarehouseTarget::DuckDb(path) => Ok(AnyWarehouse::DuckDb(crate::warehouse::DuckDbWarehouse::open(path)?)),
+        #[cfg(not(feature = "duckdb"))]
+        WarehouseTarget::DuckDb(_) => {
+            anyhow::bail!("this build has no embedded DuckDB (cargo feature `duckdb`); use --warehouse snowflake")
+        }
+        WarehouseTarget::Snowflake(settings) => {
+            let tag = format!("twitch-pipeline {command} {}", run_id());
+            Ok(AnyWarehouse::Snowflake(
+                SnowflakeWarehouse::connect(settings, &tag).await?,
+            ))
+        }
+    }
+}
+
+/// A run's id: its start time and a random suffix, unique enough to search logs by.
+pub fn run_id() -> String {
+    format!("{}-{:08x}", Utc::now().format("%Y%m%dT%H%M%SZ"), rand::random::<u32>())
 }
 
 /// Loads every committed lake file not loaded yet into the embedded warehouse.
 #[cfg(feature = "duckdb")]
 pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSummary> {
     let lake = Lake::open(&settings.lake)?;
-    let mut warehouse = open_duckdb(&settings.warehouse)?;
+    let mut warehouse = crate::warehouse::DuckDbWarehouse::open(&settings.warehouse)?;
     Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
 }
 
 /// Builds the project's models and runs its tests; `on_step` sees each result.
-#[cfg(feature = "duckdb")]
 pub async fn transform(
     settings: &TransformSettings,
     on_step: impl FnMut(&crate::transform::Step),
 ) -> anyhow::Result<crate::transform::RunReport> {
     let project = crate::transform::Project::load(&settings.project)?;
-    let mut warehouse = open_duckdb(&settings.warehouse)?;
+    let mut warehouse = open_warehouse(&settings.warehouse, "transform").await?;
     Ok(crate::transform::run(&project, &mut warehouse, &settings.options, on_step).await?)
 }
 
 /// The terminal report over the marts.
-#[cfg(feature = "duckdb")]
-pub async fn report(warehouse: &crate::warehouse::WarehouseUrl, top: usize) -> anyhow::Result<String> {
-    let mut warehouse = open_duckdb(warehouse)?;
+pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<String> {
+    let mut warehouse = open_warehouse(warehouse, "report").await?;
     let sections = crate::report::build(&mut warehouse, top)
         .await
         .context("cannot read the marts; run `twitch-pipeline transform` first")?;
@@ -155,12 +172,13 @@ pub async fn demo(
     }
     sim.stop().await;
 
-    let warehouse = crate::warehouse::WarehouseUrl::DuckDb(options.data_dir.join("warehouse.duckdb"));
+    let database = options.data_dir.join("warehouse.duckdb");
+    let warehouse = WarehouseTarget::DuckDb(database.clone());
     #[cfg(feature = "duckdb")]
     let (load, transform) = {
         let settings = LoadSettings {
             lake: lake_url.clone(),
-            warehouse: warehouse.clone(),
+            warehouse: database,
         };
         let started = std::time::Instant::now();
         let load = load(&settings).await?.line(started.elapsed().as_secs_f64());
@@ -176,7 +194,7 @@ pub async fn demo(
     };
     #[cfg(not(feature = "duckdb"))]
     let (load, transform) = {
-        let _ = on_step;
+        let _ = (on_step, database);
         (
             "load and transform skipped: this build has no embedded warehouse (cargo feature `duckdb`)".to_string(),
             None,
@@ -200,5 +218,5 @@ pub struct DemoRun {
     /// The transform's results, when this build has the embedded warehouse.
     pub transform: Option<crate::transform::RunReport>,
     /// Where the demo's warehouse is.
-    pub warehouse: crate::warehouse::WarehouseUrl,
+    pub warehouse: WarehouseTarget,
 }

@@ -1,12 +1,13 @@
 //! The warehouse: where lake files become tables and the models are built.
 //!
 //! Locally an embedded DuckDB file (cargo feature `duckdb`, on by default); in Azure,
-//! Snowflake. The raw layer follows the warehouse contract of shared/DESIGN.md:
+//! Snowflake. [`AnyWarehouse`] is either, for the stages that run on both. The raw layer follows the warehouse contract of shared/DESIGN.md:
 //! `RAW_STREAMS`, `RAW_USERS`, `RAW_GAMES` with `RAW_JSON`, `FILE_NAME`,
 //! `FILE_ROW_NUMBER` and `LOADED_AT`.
 
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod snowflake;
 mod table;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::{Doing, DuckDbError, DuckDbWarehouse};
 
+pub use self::snowflake::{SnowflakeConnectError, SnowflakeWarehouse};
 pub use self::table::{Cell, Table};
 use crate::lake::Entity;
 
@@ -60,6 +62,8 @@ pub fn raw_table(entity: Entity) -> &'static str {
 pub enum WarehouseUrl {
     /// `duckdb:PATH`: an embedded DuckDB database file.
     DuckDb(PathBuf),
+    /// `snowflake`: the account in the `SNOWFLAKE_*` settings.
+    Snowflake,
 }
 
 impl std::str::FromStr for WarehouseUrl {
@@ -68,8 +72,9 @@ impl std::str::FromStr for WarehouseUrl {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().split_once(':') {
             Some(("duckdb", path)) if !path.is_empty() => Ok(WarehouseUrl::DuckDb(PathBuf::from(path))),
+            None if s.trim().eq_ignore_ascii_case("snowflake") => Ok(WarehouseUrl::Snowflake),
             _ => Err(format!(
-                "`{s}` is not a warehouse: use duckdb:PATH (e.g. duckdb:./data/warehouse.duckdb)"
+                "`{s}` is not a warehouse: use duckdb:PATH (e.g. duckdb:./data/warehouse.duckdb) or snowflake"
             )),
         }
     }
@@ -79,6 +84,49 @@ impl fmt::Display for WarehouseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WarehouseUrl::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseUrl::Snowflake => f.write_str("snowflake"),
+        }
+    }
+}
+
+/// Either warehouse, behind one type: what the pipeline opens from the settings.
+#[derive(Debug)]
+pub enum AnyWarehouse {
+    #[cfg(feature = "duckdb")]
+    DuckDb(DuckDbWarehouse),
+    Snowflake(SnowflakeWarehouse),
+}
+
+impl Warehouse for AnyWarehouse {
+    fn target_type(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.target_type(),
+            AnyWarehouse::Snowflake(w) => w.target_type(),
+        }
+    }
+
+    fn default_schema(&self) -> &str {
+        match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.default_schema(),
+            AnyWarehouse::Snowflake(w) => w.default_schema(),
+        }
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.execute(sql).await,
+            AnyWarehouse::Snowflake(w) => w.execute(sql).await,
+        }
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.query(sql).await,
+            AnyWarehouse::Snowflake(w) => w.query(sql).await,
         }
     }
 }

@@ -1,0 +1,218 @@
+//! Transform benchmark: prints ratios; not a timed test.
+//!
+//! Data: 7 days × 96 slots × 5,000 live streams (3.36M snapshot rows) from the
+//! simulator's world, in the raw tables of a DuckDB file, users and games as
+//! extraction fetches them (each at most once a day). Measured:
+//!
+//! 1. Full build of the project by our runner, and by `dbt build` (dbt-duckdb, same
+//!    DuckDB version) on the same data: dbt ÷ ours, goal ≥ 10.
+//! 2. The hourly incremental run (4 new slots on top of the rest) ÷ a build of just
+//!    those 4 slots from empty: goal ≤ 2.
+//!
+//! `cargo bench --bench transform`; `BENCH_STREAMS`, `BENCH_DAYS` change the size and
+//! `DBT` names the dbt executable (scripts/test installs one in .tools/venv).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Duration;
+use duckdb::params;
+use twitch_pipeline::lake::{Entity, Slot};
+use twitch_pipeline::simulator::World;
+use twitch_pipeline::transform::{self, Project, TransformOptions};
+use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
+
+const NEW_SLOTS: i64 = 4;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn stamp(record: &impl serde::Serialize, slot: Slot) -> String {
+    let mut value = serde_json::to_value(record).unwrap();
+    value["_snapshot_at"] = serde_json::json!(slot.rfc3339());
+    value["_extracted_at"] = serde_json::json!((slot.time() + Duration::seconds(20)).to_rfc3339());
+    value.to_string()
+}
+
+/// Writes `slots` of the world into the raw tables of a new database at `path`.
+fn generate(path: &Path, world: &World, slots: &[Slot]) {
+    let _ = std::fs::remove_file(path);
+    let mut warehouse = DuckDbWarehouse::open(path).unwrap();
+    let connection = warehouse.connection();
+    let mut users_fetched: HashMap<String, i64> = HashMap::new();
+    let mut games_fetched: HashMap<String, i64> = HashMap::new();
+    let day = 96;
+    for &slot in slots {
+        let loaded_at = (slot.time() + Duration::minutes(5)).naive_utc();
+        let streams = world.streams(slot);
+        let mut users = Vec::new();
+        let mut games = Vec::new();
+        for stream in &streams {
+            let fresh = |seen: &mut HashMap<String, i64>, id: &str| {
+                let stale = seen.get(id).is_none_or(|at| slot.index() - at >= day);
+                if stale {
+                    seen.insert(id.to_string(), slot.index());
+                }
+                stale
+            };
+            if fresh(&mut users_fetched, &stream.user_id) {
+                users.push(stamp(&world.user(&stream.user_id, slot).unwrap(), slot));
+            }
+            if !stream.game_id.is_empty() && fresh(&mut games_fetched, &stream.game_id) {
+                games.push(stamp(world.game(&stream.game_id).unwrap(), slot));
+            }
+        }
+        let streams: Vec<String> = streams.iter().map(|s| stamp(s, slot)).collect();
+        for (entity, lines) in [
+            (Entity::Streams, streams),
+            (Entity::Users, users),
+            (Entity::Games, games),
+        ] {
+            let file = entity.data_path(slot).to_string();
+            let mut appender = connection
+                .appender_to_db(&format!("raw_{}", entity.name()), "raw")
+                .unwrap();
+            for (row, line) in lines.iter().enumerate() {
+                appender
+                    .append_row(params![line, file, row as i64 + 1, loaded_at])
+                    .unwrap();
+            }
+            appender.flush().unwrap();
+        }
+    }
+}
+
+async fn ours(path: &Path) -> f64 {
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut warehouse = DuckDbWarehouse::open(path).unwrap();
+    let started = Instant::now();
+    let report = transform::run(&project, &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(report.succeeded(), "{}", report.summary_line());
+    seconds
+}
+
+fn dbt(dbt: &str, work: &Path, database: &Path) -> f64 {
+    std::fs::write(
+        work.join("profiles.yml"),
+        format!(
+            "twitch_pipeline:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n      path: \"{}\"\n      threads: 1\n",
+            database.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let output = std::process::Command::new(dbt)
+        .args(["build", "--project-dir", env!("CARGO_MANIFEST_DIR"), "--profiles-dir"])
+        .arg(work)
+        .arg("--target-path")
+        .arg(work.join("target"))
+        .arg("--log-path")
+        .arg(work.join("logs"))
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .env("DO_NOT_TRACK", "1")
+        .output()
+        .expect("dbt runs");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "dbt build failed:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    seconds
+}
+
+/// Copies the raw rows of `slots` from `from` into `to`.
+async fn add_slots(from: &Path, to: &Path, slots: &[Slot]) {
+    let files: Vec<String> = slots
+        .iter()
+        .flat_map(|s| Entity::ALL.map(|e| format!("'{}'", e.data_path(*s))))
+        .collect();
+    let mut warehouse = DuckDbWarehouse::open(to).unwrap();
+    warehouse
+        .execute(&format!("attach '{}' as source (read_only)", from.display()))
+        .await
+        .unwrap();
+    for entity in Entity::ALL {
+        let table = format!("raw.raw_{}", entity.name());
+        warehouse
+            .execute(&format!(
+                "insert into {table} select * from source.{table} where file_name in ({})",
+                files.join(", ")
+            ))
+            .await
+            .unwrap();
+    }
+    warehouse.execute("detach source").await.unwrap();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let streams = env_number("BENCH_STREAMS", 5_000);
+    let days = env_number("BENCH_DAYS", 7) as i64;
+    let dir: PathBuf = std::env::temp_dir().join("twitch-pipeline-bench-transform");
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = World::new(7, streams);
+    let first: Slot = "2026-11-16T00:00:00Z".parse().unwrap();
+    let all: Vec<Slot> = (0..days * 96).map(|i| first.offset(i)).collect();
+    let new = &all[all.len() - NEW_SLOTS as usize..];
+    println!(
+        "transform benchmark: {days} days x 96 slots x {streams} streams = {} snapshot rows",
+        all.len() * streams
+    );
+
+    let started = Instant::now();
+    let full = dir.join("full.duckdb");
+    generate(&full, &world, &all);
+    let slice = dir.join("slice.duckdb");
+    generate(&slice, &world, new);
+    println!("  generated the raw tables in {:.1} s", started.elapsed().as_secs_f64());
+
+    // 1. Full builds, ours then dbt's, each on its own copy of the same raw data.
+    let ours_full = dir.join("ours-full.duckdb");
+    std::fs::copy(&full, &ours_full).unwrap();
+    let ours_seconds = ours(&ours_full).await;
+    println!("  full build, our runner:  {ours_seconds:8.2} s");
+    match std::env::var("DBT") {
+        Ok(dbt_path) => {
+            let dbt_full = dir.join("dbt-full.duckdb");
+            std::fs::copy(&full, &dbt_full).unwrap();
+            let dbt_seconds = dbt(&dbt_path, &dir, &dbt_full);
+            println!("  full build, dbt build:   {dbt_seconds:8.2} s");
+            println!("  dbt ÷ ours = {:.2} (goal ≥ 10)", dbt_seconds / ours_seconds);
+        }
+        Err(_) => println!("  dbt: skipped (set DBT to the dbt executable, e.g. .tools/venv/bin/dbt)"),
+    }
+
+    // 2. The hourly run: everything but the last hour built, then the last hour arrives.
+    let incremental = dir.join("incremental.duckdb");
+    std::fs::copy(&full, &incremental).unwrap();
+    {
+        let mut warehouse = DuckDbWarehouse::open(&incremental).unwrap();
+        for entity in Entity::ALL {
+            let files: Vec<String> = new.iter().map(|s| format!("'{}'", entity.data_path(*s))).collect();
+            warehouse
+                .execute(&format!(
+                    "delete from raw.raw_{} where file_name in ({})",
+                    entity.name(),
+                    files.join(", ")
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    ours(&incremental).await;
+    add_slots(&full, &incremental, new).await;
+    let incremental_seconds = ours(&incremental).await;
+    let slice_seconds = ours(&slice).await;
+    println!("  hourly incremental run:  {incremental_seconds:8.2} s");
+    println!("  build of that hour alone:{slice_seconds:8.2} s");
+    println!(
+        "  incremental ÷ slice = {:.2} (goal ≤ 2)",
+        incremental_seconds / slice_seconds
+    );
+}

@@ -1,0 +1,132 @@
+//! Snowflake, through snowflake-connector-rs with key-pair authentication.
+//!
+//! One session per run; every statement carries the session's `QUERY_TAG`
+//! (`twitch-pipeline <command> <run id>`), so a run's queries can be found in
+//! Snowflake's query history.
+
+use snowflake_connector_rs::{
+    AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, KeyPairConfig, Session, SessionConfig,
+};
+
+use super::{Cell, Table, Warehouse, WarehouseError};
+use crate::config::SnowflakeSettings;
+
+/// An open Snowflake session.
+pub struct SnowflakeWarehouse {
+    session: Session,
+    schema: String,
+}
+
+impl std::fmt::Debug for SnowflakeWarehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnowflakeWarehouse")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open a Snowflake session for {user} on account {account}: {source}")]
+pub struct SnowflakeConnectError {
+    pub account: String,
+    pub user: String,
+    #[source]
+    pub source: snowflake_connector_rs::Error,
+}
+
+impl SnowflakeWarehouse {
+    /// Logs in with the key pair; `query_tag` marks every statement of the session.
+    pub async fn connect(settings: &SnowflakeSettings, query_tag: &str) -> Result<Self, SnowflakeConnectError> {
+        let fail = |source| SnowflakeConnectError {
+            account: settings.account.clone(),
+            user: settings.user.clone(),
+            source,
+        };
+        use secrecy::ExposeSecret;
+        let auth = AuthConfig::key_pair(KeyPairConfig::from_pem(settings.private_key.expose_secret()));
+        let mut session = SessionConfig::new()
+            .with_database(&settings.database)
+            .with_schema(&settings.schema)
+            .with_warehouse(&settings.warehouse)
+            .with_session_parameter("QUERY_TAG", serde_json::Value::from(query_tag));
+        if let Some(role) = &settings.role {
+            session = session.with_role(role);
+        }
+        let mut config = ClientConfig::new(&settings.user, &settings.account, auth).with_session(session);
+        if let Some(url) = &settings.base_url {
+            config = config.with_endpoint(EndpointConfig::custom_base_url(url.clone()));
+        }
+        let client = Client::new(config).map_err(fail)?;
+        let session = client.create_session().await.map_err(fail)?;
+        Ok(SnowflakeWarehouse {
+            session,
+            schema: settings.schema.clone(),
+        })
+    }
+}
+
+impl Warehouse for SnowflakeWarehouse {
+    fn target_type(&self) -> &'static str {
+        "snowflake"
+    }
+
+    fn default_schema(&self) -> &str {
+        &self.schema
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        self.session
+            .query(sql.to_string())
+            .await
+            .map(drop)
+            .map_err(|e| refused(sql, e))
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        let result = self.session.query(sql.to_string()).await.map_err(|e| refused(sql, e))?;
+        let columns = result
+            .schema()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_ascii_lowercase())
+            .collect();
+        let rows = result.collect::<Vec<_>>().await.map_err(|e| refused(sql, e))?;
+        let rows = rows
+            .into_iter()
+            .map(|row| row.values().iter().map(cell).collect())
+            .collect();
+        Ok(Table { columns, rows })
+    }
+}
+
+fn refused(sql: &str, error: snowflake_connector_rs::Error) -> WarehouseError {
+    WarehouseError {
+        warehouse: "Snowflake",
+        message: error.to_string(),
+        sql: sql.to_string(),
+    }
+}
+
+/// A Snowflake value as text, in the same forms the DuckDB side prints.
+fn cell(value: &CellValue) -> Cell {
+    let text = match value {
+        CellValue::Null => return None,
+        CellValue::Boolean(b) => b.to_string(),
+        CellValue::Integer(n) => n.to_string(),
+        CellValue::Float(n) => n.to_string(),
+        CellValue::Decimal(d) => d.to_string(),
+        CellValue::String(s) => s.clone(),
+        CellValue::Date(d) => d.format("%Y-%m-%d").to_string(),
+        CellValue::Time(t) => t.to_string(),
+        CellValue::TimestampNtz(t) if t.and_utc().timestamp_subsec_micros() == 0 => {
+            t.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+        CellValue::TimestampNtz(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        CellValue::TimestampLtz(t) => t.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+        CellValue::TimestampTz(t) => t.format("%Y-%m-%d %H:%M:%S%.f %:z").to_string(),
+        CellValue::Json(v) => v.to_string(),
+        other => format!("{other:?}"),
+    };
+    Some(text)
+}

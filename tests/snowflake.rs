@@ -1,0 +1,255 @@
+//! The Snowflake path, against fakesnow (Snowflake SQL on DuckDB) behind a launcher
+//! that answers in JSON rowsets: key-pair login, the query tag, and every model and
+//! test of the project built with `target.type` snowflake, to the same metrics.
+//!
+//! fakesnow is installed into `.tools/fakesnow` by `scripts/test`, which sets
+//! `FAKESNOW_PYTHON`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use support::fixture::{game, stream, user};
+use support::*;
+use twitch_pipeline::config::SnowflakeSettings;
+use twitch_pipeline::lake::{Entity, Slot};
+use twitch_pipeline::transform::{self, FreshnessStatus, Project, TransformOptions};
+use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
+
+/// The launcher's process, stopped when the test ends; its stdout lines are kept.
+struct FakeSnow {
+    child: Child,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for FakeSnow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> Option<String> {
+    match std::env::var("FAKESNOW_PYTHON") {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_some() => {
+            panic!("FAKESNOW_PYTHON is not set: run the tests through scripts/test, which installs fakesnow")
+        }
+        Err(_) => {
+            eprintln!("skipped: FAKESNOW_PYTHON is not set (scripts/test installs fakesnow and sets it)");
+            None
+        }
+    }
+}
+
+async fn spawn_fakesnow(python: &str) -> FakeSnow {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the fakesnow launcher starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().unwrap();
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut fakesnow = FakeSnow { child, port, lines };
+    for _ in 0..300 {
+        if let Some(status) = fakesnow.child.try_wait().unwrap() {
+            panic!("the fakesnow launcher exited ({status}) before it listened; see its stderr above");
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return fakesnow;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fakesnow did not listen on port {port} within 30 s");
+}
+
+fn settings(port: u16) -> SnowflakeSettings {
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    SnowflakeSettings {
+        account: "TESTACCOUNT".into(),
+        user: "PIPELINE".into(),
+        private_key: pem.into(),
+        role: Some("TRANSFORMER".into()),
+        warehouse: "TRANSFORMING".into(),
+        database: "TWITCH".into(),
+        schema: "ANALYTICS".into(),
+        base_url: Some(format!("http://127.0.0.1:{port}").parse().unwrap()),
+    }
+}
+
+/// The raw layer as snowflake-setup creates it, filled with `rows` per entity.
+async fn raw_layer(warehouse: &mut SnowflakeWarehouse, rows: &[(Entity, Slot, Vec<String>)]) {
+    warehouse.execute("create schema if not exists raw").await.unwrap();
+    for entity in Entity::ALL {
+        warehouse
+            .execute(&format!(
+                "create or replace table raw.raw_{} (raw_json variant, file_name varchar, file_row_number number, loaded_at timestamp_ntz)",
+                entity.name()
+            ))
+            .await
+            .unwrap();
+    }
+    for (entity, slot, lines) in rows {
+        let file = entity.data_path(*slot).to_string();
+        let loaded_at = (slot.time() + chrono::Duration::minutes(5)).format("%Y-%m-%d %H:%M:%S");
+        for (row, line) in lines.iter().enumerate() {
+            warehouse
+                .execute(&format!(
+                    "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '{loaded_at}'::timestamp_ntz",
+                    entity.name(),
+                    line.replace('\'', "''"),
+                    row + 1
+                ))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn rows(warehouse: &mut SnowflakeWarehouse, sql: &str) -> Vec<Vec<String>> {
+    let table = warehouse.query(sql).await.unwrap();
+    table
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
+    let Some(python) = python() else { return };
+    let fakesnow = spawn_fakesnow(&python).await;
+    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "twitch-pipeline test run-1")
+        .await
+        .unwrap();
+    assert!(
+        fakesnow
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "login QUERY_TAG=twitch-pipeline test run-1"),
+        "the session carries the query tag: {:?}",
+        fakesnow.lines.lock().unwrap()
+    );
+
+    let at = |n| slot().offset(n);
+    let (alice, bob, carol) = (("u1", "alice"), ("u2", "bob"), ("u3", "carol"));
+    let (one, two, none) = (("g1", "Game One"), ("g2", "Game Two"), ("", ""));
+    raw_layer(
+        &mut warehouse,
+        &[
+            (
+                Entity::Streams,
+                at(0),
+                vec![
+                    stream(at(0), "A", alice, one, "en", 100),
+                    stream(at(0), "B", bob, none, "de", 10),
+                ],
+            ),
+            (
+                Entity::Streams,
+                at(1),
+                vec![
+                    stream(at(1), "A", alice, one, "en", 200),
+                    stream(at(1), "B", bob, none, "de", 30),
+                    stream(at(1), "C", carol, two, "en", 50),
+                ],
+            ),
+            (
+                Entity::Streams,
+                at(2),
+                vec![
+                    stream(at(2), "A", alice, two, "en", 300),
+                    stream(at(2), "C", carol, two, "en", 70),
+                ],
+            ),
+            (
+                Entity::Streams,
+                at(3),
+                vec![stream(at(3), "A", ("u1", "alice2"), two, "en", 400)],
+            ),
+            (
+                Entity::Users,
+                at(0),
+                vec![user(at(0), "u1", "alice", "affiliate"), user(at(0), "u2", "bob", "")],
+            ),
+            (Entity::Users, at(1), vec![user(at(1), "u3", "carol", "partner")]),
+            (Entity::Games, at(0), vec![game(at(0), "g1", "Game One")]),
+            (Entity::Games, at(2), vec![game(at(2), "g2", "Game Two")]),
+        ],
+    )
+    .await;
+
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let options = TransformOptions {
+        check_freshness: true,
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    let report = transform::run(&project, &mut warehouse, &options, |step| {
+        if !step.went_well() {
+            problems.push(step.to_string());
+        }
+    })
+    .await
+    .unwrap();
+    // The fixture is from 2026-11-23: the freshness check runs, and finds it stale.
+    assert_eq!(report.freshness.len(), 1);
+    assert_eq!(report.freshness[0].status, FreshnessStatus::Error);
+    problems.retain(|p| !p.contains("freshness"));
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(report.nodes.len(), 12);
+    assert_eq!(report.tests.len(), project.tests.len());
+
+    // The same numbers the DuckDB build gives for this fixture (tests/transform.rs).
+    assert_eq!(
+        rows(&mut warehouse, "select stream_id, snapshots, peak_viewers, avg_viewers, hours_watched, hours_streamed, games_played from marts.fct_broadcasts order by stream_id").await,
+        [
+            ["A", "4", "400", "250", "250", "1", "2"],
+            ["B", "2", "30", "20", "10", "0.5", "0"],
+            ["C", "2", "70", "60", "30", "0.5", "1"],
+        ]
+    );
+    assert_eq!(
+        rows(&mut warehouse, "select game_id, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, viewer_ratio from marts.agg_game_daily order by game_id").await,
+        [
+            ["g1", "75", "0.5", "200", "75", "1", "0.5", "150"],
+            ["g2", "205", "1", "400", "205", "2", "1", "205"],
+        ]
+    );
+
+    // A second run is incremental and changes nothing.
+    let again = transform::run(&project, &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert!(again.succeeded(), "{}", again.summary_line());
+    assert_eq!(
+        rows(&mut warehouse, "select count(*) from marts.fact_stream_snapshots").await,
+        [["8"]]
+    );
+    assert_eq!(
+        rows(&mut warehouse, "select count(*) from snapshots.snap_streamers").await,
+        [["3"]]
+    );
+}

@@ -1,0 +1,107 @@
+"""fakesnow's Snowflake server, answering every statement as a JSON rowset.
+
+fakesnow answers SELECTs with Arrow, which snowflake-connector-rs does not read. Here
+every statement takes fakesnow's JSON branch (the one it keeps for DML), with values
+encoded as Snowflake encodes them in JSON rowsets: TIMESTAMP_NTZ as epoch seconds
+with nine fractional digits, DATE as days since the epoch, BOOLEAN as 1/0.
+
+Each login prints `login QUERY_TAG=<tag>` on stdout, so tests can see the session
+parameters the client sent. Usage: python fakesnow_json.py PORT
+"""
+
+import datetime
+import gzip
+import importlib
+import json
+import sys
+
+import pyarrow
+import uvicorn
+from fakesnow.cursor import FakeSnowflakeCursor
+
+# `fakesnow.server` is also the name of a function the package exports.
+server = importlib.import_module("fakesnow.server")
+
+
+class _Everything(frozenset):
+    def __contains__(self, item):
+        return True
+
+
+server.DML_TYPE_IDS = _Everything()
+
+EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _snowflake_text(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime.datetime):
+        delta = value.replace(tzinfo=None) - EPOCH
+        seconds = delta.days * 86_400 + delta.seconds
+        return f"{seconds}.{delta.microseconds * 1000:09d}"
+    if isinstance(value, datetime.date):
+        return str((value - EPOCH.date()).days)
+    return str(value)
+
+
+_execute = FakeSnowflakeCursor.execute
+
+
+def _execute_then_encode(self, *args, **kwargs):
+    result = _execute(self, *args, **kwargs)
+    table = self._arrow_table
+    if table is not None:
+        columns = [[_snowflake_text(v) for v in column.to_pylist()] for column in table.columns]
+        self._arrow_table = pyarrow.table(
+            {f"c{i}": pyarrow.array(c, type=pyarrow.string()) for i, c in enumerate(columns)}
+        )
+    return result
+
+
+FakeSnowflakeCursor.execute = _execute_then_encode
+
+_login = server.login_request
+
+
+async def _login_and_report(request):
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    parameters = json.loads(body)["data"].get("SESSION_PARAMETERS", {})
+    print(f"login QUERY_TAG={parameters.get('QUERY_TAG')}", flush=True)
+    return await _login(request)
+
+
+_query = server.query_request
+
+
+async def _query_in_json(request):
+    # An empty result is falsy, so fakesnow answers it as (empty) Arrow: make it JSON.
+    response = await _query(request)
+    answer = json.loads(response.body)
+    data = answer.get("data") or {}
+    if data.get("queryResultFormat") == "arrow" and not data.get("rowsetBase64"):
+        data["queryResultFormat"] = "json"
+        data["rowset"] = []
+        data.pop("rowsetBase64", None)
+        return server.JSONResponse(answer, status_code=response.status_code)
+    return response
+
+
+def _replace(endpoint, replacement):
+    for route in server.routes:
+        if getattr(route, "endpoint", None) is endpoint:
+            route.endpoint = replacement
+            route.app = server.Route(route.path, replacement, methods=list(route.methods or [])).app
+
+
+_replace(_login, _login_and_report)
+_replace(_query, _query_in_json)
+
+if __name__ == "__main__":
+    port = int(sys.argv[1])
+    print(f"fakesnow listening on 127.0.0.1:{port}", flush=True)
+    uvicorn.run(server.app, host="127.0.0.1", port=port, log_level="warning")
