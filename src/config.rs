@@ -397,6 +397,9 @@ pub struct ReportArgs {
     /// Rows per table.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Also write the report as a self-contained HTML page with charts here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 impl ReportArgs {

@@ -10,9 +10,13 @@ use clap::{Parser, Subcommand};
 use twitch_pipeline::config::LoadArgs;
 use twitch_pipeline::config::{ExtractArgs, ReportArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
-use twitch_pipeline::pipeline::{self, DemoOptions};
+use twitch_pipeline::pipeline::{self};
+#[cfg(feature = "duckdb")]
+use twitch_pipeline::pipeline::{DemoEvent, DemoOptions};
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
 use twitch_pipeline::telemetry::{self, LogFormat};
+
+mod progress;
 
 /// A Twitch analytics pipeline: Helix snapshots into a lake, then a warehouse.
 #[derive(Parser)]
@@ -25,6 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the pipeline locally against the built-in Twitch simulator (no account needed).
+    #[cfg(feature = "duckdb")]
     Demo {
         /// Consecutive 15-minute slots to extract.
         #[arg(long, default_value_t = 8)]
@@ -83,7 +88,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "duckdb")]
     let quiet = matches!(cli.command, Command::Demo { .. });
+    #[cfg(not(feature = "duckdb"))]
+    let quiet = false;
     telemetry::init(LogFormat::from_env(), if quiet { "warn" } else { "info" });
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,8 +127,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Report(args) => {
             let warehouse = args.validate()?;
-            print!("{}", pipeline::report(&warehouse, args.top).await?);
+            let report = pipeline::report(&warehouse, args.top).await?;
+            print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
+            if let Some(path) = &args.html {
+                let subtitle = format!("From {warehouse}.");
+                std::fs::write(path, twitch_pipeline::report::html::page(&report, &[], &subtitle))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("\nreport page: {}", path.display());
+            }
         }
+        #[cfg(feature = "duckdb")]
         Command::Demo {
             slots,
             streams,
@@ -137,32 +153,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             println!(
                 "Simulated Twitch (synthetic data): {streams} live streams, {slots} slots → {}",
-                options.data_dir.join("lake").display()
+                options.data_dir.display()
             );
-            let run = pipeline::demo(
-                &options,
-                |manifest| {
+            let mut progress = progress::Stages::default();
+            let run = pipeline::demo(&options, |event| match event {
+                DemoEvent::Stage { name, total } => progress.start(name, total),
+                DemoEvent::Slot(manifest) => {
                     let outcome = twitch_pipeline::extract::ExtractOutcome::Extracted(Box::new(manifest.clone()));
-                    println!("  {}", pipeline::summary_line(&outcome));
-                },
+                    progress.step(Some(format!("  {}", pipeline::summary_line(&outcome))));
+                }
+                DemoEvent::Loaded(summary) => {
+                    progress.step(Some(format!("  {}", summary.line(0.0).trim_end_matches("; 0.0 s"))))
+                }
                 // The demo shows only what went wrong; `transform` shows every step.
-                |step| {
-                    if !step.went_well() {
-                        println!("  {step}");
-                    }
-                },
-            )
+                DemoEvent::Step(step) => progress.step((!step.went_well()).then(|| format!("  {step}"))),
+            })
             .await?;
-            println!(
-                "extracted {} slot(s) into {}",
-                run.manifests.len(),
-                options.data_dir.join("lake").display()
-            );
-            println!("{}", run.load);
-            if let Some(report) = &run.transform {
-                println!("{} (in {})", report.summary_line(), run.warehouse);
-                anyhow::ensure!(report.succeeded(), "the transform failed; see the lines above");
-                print!("{}", pipeline::report(&run.warehouse, 10).await?);
+            progress.finish();
+            println!("{} (in {})", run.transform.summary_line(), run.warehouse);
+            anyhow::ensure!(run.transform.succeeded(), "the transform failed; see the lines above");
+            if let Some(report) = &run.report {
+                print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
+            }
+            if let Some(page) = &run.report_page {
+                println!("\nreport page: {}", page.display());
             }
         }
         Command::MockHelix {

@@ -101,13 +101,12 @@ pub async fn transform(
     Ok(crate::transform::run(&project, &mut warehouse, &settings.options, on_step).await?)
 }
 
-/// The terminal report over the marts.
-pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<String> {
+/// The report's figures, from the marts.
+pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<crate::report::Report> {
     let mut warehouse = open_warehouse(warehouse, "report").await?;
-    let sections = crate::report::build(&mut warehouse, top)
+    crate::report::build(&mut warehouse, top)
         .await
-        .context("cannot read the marts; run `twitch-pipeline transform` first")?;
-    Ok(crate::report::render(&sections))
+        .context("cannot read the marts; run `twitch-pipeline transform` first")
 }
 
 /// Options of the local demo.
@@ -121,18 +120,50 @@ pub struct DemoOptions {
     pub project_dir: PathBuf,
 }
 
+/// What the demo is doing, for progress display.
+#[derive(Debug)]
+pub enum DemoEvent<'a> {
+    /// A stage begins; `total` is how many steps it has, when known.
+    Stage { name: &'static str, total: Option<u64> },
+    /// A slot was extracted.
+    Slot(&'a Manifest),
+    /// The load finished.
+    Loaded(&'a crate::load::LoadSummary),
+    /// A model, test or freshness check finished.
+    Step(&'a crate::transform::Step),
+}
+
+/// What the demo did.
+#[derive(Debug)]
+pub struct DemoRun {
+    /// One manifest per slot extracted by this run.
+    pub manifests: Vec<Manifest>,
+    pub load: crate::load::LoadSummary,
+    pub transform: crate::transform::RunReport,
+    /// The report's figures, when the transform succeeded.
+    pub report: Option<crate::report::Report>,
+    /// Where the report page was written.
+    pub report_page: Option<PathBuf>,
+    /// The demo's warehouse.
+    pub warehouse: WarehouseTarget,
+}
+
 /// Runs the pipeline locally against the built-in simulator: no account needed.
-/// Extracts the slots into DATA/lake, loads them into DATA/warehouse.duckdb and builds
-/// the models there.
+/// Extracts the slots into DATA/lake, loads them into DATA/warehouse.duckdb, builds
+/// the models there and writes DATA/report.html. Every stage is the real one.
 ///
 /// Slots follow each other on a simulated clock, so nothing waits for real time. A
 /// new lake ends at the current slot; a rerun continues after the newest committed
-/// slot, extending the same world.
-pub async fn demo(
-    options: &DemoOptions,
-    mut on_slot: impl FnMut(&Manifest),
-    on_step: impl FnMut(&crate::transform::Step),
-) -> anyhow::Result<DemoRun> {
+/// slot, extending the same world, and the transform runs incrementally.
+#[cfg(feature = "duckdb")]
+pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)) -> anyhow::Result<DemoRun> {
+    // Read the project first: a demo started outside the repository fails at once.
+    let project = crate::transform::Project::load(&options.project_dir).with_context(|| {
+        format!(
+            "run the demo from the repository, or pass --project DIR ({})",
+            options.project_dir.display()
+        )
+    })?;
     let lake_url = LakeUrl::Local(options.data_dir.join("lake"));
     let lake = Lake::open(&lake_url)?;
     let first = match lake.committed_slots().await?.last() {
@@ -158,13 +189,17 @@ pub async fn demo(
         auth_url: sim.auth_url().parse()?,
     };
     let client = connect(&twitch).await?;
+    on_event(DemoEvent::Stage {
+        name: "extract",
+        total: Some(u64::from(options.slots)),
+    });
     let mut manifests = Vec::new();
     for i in 0..options.slots {
         let slot = first.offset(i64::from(i));
         clock.set(slot.time());
         match extract_slot(client.clone(), &lake, slot, &ExtractOptions::default()).await? {
             ExtractOutcome::Extracted(manifest) => {
-                on_slot(&manifest);
+                on_event(DemoEvent::Slot(&manifest));
                 manifests.push(*manifest);
             }
             ExtractOutcome::AlreadyExtracted(_) => {}
@@ -173,50 +208,60 @@ pub async fn demo(
     sim.stop().await;
 
     let database = options.data_dir.join("warehouse.duckdb");
-    let warehouse = WarehouseTarget::DuckDb(database.clone());
-    #[cfg(feature = "duckdb")]
-    let (load, transform) = {
-        let settings = LoadSettings {
-            lake: lake_url.clone(),
-            warehouse: database,
-        };
-        let started = std::time::Instant::now();
-        let load = load(&settings).await?.line(started.elapsed().as_secs_f64());
-        let settings = TransformSettings {
-            warehouse: warehouse.clone(),
-            project: options.project_dir.clone(),
-            options: crate::transform::TransformOptions {
-                check_freshness: true,
-                ..Default::default()
-            },
-        };
-        (load, Some(transform(&settings, on_step).await?))
+    on_event(DemoEvent::Stage {
+        name: "load",
+        total: None,
+    });
+    let load = load(&LoadSettings {
+        lake: lake_url,
+        warehouse: database.clone(),
+    })
+    .await?;
+    on_event(DemoEvent::Loaded(&load));
+
+    let warehouse = WarehouseTarget::DuckDb(database);
+    let steps = project.nodes.len()
+        + project.tests.len()
+        + project.sources.iter().filter(|s| s.loaded_at_field.is_some()).count();
+    on_event(DemoEvent::Stage {
+        name: "transform",
+        total: Some(steps as u64),
+    });
+    let options_transform = crate::transform::TransformOptions {
+        check_freshness: true,
+        ..Default::default()
     };
-    #[cfg(not(feature = "duckdb"))]
-    let (load, transform) = {
-        let _ = (on_step, database);
-        (
-            "load and transform skipped: this build has no embedded warehouse (cargo feature `duckdb`)".to_string(),
-            None,
-        )
-    };
+    let mut connection = open_warehouse(&warehouse, "demo").await?;
+    let transform = crate::transform::run(&project, &mut connection, &options_transform, |step| {
+        on_event(DemoEvent::Step(step))
+    })
+    .await?;
+
+    let (mut report, mut report_page) = (None, None);
+    if transform.succeeded() {
+        on_event(DemoEvent::Stage {
+            name: "report",
+            total: None,
+        });
+        let built = crate::report::build(&mut connection, 10)
+            .await
+            .context("cannot read the marts for the report")?;
+        let page = options.data_dir.join("report.html");
+        let subtitle = format!(
+            "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",
+            options.streams, options.seed, warehouse
+        );
+        std::fs::write(&page, crate::report::html::page(&built, &transform.tests, &subtitle))
+            .with_context(|| format!("cannot write {}", page.display()))?;
+        report = Some(built);
+        report_page = Some(page);
+    }
     Ok(DemoRun {
         manifests,
         load,
         transform,
+        report,
+        report_page,
         warehouse,
     })
-}
-
-/// What the demo did.
-#[derive(Debug)]
-pub struct DemoRun {
-    /// One manifest per slot extracted by this run.
-    pub manifests: Vec<Manifest>,
-    /// The load's one-line summary.
-    pub load: String,
-    /// The transform's results, when this build has the embedded warehouse.
-    pub transform: Option<crate::transform::RunReport>,
-    /// Where the demo's warehouse is.
-    pub warehouse: WarehouseTarget,
 }

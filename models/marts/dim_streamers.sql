@@ -4,18 +4,15 @@
 -- stream's own login and name while the profile has not been fetched yet) and when
 -- the streamer was first and last seen.
 with seen as (
+    -- One pass: max_by is cheaper than ranking every row to find the latest.
     select
         user_id,
         min(snapshot_at) as first_seen_at,
-        max(snapshot_at) as last_seen_at
+        max(snapshot_at) as last_seen_at,
+        max_by(user_login, snapshot_at) as user_login,
+        max_by(user_name, snapshot_at) as user_name
     from {{ ref('fact_stream_snapshots') }}
     group by user_id
-),
-
-latest_stream as (
-    select user_id, user_login, user_name
-    from {{ ref('fact_stream_snapshots') }}
-    qualify row_number() over (partition by user_id order by snapshot_at desc, stream_id desc) = 1
 ),
 
 profile as (
@@ -24,8 +21,8 @@ profile as (
 
 select
     seen.user_id,
-    coalesce(profile.login, latest_stream.user_login) as login,
-    coalesce(profile.display_name, latest_stream.user_name) as display_name,
+    coalesce(profile.login, seen.user_login) as login,
+    coalesce(profile.display_name, seen.user_name) as display_name,
     profile.broadcaster_type,
     profile.description,
     profile.profile_image_url,
@@ -33,5 +30,4 @@ select
     seen.first_seen_at,
     seen.last_seen_at
 from seen
-join latest_stream on latest_stream.user_id = seen.user_id
 left join profile on profile.user_id = seen.user_id

@@ -1,9 +1,11 @@
-//! `report`: what a person wants to see after a run, as terminal tables.
+//! `report`: what a person wants to see after a run: terminal tables ([`terminal`])
+//! and a self-contained HTML page with charts ([`html`]).
 //!
 //! Everything covers the last 24 hours of data (up to the newest snapshot, not the
 //! wall clock, so an old lake still reports), read from the marts the transform built.
 
-use comfy_table::{Table as TerminalTable, presets::UTF8_FULL_CONDENSED};
+pub mod html;
+pub mod terminal;
 
 use crate::lake::SLOT_MINUTES;
 use crate::warehouse::{Table, Warehouse, WarehouseError};
@@ -15,6 +17,17 @@ pub struct Section {
     pub table: Table,
 }
 
+/// The report's figures, all from the marts.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Overview, top streamers, top games, top languages, in that order.
+    pub sections: Vec<Section>,
+    /// Per slot: `slot`, concurrent `viewers`, live `channels`.
+    pub timeline: Table,
+    /// Per language: `language`, `hours_watched`, `share` (0 to 1) of all hours watched.
+    pub languages: Table,
+}
+
 /// The last 24 hours of the snapshot fact.
 const RECENT: &str = "with newest as (select max(snapshot_at) as snapshot_at from marts.fact_stream_snapshots),
 recent as (
@@ -22,8 +35,8 @@ recent as (
     where fact.snapshot_at > newest.snapshot_at - interval '24 hours'
 )";
 
-/// Runs the report's queries: overview, top streamers, top games, languages.
-pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Vec<Section>, WarehouseError> {
+/// Runs the report's queries.
+pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report, WarehouseError> {
     let interval = SLOT_MINUTES as f64 / 60.0;
     let overview = format!(
         "{RECENT}
@@ -58,6 +71,19 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Vec<Se
         top,
     );
     let languages = audience_sql("recent.language", "", "language", top);
+    let timeline = format!(
+        "{RECENT}
+        select cast(snapshot_at as varchar) as slot, sum(viewer_count) as viewers, count(*) as channels
+        from recent group by snapshot_at order by snapshot_at"
+    );
+    let language_share = format!(
+        "{RECENT}
+        select
+            language,
+            round(cast(sum(viewer_count) as double) * {interval}, 1) as hours_watched,
+            cast(sum(viewer_count) as double) / (select sum(viewer_count) from recent) as share
+        from recent group by language order by hours_watched desc, language"
+    );
     let mut sections = Vec::new();
     for (title, sql) in [
         ("Last 24 hours".to_string(), overview),
@@ -70,7 +96,11 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Vec<Se
             table: warehouse.query(&sql).await?,
         });
     }
-    Ok(sections)
+    Ok(Report {
+        sections,
+        timeline: warehouse.query(&timeline).await?,
+        languages: warehouse.query(&language_share).await?,
+    })
 }
 
 /// Audience of a dimension over the window, TwitchTracker-style: averages over every
@@ -97,29 +127,4 @@ fn audience_sql(label: &str, join: &str, name: &str, top: usize) -> String {
         order by hours_watched desc, {name}
         limit {top}"
     )
-}
-
-/// The sections as terminal tables, numbers right-aligned.
-pub fn render(sections: &[Section]) -> String {
-    let mut out = String::new();
-    for section in sections {
-        let mut table = TerminalTable::new();
-        table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(section.table.columns.iter().map(|c| c.replace('_', " ")));
-        for row in &section.table.rows {
-            table.add_row(row.iter().map(|c| c.clone().unwrap_or_default()));
-        }
-        for (index, column) in table.column_iter_mut().enumerate() {
-            let numeric = section.table.rows.iter().all(|r| {
-                r.get(index)
-                    .and_then(|c| c.as_deref())
-                    .is_none_or(|c| c.parse::<f64>().is_ok())
-            });
-            if numeric && !section.table.rows.is_empty() {
-                column.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
-        }
-        out.push_str(&format!("\n{}\n{table}\n", section.title));
-    }
-    out
 }

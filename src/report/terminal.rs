@@ -1,0 +1,30 @@
+//! The report as terminal tables.
+
+use comfy_table::{CellAlignment, Table as TerminalTable, presets::UTF8_FULL_CONDENSED};
+
+use super::Section;
+
+/// The sections as terminal tables, numbers right-aligned.
+pub fn render(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for section in sections {
+        let mut table = TerminalTable::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(section.table.columns.iter().map(|c| c.replace('_', " ")));
+        for row in &section.table.rows {
+            table.add_row(row.iter().map(|c| c.clone().unwrap_or_default()));
+        }
+        for (index, column) in table.column_iter_mut().enumerate() {
+            let numeric = section.table.rows.iter().all(|r| {
+                r.get(index)
+                    .and_then(|c| c.as_deref())
+                    .is_none_or(|c| c.parse::<f64>().is_ok())
+            });
+            if numeric && !section.table.rows.is_empty() {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        out.push_str(&format!("\n{}\n{table}\n", section.title));
+    }
+    out
+}

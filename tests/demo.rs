@@ -1,0 +1,183 @@
+//! The demo end to end, as a new user runs it: the report page's figures equal
+//! queries on the warehouse, and the page renders its charts in headless Chromium.
+#![cfg(feature = "duckdb")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
+
+/// Runs a small demo into `dir` and returns the report page's path.
+fn small_demo(dir: &Path) -> PathBuf {
+    let output = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
+        .args(["demo", "--slots", "3", "--streams", "400", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("Top 10 streamers by hours watched"), "{stdout}");
+    let page = dir.join("report.html");
+    assert!(stdout.contains(&format!("report page: {}", page.display())), "{stdout}");
+    page
+}
+
+/// The JSON figures embedded in the page.
+fn figures(page: &Path) -> serde_json::Value {
+    let html = std::fs::read_to_string(page).unwrap();
+    let marker = r#"<script type="application/json" id="figures">"#;
+    let start = html.find(marker).expect("figures block") + marker.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap()
+}
+
+async fn query(warehouse: &mut DuckDbWarehouse, sql: &str) -> Vec<Vec<serde_json::Value>> {
+    let table = warehouse.query(sql).await.unwrap();
+    table
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|c| serde_json::json!(c)).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_report_page_shows_what_the_warehouse_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = small_demo(dir.path());
+    let figures = figures(&page);
+    let mut warehouse = DuckDbWarehouse::open(&dir.path().join("warehouse.duckdb")).unwrap();
+
+    // Three slots of 400 streams: viewers and channels per slot, straight from the fact.
+    let timeline = query(
+        &mut warehouse,
+        "select cast(snapshot_at as varchar), sum(viewer_count), count(*) from marts.fact_stream_snapshots group by snapshot_at order by snapshot_at",
+    )
+    .await;
+    assert_eq!(figures["timeline"]["rows"], serde_json::json!(timeline));
+    assert_eq!(timeline.len(), 3);
+    assert!(timeline.iter().all(|row| row[2] == "400"));
+
+    let hours = query(
+        &mut warehouse,
+        "select round(sum(viewer_count) * 0.25, 0) from marts.fact_stream_snapshots",
+    )
+    .await;
+    let overview = &figures["overview"];
+    let column = overview["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "hours_watched")
+        .unwrap();
+    assert_eq!(overview["rows"][0][column], hours[0][0]);
+
+    // The top streamer and game are the marts' own, by hours watched.
+    let top_streamer = query(
+        &mut warehouse,
+        "select d.display_name from marts.fact_stream_snapshots f join marts.dim_streamers d using (user_id) group by f.user_id, d.display_name order by sum(viewer_count) desc limit 1",
+    )
+    .await;
+    assert_eq!(figures["top_streamers"]["rows"][0][0], top_streamer[0][0]);
+    let top_game = query(
+        &mut warehouse,
+        "select d.game_name from marts.fact_stream_snapshots f join marts.dim_games d using (game_id) group by f.game_id, d.game_name order by sum(viewer_count) desc limit 1",
+    )
+    .await;
+    assert_eq!(figures["top_games"]["rows"][0][0], top_game[0][0]);
+
+    let shares: f64 = figures["languages"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[2].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "language shares add up to {shares}");
+    let tests = figures["tests"].as_array().unwrap();
+    assert!(
+        tests.len() > 20 && tests.iter().all(|t| t["outcome"] == "pass"),
+        "{tests:?}"
+    );
+}
+
+/// Chromium from Debian's package, or None (skip) when this run does not require it.
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser"]
+        .iter()
+        .map(|name| Path::new("/usr/bin").join(name))
+        .find(|p| p.exists());
+    match found {
+        Some(path) => Some(path),
+        None if std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_some() => {
+            panic!("chromium is not installed: scripts/test installs Debian's package")
+        }
+        None => {
+            eprintln!("skipped: chromium is not installed (scripts/test installs it)");
+            None
+        }
+    }
+}
+
+fn headless(chromium: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(chromium);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--window-size=900,2400",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+#[test]
+fn the_report_page_renders_every_chart_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let page = small_demo(dir.path());
+    let url = format!("file://{}", page.display());
+
+    // The DOM after the page's script ran: each chart marks itself rendered with its marks.
+    let dom = headless(&chromium, &dir.path().join("profile"))
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for chart in ["viewers", "channels", "streamers", "games", "languages"] {
+        let at = dom
+            .find(&format!(r#"id="chart-{chart}""#))
+            .unwrap_or_else(|| panic!("chart {chart} missing"));
+        let tag = &dom[dom[..at].rfind("<svg").unwrap()..at + dom[at..].find('>').unwrap()];
+        assert!(
+            tag.contains(r#"data-rendered="yes""#),
+            "chart {chart} did not render: {tag}"
+        );
+        assert!(!tag.contains(r#"data-marks="0""#), "chart {chart} is empty: {tag}");
+    }
+
+    // A screenshot, kept with the test output for a person to look at.
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-report.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let shot = headless(&chromium, &dir.path().join("profile"))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 20_000,
+        "the screenshot at {} is {size} bytes",
+        screenshot.display()
+    );
+    println!("screenshot of the report page: {}", screenshot.display());
+}
