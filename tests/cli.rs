@@ -13,7 +13,8 @@ fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
     // Start from a clean slate: no setting leaks in from the machine running the tests.
     for (key, _) in std::env::vars() {
-        if key.starts_with("TWITCH_") || key.starts_with("EXTRACT_") || key.starts_with("LAKE_") || key == "RUST_LOG" {
+        let ours = ["TWITCH_", "EXTRACT_", "LAKE_", "WAREHOUSE_", "TRANSFORM_", "SNOWFLAKE_"];
+        if ours.iter().any(|prefix| key.starts_with(prefix)) || key == "RUST_LOG" {
             command.env_remove(key);
         }
     }
@@ -218,4 +219,98 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     names.sort();
     names
+}
+
+/// A dbt project in `dir` with one model per (name, sql) and singular tests.
+fn project(dir: &std::path::Path, models: &[(&str, &str)], tests: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("dbt_project.yml"), "name: t\nconfig-version: 2\nprofile: t\n").unwrap();
+    for (name, sql) in models {
+        std::fs::write(dir.join(format!("models/{name}.sql")), sql).unwrap();
+    }
+    for (name, sql) in tests {
+        std::fs::write(dir.join(format!("tests/{name}.sql")), sql).unwrap();
+    }
+}
+
+fn transform(dir: &std::path::Path) -> std::process::Output {
+    binary()
+        .arg("transform")
+        .arg("--project")
+        .arg(dir)
+        .arg("--warehouse")
+        .arg(format!("duckdb:{}", dir.join("w.duckdb").display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn transform_exits_non_zero_naming_the_failing_test_and_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    project(
+        dir.path(),
+        &[(
+            "counts",
+            "{{ config(materialized='table') }}\nselect -5 as viewers union all select 3",
+        )],
+        &[(
+            "no_negative_viewers",
+            "select * from {{ ref('counts') }} where viewers < 0",
+        )],
+    );
+    let output = transform(dir.path());
+    assert!(!output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("FAIL     no_negative_viewers (1 failing rows)"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("the transform failed"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_bad_ref_is_reported_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    project(
+        dir.path(),
+        &[("broken", "select 1 as x\nfrom {{ ref('missing_model') }}")],
+        &[],
+    );
+    let output = transform(dir.path());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("models/broken.sql:2") && stderr.contains("missing_model"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn snowflake_settings_are_all_listed_when_missing() {
+    let output = binary()
+        .args([
+            "transform",
+            "--warehouse",
+            "snowflake",
+            "--project",
+            env!("CARGO_MANIFEST_DIR"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for setting in [
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_PRIVATE_KEY",
+        "SNOWFLAKE_WAREHOUSE",
+        "SNOWFLAKE_DATABASE",
+    ] {
+        assert!(stderr.contains(setting), "{setting} missing from: {stderr}");
+    }
 }
