@@ -12,6 +12,8 @@
 //! - [`transform`]: the dbt-compatible SQL project, rendered and run on the warehouse.
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
 //! - [`report`]: the terminal report over the marts (top streamers, games, languages).
+//! - [`snowpipe`]: Snowpipe's REST API: key-pair JWT, insertFiles, insertReport.
+//! - [`retry`]: the capped, jittered backoff the HTTP clients share.
 //! - [`pipeline`]: composes the stages; the CLI and the demo call only this.
 //! - [`telemetry`]: log setup (human on a terminal, JSON in Azure).
 //! - [`task`]: spawned helper tasks owned by a run.
@@ -23,7 +25,9 @@ pub mod lake;
 pub mod load;
 pub mod pipeline;
 pub mod report;
+pub mod retry;
 pub mod simulator;
+pub mod snowpipe;
 pub mod task;
 pub mod telemetry;
 pub mod transform;

@@ -3,11 +3,11 @@
 mod auth;
 mod client;
 mod pacing;
-mod retry;
 mod types;
 
 pub use auth::TokenSource;
 pub use client::{ClientOptions, HelixClient, HelixError, RequestStats};
 pub use pacing::Pacer;
-pub use retry::Backoff;
+// The backoff policy is shared with other HTTP clients (Snowpipe).
+pub use crate::retry::Backoff;
 pub use types::{HelixPage, IdOnly, Pagination, StreamKey};

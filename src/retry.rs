@@ -1,4 +1,5 @@
-//! How long to wait before retrying (the policy); what to retry is decided in `client`.
+//! How long to wait before retrying (the policy), shared by the HTTP clients; what
+//! to retry is decided by each client (Helix, Snowpipe).
 
 use std::time::Duration;
 
