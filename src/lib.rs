@@ -8,6 +8,7 @@
 //! - [`warehouse`]: the warehouse (embedded DuckDB locally) and its raw layer.
 //! - [`twitch`]: the Helix client: app token, pacing on `Ratelimit-*`, retries.
 //! - [`extract`]: one slot from Helix into the lake (streams, then users and games).
+//! - [`ingest`]: committed lake files into Snowflake through Snowpipe (manifests only).
 //! - [`load`]: committed lake files into the embedded warehouse's raw tables.
 //! - [`transform`]: the dbt-compatible SQL project, rendered and run on the warehouse.
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
@@ -20,6 +21,7 @@
 
 pub mod config;
 pub mod extract;
+pub mod ingest;
 pub mod lake;
 #[cfg(feature = "duckdb")]
 pub mod load;

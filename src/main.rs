@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::config::LoadArgs;
-use twitch_pipeline::config::{ExtractArgs, ReportArgs, TransformArgs};
+use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
@@ -52,6 +52,8 @@ enum Command {
     /// Load committed lake files into the embedded DuckDB warehouse (each file once).
     #[cfg(feature = "duckdb")]
     Load(LoadArgs),
+    /// Submit committed lake files to Snowflake's pipes (Snowpipe REST), or report on them.
+    Ingest(IngestArgs),
     /// Build the dbt project's models in the warehouse and run its tests.
     Transform(TransformArgs),
     /// Print top streamers, games and languages of the last 24 hours of data.
@@ -115,6 +117,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let summary = pipeline::load(&settings).await?;
             println!("{}", summary.line(started.elapsed().as_secs_f64()));
+        }
+        Command::Ingest(args) => {
+            let settings = args.validate()?;
+            for line in pipeline::ingest(&settings).await? {
+                println!("{line}");
+            }
         }
         Command::Transform(args) => {
             let settings = args.validate()?;

@@ -109,6 +109,67 @@ pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<c
         .context("cannot read the marts; run `twitch-pipeline transform` first")
 }
 
+/// Ingests into Snowflake as `settings` says; returns the lines to print.
+pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<Vec<String>> {
+    use crate::config::IngestMode;
+    use crate::ingest::{self, IngestOutcome};
+    let client = crate::snowpipe::SnowpipeClient::new(&settings.snowflake, Default::default())?;
+    let database = &settings.snowflake.database;
+    let lake = Lake::open(&settings.lake)?;
+    let submitted = |files: &std::collections::BTreeMap<String, usize>| {
+        files
+            .iter()
+            .map(|(pipe, n)| format!("{pipe}: {n} file(s) submitted"))
+            .collect::<Vec<_>>()
+    };
+    Ok(match &settings.mode {
+        IngestMode::Path(path) => match ingest::ingest_path(&lake, path, &client, database).await? {
+            IngestOutcome::Submitted { slot, files } => {
+                let mut lines = vec![format!("slot {slot}: manifest submitted")];
+                lines.extend(submitted(&files));
+                lines
+            }
+            IngestOutcome::Ignored { path, reason } => vec![format!("{path}: ignored ({reason})")],
+        },
+        IngestMode::Backfill { since } => submitted(&ingest::backfill(&lake, *since, &client, database).await?),
+        IngestMode::Status => {
+            let mut lines = Vec::new();
+            let now = Utc::now();
+            for entity in Entity::ALL {
+                let pipe = ingest::pipe_for(database, entity);
+                let report = client.insert_report(&pipe).await?;
+                let history = client
+                    .load_history_scan(&pipe, now - chrono::Duration::hours(24), now)
+                    .await?;
+                lines.push(format!(
+                    "{pipe}: recent events {}; loaded in the last 24 h {}",
+                    count_by_status(&report),
+                    count_by_status(&history)
+                ));
+            }
+            lines
+        }
+    })
+}
+
+/// `N STATUS, M STATUS…` over a Snowpipe answer's `files`.
+fn count_by_status(answer: &serde_json::Value) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for file in answer["files"].as_array().into_iter().flatten() {
+        *counts
+            .entry(file["status"].as_str().unwrap_or("UNKNOWN").to_string())
+            .or_insert(0) += 1;
+    }
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Options of the local demo.
 #[derive(Clone, Debug)]
 pub struct DemoOptions {

@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod azurite;
+pub mod fake_snowpipe;
 pub mod fixture;
 
 use std::collections::HashSet;

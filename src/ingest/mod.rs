@@ -1,0 +1,132 @@
+//! Ingest: committed lake files into Snowflake's raw tables through Snowpipe.
+//!
+//! A slot is complete only once its manifest exists, so ingestion acts on manifests:
+//! [`ingest_path`] (what the blob trigger calls for each new blob) submits the files a
+//! manifest lists, one insertFiles call per entity's pipe, and logs and ignores data
+//! files, state files and unknown paths. A second delivery of the same manifest
+//! submits the same files again, which Snowpipe's load history makes harmless.
+//! [`backfill`] submits every committed slot since a date.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use tracing::{info, instrument};
+
+use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
+use crate::snowpipe::{SnowpipeClient, SnowpipeError};
+
+/// Schema of the raw tables and their pipes in Snowflake.
+pub const RAW_SCHEMA: &str = "RAW";
+
+/// The pipe that loads `entity`: `DATABASE.RAW.RAW_STREAMS_PIPE` and so on, as
+/// `snowflake-setup` creates them.
+pub fn pipe_for(database: &str, entity: Entity) -> String {
+    format!(
+        "{}.{RAW_SCHEMA}.RAW_{}_PIPE",
+        database.to_ascii_uppercase(),
+        entity.name().to_ascii_uppercase()
+    )
+}
+
+/// Why ingestion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Snowpipe(#[from] SnowpipeError),
+    #[error("the lake has no manifest at {0}: a blob event named a manifest that is not there")]
+    MissingManifest(String),
+}
+
+/// What ingesting one lake path did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A manifest's files went to their pipes: pipe -> files submitted.
+    Submitted { slot: Slot, files: BTreeMap<String, usize> },
+    /// Not a manifest: nothing to do, and why.
+    Ignored { path: String, reason: &'static str },
+}
+
+/// Submits the files of the manifest at `path` (relative to the lake root).
+#[instrument(skip_all, fields(path))]
+pub async fn ingest_path(
+    lake: &Lake,
+    path: &str,
+    snowpipe: &SnowpipeClient,
+    database: &str,
+) -> Result<IngestOutcome, IngestError> {
+    let slot = match LakeObject::parse(path) {
+        LakeObject::Manifest { slot } => slot,
+        other => {
+            let reason = match other {
+                LakeObject::Data { .. } => "a data file: its slot's manifest brings it",
+                LakeObject::State => "extraction's own state",
+                _ => "not a lake path this pipeline writes",
+            };
+            info!(path, reason, "ignored");
+            return Ok(IngestOutcome::Ignored {
+                path: path.to_string(),
+                reason,
+            });
+        }
+    };
+    let manifest = lake
+        .manifest(slot)
+        .await?
+        .ok_or_else(|| IngestError::MissingManifest(path.to_string()))?;
+    let files = submit(&[manifest], snowpipe, database).await?;
+    info!(slot = %slot, ?files, "submitted to Snowpipe");
+    Ok(IngestOutcome::Submitted { slot, files })
+}
+
+/// Submits every committed slot from `since` (a UTC date) on; all slots without it.
+/// Returns pipe -> files submitted.
+pub async fn backfill(
+    lake: &Lake,
+    since: Option<NaiveDate>,
+    snowpipe: &SnowpipeClient,
+    database: &str,
+) -> Result<BTreeMap<String, usize>, IngestError> {
+    let mut manifests = Vec::new();
+    for slot in lake.committed_slots().await? {
+        if since.is_none_or(|since| slot.date() >= since) {
+            manifests.push(lake.manifest(slot).await?.expect("a listed manifest exists"));
+        }
+    }
+    submit(&manifests, snowpipe, database).await
+}
+
+/// One insertFiles per pipe (the client splits past 5,000 files).
+async fn submit(
+    manifests: &[Manifest],
+    snowpipe: &SnowpipeClient,
+    database: &str,
+) -> Result<BTreeMap<String, usize>, IngestError> {
+    let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for manifest in manifests {
+        for file in &manifest.files {
+            by_pipe
+                .entry(pipe_for(database, file.entity))
+                .or_default()
+                .push(file.path.clone());
+        }
+    }
+    let mut submitted = BTreeMap::new();
+    for (pipe, paths) in by_pipe {
+        snowpipe.insert_files(&pipe, &paths).await?;
+        submitted.insert(pipe, paths.len());
+    }
+    Ok(submitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipes_are_named_as_snowflake_setup_creates_them() {
+        assert_eq!(pipe_for("twitch", Entity::Streams), "TWITCH.RAW.RAW_STREAMS_PIPE");
+        assert_eq!(pipe_for("TWITCH", Entity::Games), "TWITCH.RAW.RAW_GAMES_PIPE");
+    }
+}

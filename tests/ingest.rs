@@ -1,0 +1,145 @@
+//! Ingest: a committed slot's files reach their pipes through the fake Snowpipe;
+//! everything that is not a manifest is ignored; a second delivery is harmless.
+
+mod support;
+
+use support::fake_snowpipe::fake_snowpipe;
+use support::*;
+use twitch_pipeline::ingest::{self, IngestOutcome};
+use twitch_pipeline::lake::{Entity, Slot};
+
+async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twitch_pipeline::lake::Manifest {
+    let line = [r#"{"id":"1"}"#];
+    commit_slot(
+        lake,
+        slot,
+        &[(Entity::Streams, &line), (Entity::Users, &line), (Entity::Games, &line)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_manifest_sends_each_file_to_its_entitys_pipe_once() {
+    let (fake, client) = fake_snowpipe().await;
+    let (_dir, lake) = temp_lake();
+    let manifest = commit_full_slot(&lake, slot()).await;
+    let path = format!("_manifests/date=2026-11-23/{}.json", slot().compact());
+
+    let outcome = ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+    let IngestOutcome::Submitted { slot: submitted, files } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(submitted, slot());
+    assert_eq!(files.values().sum::<usize>(), 3);
+    let calls = fake.lock().unwrap().calls.clone();
+    assert_eq!(calls.len(), 3, "one call per pipe");
+    for entity in Entity::ALL {
+        let call = calls
+            .iter()
+            .find(|c| c.pipe == ingest::pipe_for("twitch", entity))
+            .unwrap();
+        assert_eq!(call.files, [manifest.file(entity).unwrap().path.clone()]);
+    }
+
+    // The same event again: the same files again, which Snowpipe's history ignores.
+    ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+    assert_eq!(fake.lock().unwrap().calls.len(), 6);
+}
+
+#[tokio::test]
+async fn data_files_state_and_foreign_blobs_are_ignored() {
+    let (fake, client) = fake_snowpipe().await;
+    let (_dir, lake) = temp_lake();
+    commit_full_slot(&lake, slot()).await;
+    for path in [
+        format!("streams/date=2026-11-23/streams_{}.ndjson.gz", slot().compact()),
+        "_state/lookups.json".to_string(),
+        "notes/readme.txt".to_string(),
+    ] {
+        let outcome = ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+        assert!(matches!(outcome, IngestOutcome::Ignored { .. }), "{path}: {outcome:?}");
+    }
+    assert!(fake.lock().unwrap().calls.is_empty());
+    let missing = ingest::ingest_path(
+        &lake,
+        "_manifests/date=2026-11-23/20261123T2345Z.json",
+        &client,
+        "twitch",
+    )
+    .await;
+    assert!(missing.unwrap_err().to_string().contains("no manifest"));
+}
+
+#[tokio::test]
+async fn backfill_submits_every_committed_slot_since_a_date() {
+    let (fake, client) = fake_snowpipe().await;
+    let (_dir, lake) = temp_lake();
+    for i in [0, 1, 96] {
+        commit_full_slot(&lake, slot().offset(i)).await;
+    }
+    let all = ingest::backfill(&lake, None, &client, "twitch").await.unwrap();
+    assert_eq!(all.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
+    let next_day = slot().offset(96).date();
+    let since = ingest::backfill(&lake, Some(next_day), &client, "twitch")
+        .await
+        .unwrap();
+    assert_eq!(since.values().sum::<usize>(), 3);
+    assert_eq!(fake.lock().unwrap().calls.len(), 6);
+}
+
+/// The `ingest` command, with the fake's settings in the environment.
+fn ingest_command(
+    settings: &twitch_pipeline::config::SnowflakeSettings,
+    lake: &std::path::Path,
+) -> std::process::Command {
+    use secrecy::ExposeSecret;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    command
+        .arg("ingest")
+        .env("LAKE_URL", lake)
+        .env("SNOWFLAKE_ACCOUNT", &settings.account)
+        .env("SNOWFLAKE_USER", &settings.user)
+        .env("SNOWFLAKE_PRIVATE_KEY", settings.private_key.expose_secret())
+        .env("SNOWFLAKE_WAREHOUSE", &settings.warehouse)
+        .env("SNOWFLAKE_DATABASE", &settings.database)
+        .env("SNOWFLAKE_URL", settings.base_url.as_ref().unwrap().as_str());
+    command
+}
+
+#[tokio::test]
+async fn the_ingest_command_submits_a_manifest_and_reports_status() {
+    let (fake, settings) = support::fake_snowpipe::fake_snowpipe_settings().await;
+    let (dir, lake) = temp_lake();
+    commit_full_slot(&lake, slot()).await;
+    let lake_dir = dir.path().join("lake");
+
+    let mut submit = ingest_command(&settings, &lake_dir);
+    submit.arg(format!("_manifests/date=2026-11-23/{}.json", slot().compact()));
+    let output = run(submit).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("TWITCH.RAW.RAW_STREAMS_PIPE: 1 file(s) submitted"),
+        "{stdout}"
+    );
+    assert_eq!(fake.lock().unwrap().calls.len(), 3);
+
+    let mut status = ingest_command(&settings, &lake_dir);
+    status.arg("--status");
+    let output = run(status).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("RAW_GAMES_PIPE: recent events 3 LOADED"), "{stdout}");
+
+    let output = run(ingest_command(&settings, &lake_dir)).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("a lake PATH, --backfill, or --status"));
+}
