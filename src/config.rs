@@ -411,6 +411,60 @@ impl ReportArgs {
     }
 }
 
+/// Options of `serve`, the Functions custom handler, as given: everything its
+/// functions need, validated at start so a bad deployment says so at once.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (127.0.0.1); the Functions host sets it.
+    #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT", default_value = "3000")]
+    pub port: String,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Folder holding dbt_project.yml.
+    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
+    pub project: PathBuf,
+}
+
+/// A validated `serve`.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    pub port: u16,
+    pub extract: ExtractSettings,
+    pub warehouse: WarehouseTarget,
+    pub project: PathBuf,
+}
+
+impl ServeArgs {
+    /// Validates every setting of every function, reporting all problems at once.
+    pub fn validate(&self) -> Result<ServeSettings, ConfigError> {
+        let extract = self.extract.validate();
+        let mut problems = Problems::default();
+        if let Err(error) = &extract {
+            problems.0.extend(error.problems.iter().cloned());
+        }
+        let port = problems.parse(&self.port, "FUNCTIONS_CUSTOMHANDLER_PORT (--port)", |p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|e| format!("`{p}` is not a port ({e})"))
+        });
+        let warehouse = self.warehouse.check(&mut problems);
+        if !self.project.join("dbt_project.yml").is_file() {
+            problems.0.push(format!(
+                "TRANSFORM_PROJECT_DIR (--project) is malformed: {} has no dbt_project.yml",
+                self.project.display()
+            ));
+        }
+        problems.finish(|| ServeSettings {
+            port: port.expect("validated"),
+            extract: extract.expect("validated"),
+            warehouse: warehouse.expect("validated"),
+            project: self.project.clone(),
+        })
+    }
+}
+
 /// Options of `ingest`, as given.
 #[derive(clap::Args, Clone, Debug)]
 pub struct IngestArgs {

@@ -15,12 +15,14 @@
 //! - [`report`]: the terminal report over the marts (top streamers, games, languages).
 //! - [`snowpipe`]: Snowpipe's REST API: key-pair JWT, insertFiles, insertReport.
 //! - [`retry`]: the capped, jittered backoff the HTTP clients share.
+//! - [`functions`]: `serve`, the Azure Functions custom handler (timers, blob trigger, HTTP).
 //! - [`pipeline`]: composes the stages; the CLI and the demo call only this.
 //! - [`telemetry`]: log setup (human on a terminal, JSON in Azure).
 //! - [`task`]: spawned helper tasks owned by a run.
 
 pub mod config;
 pub mod extract;
+pub mod functions;
 pub mod ingest;
 pub mod lake;
 #[cfg(feature = "duckdb")]

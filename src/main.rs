@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::config::LoadArgs;
-use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, TransformArgs};
+use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
@@ -52,6 +52,8 @@ enum Command {
     /// Load committed lake files into the embedded DuckDB warehouse (each file once).
     #[cfg(feature = "duckdb")]
     Load(LoadArgs),
+    /// Serve the Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
+    Serve(Box<ServeArgs>),
     /// Submit committed lake files to Snowflake's pipes (Snowpipe REST), or report on them.
     Ingest(IngestArgs),
     /// Build the dbt project's models in the warehouse and run its tests.
@@ -117,6 +119,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let summary = pipeline::load(&settings).await?;
             println!("{}", summary.line(started.elapsed().as_secs_f64()));
+        }
+        Command::Serve(args) => {
+            let settings = args.validate()?;
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.port));
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            twitch_pipeline::functions::serve(listener, settings, shutdown_signal()).await?;
         }
         Command::Ingest(args) => {
             let settings = args.validate()?;

@@ -25,6 +25,16 @@ pub enum LakeUrl {
     Azure { container: String, prefix: String },
 }
 
+impl LakeUrl {
+    /// The folder inside the container the lake lives in (`""` at its root or locally).
+    pub fn prefix(&self) -> String {
+        match self {
+            LakeUrl::Azure { prefix, .. } => prefix.trim_matches('/').to_string(),
+            LakeUrl::Local(_) => String::new(),
+        }
+    }
+}
+
 impl std::str::FromStr for LakeUrl {
     type Err = String;
 

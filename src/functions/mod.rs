@@ -1,0 +1,261 @@
+//! `serve`: the Azure Functions custom handler. The host posts each invocation to the
+//! route named after the function; see [`invocation`] for the envelopes.
+//!
+//! - `GET /`: the host's start and health probe.
+//! - `POST /extract_timer`: extracts the slot of `Metadata.sys.UtcNow` (the scheduled
+//!   time floored to the 15-minute grid, so a retry targets the same slot).
+//! - `POST /transform_timer`: builds the dbt project on the warehouse.
+//! - `POST /blob_trigger`: a new lake blob; a manifest's files go to Snowpipe
+//!   (Snowflake) or are loaded into the embedded DuckDB (local `func start`).
+//! - `POST /run`: the manual HTTP function, body `{"job": "extract"|"transform"|"ingest", …}`.
+//!
+//! A failure answers 500 with the reason, so the host records the invocation as
+//! failed and retries it.
+
+pub mod invocation;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tracing::{error, info};
+
+pub use self::invocation::{Invocation, InvocationReply, TimerInfo};
+use crate::config::{ServeSettings, WarehouseTarget};
+use crate::extract::ExtractOutcome;
+use crate::ingest::IngestOutcome;
+use crate::lake::{Lake, Slot};
+use crate::pipeline;
+use crate::snowpipe::SnowpipeClient;
+
+/// What every invocation shares.
+struct Handler {
+    settings: ServeSettings,
+    lake: Lake,
+    /// Present when the warehouse is Snowflake.
+    snowpipe: Option<SnowpipeClient>,
+}
+
+/// Serves the custom handler on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: ServeSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let lake = Lake::open(&settings.extract.lake)?;
+    let snowpipe = match &settings.warehouse {
+        WarehouseTarget::Snowflake(snowflake) => Some(SnowpipeClient::new(snowflake, Default::default())?),
+        WarehouseTarget::DuckDb(_) => None,
+    };
+    let handler = Arc::new(Handler {
+        settings,
+        lake,
+        snowpipe,
+    });
+    let app = Router::new()
+        .route("/", get(|| async { "twitch-pipeline custom handler" }))
+        .route("/extract_timer", post(extract_timer))
+        .route("/transform_timer", post(transform_timer))
+        .route("/blob_trigger", post(blob_trigger))
+        .route("/run", post(run))
+        .with_state(handler);
+    info!(addr = %listener.local_addr()?, "custom handler listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// A successful reply with its log lines.
+fn ok(logs: Vec<String>, outputs: serde_json::Map<String, Value>) -> Response {
+    for line in &logs {
+        info!(line = %line, "invocation");
+    }
+    Json(InvocationReply {
+        outputs,
+        logs,
+        return_value: Value::Null,
+    })
+    .into_response()
+}
+
+/// A failed invocation: 500 with the reason, so the host retries it.
+fn failed(function: &str, reason: String) -> Response {
+    error!(function, %reason, "invocation failed");
+    let reply = InvocationReply {
+        logs: vec![reason.clone()],
+        return_value: json!({ "error": reason }),
+        ..Default::default()
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(reply)).into_response()
+}
+
+fn extracted_line(outcome: &ExtractOutcome) -> String {
+    pipeline::summary_line(outcome)
+}
+
+async fn extract(handler: &Handler, slot: Slot) -> anyhow::Result<String> {
+    let mut settings = handler.settings.extract.clone();
+    settings.slot = Some(slot);
+    Ok(extracted_line(&pipeline::extract(&settings).await?))
+}
+
+async fn transform(handler: &Handler) -> anyhow::Result<String> {
+    let settings = crate::config::TransformSettings {
+        warehouse: handler.settings.warehouse.clone(),
+        project: handler.settings.project.clone(),
+        options: crate::transform::TransformOptions {
+            check_freshness: true,
+            ..Default::default()
+        },
+    };
+    let report = pipeline::transform(&settings, |step| info!(step = %step, "transform")).await?;
+    anyhow::ensure!(report.succeeded(), "{}", report.summary_line());
+    Ok(report.summary_line())
+}
+
+/// A new lake blob at `path` (relative to the lake root).
+async fn ingest(handler: &Handler, path: &str) -> anyhow::Result<String> {
+    match &handler.snowpipe {
+        Some(snowpipe) => {
+            let database = match &handler.settings.warehouse {
+                WarehouseTarget::Snowflake(s) => &s.database,
+                WarehouseTarget::DuckDb(_) => unreachable!("Snowpipe only with Snowflake"),
+            };
+            Ok(
+                match crate::ingest::ingest_path(&handler.lake, path, snowpipe, database).await? {
+                    IngestOutcome::Submitted { slot, files } => format!("slot {slot}: submitted {files:?}"),
+                    IngestOutcome::Ignored { path, reason } => format!("{path}: ignored ({reason})"),
+                },
+            )
+        }
+        None => local_load(handler, path).await,
+    }
+}
+
+/// Locally (`func start` with Azurite) a committed slot loads into the embedded DuckDB.
+#[cfg(feature = "duckdb")]
+async fn local_load(handler: &Handler, path: &str) -> anyhow::Result<String> {
+    use crate::lake::LakeObject;
+    let WarehouseTarget::DuckDb(database) = &handler.settings.warehouse else {
+        unreachable!("DuckDB only")
+    };
+    if !matches!(LakeObject::parse(path), LakeObject::Manifest { .. }) {
+        return Ok(format!("{path}: ignored (not a manifest)"));
+    }
+    let settings = crate::config::LoadSettings {
+        lake: handler.settings.extract.lake.clone(),
+        warehouse: database.clone(),
+    };
+    Ok(pipeline::load(&settings).await?.line(0.0))
+}
+
+#[cfg(not(feature = "duckdb"))]
+async fn local_load(_: &Handler, _: &str) -> anyhow::Result<String> {
+    anyhow::bail!("this build has no embedded DuckDB: set WAREHOUSE_URL=snowflake")
+}
+
+async fn extract_timer(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {
+    let result = async {
+        let timer: TimerInfo = invocation.binding("timer").map_err(anyhow::Error::msg)?;
+        let now = invocation
+            .utc_now()
+            .ok_or_else(|| anyhow::anyhow!("Metadata.sys.UtcNow is missing"))?;
+        let line = extract(&handler, Slot::containing(now)).await?;
+        Ok::<_, anyhow::Error>(if timer.is_past_due {
+            format!("{line} (past due)")
+        } else {
+            line
+        })
+    }
+    .await;
+    match result {
+        Ok(line) => ok(vec![line], Default::default()),
+        Err(e) => failed("extract_timer", format!("{e:#}")),
+    }
+}
+
+async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invocation>) -> Response {
+    match transform(&handler).await {
+        Ok(line) => ok(vec![line], Default::default()),
+        Err(e) => failed("transform_timer", format!("{e:#}")),
+    }
+}
+
+async fn blob_trigger(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {
+    let Some(path) = blob_path(&handler, &invocation) else {
+        return failed(
+            "blob_trigger",
+            "the invocation names no blob (Metadata.name or Metadata.Uri)".into(),
+        );
+    };
+    match ingest(&handler, &path).await {
+        Ok(line) => ok(vec![line], Default::default()),
+        Err(e) => failed("blob_trigger", format!("{e:#}")),
+    }
+}
+
+/// The blob's path relative to the lake root, from `Metadata.name` (relative to the
+/// container) or `Metadata.Uri`, without the lake's prefix.
+fn blob_path(handler: &Handler, invocation: &Invocation) -> Option<String> {
+    let name = invocation.metadata_string("name").or_else(|| {
+        let uri = url::Url::parse(&invocation.metadata_string("Uri")?).ok()?;
+        // /container/path…
+        uri.path()
+            .trim_start_matches('/')
+            .split_once('/')
+            .map(|(_, path)| path.to_string())
+    })?;
+    let prefix = handler.settings.extract.lake.prefix();
+    Some(
+        name.strip_prefix(&prefix)
+            .unwrap_or(&name)
+            .trim_start_matches('/')
+            .to_string(),
+    )
+}
+
+/// The manual HTTP function: `{"job": "extract" [, "slot": RFC3339] | "transform" | "ingest", "path": …}`.
+async fn run(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {
+    let request = invocation.data.get("req").cloned().unwrap_or(Value::Null);
+    let body: Value = match request.get("Body") {
+        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    };
+    let result = async {
+        match body.get("job").and_then(Value::as_str) {
+            Some("extract") => {
+                let slot = match body.get("slot").and_then(Value::as_str) {
+                    Some(text) => text.parse::<Slot>()?,
+                    None => Slot::containing(chrono::Utc::now()),
+                };
+                extract(&handler, slot).await
+            }
+            Some("transform") => transform(&handler).await,
+            Some("ingest") => {
+                let path = body
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow::anyhow!("ingest needs \"path\""))?;
+                ingest(&handler, path).await
+            }
+            _ => anyhow::bail!(r#"the body must be {{"job": "extract"|"transform"|"ingest", …}}"#),
+        }
+    }
+    .await;
+    match result {
+        Ok(line) => {
+            let mut outputs = serde_json::Map::new();
+            outputs.insert(
+                "res".into(),
+                json!({ "statusCode": 200, "body": line, "headers": {"Content-Type": "text/plain"} }),
+            );
+            ok(vec![line], outputs)
+        }
+        Err(e) => failed("run", format!("{e:#}")),
+    }
+}

@@ -1,0 +1,294 @@
+//! The custom handler under a host emulator: real invocation envelopes over HTTP, as
+//! the Functions host posts them (timer with a null ScheduleStatus, blob with base64
+//! content and doubly encoded metadata, an HTTP `req`), and the replies checked.
+#![cfg(feature = "duckdb")]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use support::fake_snowpipe::fake_snowpipe_settings;
+use support::*;
+use twitch_pipeline::config::{ExtractSettings, ServeSettings, WarehouseTarget};
+use twitch_pipeline::lake::{LakeUrl, Slot};
+use twitch_pipeline::simulator::SimulatorConfig;
+
+/// The handler on a free port; dropping the sender stops it.
+async fn spawn_handler(settings: ServeSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(twitch_pipeline::functions::serve(listener, settings, async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+fn settings(
+    sim: &twitch_pipeline::simulator::RunningSimulator,
+    lake: &Path,
+    warehouse: WarehouseTarget,
+) -> ServeSettings {
+    ServeSettings {
+        port: 0,
+        extract: ExtractSettings {
+            twitch: twitch_settings(sim),
+            lake: LakeUrl::Local(lake.to_path_buf()),
+            slot: None,
+            max_streams: None,
+            deadline: Duration::from_secs(60),
+            lookup_max_age: chrono::Duration::hours(24),
+        },
+        warehouse,
+        project: env!("CARGO_MANIFEST_DIR").into(),
+    }
+}
+
+fn timer_envelope(function: &str, now: &str) -> Value {
+    let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});
+    json!({
+        "Data": { "timer": timer },
+        "Metadata": { "timer": timer.to_string(), "sys": { "MethodName": function, "UtcNow": now, "RandGuid": "0f6c0b5e-9a43-4f6e-8d47-6c1b7b0e6d1a" } }
+    })
+}
+
+/// A BlobTrigger (Event Grid source, dataType binary) for `path` in container `raw`.
+fn blob_envelope(path: &str, content: &[u8]) -> Value {
+    let encoded_twice = |s: String| Value::String(Value::String(s).to_string());
+    json!({
+        "Data": { "blob": base64::engine::general_purpose::STANDARD.encode(content) },
+        "Metadata": {
+            "name": encoded_twice(path.to_string()),
+            "Uri": encoded_twice(format!("https://acct.blob.core.windows.net/raw/{path}")),
+            "BlobTrigger": encoded_twice(format!("raw/{path}")),
+            "sys": { "MethodName": "blob_trigger", "UtcNow": "2026-11-23T20:05:01.2345678Z", "RandGuid": "b" }
+        }
+    })
+}
+
+async fn post(url: &str, function: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/{function}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 250,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (fake, snowflake) = fake_snowpipe_settings().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop) = spawn_handler(settings(
+        &sim,
+        dir.path(),
+        WarehouseTarget::Snowflake(Box::new(snowflake)),
+    ))
+    .await;
+
+    let probe = reqwest::get(format!("{url}/")).await.unwrap();
+    assert_eq!(probe.status(), 200);
+
+    // The timer fires a few seconds after 20:00: the run extracts the 20:00 slot.
+    let (status, reply) = post(
+        &url,
+        "extract_timer",
+        &timer_envelope("extract_timer", "2026-11-23T20:00:04.0304567Z"),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["Logs"][0]
+            .as_str()
+            .unwrap()
+            .contains("slot 2026-11-23T20:00:00Z: 250 streams"),
+        "{reply}"
+    );
+    assert!(
+        reply["Outputs"].is_object() && reply.get("ReturnValue").is_some(),
+        "{reply}"
+    );
+
+    // Event Grid delivers the manifest: its three files go to their pipes, once per pipe.
+    let manifest = format!("_manifests/date=2026-11-23/{}.json", slot().compact());
+    let content = std::fs::read(dir.path().join(&manifest)).unwrap();
+    let (status, reply) = post(&url, "blob_trigger", &blob_envelope(&manifest, &content)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(fake.lock().unwrap().calls.len(), 3);
+    // A second delivery is harmless; data files and state are ignored.
+    assert_eq!(
+        post(&url, "blob_trigger", &blob_envelope(&manifest, &content)).await.0,
+        200
+    );
+    let data = format!("streams/date=2026-11-23/streams_{}.ndjson.gz", slot().compact());
+    let (status, reply) = post(&url, "blob_trigger", &blob_envelope(&data, b"x")).await;
+    assert_eq!(status, 200);
+    assert!(reply["Logs"][0].as_str().unwrap().contains("ignored"), "{reply}");
+    assert_eq!(fake.lock().unwrap().calls.len(), 6);
+
+    // The manual HTTP function, as the host forwards a POST.
+    let next: Slot = slot().offset(1);
+    sim.simulator.config().clock.set(next.time());
+    let request = json!({"Data": {"req": {
+        "Url": format!("{url}/api/run"), "Method": "POST", "Query": {}, "Headers": {"Content-Type": ["application/json"]},
+        "Params": {}, "Body": json!({"job": "extract", "slot": next.rfc3339()}).to_string()
+    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": "2026-11-23T20:16:00Z", "RandGuid": "c"}}});
+    let (status, reply) = post(&url, "run", &request).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["Outputs"]["res"]["statusCode"], 200);
+    assert!(
+        reply["Outputs"]["res"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-23T20:15:00Z"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn failures_answer_500_with_the_reason_so_the_host_retries() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 50,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (fake, snowflake) = fake_snowpipe_settings().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop) = spawn_handler(settings(
+        &sim,
+        dir.path(),
+        WarehouseTarget::Snowflake(Box::new(snowflake)),
+    ))
+    .await;
+
+    let no_timer = json!({"Data": {}, "Metadata": {"sys": {"UtcNow": "2026-11-23T20:00:04Z"}}});
+    let (status, reply) = post(&url, "extract_timer", &no_timer).await;
+    assert_eq!(status, 500);
+    assert!(
+        reply["Logs"][0].as_str().unwrap().contains("no `timer` binding"),
+        "{reply}"
+    );
+
+    // A manifest the lake does not have: the event is retried until it is there.
+    fake.lock().unwrap().failures.clear();
+    let (status, reply) = post(
+        &url,
+        "blob_trigger",
+        &blob_envelope("_manifests/date=2026-11-23/20261123T2345Z.json", b"{}"),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(
+        reply["ReturnValue"]["error"].as_str().unwrap().contains("no manifest"),
+        "{reply}"
+    );
+
+    let (status, _) = post(
+        &url,
+        "run",
+        &json!({"Data": {"req": {"Body": "{\"job\": \"dance\"}"}}, "Metadata": {}}),
+    )
+    .await;
+    assert_eq!(status, 500);
+}
+
+#[tokio::test]
+async fn locally_a_manifest_loads_into_duckdb_and_the_transform_timer_builds_the_models() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 200,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("warehouse.duckdb");
+    let lake = dir.path().join("lake");
+    // A recent slot, so the transform's freshness check passes.
+    let now = chrono::Utc::now();
+    sim.simulator.config().clock.set(Slot::containing(now).time());
+    let (url, _stop) = spawn_handler(settings(&sim, &lake, WarehouseTarget::DuckDb(database.clone()))).await;
+
+    let (status, reply) = post(
+        &url,
+        "extract_timer",
+        &timer_envelope("extract_timer", &now.to_rfc3339()),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let manifest = format!(
+        "_manifests/date={}/{}.json",
+        Slot::containing(now).date(),
+        Slot::containing(now).compact()
+    );
+    let content = std::fs::read(lake.join(&manifest)).unwrap();
+    let (status, reply) = post(&url, "blob_trigger", &blob_envelope(&manifest, &content)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["Logs"][0].as_str().unwrap().contains("200 stream"), "{reply}");
+
+    let (status, reply) = post(
+        &url,
+        "transform_timer",
+        &timer_envelope("transform_timer", &now.to_rfc3339()),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["Logs"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("transform finished: 12 built"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn serve_answers_the_hosts_probe_from_the_real_binary() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
+        .arg("serve")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("TWITCH_CLIENT_ID", "id")
+        .env("TWITCH_CLIENT_SECRET", "secret")
+        .env("LAKE_URL", std::env::temp_dir().join("twitch-pipeline-serve-probe"))
+        .env("WAREHOUSE_URL", "duckdb:/tmp/twitch-pipeline-serve-probe.duckdb")
+        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answered = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not listen within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+}
