@@ -259,13 +259,17 @@ fn serve_answers_the_hosts_probe_from_the_real_binary() {
         .local_addr()
         .unwrap()
         .port();
+    let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
         .arg("serve")
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("TWITCH_CLIENT_ID", "id")
         .env("TWITCH_CLIENT_SECRET", "secret")
-        .env("LAKE_URL", std::env::temp_dir().join("twitch-pipeline-serve-probe"))
-        .env("WAREHOUSE_URL", "duckdb:/tmp/twitch-pipeline-serve-probe.duckdb")
+        .env("LAKE_URL", dir.path().join("lake"))
+        .env(
+            "WAREHOUSE_URL",
+            format!("duckdb:{}", dir.path().join("warehouse.duckdb").display()),
+        )
         .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
