@@ -201,10 +201,10 @@ impl WarehouseArgs {
 #[derive(clap::Args, Clone, Default)]
 pub struct SnowflakeArgs {
     /// Snowflake account identifier (e.g. myorg-myaccount).
-    #[arg(long = "snowflake-account", env = "SNOWFLAKE_ACCOUNT")]
+    #[arg(id = "snowflake_account", long = "snowflake-account", env = "SNOWFLAKE_ACCOUNT")]
     pub account: Option<String>,
     /// Snowflake user of the key pair.
-    #[arg(long = "snowflake-user", env = "SNOWFLAKE_USER")]
+    #[arg(id = "snowflake_user", long = "snowflake-user", env = "SNOWFLAKE_USER")]
     pub user: Option<String>,
     /// The user's private key: PEM text, or the path of a PEM file (never printed).
     #[arg(
@@ -214,19 +214,28 @@ pub struct SnowflakeArgs {
     )]
     pub private_key: Option<String>,
     /// Role for the session (the user's default when unset).
-    #[arg(long = "snowflake-role", env = "SNOWFLAKE_ROLE")]
+    #[arg(id = "snowflake_role", long = "snowflake-role", env = "SNOWFLAKE_ROLE")]
     pub role: Option<String>,
     /// Virtual warehouse that runs the queries.
-    #[arg(long = "snowflake-warehouse", env = "SNOWFLAKE_WAREHOUSE")]
+    #[arg(
+        id = "snowflake_warehouse",
+        long = "snowflake-warehouse",
+        env = "SNOWFLAKE_WAREHOUSE"
+    )]
     pub warehouse: Option<String>,
     /// Database holding the RAW schema and the models.
-    #[arg(long = "snowflake-database", env = "SNOWFLAKE_DATABASE")]
+    #[arg(id = "snowflake_database", long = "snowflake-database", env = "SNOWFLAKE_DATABASE")]
     pub database: Option<String>,
     /// Schema for models without one of their own (dbt's target.schema).
-    #[arg(long = "snowflake-schema", env = "SNOWFLAKE_SCHEMA", default_value = "PUBLIC")]
+    #[arg(
+        id = "snowflake_schema",
+        long = "snowflake-schema",
+        env = "SNOWFLAKE_SCHEMA",
+        default_value = "PUBLIC"
+    )]
     pub schema: String,
     /// Base URL instead of https://ACCOUNT.snowflakecomputing.com (private link, tests).
-    #[arg(long = "snowflake-url", env = "SNOWFLAKE_URL")]
+    #[arg(id = "snowflake_url", long = "snowflake-url", env = "SNOWFLAKE_URL")]
     pub url: Option<String>,
 }
 
@@ -756,5 +765,52 @@ mod tests {
             err.contains("SNOWFLAKE_PRIVATE_KEY") && !err.contains("hunter2"),
             "{err}"
         );
+    }
+
+    /// Flags as clap reads them: every Snowflake setting reaches its own field (a shared
+    /// argument id once sent SNOWFLAKE_WAREHOUSE nowhere, and release builds skip
+    /// clap's own check).
+    #[test]
+    fn every_snowflake_flag_reaches_its_field() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            transform: TransformArgs,
+        }
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "twitch-pipeline",
+            "--warehouse",
+            "snowflake",
+            "--project",
+            env!("CARGO_MANIFEST_DIR"),
+            "--snowflake-account",
+            "acct",
+            "--snowflake-user",
+            "me",
+            &format!("--snowflake-private-key={PEM}"),
+            "--snowflake-warehouse",
+            "WH_X",
+            "--snowflake-database",
+            "DB_X",
+            "--snowflake-role",
+            "ROLE_X",
+            "--snowflake-schema",
+            "SCHEMA_X",
+        ])
+        .unwrap();
+        let WarehouseTarget::Snowflake(s) = cli.transform.validate().unwrap().warehouse else {
+            panic!("snowflake")
+        };
+        assert_eq!(
+            (
+                s.account.as_str(),
+                s.user.as_str(),
+                s.warehouse.as_str(),
+                s.database.as_str()
+            ),
+            ("ACCT", "ME", "WH_X", "DB_X")
+        );
+        assert_eq!((s.role.as_deref(), s.schema.as_str()), (Some("ROLE_X"), "SCHEMA_X"));
     }
 }
