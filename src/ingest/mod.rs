@@ -97,7 +97,7 @@ pub async fn backfill(
     submit(&manifests, snowpipe, database).await
 }
 
-/// One insertFiles per pipe (the client splits past 5,000 files).
+/// One insertFiles per pipe (the client splits past 5,000 files), the pipes at once.
 async fn submit(
     manifests: &[Manifest],
     snowpipe: &SnowpipeClient,
@@ -112,12 +112,13 @@ async fn submit(
                 .push(file.path.clone());
         }
     }
-    let mut submitted = BTreeMap::new();
-    for (pipe, paths) in by_pipe {
-        snowpipe.insert_files(&pipe, &paths).await?;
-        submitted.insert(pipe, paths.len());
-    }
-    Ok(submitted)
+    let calls = by_pipe.iter().map(|(pipe, paths)| async move {
+        snowpipe
+            .insert_files(pipe, paths)
+            .await
+            .map(|_| (pipe.clone(), paths.len()))
+    });
+    Ok(futures::future::try_join_all(calls).await?.into_iter().collect())
 }
 
 #[cfg(test)]
