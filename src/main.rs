@@ -1,6 +1,7 @@
 //! The `twitch-pipeline` command: parses the command line and calls the library.
 
 use std::net::SocketAddr;
+#[cfg(feature = "duckdb")]
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,6 +17,8 @@ use twitch_pipeline::pipeline::{DemoEvent, DemoOptions};
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
 use twitch_pipeline::telemetry::{self, LogFormat};
 
+// Progress bars are the demo's (the Azure build has no demo).
+#[cfg(feature = "duckdb")]
 mod progress;
 
 /// A Twitch analytics pipeline: Helix snapshots into a lake, then a warehouse.

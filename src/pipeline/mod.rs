@@ -1,6 +1,5 @@
-//! The stages composed: what the CLI, the demo and (later) the Functions routes call.
+//! The stages composed: what the CLI, the demo and the Functions routes call.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -11,8 +10,7 @@ use crate::config::LoadSettings;
 use crate::config::{ExtractSettings, TwitchSettings};
 use crate::config::{TransformSettings, WarehouseTarget};
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
-use crate::lake::{Entity, Lake, LakeUrl, Manifest, Slot};
-use crate::simulator::{self, SimClock, SimulatorConfig};
+use crate::lake::{Entity, Lake, Slot};
 use crate::twitch::{ClientOptions, HelixClient};
 use crate::warehouse::{AnyWarehouse, SnowflakeWarehouse};
 
@@ -170,159 +168,7 @@ fn count_by_status(answer: &serde_json::Value) -> String {
         .join(", ")
 }
 
-/// Options of the local demo.
-#[derive(Clone, Debug)]
-pub struct DemoOptions {
-    pub slots: u32,
-    pub streams: usize,
-    pub data_dir: PathBuf,
-    pub seed: u64,
-    /// The dbt project the transform builds (the folder with dbt_project.yml).
-    pub project_dir: PathBuf,
-}
-
-/// What the demo is doing, for progress display.
-#[derive(Debug)]
-pub enum DemoEvent<'a> {
-    /// A stage begins; `total` is how many steps it has, when known.
-    Stage { name: &'static str, total: Option<u64> },
-    /// A slot was extracted.
-    Slot(&'a Manifest),
-    /// The load finished.
-    Loaded(&'a crate::load::LoadSummary),
-    /// A model, test or freshness check finished.
-    Step(&'a crate::transform::Step),
-}
-
-/// What the demo did.
-#[derive(Debug)]
-pub struct DemoRun {
-    /// One manifest per slot extracted by this run.
-    pub manifests: Vec<Manifest>,
-    pub load: crate::load::LoadSummary,
-    pub transform: crate::transform::RunReport,
-    /// The report's figures, when the transform succeeded.
-    pub report: Option<crate::report::Report>,
-    /// Where the report page was written.
-    pub report_page: Option<PathBuf>,
-    /// The demo's warehouse.
-    pub warehouse: WarehouseTarget,
-}
-
-/// Runs the pipeline locally against the built-in simulator: no account needed.
-/// Extracts the slots into DATA/lake, loads them into DATA/warehouse.duckdb, builds
-/// the models there and writes DATA/report.html. Every stage is the real one.
-///
-/// Slots follow each other on a simulated clock, so nothing waits for real time. A
-/// new lake ends at the current slot; a rerun continues after the newest committed
-/// slot, extending the same world, and the transform runs incrementally.
 #[cfg(feature = "duckdb")]
-pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)) -> anyhow::Result<DemoRun> {
-    // Read the project first: a demo started outside the repository fails at once.
-    let project = crate::transform::Project::load(&options.project_dir).with_context(|| {
-        format!(
-            "run the demo from the repository, or pass --project DIR ({})",
-            options.project_dir.display()
-        )
-    })?;
-    let lake_url = LakeUrl::Local(options.data_dir.join("lake"));
-    let lake = Lake::open(&lake_url)?;
-    let first = match lake.committed_slots().await?.last() {
-        Some(newest) => newest.offset(1),
-        None => Slot::containing(Utc::now()).offset(1 - i64::from(options.slots)),
-    };
-    let clock = SimClock::manual(first.time());
-    let config = SimulatorConfig {
-        seed: options.seed,
-        streams: options.streams,
-        // The simulator is local: Helix's limit would only slow the demo down.
-        rate_limit: None,
-        clock: clock.clone(),
-        ..SimulatorConfig::default()
-    };
-    let sim = simulator::spawn(config)
-        .await
-        .context("cannot start the Helix simulator")?;
-    let twitch = TwitchSettings {
-        client_id: simulator::DEFAULT_CLIENT_ID.into(),
-        client_secret: simulator::DEFAULT_CLIENT_SECRET.into(),
-        api_url: sim.api_url().parse()?,
-        auth_url: sim.auth_url().parse()?,
-    };
-    let client = connect(&twitch).await?;
-    on_event(DemoEvent::Stage {
-        name: "extract",
-        total: Some(u64::from(options.slots)),
-    });
-    let mut manifests = Vec::new();
-    for i in 0..options.slots {
-        let slot = first.offset(i64::from(i));
-        clock.set(slot.time());
-        match extract_slot(client.clone(), &lake, slot, &ExtractOptions::default()).await? {
-            ExtractOutcome::Extracted(manifest) => {
-                on_event(DemoEvent::Slot(&manifest));
-                manifests.push(*manifest);
-            }
-            ExtractOutcome::AlreadyExtracted(_) => {}
-        }
-    }
-    sim.stop().await;
-
-    let database = options.data_dir.join("warehouse.duckdb");
-    on_event(DemoEvent::Stage {
-        name: "load",
-        total: None,
-    });
-    let load = load(&LoadSettings {
-        lake: lake_url,
-        warehouse: database.clone(),
-    })
-    .await?;
-    on_event(DemoEvent::Loaded(&load));
-
-    let warehouse = WarehouseTarget::DuckDb(database);
-    let steps = project.nodes.len()
-        + project.tests.len()
-        + project.sources.iter().filter(|s| s.loaded_at_field.is_some()).count();
-    on_event(DemoEvent::Stage {
-        name: "transform",
-        total: Some(steps as u64),
-    });
-    let options_transform = crate::transform::TransformOptions {
-        check_freshness: true,
-        ..Default::default()
-    };
-    let mut connection = open_warehouse(&warehouse, "demo").await?;
-    let transform = crate::transform::run(&project, &mut connection, &options_transform, |step| {
-        on_event(DemoEvent::Step(step))
-    })
-    .await?;
-
-    let (mut report, mut report_page) = (None, None);
-    if transform.succeeded() {
-        on_event(DemoEvent::Stage {
-            name: "report",
-            total: None,
-        });
-        let built = crate::report::build(&mut connection, 10)
-            .await
-            .context("cannot read the marts for the report")?;
-        let page = options.data_dir.join("report.html");
-        let subtitle = format!(
-            "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",
-            options.streams, options.seed, warehouse
-        );
-        std::fs::write(&page, crate::report::html::page(&built, &transform.tests, &subtitle))
-            .with_context(|| format!("cannot write {}", page.display()))?;
-        report = Some(built);
-        report_page = Some(page);
-    }
-    Ok(DemoRun {
-        manifests,
-        load,
-        transform,
-        report,
-        report_page,
-        warehouse,
-    })
-}
+mod demo;
+#[cfg(feature = "duckdb")]
+pub use demo::{DemoEvent, DemoOptions, DemoRun, demo};
