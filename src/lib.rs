@@ -13,6 +13,7 @@
 //! - [`transform`]: the dbt-compatible SQL project, rendered and run on the warehouse.
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
 //! - [`report`]: the terminal report over the marts (top streamers, games, languages).
+//! - [`snowflake_setup`]: the Snowflake objects the pipeline needs, as reviewable DDL.
 //! - [`snowpipe`]: Snowpipe's REST API: key-pair JWT, insertFiles, insertReport.
 //! - [`retry`]: the capped, jittered backoff the HTTP clients share.
 //! - [`functions`]: `serve`, the Azure Functions custom handler (timers, blob trigger, HTTP).
@@ -31,6 +32,7 @@ pub mod pipeline;
 pub mod report;
 pub mod retry;
 pub mod simulator;
+pub mod snowflake_setup;
 pub mod snowpipe;
 pub mod task;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::config::LoadArgs;
-use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, TransformArgs};
+use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, SetupArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
@@ -57,6 +57,8 @@ enum Command {
     Load(LoadArgs),
     /// Serve the Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
     Serve(Box<ServeArgs>),
+    /// Print (or --apply) the Snowflake DDL the pipeline needs: tables, stage, pipes, role, user.
+    SnowflakeSetup(Box<SetupArgs>),
     /// Submit committed lake files to Snowflake's pipes (Snowpipe REST), or report on them.
     Ingest(IngestArgs),
     /// Build the dbt project's models in the warehouse and run its tests.
@@ -130,6 +132,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             twitch_pipeline::functions::serve(listener, settings, shutdown_signal()).await?;
+        }
+        Command::SnowflakeSetup(args) => {
+            let settings = args.validate()?;
+            let statements = settings.plan.statements();
+            match &settings.apply_as {
+                None => print!("{}", twitch_pipeline::snowflake_setup::script(&statements)),
+                Some(login) => {
+                    use twitch_pipeline::warehouse::Warehouse;
+                    let tag = format!("twitch-pipeline snowflake-setup {}", pipeline::run_id());
+                    let mut snowflake = twitch_pipeline::warehouse::SnowflakeWarehouse::connect(login, &tag).await?;
+                    for statement in &statements {
+                        snowflake.execute(&statement.sql).await?;
+                        println!("ok: {}", statement.sql.split(" as ").next().unwrap_or(&statement.sql));
+                    }
+                }
+            }
         }
         Command::Ingest(args) => {
             let settings = args.validate()?;

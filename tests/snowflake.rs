@@ -48,6 +48,11 @@ fn python() -> Option<String> {
 }
 
 async fn spawn_fakesnow(python: &str) -> FakeSnow {
+    spawn_fakesnow_with(python, &[]).await
+}
+
+/// fakesnow where statements matching `nops` succeed without effect.
+async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,6 +62,7 @@ async fn spawn_fakesnow(python: &str) -> FakeSnow {
     let mut child = Command::new(python)
         .arg(script)
         .arg(port.to_string())
+        .env("FAKESNOW_NOP_REGEXES", serde_json::to_string(nops).unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -252,4 +258,101 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
         rows(&mut warehouse, "select count(*) from snapshots.snap_streamers").await,
         [["3"]]
     );
+}
+
+/// `snowflake-setup` as an admin would run it, with the fake's address and a key.
+fn setup_command(port: u16, dir: &Path, apply: bool) -> Command {
+    let admin = settings(port);
+    let service = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let key_file = dir.join("service.p8");
+    std::fs::write(&key_file, service.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
+    use secrecy::ExposeSecret;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    command
+        .arg("snowflake-setup")
+        .args([
+            "--lake",
+            "az://raw/twitch",
+            "--storage-account",
+            "lakeacct",
+            "--azure-tenant-id",
+            "tenant-1",
+        ])
+        .arg("--service-key")
+        .arg(&key_file)
+        .env("SNOWFLAKE_ACCOUNT", &admin.account)
+        .env("SNOWFLAKE_USER", "ADMIN")
+        .env("SNOWFLAKE_PRIVATE_KEY", admin.private_key.expose_secret())
+        .env("SNOWFLAKE_WAREHOUSE", &admin.warehouse)
+        .env("SNOWFLAKE_DATABASE", &admin.database)
+        .env("SNOWFLAKE_URL", admin.base_url.as_ref().unwrap().as_str());
+    if apply {
+        command.arg("--apply");
+    }
+    command
+}
+
+#[tokio::test]
+async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
+    let Some(python) = python() else { return };
+    // fakesnow cannot model integrations, stages, pipes, roles, users or grants: those
+    // succeed without effect there; the database, schema, tables and file format are real.
+    let fakesnow = spawn_fakesnow_with(
+        &python,
+        &[
+            "^create storage integration",
+            "^create stage",
+            "^create pipe",
+            "^create role",
+            "^create user",
+            "^grant ",
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let printed = run(setup_command(fakesnow.port, dir.path(), false)).await;
+    let script = String::from_utf8_lossy(&printed.stdout).to_string();
+    assert!(
+        printed.status.success(),
+        "{script}{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    assert!(
+        script.contains("create pipe if not exists TWITCH.RAW.RAW_STREAMS_PIPE auto_ingest = false"),
+        "{script}"
+    );
+    assert!(
+        script.contains("url = 'azure://lakeacct.blob.core.windows.net/raw/twitch/'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("create user if not exists TWITCH_PIPELINE_SVC type = service"),
+        "{script}"
+    );
+    let statements = script.matches(";\n").count();
+
+    for attempt in 0..2 {
+        let applied = run(setup_command(fakesnow.port, dir.path(), true)).await;
+        let stdout = String::from_utf8_lossy(&applied.stdout).to_string();
+        assert!(
+            applied.status.success(),
+            "attempt {attempt}: {stdout}{}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
+        assert_eq!(
+            stdout.matches("ok: ").count(),
+            statements,
+            "every statement ran: {stdout}"
+        );
+    }
+    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "check")
+        .await
+        .unwrap();
+    let tables = rows(
+        &mut warehouse,
+        "select count(*) from information_schema.tables where table_schema = 'RAW'",
+    )
+    .await;
+    assert_eq!(tables, [["3"]]);
 }

@@ -6,18 +6,22 @@ encoded as Snowflake encodes them in JSON rowsets: TIMESTAMP_NTZ as epoch second
 with nine fractional digits, DATE as days since the epoch, BOOLEAN as 1/0.
 
 Each login prints `login QUERY_TAG=<tag>` on stdout, so tests can see the session
-parameters the client sent. Usage: python fakesnow_json.py PORT
+parameters the client sent. With FAKESNOW_NOP_REGEXES (a JSON list), statements
+fakesnow cannot model (pipes, integrations, roles, grants) succeed without effect.
+Usage: python fakesnow_json.py PORT
 """
 
 import datetime
 import gzip
 import importlib
 import json
+import os
 import sys
 
 import pyarrow
 import uvicorn
 from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.instance import FakeSnow
 
 # `fakesnow.server` is also the name of a function the package exports.
 server = importlib.import_module("fakesnow.server")
@@ -62,6 +66,16 @@ def _execute_then_encode(self, *args, **kwargs):
 
 
 FakeSnowflakeCursor.execute = _execute_then_encode
+
+NOPS = json.loads(os.environ.get("FAKESNOW_NOP_REGEXES", "[]"))
+_connect = FakeSnow.connect
+
+
+def _connect_with_nops(self, *args, nop_regexes=None, **kwargs):
+    return _connect(self, *args, nop_regexes=nop_regexes or NOPS or None, **kwargs)
+
+
+FakeSnow.connect = _connect_with_nops
 
 _login = server.login_request
 
