@@ -127,3 +127,54 @@ async fn every_function_folder_has_its_route_in_serve() {
         assert_ne!(response.status().as_u16(), 405, "no POST route for {function}");
     }
 }
+
+#[test]
+fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let app = std::fs::read_to_string(root.join("infra/modules/functionapp.bicep")).unwrap();
+    let connection = read("blob_trigger/function.json")["bindings"][0]["connection"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let settings = [
+        "TWITCH_CLIENT_ID",
+        "TWITCH_CLIENT_SECRET",
+        "LAKE_URL",
+        "AZURE_STORAGE_ACCOUNT_NAME",
+        "WAREHOUSE_URL",
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_PRIVATE_KEY",
+        "SNOWFLAKE_WAREHOUSE",
+        "SNOWFLAKE_DATABASE",
+        "TRANSFORM_PROJECT_DIR",
+        "AzureWebJobsStorage__accountName",
+        &format!("{connection}__blobServiceUri"),
+    ];
+    for setting in settings {
+        assert!(
+            app.contains(&format!("name: '{setting}'")),
+            "functionapp.bicep does not set {setting}"
+        );
+    }
+    for secret in ["TWITCH_CLIENT_SECRET", "SNOWFLAKE_PRIVATE_KEY"] {
+        let line = app.lines().find(|l| l.contains(&format!("name: '{secret}'"))).unwrap();
+        assert!(
+            line.contains("@Microsoft.KeyVault(SecretUri="),
+            "{secret} must be a Key Vault reference: {line}"
+        );
+    }
+    let main = std::fs::read_to_string(root.join("infra/main.bicep")).unwrap();
+    let modules: Vec<&str> = main
+        .lines()
+        .filter_map(|l| l.split("'modules/").nth(1))
+        .map(|rest| rest.split('\'').next().unwrap())
+        .collect();
+    assert_eq!(modules.len(), 5, "{modules:?}");
+    for module in modules {
+        assert!(
+            root.join("infra/modules").join(module).is_file(),
+            "main.bicep names a missing module {module}"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+// Example parameters. Secrets come from the environment of the deploying shell:
+//   export TWITCH_CLIENT_SECRET=… SNOWFLAKE_PRIVATE_KEY="$(cat rsa_key.p8)"
+using './main.bicep'
+
+param namePrefix = 'twitchpipe'
+param twitchClientId = 'your-twitch-client-id'
+param twitchClientSecret = readEnvironmentVariable('TWITCH_CLIENT_SECRET', '')
+param snowflakeAccount = 'MYORG-MYACCOUNT'
+param snowflakeWarehouse = 'TRANSFORMING'
+param snowflakeDatabase = 'TWITCH'
+param snowflakePrivateKey = readEnvironmentVariable('SNOWFLAKE_PRIVATE_KEY', '')
+
+// Phase two: after the code is deployed, set these (see infra/README.md).
+param deployEventSubscription = false
+param blobsExtensionKey = readEnvironmentVariable('BLOBS_EXTENSION_KEY', '')

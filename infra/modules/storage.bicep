@@ -1,0 +1,49 @@
+// The lake's storage account: the `raw` container (the lake) and `deployments` (the
+// Flex Consumption app's package). No public access, TLS 1.2, HTTPS only.
+
+param location string
+
+@description('Storage account name (3-24 lowercase letters or digits).')
+param name string
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    // Identities only: the app, Snowflake's integration and operators use Entra ID.
+    allowSharedKeyAccess: false
+  }
+}
+
+resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource lake 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobs
+  name: 'raw'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobs
+  name: 'deployments'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+output name string = account.name
+output id string = account.id
+output lakeContainer string = lake.name
+output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deployments.name}'
