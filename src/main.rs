@@ -15,7 +15,7 @@ use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::pipeline::{DemoEvent, DemoOptions};
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
-use twitch_pipeline::telemetry::{self, LogFormat};
+use twitch_pipeline::telemetry::{self, LogFormat, LogTarget};
 
 // Progress bars are the demo's (the Azure build has no demo).
 #[cfg(feature = "duckdb")]
@@ -101,7 +101,12 @@ async fn main() -> ExitCode {
     let quiet = matches!(cli.command, Command::Demo { .. });
     #[cfg(not(feature = "duckdb"))]
     let quiet = false;
-    telemetry::init(LogFormat::from_env(), if quiet { "warn" } else { "info" });
+    let target = if matches!(cli.command, Command::Serve(_)) {
+        LogTarget::Stdout
+    } else {
+        LogTarget::Stderr
+    };
+    telemetry::init(LogFormat::from_env(), target, if quiet { "warn" } else { "info" });
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

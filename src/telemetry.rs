@@ -20,12 +20,25 @@ impl LogFormat {
     }
 }
 
+/// Where log lines go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    /// The CLI's commands: their results go to stdout, their logs beside them.
+    Stderr,
+    /// `serve`: the Functions host collects the handler's stdout.
+    Stdout,
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides `default_level`.
-pub fn init(format: LogFormat, default_level: &str) {
+pub fn init(format: LogFormat, target: LogTarget, default_level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let writer = tracing_subscriber::fmt::writer::BoxMakeWriter::new(move || -> Box<dyn std::io::Write> {
+        match target {
+            LogTarget::Stderr => Box::new(std::io::stderr()),
+            LogTarget::Stdout => Box::new(std::io::stdout()),
+        }
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     // A second init (tests calling twice) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.compact().try_init(),

@@ -296,3 +296,68 @@ fn serve_answers_the_hosts_probe_from_the_real_binary() {
     let _ = child.wait();
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
 }
+
+#[tokio::test]
+async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
+        .arg("serve")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("TWITCH_CLIENT_ID", "id")
+        .env("TWITCH_CLIENT_SECRET", "hunter2-serve-secret")
+        .env("LAKE_URL", dir.path().join("lake"))
+        .env(
+            "WAREHOUSE_URL",
+            format!("duckdb:{}", dir.path().join("warehouse.duckdb").display()),
+        )
+        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while reqwest::get(&url).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "serve did not answer");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, _) = post(&url, "extract_timer", &json!({"Data": {}, "Metadata": {}})).await;
+    assert_eq!(status, 500);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let stopped = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "serve did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(exit.success(), "{exit}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["function"] == "extract_timer" && l["message"] == "invocation failed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "a secret reached the logs: {stdout}");
+}
