@@ -16,16 +16,7 @@ use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
 
 /// The dbt executable, or None (skip) when this run does not require it.
 fn dbt() -> Option<String> {
-    match std::env::var("DBT") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_some() => {
-            panic!("DBT is not set: run the tests through scripts/test, which installs dbt-duckdb")
-        }
-        Err(_) => {
-            eprintln!("skipped: DBT is not set (scripts/test installs dbt-duckdb and sets it)");
-            None
-        }
-    }
+    required_tool("DBT", "dbt-duckdb")
 }
 
 async fn dbt_build(dbt: &str, work: &Path, database: &Path) {

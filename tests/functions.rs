@@ -252,6 +252,23 @@ async fn locally_a_manifest_loads_into_duckdb_and_the_transform_timer_builds_the
     );
 }
 
+/// The real `serve` on `port`, local lake and DuckDB in `dir`.
+fn serve_binary(port: u16, dir: &Path, client_secret: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    command
+        .arg("serve")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("TWITCH_CLIENT_ID", "id")
+        .env("TWITCH_CLIENT_SECRET", client_secret)
+        .env("LAKE_URL", dir.join("lake"))
+        .env(
+            "WAREHOUSE_URL",
+            format!("duckdb:{}", dir.join("warehouse.duckdb").display()),
+        )
+        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 #[test]
 fn serve_answers_the_hosts_probe_from_the_real_binary() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -260,17 +277,7 @@ fn serve_answers_the_hosts_probe_from_the_real_binary() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
-        .arg("serve")
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("TWITCH_CLIENT_ID", "id")
-        .env("TWITCH_CLIENT_SECRET", "secret")
-        .env("LAKE_URL", dir.path().join("lake"))
-        .env(
-            "WAREHOUSE_URL",
-            format!("duckdb:{}", dir.path().join("warehouse.duckdb").display()),
-        )
-        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+    let mut child = serve_binary(port, dir.path(), "secret")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -305,17 +312,7 @@ async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
-        .arg("serve")
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("TWITCH_CLIENT_ID", "id")
-        .env("TWITCH_CLIENT_SECRET", "hunter2-serve-secret")
-        .env("LAKE_URL", dir.path().join("lake"))
-        .env(
-            "WAREHOUSE_URL",
-            format!("duckdb:{}", dir.path().join("warehouse.duckdb").display()),
-        )
-        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+    let mut child = serve_binary(port, dir.path(), "hunter2-serve-secret")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -35,16 +35,7 @@ impl Drop for FakeSnow {
 }
 
 fn python() -> Option<String> {
-    match std::env::var("FAKESNOW_PYTHON") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_some() => {
-            panic!("FAKESNOW_PYTHON is not set: run the tests through scripts/test, which installs fakesnow")
-        }
-        Err(_) => {
-            eprintln!("skipped: FAKESNOW_PYTHON is not set (scripts/test installs fakesnow and sets it)");
-            None
-        }
-    }
+    required_tool("FAKESNOW_PYTHON", "fakesnow")
 }
 
 async fn spawn_fakesnow(python: &str) -> FakeSnow {
