@@ -12,6 +12,10 @@
 //! `cargo bench --bench transform`; `BENCH_STREAMS`, `BENCH_DAYS` change the size and
 //! `DBT` names the dbt executable (scripts/test installs one in .tools/venv).
 
+// The test helpers (the module allows what this bench leaves unused).
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -97,24 +101,8 @@ async fn ours(path: &Path) -> f64 {
 }
 
 fn dbt(dbt: &str, work: &Path, database: &Path) -> f64 {
-    std::fs::write(
-        work.join("profiles.yml"),
-        format!(
-            "twitch_pipeline:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n      path: \"{}\"\n      threads: 1\n",
-            database.display()
-        ),
-    )
-    .unwrap();
     let started = Instant::now();
-    let output = std::process::Command::new(dbt)
-        .args(["build", "--project-dir", env!("CARGO_MANIFEST_DIR"), "--profiles-dir"])
-        .arg(work)
-        .arg("--target-path")
-        .arg(work.join("target"))
-        .arg("--log-path")
-        .arg(work.join("logs"))
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("DO_NOT_TRACK", "1")
+    let output = support::dbt::build_command(dbt, work, database)
         .output()
         .expect("dbt runs");
     let seconds = started.elapsed().as_secs_f64();

@@ -20,25 +20,7 @@ fn dbt() -> Option<String> {
 }
 
 async fn dbt_build(dbt: &str, work: &Path, database: &Path) {
-    std::fs::write(
-        work.join("profiles.yml"),
-        format!(
-            "twitch_pipeline:\n  target: cross_check\n  outputs:\n    cross_check:\n      type: duckdb\n      path: \"{}\"\n      threads: 1\n",
-            database.display()
-        ),
-    )
-    .unwrap();
-    let mut command = std::process::Command::new(dbt);
-    command
-        .args(["build", "--project-dir", env!("CARGO_MANIFEST_DIR"), "--profiles-dir"])
-        .arg(work)
-        .arg("--target-path")
-        .arg(work.join("target"))
-        .arg("--log-path")
-        .arg(work.join("logs"))
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("DO_NOT_TRACK", "1");
-    let output = run(command).await;
+    let output = run(support::dbt::build_command(dbt, work, database)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -139,20 +121,9 @@ async fn dbt_and_our_runner_build_identical_tables() {
     .await;
     let (_dir, lake) = temp_lake();
     let client = connect(&sim).await;
-    let extract_slots = |range: std::ops::Range<i64>| {
-        let (client, lake, sim) = (client.clone(), &lake, &sim);
-        async move {
-            for i in range {
-                sim.simulator.config().clock.set(slot().offset(i).time());
-                extract(client.clone(), lake, slot().offset(i), &Default::default())
-                    .await
-                    .unwrap();
-            }
-        }
-    };
 
     // First build: both from the same raw file.
-    extract_slots(0..4).await;
+    extract_slots(&sim, &client, &lake, 0..4).await;
     load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
         .await
         .unwrap();
@@ -163,7 +134,7 @@ async fn dbt_and_our_runner_build_identical_tables() {
     assert!(problems.is_empty(), "after the first build:\n{}", problems.join("\n"));
 
     // Incremental build: new slots (streams end, start, rename) reach both the same way.
-    extract_slots(4..8).await;
+    extract_slots(&sim, &client, &lake, 4..8).await;
     load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
         .await
         .unwrap();

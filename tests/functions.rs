@@ -47,6 +47,39 @@ fn settings(
     }
 }
 
+/// The handler on Snowflake (the fake Snowpipe) with a simulator and a local lake.
+struct Handler {
+    sim: twitch_pipeline::simulator::RunningSimulator,
+    fake: support::fake_snowpipe::Shared,
+    url: String,
+    dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn snowpipe_handler(streams: usize) -> Handler {
+    let sim = spawn_sim(SimulatorConfig {
+        streams,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (fake, snowflake) = fake_snowpipe_settings().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop) = spawn_handler(settings(
+        &sim,
+        dir.path(),
+        WarehouseTarget::Snowflake(Box::new(snowflake)),
+    ))
+    .await;
+    Handler {
+        sim,
+        fake,
+        url,
+        dir,
+        _stop,
+    }
+}
+
 fn timer_envelope(function: &str, now: &str) -> Value {
     let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});
     json!({
@@ -81,20 +114,13 @@ async fn post(url: &str, function: &str, body: &Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 250,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let (fake, snowflake) = fake_snowpipe_settings().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _stop) = spawn_handler(settings(
-        &sim,
-        dir.path(),
-        WarehouseTarget::Snowflake(Box::new(snowflake)),
-    ))
-    .await;
+    let Handler {
+        sim,
+        fake,
+        url,
+        dir,
+        _stop,
+    } = snowpipe_handler(250).await;
 
     let probe = reqwest::get(format!("{url}/")).await.unwrap();
     assert_eq!(probe.status(), 200);
@@ -157,20 +183,14 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
 
 #[tokio::test]
 async fn failures_answer_500_with_the_reason_so_the_host_retries() {
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 50,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let (fake, snowflake) = fake_snowpipe_settings().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _stop) = spawn_handler(settings(
-        &sim,
-        dir.path(),
-        WarehouseTarget::Snowflake(Box::new(snowflake)),
-    ))
-    .await;
+    // Everything bound: the folder and the server live until the test ends.
+    let Handler {
+        sim: _sim,
+        fake,
+        url,
+        dir: _dir,
+        _stop,
+    } = snowpipe_handler(50).await;
 
     let no_timer = json!({"Data": {}, "Metadata": {"sys": {"UtcNow": "2026-11-23T20:00:04Z"}}});
     let (status, reply) = post(&url, "extract_timer", &no_timer).await;

@@ -29,16 +29,8 @@ async fn loading_twice_adds_zero_rows() {
     .await;
     let (_dir, lake) = temp_lake();
     let client = connect(&sim).await;
-    let mut expected = 0;
-    for i in 0..2 {
-        sim.simulator.config().clock.set(slot().offset(i).time());
-        let manifest = manifest_of(
-            extract(client.clone(), &lake, slot().offset(i), &ExtractOptions::default())
-                .await
-                .unwrap(),
-        );
-        expected += manifest.files.iter().map(|f| f.rows).sum::<u64>();
-    }
+    let manifests = extract_slots(&sim, &client, &lake, 0..2).await;
+    let expected: u64 = manifests.iter().flat_map(|m| &m.files).map(|f| f.rows).sum();
     let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
 
     let first = load_lake(&lake, &mut warehouse).await.unwrap();

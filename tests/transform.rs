@@ -230,12 +230,7 @@ async fn loading_and_transforming_twice_adds_zero_rows() {
     .await;
     let (_dir, lake) = temp_lake();
     let client = connect(&sim).await;
-    for i in 0..3 {
-        sim.simulator.config().clock.set(at(i).time());
-        extract(client.clone(), &lake, at(i), &Default::default())
-            .await
-            .unwrap();
-    }
+    extract_slots(&sim, &client, &lake, 0..3).await;
     let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
     load_lake(&lake, &mut warehouse).await.unwrap();
     transform(&mut warehouse).await;

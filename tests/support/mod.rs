@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod azurite;
+pub mod dbt;
 pub mod fake_snowpipe;
 pub mod fixture;
 
@@ -106,6 +107,27 @@ pub async fn extract(
     options: &ExtractOptions,
 ) -> Result<ExtractOutcome, ExtractError> {
     extract_slot(client, lake, slot, options).await
+}
+
+/// Extracts consecutive slots `slot() + n` for each `n` in `offsets`, moving the
+/// simulator's clock to each first, and returns their manifests.
+pub async fn extract_slots(
+    sim: &RunningSimulator,
+    client: &Arc<HelixClient>,
+    lake: &Lake,
+    offsets: std::ops::Range<i64>,
+) -> Vec<Manifest> {
+    let mut manifests = Vec::new();
+    for n in offsets {
+        let at = slot().offset(n);
+        sim.simulator.config().clock.set(at.time());
+        manifests.push(manifest_of(
+            extract(client.clone(), lake, at, &ExtractOptions::default())
+                .await
+                .unwrap(),
+        ));
+    }
+    manifests
 }
 
 pub fn manifest_of(outcome: ExtractOutcome) -> Manifest {
