@@ -124,6 +124,8 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
 
     let probe = reqwest::get(format!("{url}/")).await.unwrap();
     assert_eq!(probe.status(), 200);
+    let timing = probe.headers()["server-timing"].to_str().unwrap();
+    assert!(timing.starts_with("handler;dur="), "{timing}");
 
     // The timer fires a few seconds after 20:00: the run extracts the 20:00 slot.
     let (status, reply) = post(
@@ -200,12 +202,27 @@ async fn failures_answer_500_with_the_reason_so_the_host_retries() {
         "{reply}"
     );
 
-    // A manifest the lake does not have: the event is retried until it is there.
+    // A blob that is not a manifest: the host records the failure with its reason.
     fake.lock().unwrap().failures.clear();
     let (status, reply) = post(
         &url,
         "blob_trigger",
         &blob_envelope("_manifests/date=2026-11-23/20261123T2345Z.json", b"{}"),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(
+        reply["ReturnValue"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a manifest this pipeline writes"),
+        "{reply}"
+    );
+    // Without the blob's bytes the lake is read; a manifest it lacks is retried later.
+    let (status, reply) = post(
+        &url,
+        "run",
+        &json!({"Data": {"req": {"Body": {"job": "ingest", "path": "_manifests/date=2026-11-23/20261123T2345Z.json"}}}, "Metadata": {}}),
     )
     .await;
     assert_eq!(status, 500);

@@ -3,10 +3,13 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use support::fake_snowpipe::fake_snowpipe;
 use support::*;
 use twitch_pipeline::ingest::{self, IngestOutcome};
 use twitch_pipeline::lake::{Entity, Slot};
+use twitch_pipeline::snowpipe::SharedInsertCalls;
 
 async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twitch_pipeline::lake::Manifest {
     let line = [r#"{"id":"1"}"#];
@@ -18,23 +21,33 @@ async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twi
     .await
 }
 
+/// The fake Snowpipe, and calls shared between concurrent submitters to it.
+async fn shared_calls() -> (support::fake_snowpipe::Shared, SharedInsertCalls) {
+    let (fake, client) = fake_snowpipe().await;
+    (fake, SharedInsertCalls::new(Arc::new(client)))
+}
+
+fn manifest_path(slot: Slot) -> String {
+    format!("_manifests/date={}/{}.json", slot.date(), slot.compact())
+}
+
 #[tokio::test]
 async fn a_manifest_sends_each_file_to_its_entitys_pipe_once() {
-    let (fake, client) = fake_snowpipe().await;
+    let (fake, calls) = shared_calls().await;
     let (_dir, lake) = temp_lake();
     let manifest = commit_full_slot(&lake, slot()).await;
-    let path = format!("_manifests/date=2026-11-23/{}.json", slot().compact());
+    let path = manifest_path(slot());
 
-    let outcome = ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+    let outcome = ingest::ingest_path(&lake, &path, None, &calls, "twitch").await.unwrap();
     let IngestOutcome::Submitted { slot: submitted, files } = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(submitted, slot());
     assert_eq!(files.values().sum::<usize>(), 3);
-    let calls = fake.lock().unwrap().calls.clone();
-    assert_eq!(calls.len(), 3, "one call per pipe");
+    let accepted = fake.lock().unwrap().calls.clone();
+    assert_eq!(accepted.len(), 3, "one call per pipe");
     for entity in Entity::ALL {
-        let call = calls
+        let call = accepted
             .iter()
             .find(|c| c.pipe == ingest::pipe_for("twitch", entity))
             .unwrap();
@@ -42,13 +55,74 @@ async fn a_manifest_sends_each_file_to_its_entitys_pipe_once() {
     }
 
     // The same event again: the same files again, which Snowpipe's history ignores.
-    ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+    ingest::ingest_path(&lake, &path, None, &calls, "twitch").await.unwrap();
     assert_eq!(fake.lock().unwrap().calls.len(), 6);
 }
 
 #[tokio::test]
+async fn the_blob_content_is_used_as_the_manifest_and_checked() {
+    let (fake, calls) = shared_calls().await;
+    let (_dir, written) = temp_lake();
+    let manifest = commit_full_slot(&written, slot()).await;
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    // A lake without the manifest: the content alone is enough.
+    let (_empty, lake) = temp_lake();
+    let outcome = ingest::ingest_path(&lake, &manifest_path(slot()), Some(&bytes), &calls, "twitch")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, IngestOutcome::Submitted { .. }), "{outcome:?}");
+    assert_eq!(fake.lock().unwrap().calls.len(), 3);
+
+    let elsewhere = ingest::ingest_path(&lake, &manifest_path(slot().offset(1)), Some(&bytes), &calls, "twitch").await;
+    let message = elsewhere.unwrap_err().to_string();
+    assert!(message.contains("its path names slot"), "{message}");
+    let garbage = ingest::ingest_path(&lake, &manifest_path(slot()), Some(b"{}"), &calls, "twitch").await;
+    let message = garbage.unwrap_err().to_string();
+    assert!(message.contains("not a manifest this pipeline writes"), "{message}");
+    assert_eq!(fake.lock().unwrap().calls.len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_manifests_share_one_call_per_pipe_and_its_outcome() {
+    let (fake, calls) = shared_calls().await;
+    let (_dir, lake) = temp_lake();
+    let mut bytes = Vec::new();
+    for i in 0..20 {
+        bytes.push(serde_json::to_vec(&commit_full_slot(&lake, slot().offset(i)).await).unwrap());
+    }
+    // Twenty slots, each delivered twice, all at once.
+    let deliveries = (0..40).map(|i| {
+        let path = manifest_path(slot().offset(i % 20));
+        let content = bytes[i as usize % 20].clone();
+        let (lake, calls) = (&lake, &calls);
+        async move { ingest::ingest_path(lake, &path, Some(&content), calls, "twitch").await }
+    });
+    let outcomes = futures::future::join_all(deliveries).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let accepted = fake.lock().unwrap().calls.clone();
+    assert_eq!(accepted.len(), 3, "the waiting files went together: {accepted:?}");
+    for call in &accepted {
+        assert_eq!(call.files.len(), 20, "each file once: {call:?}");
+    }
+
+    // When the shared call is refused, every submitter in it hears so.
+    fake.lock().unwrap().failures.push_back(403);
+    let deliveries = (0..10).map(|i| {
+        let path = manifest_path(slot().offset(i));
+        let content = bytes[i as usize].clone();
+        let (lake, calls) = (&lake, &calls);
+        async move { ingest::ingest_path(lake, &path, Some(&content), calls, "twitch").await }
+    });
+    let outcomes = futures::future::join_all(deliveries).await;
+    for outcome in outcomes {
+        let message = outcome.unwrap_err().to_string();
+        assert!(message.contains("Snowpipe refused insertFiles"), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn data_files_state_and_foreign_blobs_are_ignored() {
-    let (fake, client) = fake_snowpipe().await;
+    let (fake, calls) = shared_calls().await;
     let (_dir, lake) = temp_lake();
     commit_full_slot(&lake, slot()).await;
     for path in [
@@ -56,14 +130,15 @@ async fn data_files_state_and_foreign_blobs_are_ignored() {
         "_state/lookups.json".to_string(),
         "notes/readme.txt".to_string(),
     ] {
-        let outcome = ingest::ingest_path(&lake, &path, &client, "twitch").await.unwrap();
+        let outcome = ingest::ingest_path(&lake, &path, None, &calls, "twitch").await.unwrap();
         assert!(matches!(outcome, IngestOutcome::Ignored { .. }), "{path}: {outcome:?}");
     }
     assert!(fake.lock().unwrap().calls.is_empty());
     let missing = ingest::ingest_path(
         &lake,
         "_manifests/date=2026-11-23/20261123T2345Z.json",
-        &client,
+        None,
+        &calls,
         "twitch",
     )
     .await;

@@ -31,14 +31,14 @@ use crate::extract::ExtractOutcome;
 use crate::ingest::IngestOutcome;
 use crate::lake::{Lake, Slot};
 use crate::pipeline;
-use crate::snowpipe::SnowpipeClient;
+use crate::snowpipe::{SharedInsertCalls, SnowpipeClient};
 
 /// What every invocation shares.
 struct Handler {
     settings: ServeSettings,
     lake: Lake,
     /// Present when the warehouse is Snowflake.
-    snowpipe: Option<SnowpipeClient>,
+    snowpipe: Option<SharedInsertCalls>,
 }
 
 /// Serves the custom handler on `listener` until `shutdown` completes.
@@ -49,7 +49,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let lake = Lake::open(&settings.extract.lake)?;
     let snowpipe = match &settings.warehouse {
-        WarehouseTarget::Snowflake(snowflake) => Some(SnowpipeClient::new(snowflake, Default::default())?),
+        WarehouseTarget::Snowflake(snowflake) => Some(SharedInsertCalls::new(Arc::new(SnowpipeClient::new(
+            snowflake,
+            Default::default(),
+        )?))),
         WarehouseTarget::DuckDb(_) => None,
     };
     let handler = Arc::new(Handler {
@@ -63,10 +66,23 @@ pub async fn serve(
         .route("/transform_timer", post(transform_timer))
         .route("/blob_trigger", post(blob_trigger))
         .route("/run", post(run))
+        .layer(axum::middleware::from_fn(server_timing))
         .with_state(handler);
     info!(addr = %listener.local_addr()?, "custom handler listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
+}
+
+/// Adds `Server-Timing: handler;dur=<ms>`: how long the invocation took inside the
+/// handler, from its request to its reply, whatever waited in front of it.
+async fn server_timing(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let timing = format!("handler;dur={:.3}", started.elapsed().as_secs_f64() * 1e3);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 /// A successful reply with its log lines.
@@ -117,8 +133,9 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
     Ok(report.summary_line())
 }
 
-/// A new lake blob at `path` (relative to the lake root).
-async fn ingest(handler: &Handler, path: &str) -> anyhow::Result<String> {
+/// A new lake blob at `path` (relative to the lake root), with its bytes when the
+/// invocation carried them.
+async fn ingest(handler: &Handler, path: &str, content: Option<&[u8]>) -> anyhow::Result<String> {
     match &handler.snowpipe {
         Some(snowpipe) => {
             let database = match &handler.settings.warehouse {
@@ -126,7 +143,7 @@ async fn ingest(handler: &Handler, path: &str) -> anyhow::Result<String> {
                 WarehouseTarget::DuckDb(_) => unreachable!("Snowpipe only with Snowflake"),
             };
             Ok(
-                match crate::ingest::ingest_path(&handler.lake, path, snowpipe, database).await? {
+                match crate::ingest::ingest_path(&handler.lake, path, content, snowpipe, database).await? {
                     IngestOutcome::Submitted { slot, files } => format!("slot {slot}: submitted {files:?}"),
                     IngestOutcome::Ignored { path, reason } => format!("{path}: ignored ({reason})"),
                 },
@@ -192,7 +209,9 @@ async fn blob_trigger(State(handler): State<Arc<Handler>>, Json(invocation): Jso
             "the invocation names no blob (Metadata.name or Metadata.Uri)".into(),
         );
     };
-    match ingest(&handler, &path).await {
+    // dataType binary: the blob's bytes, base64. Without them the lake is read.
+    let content = invocation.binary("blob").ok().filter(|bytes| !bytes.is_empty());
+    match ingest(&handler, &path, content.as_deref()).await {
         Ok(line) => ok(vec![line], Default::default()),
         Err(e) => failed("blob_trigger", format!("{e:#}")),
     }
@@ -241,7 +260,7 @@ async fn run(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocat
                     .get("path")
                     .and_then(Value::as_str)
                     .ok_or_else(|| anyhow::anyhow!("ingest needs \"path\""))?;
-                ingest(&handler, path).await
+                ingest(&handler, path, None).await
             }
             _ => anyhow::bail!(r#"the body must be {{"job": "extract"|"transform"|"ingest", …}}"#),
         }

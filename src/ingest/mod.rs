@@ -2,10 +2,11 @@
 //!
 //! A slot is complete only once its manifest exists, so ingestion acts on manifests:
 //! [`ingest_path`] (what the blob trigger calls for each new blob) submits the files a
-//! manifest lists, one insertFiles call per entity's pipe, and logs and ignores data
-//! files, state files and unknown paths. A second delivery of the same manifest
-//! submits the same files again, which Snowpipe's load history makes harmless.
-//! [`backfill`] submits every committed slot since a date.
+//! manifest lists to their entities' pipes, and logs and ignores data files, state
+//! files and unknown paths. Concurrent manifests share insertFiles calls
+//! ([`SharedInsertCalls`]). A second delivery of the same manifest submits the same
+//! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
+//! every committed slot since a date.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use chrono::NaiveDate;
 use tracing::{info, instrument};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
-use crate::snowpipe::{SnowpipeClient, SnowpipeError};
+use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
 
 /// Schema of the raw tables and their pipes in Snowflake.
 pub const RAW_SCHEMA: &str = "RAW";
@@ -37,6 +38,8 @@ pub enum IngestError {
     Snowpipe(#[from] SnowpipeError),
     #[error("the lake has no manifest at {0}: a blob event named a manifest that is not there")]
     MissingManifest(String),
+    #[error("the blob at {path} is not a manifest this pipeline writes: {reason}")]
+    MalformedManifest { path: String, reason: String },
 }
 
 /// What ingesting one lake path did.
@@ -48,12 +51,15 @@ pub enum IngestOutcome {
     Ignored { path: String, reason: &'static str },
 }
 
-/// Submits the files of the manifest at `path` (relative to the lake root).
+/// Submits the files of the manifest at `path` (relative to the lake root). `content`
+/// is the manifest's bytes when the caller already has them (the blob trigger's
+/// binding carries the blob), which saves reading it back from the lake.
 #[instrument(skip_all, fields(path))]
 pub async fn ingest_path(
     lake: &Lake,
     path: &str,
-    snowpipe: &SnowpipeClient,
+    content: Option<&[u8]>,
+    calls: &SharedInsertCalls,
     database: &str,
 ) -> Result<IngestOutcome, IngestError> {
     let slot = match LakeObject::parse(path) {
@@ -71,13 +77,37 @@ pub async fn ingest_path(
             });
         }
     };
-    let manifest = lake
-        .manifest(slot)
-        .await?
-        .ok_or_else(|| IngestError::MissingManifest(path.to_string()))?;
-    let files = submit(&[manifest], snowpipe, database).await?;
+    let manifest = match content {
+        Some(bytes) => parse_manifest(path, slot, bytes)?,
+        None => lake
+            .manifest(slot)
+            .await?
+            .ok_or_else(|| IngestError::MissingManifest(path.to_string()))?,
+    };
+    let by_pipe = files_by_pipe(std::slice::from_ref(&manifest), database);
+    let submissions = by_pipe.into_iter().map(|(pipe, paths)| async move {
+        let count = paths.len();
+        calls.submit(&pipe, paths).await.map(|()| (pipe, count))
+    });
+    let files: BTreeMap<String, usize> = futures::future::try_join_all(submissions).await?.into_iter().collect();
     info!(slot = %slot, ?files, "submitted to Snowpipe");
     Ok(IngestOutcome::Submitted { slot, files })
+}
+
+/// A manifest's bytes, checked against the slot its path names.
+fn parse_manifest(path: &str, slot: Slot, bytes: &[u8]) -> Result<Manifest, IngestError> {
+    let malformed = |reason: String| IngestError::MalformedManifest {
+        path: path.to_string(),
+        reason,
+    };
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    if manifest.slot != slot {
+        return Err(malformed(format!(
+            "it commits slot {}, but its path names slot {slot}",
+            manifest.slot
+        )));
+    }
+    Ok(manifest)
 }
 
 /// Submits every committed slot from `since` (a UTC date) on; all slots without it.
@@ -103,6 +133,14 @@ async fn submit(
     snowpipe: &SnowpipeClient,
     database: &str,
 ) -> Result<BTreeMap<String, usize>, IngestError> {
+    let calls = files_by_pipe(manifests, database)
+        .into_iter()
+        .map(|(pipe, paths)| async move { snowpipe.insert_files(&pipe, &paths).await.map(|_| (pipe, paths.len())) });
+    Ok(futures::future::try_join_all(calls).await?.into_iter().collect())
+}
+
+/// The manifests' files, grouped by the pipe that loads them.
+fn files_by_pipe(manifests: &[Manifest], database: &str) -> BTreeMap<String, Vec<String>> {
     let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for manifest in manifests {
         for file in &manifest.files {
@@ -112,13 +150,7 @@ async fn submit(
                 .push(file.path.clone());
         }
     }
-    let calls = by_pipe.iter().map(|(pipe, paths)| async move {
-        snowpipe
-            .insert_files(pipe, paths)
-            .await
-            .map(|_| (pipe.clone(), paths.len()))
-    });
-    Ok(futures::future::try_join_all(calls).await?.into_iter().collect())
+    by_pipe
 }
 
 #[cfg(test)]

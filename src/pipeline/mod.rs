@@ -111,7 +111,11 @@ pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<c
 pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<Vec<String>> {
     use crate::config::IngestMode;
     use crate::ingest::{self, IngestOutcome};
-    let client = crate::snowpipe::SnowpipeClient::new(&settings.snowflake, Default::default())?;
+    let calls = crate::snowpipe::SharedInsertCalls::new(std::sync::Arc::new(crate::snowpipe::SnowpipeClient::new(
+        &settings.snowflake,
+        Default::default(),
+    )?));
+    let client = calls.client();
     let database = &settings.snowflake.database;
     let lake = Lake::open(&settings.lake)?;
     let submitted = |files: &std::collections::BTreeMap<String, usize>| {
@@ -121,7 +125,7 @@ pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<
             .collect::<Vec<_>>()
     };
     Ok(match &settings.mode {
-        IngestMode::Path(path) => match ingest::ingest_path(&lake, path, &client, database).await? {
+        IngestMode::Path(path) => match ingest::ingest_path(&lake, path, None, &calls, database).await? {
             IngestOutcome::Submitted { slot, files } => {
                 let mut lines = vec![format!("slot {slot}: manifest submitted")];
                 lines.extend(submitted(&files));
@@ -129,7 +133,7 @@ pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<
             }
             IngestOutcome::Ignored { path, reason } => vec![format!("{path}: ignored ({reason})")],
         },
-        IngestMode::Backfill { since } => submitted(&ingest::backfill(&lake, *since, &client, database).await?),
+        IngestMode::Backfill { since } => submitted(&ingest::backfill(&lake, *since, client, database).await?),
         IngestMode::Status => {
             let mut lines = Vec::new();
             let now = Utc::now();

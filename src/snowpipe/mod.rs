@@ -8,6 +8,7 @@
 //! `insertReport` and `loadHistoryScan` tell what Snowpipe did with them.
 
 pub mod jwt;
+mod shared_calls;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tracing::{instrument, warn};
 use url::Url;
 
 pub use self::jwt::KeyPairJwt;
+pub use self::shared_calls::SharedInsertCalls;
 use crate::config::SnowflakeSettings;
 use crate::retry::Backoff;
 
@@ -29,7 +31,7 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(59 * 60);
 const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
 
 /// Why a Snowpipe call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SnowpipeError {
     #[error("the Snowflake key pair cannot be used: {0}")]
     Key(String),
