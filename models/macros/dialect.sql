@@ -29,6 +29,15 @@ to_json({{ record }}:"{{ field }}")
 {%- endif -%}
 {%- endmacro %}
 
+{#- One top-level field of a raw JSON column as text, without parsing the rest. -#}
+{% macro json_text(column, field) -%}
+{%- if target.type == 'snowflake' -%}
+{{ column }}:"{{ field }}"::varchar
+{%- else -%}
+{{ column }} ->> '$.{{ field }}'
+{%- endif -%}
+{%- endmacro %}
+
 {#- An RFC 3339 UTC string (`2026-11-23T22:15:00Z`) as a timestamp without zone. -#}
 {% macro utc_timestamp(text) -%}
 {%- if target.type == 'snowflake' -%}

@@ -1,6 +1,15 @@
-{{ config(materialized='view', schema='staging') }}
+{{ config(
+    materialized='incremental', unique_key='fetch_key', schema='staging',
+    incremental_predicates=[
+        "snapshot_at >= (select min(" ~ utc_timestamp(json_text('raw_json', '_snapshot_at'))
+        ~ ") from raw.raw_users where loaded_at > (select max(loaded_at) from staging.stg_users))"
+    ]
+) }}
 
--- One row per user per fetch (users are fetched at most daily), typed.
+-- One row per user per fetch (users are fetched at most daily), typed; a refetch
+-- loaded again replaces the earlier load. A table merged by load time, like
+-- stg_streams: the streamer snapshot reads every fetch each run, and parsing them all
+-- again cost more than the rest of its work.
 with parsed as (
     select
         {{ json_record('raw_json', [
@@ -9,6 +18,9 @@ with parsed as (
         ]) }} as record,
         loaded_at
     from {{ source('twitch', 'raw_users') }}
+    {% if is_incremental() %}
+    where loaded_at > (select max(loaded_at) from {{ this }})
+    {% endif %}
 ),
 
 typed as (
@@ -27,5 +39,8 @@ typed as (
     from parsed
 )
 
-select * from typed
+select
+    user_id || '@' || cast(snapshot_at as varchar) as fetch_key,
+    *
+from typed
 qualify row_number() over (partition by user_id, snapshot_at order by loaded_at desc) = 1

@@ -7,22 +7,30 @@ use chrono::{NaiveDateTime, Utc};
 use super::project::{DataTest, NodeName, SourceTable, TestKind};
 use super::render::Relation;
 
-/// The query returning a generic test's failing rows, as dbt writes them.
-pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>) -> Option<String> {
+/// The query returning a generic test's failing rows, as dbt writes them. With a
+/// `filter` (dbt's `where`, rendered) only the tested model's matching rows count.
+pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>, filter: Option<&str>) -> Option<String> {
     let relation = |name: &NodeName| relations.get(name).expect("tests refer to known models").to_string();
+    let tested = |name: &NodeName| match filter {
+        Some(filter) => format!("(select * from {} where {filter})", relation(name)),
+        None => relation(name),
+    };
     Some(match kind {
         TestKind::NotNull { model, column } => {
-            format!("select {column} from {} where {column} is null", relation(model))
+            format!(
+                "select {column} from {} as dbt_subquery where {column} is null",
+                tested(model)
+            )
         }
         TestKind::Unique { model, column } => format!(
-            "select {column} as unique_field, count(*) as n_records from {} where {column} is not null group by {column} having count(*) > 1",
-            relation(model)
+            "select {column} as unique_field, count(*) as n_records from {} as dbt_subquery where {column} is not null group by {column} having count(*) > 1",
+            tested(model)
         ),
         TestKind::AcceptedValues { model, column, values } => {
             let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
             format!(
-                "select {column} as value_field, count(*) as n_records from {} where {column} not in ({}) group by {column}",
-                relation(model),
+                "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
+                tested(model),
                 list.join(", ")
             )
         }
@@ -34,7 +42,7 @@ pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>) ->
         } => format!(
             "select child.{column} as from_field from {} as child left join {} as parent on child.{column} = parent.{field} \
              where child.{column} is not null and parent.{field} is null",
-            relation(model),
+            tested(model),
             relation(to)
         ),
         TestKind::Singular { .. } => return None,
@@ -77,10 +85,12 @@ pub struct FreshnessResult {
     pub status: FreshnessStatus,
 }
 
-/// The query for the newest `loaded_at_field` value, as text.
-pub fn freshness_sql(table: &SourceTable, loaded_at_field: &str) -> String {
+/// The query for the newest `loaded_at_field` value, as text, over the rows `filter`
+/// (rendered) keeps.
+pub fn freshness_sql(table: &SourceTable, loaded_at_field: &str, filter: Option<&str>) -> String {
+    let filter = filter.map(|f| format!(" where {f}")).unwrap_or_default();
     format!(
-        "select cast(max({loaded_at_field}) as varchar) from {}.{}",
+        "select cast(max({loaded_at_field}) as varchar) from {}.{}{filter}",
         table.schema, table.identifier
     )
 }
@@ -128,6 +138,7 @@ mod tests {
             freshness: Freshness {
                 warn_after: warn,
                 error_after: error,
+                filter: None,
             },
         }
     }
@@ -168,6 +179,15 @@ mod tests {
             column: "c".into(),
             values: vec!["it's".into()],
         };
-        assert!(generic_sql(&kind, &relations).unwrap().contains("not in ('it''s')"));
+        assert!(
+            generic_sql(&kind, &relations, None)
+                .unwrap()
+                .contains("not in ('it''s')")
+        );
+        assert!(
+            generic_sql(&kind, &relations, Some("day > 1"))
+                .unwrap()
+                .contains("from (select * from s.m where day > 1) as dbt_subquery")
+        );
     }
 }

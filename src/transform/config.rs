@@ -29,6 +29,9 @@ pub struct NodeConfig {
     /// An alias for the relation name.
     pub alias: Option<String>,
     pub unique_key: Vec<String>,
+    /// Extra conditions on the rows an incremental merge may replace, as in dbt's
+    /// delete+insert: they let the warehouse skip most of a large table.
+    pub incremental_predicates: Vec<String>,
 }
 
 impl NodeConfig {
@@ -49,23 +52,24 @@ impl NodeConfig {
                 Some(other) => Err(bad(format!("`{key}` must be a string, not {other}"))),
             }
         };
-        let unique_key = match config.get("unique_key") {
-            None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::String(s)) => vec![s.clone()],
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| bad("`unique_key` must list column names".into()))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(bad(format!(
-                    "`unique_key` must be a column or a list of columns, not {other}"
-                )));
+        // A string or a list of strings.
+        let texts = |key: &str, what: &str| -> Result<Vec<String>, TransformError> {
+            match config.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| bad(format!("`{key}` must list {what}s")))
+                    })
+                    .collect(),
+                Some(other) => Err(bad(format!("`{key}` must be a {what} or a list of them, not {other}"))),
             }
         };
+        let unique_key = texts("unique_key", "column name")?;
+        let incremental_predicates = texts("incremental_predicates", "SQL condition")?;
         let materialized = match (node.kind, text("materialized")?.as_deref()) {
             (NodeKind::Snapshot, _) => {
                 match text("strategy")?.as_deref() {
@@ -105,6 +109,7 @@ impl NodeConfig {
             schema,
             alias: text("alias")?,
             unique_key,
+            incremental_predicates,
         })
     }
 

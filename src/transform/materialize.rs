@@ -95,7 +95,7 @@ pub async fn build<W: Warehouse>(
             Ok(Built::Incremental { created: true })
         }
         Materialized::Incremental => {
-            merge(warehouse, relation, sql, &config.unique_key).await?;
+            merge(warehouse, relation, sql, config).await?;
             Ok(Built::Incremental { created: false })
         }
         // As in dbt, `--full-refresh` never drops a snapshot: its history cannot be rebuilt.
@@ -134,28 +134,34 @@ fn staging_name(relation: &Relation) -> String {
 }
 
 /// Incremental merge: rows whose `unique_key` is already there are replaced (delete +
-/// insert, in one transaction); without a key, rows are appended.
+/// insert, in one transaction); without a key, rows are appended. The delete also
+/// carries the model's `incremental_predicates`, as dbt's delete+insert does.
 async fn merge<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
-    unique_key: &[String],
+    config: &NodeConfig,
 ) -> Result<(), WarehouseError> {
     let staged = staging_name(relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
     let columns = columns(warehouse, relation).await?.join(", ");
+    let predicates: String = config
+        .incremental_predicates
+        .iter()
+        .map(|predicate| format!(" and ({predicate})"))
+        .collect();
     let mut statements = Vec::new();
-    match unique_key {
+    match config.unique_key.as_slice() {
         [] => {}
         [key] => statements.push(format!(
-            "delete from {relation} where {key} in (select {key} from {staged})"
+            "delete from {relation} where {key} in (select {key} from {staged}){predicates}"
         )),
         keys => {
             let matches: Vec<String> = keys.iter().map(|k| format!("s.{k} = {}.{k}", relation.name)).collect();
             statements.push(format!(
-                "delete from {relation} where exists (select 1 from {staged} as s where {})",
+                "delete from {relation} where exists (select 1 from {staged} as s where {}){predicates}",
                 matches.join(" and ")
             ));
         }

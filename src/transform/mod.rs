@@ -314,8 +314,16 @@ pub async fn run<W: Warehouse>(
             let field = renderer
                 .render("the loaded_at_field of a source", field, Pass::Parse)?
                 .sql;
+            let filter = match &table.freshness.filter {
+                Some(filter) => Some(
+                    renderer
+                        .render("the freshness filter of a source", filter, Pass::Parse)?
+                        .sql,
+                ),
+                None => None,
+            };
             let newest = warehouse
-                .query(&checks::freshness_sql(table, &field))
+                .query(&checks::freshness_sql(table, &field, filter.as_deref()))
                 .await
                 .map_err(|error| TransformError::Freshness {
                     source_name: table.source.clone(),
@@ -456,9 +464,12 @@ async fn build_node<W: Warehouse>(
     let rendered = renderer
         .render(&plan.node.path, &plan.node.sql, pass)
         .map_err(|e| e.to_string())?;
+    // The config as this run renders it: values such as `incremental_predicates` may
+    // name `this`, which the parse pass cannot know.
+    let config = NodeConfig::from_rendered(plan.node, &rendered.config).map_err(|e| e.to_string())?;
     materialize::build(
         warehouse,
-        &plan.config,
+        &config,
         &plan.relation,
         &rendered.sql,
         existing,
@@ -493,7 +504,17 @@ async fn run_test<W: Warehouse>(
                 Err(error) => return TestOutcome::Error(error.to_string()),
             }
         }
-        kind => checks::generic_sql(kind, relations).expect("generic tests have SQL"),
+        kind => {
+            // dbt renders a test's config with Jinja too.
+            let filter = match &test.filter {
+                Some(filter) => match renderer.render(&test.name, filter, Pass::Parse) {
+                    Ok(rendered) => Some(rendered.sql),
+                    Err(error) => return TestOutcome::Error(error.to_string()),
+                },
+                None => None,
+            };
+            checks::generic_sql(kind, relations, filter.as_deref()).expect("generic tests have SQL")
+        }
     };
     match warehouse.query(&checks::count_sql(&failing_rows)).await {
         Ok(table) => match table.scalar_i64() {

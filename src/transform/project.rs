@@ -49,11 +49,13 @@ pub struct SourceTable {
     pub freshness: Freshness,
 }
 
-/// Source freshness thresholds in seconds.
+/// Source freshness thresholds in seconds, and dbt's optional `filter`: a condition
+/// on the rows the check reads (it keeps the check cheap on a growing table).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Freshness {
     pub warn_after: Option<u64>,
     pub error_after: Option<u64>,
+    pub filter: Option<String>,
 }
 
 /// How bad a failing test is.
@@ -70,6 +72,8 @@ pub struct DataTest {
     pub name: String,
     pub severity: Severity,
     pub kind: TestKind,
+    /// dbt's `where` config: a generic test checks only the model's rows that match.
+    pub filter: Option<String>,
 }
 
 /// The four generic tests, or a singular test's own SQL.
@@ -175,6 +179,7 @@ impl Project {
                 project.tests.push(DataTest {
                     name: file_stem(&file),
                     severity: Severity::Error,
+                    filter: None,
                     kind: TestKind::Singular {
                         path: project.relative(&file),
                         sql: read(&file)?,
@@ -287,7 +292,9 @@ fn generic_test(model: &str, column: &str, test: &Yaml) -> Result<DataTest, Stri
     };
     // dbt 1.10 accepts arguments at the top level or under `arguments:`.
     let argument = |name: &str| args.and_then(|a| a.get("arguments").and_then(|x| x.get(name)).or_else(|| a.get(name)));
-    let severity = match args.and_then(|a| a.get("config")).and_then(|c| str_of(c, "severity")) {
+    let config = args.and_then(|a| a.get("config"));
+    let filter = config.and_then(|c| str_of(c, "where")).map(str::to_string);
+    let severity = match config.and_then(|c| str_of(c, "severity")) {
         None => Severity::Error,
         Some(s) if s.eq_ignore_ascii_case("error") => Severity::Error,
         Some(s) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
@@ -358,7 +365,12 @@ fn generic_test(model: &str, column: &str, test: &Yaml) -> Result<DataTest, Stri
             ));
         }
     };
-    Ok(DataTest { name, severity, kind })
+    Ok(DataTest {
+        name,
+        severity,
+        kind,
+        filter,
+    })
 }
 
 /// `ref('name')` or `ref("name")` as written in YAML.
@@ -389,6 +401,7 @@ fn freshness(value: Option<&Yaml>) -> Result<Freshness, String> {
     Ok(Freshness {
         warn_after: after("warn_after")?,
         error_after: after("error_after")?,
+        filter: str_of(value, "filter").map(str::to_string),
     })
 }
 
@@ -510,7 +523,7 @@ mod tests {
     #[test]
     fn generic_tests_read_dbt_shapes() {
         let yaml: Yaml = serde_yaml_ng::from_str(
-            "- unique\n- accepted_values: {values: [live], config: {severity: warn}}\n- relationships: {arguments: {to: \"ref('dim')\", field: id}}",
+            "- unique: {config: {where: \"day > 1\"}}\n- accepted_values: {values: [live], config: {severity: warn}}\n- relationships: {arguments: {to: \"ref('dim')\", field: id}}",
         )
         .unwrap();
         let tests: Vec<DataTest> = yaml
@@ -520,6 +533,8 @@ mod tests {
             .map(|t| generic_test("m", "c", t).unwrap())
             .collect();
         assert_eq!(tests[0].name, "unique_m_c");
+        assert_eq!(tests[0].filter.as_deref(), Some("day > 1"));
+        assert_eq!(tests[1].filter, None);
         assert_eq!(tests[1].severity, Severity::Warn);
         assert!(matches!(&tests[1].kind, TestKind::AcceptedValues { values, .. } if values == &["live"]));
         assert!(matches!(&tests[2].kind, TestKind::Relationships { to, field, .. } if to.0 == "dim" && field == "id"));
@@ -532,14 +547,16 @@ mod tests {
 
     #[test]
     fn freshness_periods_become_seconds() {
-        let yaml: Yaml =
-            serde_yaml_ng::from_str("warn_after: {count: 2, period: hour}\nerror_after: {count: 1, period: day}")
-                .unwrap();
+        let yaml: Yaml = serde_yaml_ng::from_str(
+            "warn_after: {count: 2, period: hour}\nerror_after: {count: 1, period: day}\nfilter: x > 1",
+        )
+        .unwrap();
         assert_eq!(
             freshness(Some(&yaml)),
             Ok(Freshness {
                 warn_after: Some(7_200),
-                error_after: Some(86_400)
+                error_after: Some(86_400),
+                filter: Some("x > 1".into()),
             })
         );
     }

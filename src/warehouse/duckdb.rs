@@ -118,10 +118,31 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        self.connection.execute_batch(sql).map_err(|e| refused(sql, e))
+        let started = std::time::Instant::now();
+        let result = self.connection.execute_batch(sql).map_err(|e| refused(sql, e));
+        statement_ran(sql, started);
+        result
     }
 
     async fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        let started = std::time::Instant::now();
+        let result = self.query_rows(sql);
+        statement_ran(sql, started);
+        result
+    }
+}
+
+/// At debug level, each statement with its time: where a slow run spends it.
+fn statement_ran(sql: &str, started: std::time::Instant) {
+    tracing::debug!(
+        ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+        sql,
+        "DuckDB statement"
+    );
+}
+
+impl DuckDbWarehouse {
+    fn query_rows(&mut self, sql: &str) -> Result<Table, WarehouseError> {
         let mut statement = self.connection.prepare(sql).map_err(|e| refused(sql, e))?;
         let mut rows = statement.query([]).map_err(|e| refused(sql, e))?;
         let mut table = Table::default();
