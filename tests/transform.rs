@@ -275,6 +275,51 @@ async fn loading_and_transforming_twice_adds_zero_rows() {
     assert_eq!(before, after);
 }
 
+/// The history tables' tests read the rows of recent runs: a bad row there fails them.
+#[tokio::test]
+async fn a_bad_row_among_the_recent_loads_fails_the_history_tests() {
+    let sim = spawn_sim(twitch_pipeline::simulator::SimulatorConfig {
+        streams: 100,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let (_dir, lake) = temp_lake();
+    extract_slots(&sim, &connect(&sim).await, &lake, 0..2).await;
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    transform(&mut warehouse).await;
+
+    // A second copy of one row, with negative viewers, as a faulty merge might leave it.
+    warehouse
+        .execute(
+            "insert into marts.fact_stream_snapshots \
+             select * replace (-1 as viewer_count) from marts.fact_stream_snapshots limit 1",
+        )
+        .await
+        .unwrap();
+    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert!(!report.succeeded());
+    let outcome = |name: &str| {
+        report
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name} ran"))
+            .outcome
+            .clone()
+    };
+    for failing in [
+        "unique_fact_stream_snapshots_snapshot_key",
+        "assert_no_negative_viewers",
+    ] {
+        assert_eq!(outcome(failing), TestOutcome::Fail { failing_rows: 1 }, "{failing}");
+    }
+    assert_eq!(outcome("not_null_fact_stream_snapshots_user_id"), TestOutcome::Pass);
+}
+
 /// A project of one model and a failing singular test, in a temporary folder.
 fn failing_project(dir: &Path) -> Project {
     // dbt's default paths: models/ for models, tests/ for singular tests.

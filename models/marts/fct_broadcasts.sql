@@ -18,9 +18,20 @@ select
     max(loaded_at) as loaded_at
 from {{ ref('fact_stream_snapshots') }}
 {% if is_incremental() %}
-where stream_id in (
-    select stream_id from {{ ref('fact_stream_snapshots') }}
+{%- set new_rows -%}
+select stream_id, snapshot_at from {{ ref('fact_stream_snapshots') }}
     where loaded_at > (select max(loaded_at) from {{ this }})
-)
+{%- endset %}
+where stream_id in (select stream_id from ({{ new_rows }}) as new_rows)
+    -- A touched broadcast's rows are new, or no older than its first_seen_at: the
+    -- bound lets the warehouse skip the older part of the fact unread.
+    and snapshot_at >= (
+        select min(earliest) from (
+            select snapshot_at as earliest from ({{ new_rows }}) as new_rows
+            union all
+            select first_seen_at from {{ this }}
+            where stream_id in (select stream_id from ({{ new_rows }}) as new_rows)
+        ) as bounds
+    )
 {% endif %}
 group by stream_id

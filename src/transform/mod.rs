@@ -374,6 +374,9 @@ pub async fn run<W: Warehouse>(
         on_step(&Step::Node(result.clone()));
         report.nodes.push(result);
 
+        // As in `dbt build`, a failing test stops what is built on its models, not the
+        // other tests of this batch: they all still run.
+        let mut failed_models = Vec::new();
         for test in tests_after.get(name).into_iter().flatten() {
             let test_started = Instant::now();
             let outcome = if test.refs.iter().any(|r| broken.contains_key(r)) {
@@ -389,13 +392,13 @@ pub async fn run<W: Warehouse>(
             };
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
-                // As in `dbt build`: what is built on data that failed a test waits.
-                for model in &test.refs {
-                    broken.entry(model.clone()).or_insert_with(|| model.clone());
-                }
+                failed_models.extend(test.refs.iter().cloned());
             }
             on_step(&Step::Test(result.clone()));
             report.tests.push(result);
+        }
+        for model in failed_models {
+            broken.entry(model.clone()).or_insert(model);
         }
     }
     report.seconds = started.elapsed().as_secs_f64();
