@@ -28,31 +28,7 @@ profile as (
 ),
 
 {% if is_incremental() %}
-affected as (
-    select user_id from new_snapshots
-    union
-    select profile.user_id
-    from profile
-    join {{ this }} as built on built.user_id = profile.user_id
-    where built.profile_valid_from is distinct from profile.dbt_valid_from
-),
-
-seen as (
-    select
-        affected.user_id,
-        coalesce(least(built.first_seen_at, new.first_seen_at), built.first_seen_at, new.first_seen_at)
-            as first_seen_at,
-        coalesce(greatest(built.last_seen_at, new.last_seen_at), built.last_seen_at, new.last_seen_at)
-            as last_seen_at,
-        case when new.last_seen_at >= built.last_seen_at or built.user_id is null
-            then new.stream_login else built.stream_login end as stream_login,
-        case when new.last_seen_at >= built.last_seen_at or built.user_id is null
-            then new.stream_display_name else built.stream_display_name end as stream_display_name,
-        coalesce(greatest(built.loaded_at, new.loaded_at), built.loaded_at, new.loaded_at) as loaded_at
-    from affected
-    left join new_snapshots as new on new.user_id = affected.user_id
-    left join {{ this }} as built on built.user_id = affected.user_id
-)
+{{ fold_into_dimension('user_id', 'profile', 'profile_valid_from', ['stream_login', 'stream_display_name']) }}
 {% else %}
 seen as (
     select * from new_snapshots
