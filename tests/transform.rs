@@ -398,6 +398,32 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
         NodeOutcome::Built(transform::Built::Incremental { created: true })
     ));
     assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 1);
+
+    // A table built by an older version of a model: the error says how to rebuild it.
+    warehouse
+        .execute("alter table marts.dim_streamers drop column stream_login")
+        .await
+        .unwrap();
+    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let failed = report.nodes.iter().find(|n| n.name.0 == "dim_streamers").unwrap();
+    let NodeOutcome::Failed(message) = &failed.outcome else {
+        panic!("{:?}", failed.outcome)
+    };
+    assert!(
+        message.contains("stream_login") && message.contains("--full-refresh --select dim_streamers"),
+        "{message}"
+    );
+    let options = TransformOptions {
+        select: vec!["dim_streamers".into()],
+        full_refresh: true,
+        ..Default::default()
+    };
+    let report = transform::run(&project(), &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{}", report.summary_line());
 }
 
 #[tokio::test]

@@ -479,7 +479,18 @@ async fn build_node<W: Warehouse>(
         full_refresh,
     )
     .await
-    .map_err(|e| format!("{}: {e}", plan.node.path))
+    .map_err(|e| {
+        // The usual cause: the model's columns changed since the table was built.
+        let hint = if incremental_now {
+            format!(
+                " (if the model's columns changed, rebuild it: `--full-refresh --select {}`)",
+                plan.node.name.0
+            )
+        } else {
+            String::new()
+        };
+        format!("{}: {e}{hint}", plan.node.path)
+    })
 }
 
 async fn run_test<W: Warehouse>(
