@@ -54,6 +54,16 @@ async fn transform(warehouse: &mut DuckDbWarehouse) -> RunReport {
     report
 }
 
+/// `transform --full-refresh [--select …]`.
+async fn rebuild(warehouse: &mut DuckDbWarehouse, select: &[&str]) -> RunReport {
+    let options = TransformOptions {
+        select: select.iter().map(|s| s.to_string()).collect(),
+        full_refresh: true,
+        ..Default::default()
+    };
+    transform::run(&project(), warehouse, &options, |_| {}).await.unwrap()
+}
+
 async fn rows(warehouse: &mut DuckDbWarehouse, sql: &str) -> Vec<Vec<String>> {
     let table = warehouse.query(sql).await.unwrap();
     table
@@ -226,13 +236,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
 
     // However the data arrived, the incremental runs left what a rebuild gives.
     let incremental = contents(&mut warehouse).await;
-    let options = TransformOptions {
-        full_refresh: true,
-        ..Default::default()
-    };
-    let rebuilt = transform::run(&project(), &mut warehouse, &options, |_| {})
-        .await
-        .unwrap();
+    let rebuilt = rebuild(&mut warehouse, &[]).await;
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
     assert_eq!(contents(&mut warehouse).await, incremental);
 }
@@ -383,14 +387,7 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
     load_lake(&lake, &mut warehouse).await.unwrap();
     transform(&mut warehouse).await;
 
-    let options = TransformOptions {
-        select: vec!["+fact_stream_snapshots".into()],
-        full_refresh: true,
-        ..Default::default()
-    };
-    let report = transform::run(&project(), &mut warehouse, &options, |_| {})
-        .await
-        .unwrap();
+    let report = rebuild(&mut warehouse, &["+fact_stream_snapshots"]).await;
     let built: Vec<&str> = report.nodes.iter().map(|n| n.name.0.as_str()).collect();
     assert_eq!(built, ["stg_streams", "fact_stream_snapshots"]);
     assert!(matches!(
@@ -415,14 +412,7 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
         message.contains("stream_login") && message.contains("--full-refresh --select dim_streamers"),
         "{message}"
     );
-    let options = TransformOptions {
-        select: vec!["dim_streamers".into()],
-        full_refresh: true,
-        ..Default::default()
-    };
-    let report = transform::run(&project(), &mut warehouse, &options, |_| {})
-        .await
-        .unwrap();
+    let report = rebuild(&mut warehouse, &["dim_streamers"]).await;
     assert!(report.succeeded(), "{}", report.summary_line());
 }
 
