@@ -24,41 +24,29 @@ use base64::Engine;
 use serde_json::{Value, json};
 use twitch_pipeline::lake::{Entity, LakeUrl};
 
-fn serve(port: u16, dir: &std::path::Path, extra: &[(&str, String)]) -> std::process::Child {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+/// `serve` with a local lake and DuckDB in `dir`, or on Snowflake with `snowflake`.
+fn serve(
+    port: u16,
+    dir: &std::path::Path,
+    snowflake: Option<&twitch_pipeline::config::SnowflakeSettings>,
+) -> std::process::Child {
+    let mut command = support::local_serve_command(port, dir);
+    if let Some(snowflake) = snowflake {
+        support::snowflake_env(&mut command, snowflake).env("WAREHOUSE_URL", "snowflake");
+    }
     command
-        .arg("serve")
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("TWITCH_CLIENT_ID", "id")
-        .env("TWITCH_CLIENT_SECRET", "secret")
-        .env("LAKE_URL", dir.join("lake"))
-        .env(
-            "WAREHOUSE_URL",
-            format!("duckdb:{}", dir.join("warehouse.duckdb").display()),
-        )
-        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    command.spawn().expect("serve starts")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts")
 }
 
 /// Spawn to the first `200` on `GET /`.
 fn cold_start(dir: &std::path::Path) -> Duration {
-    let port = free_port();
+    let port = support::free_port();
     let started = Instant::now();
-    let mut child = serve(port, dir, &[]);
+    let mut child = serve(port, dir, None);
     let elapsed = loop {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             stream
@@ -136,24 +124,8 @@ async fn main() {
     )
     .await;
     let (fake, snowflake) = support::fake_snowpipe::fake_snowpipe_settings().await;
-    use secrecy::ExposeSecret;
-    let port = free_port();
-    let mut child = serve(
-        port,
-        dir.path(),
-        &[
-            ("WAREHOUSE_URL", "snowflake".into()),
-            ("SNOWFLAKE_ACCOUNT", snowflake.account.clone()),
-            ("SNOWFLAKE_USER", snowflake.user.clone()),
-            (
-                "SNOWFLAKE_PRIVATE_KEY",
-                snowflake.private_key.expose_secret().to_string(),
-            ),
-            ("SNOWFLAKE_WAREHOUSE", snowflake.warehouse.clone()),
-            ("SNOWFLAKE_DATABASE", snowflake.database.clone()),
-            ("SNOWFLAKE_URL", snowflake.base_url.as_ref().unwrap().to_string()),
-        ],
-    );
+    let port = support::free_port();
+    let mut child = serve(port, dir.path(), Some(&snowflake));
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1_000)

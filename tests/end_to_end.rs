@@ -39,16 +39,10 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
     .await;
     let (fake, snowflake) = fake_snowpipe_settings().await;
 
-    use secrecy::ExposeSecret;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
+    let mut command = serve_command(port);
     let mut serve = Serve(
-        std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
-            .arg("serve")
-            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        snowflake_env(&mut command, &snowflake)
             .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
             .env(
                 "TWITCH_CLIENT_SECRET",
@@ -61,13 +55,6 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
             .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
             .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
             .env("WAREHOUSE_URL", "snowflake")
-            .env("SNOWFLAKE_ACCOUNT", &snowflake.account)
-            .env("SNOWFLAKE_USER", &snowflake.user)
-            .env("SNOWFLAKE_PRIVATE_KEY", snowflake.private_key.expose_secret())
-            .env("SNOWFLAKE_WAREHOUSE", &snowflake.warehouse)
-            .env("SNOWFLAKE_DATABASE", &snowflake.database)
-            .env("SNOWFLAKE_URL", snowflake.base_url.as_ref().unwrap().as_str())
-            .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

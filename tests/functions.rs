@@ -289,32 +289,11 @@ async fn locally_a_manifest_loads_into_duckdb_and_the_transform_timer_builds_the
     );
 }
 
-/// The real `serve` on `port`, local lake and DuckDB in `dir`.
-fn serve_binary(port: u16, dir: &Path, client_secret: &str) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    command
-        .arg("serve")
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("TWITCH_CLIENT_ID", "id")
-        .env("TWITCH_CLIENT_SECRET", client_secret)
-        .env("LAKE_URL", dir.join("lake"))
-        .env(
-            "WAREHOUSE_URL",
-            format!("duckdb:{}", dir.join("warehouse.duckdb").display()),
-        )
-        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"));
-    command
-}
-
 #[test]
 fn serve_answers_the_hosts_probe_from_the_real_binary() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = serve_binary(port, dir.path(), "secret")
+    let mut child = local_serve_command(port, dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -343,13 +322,10 @@ fn serve_answers_the_hosts_probe_from_the_real_binary() {
 
 #[tokio::test]
 async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = serve_binary(port, dir.path(), "hunter2-serve-secret")
+    let mut child = local_serve_command(port, dir.path())
+        .env("TWITCH_CLIENT_SECRET", "hunter2-serve-secret")
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

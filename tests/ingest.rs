@@ -167,17 +167,8 @@ fn ingest_command(
     settings: &twitch_pipeline::config::SnowflakeSettings,
     lake: &std::path::Path,
 ) -> std::process::Command {
-    use secrecy::ExposeSecret;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    command
-        .arg("ingest")
-        .env("LAKE_URL", lake)
-        .env("SNOWFLAKE_ACCOUNT", &settings.account)
-        .env("SNOWFLAKE_USER", &settings.user)
-        .env("SNOWFLAKE_PRIVATE_KEY", settings.private_key.expose_secret())
-        .env("SNOWFLAKE_WAREHOUSE", &settings.warehouse)
-        .env("SNOWFLAKE_DATABASE", &settings.database)
-        .env("SNOWFLAKE_URL", settings.base_url.as_ref().unwrap().as_str());
+    snowflake_env(command.arg("ingest").env("LAKE_URL", lake), settings);
     command
 }
 

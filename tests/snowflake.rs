@@ -44,11 +44,7 @@ async fn spawn_fakesnow(python: &str) -> FakeSnow {
 
 /// fakesnow where statements matching `nops` succeed without effect.
 async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -121,15 +117,6 @@ async fn raw_layer(warehouse: &mut SnowflakeWarehouse, rows: &[(Entity, Slot, Ve
                 .unwrap();
         }
     }
-}
-
-async fn rows(warehouse: &mut SnowflakeWarehouse, sql: &str) -> Vec<Vec<String>> {
-    let table = warehouse.query(sql).await.unwrap();
-    table
-        .rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
-        .collect()
 }
 
 #[tokio::test]
@@ -257,9 +244,9 @@ fn setup_command(port: u16, dir: &Path, apply: bool) -> Command {
     let service = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
     let key_file = dir.join("service.p8");
     std::fs::write(&key_file, service.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
-    use secrecy::ExposeSecret;
     let mut command = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    command
+    snowflake_env(&mut command, &admin)
+        .env("SNOWFLAKE_USER", "ADMIN")
         .arg("snowflake-setup")
         .args([
             "--lake",
@@ -270,13 +257,7 @@ fn setup_command(port: u16, dir: &Path, apply: bool) -> Command {
             "tenant-1",
         ])
         .arg("--service-key")
-        .arg(&key_file)
-        .env("SNOWFLAKE_ACCOUNT", &admin.account)
-        .env("SNOWFLAKE_USER", "ADMIN")
-        .env("SNOWFLAKE_PRIVATE_KEY", admin.private_key.expose_secret())
-        .env("SNOWFLAKE_WAREHOUSE", &admin.warehouse)
-        .env("SNOWFLAKE_DATABASE", &admin.database)
-        .env("SNOWFLAKE_URL", admin.base_url.as_ref().unwrap().as_str());
+        .arg(&key_file);
     if apply {
         command.arg("--apply");
     }

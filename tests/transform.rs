@@ -64,15 +64,6 @@ async fn rebuild(warehouse: &mut DuckDbWarehouse, select: &[&str]) -> RunReport 
     transform::run(&project(), warehouse, &options, |_| {}).await.unwrap()
 }
 
-async fn rows(warehouse: &mut DuckDbWarehouse, sql: &str) -> Vec<Vec<String>> {
-    let table = warehouse.query(sql).await.unwrap();
-    table
-        .rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
-        .collect()
-}
-
 async fn count(warehouse: &mut DuckDbWarehouse, relation: &str) -> i64 {
     warehouse
         .query(&format!("select count(*) from {relation}"))

@@ -4,7 +4,6 @@
 //! test is skipped with a message, unless `TWITCH_PIPELINE_REQUIRE_EMULATORS` is set
 //! (as `scripts/test` does), where a missing emulator fails the test.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,7 +47,7 @@ impl Azurite {
             eprintln!("skipped: Azurite is not installed (scripts/test installs it)");
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = super::free_port();
         let child = Command::new(binary)
             .args([
                 "--inMemoryPersistence",

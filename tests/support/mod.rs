@@ -178,6 +178,65 @@ pub async fn lake_paths(lake: &Lake) -> Vec<String> {
     paths
 }
 
+/// A free loopback port (bound, then released) for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real binary as `serve`, the custom handler, on `port`.
+pub fn serve_command(port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    command
+        .arg("serve")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("TRANSFORM_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// `serve` on `port` with a local lake and DuckDB in `dir`, and placeholder Twitch
+/// credentials.
+pub fn local_serve_command(port: u16, dir: &std::path::Path) -> std::process::Command {
+    let mut command = serve_command(port);
+    command
+        .env("TWITCH_CLIENT_ID", "id")
+        .env("TWITCH_CLIENT_SECRET", "secret")
+        .env("LAKE_URL", dir.join("lake"))
+        .env(
+            "WAREHOUSE_URL",
+            format!("duckdb:{}", dir.join("warehouse.duckdb").display()),
+        );
+    command
+}
+
+/// Gives `command` the Snowflake settings in `settings`, as `SNOWFLAKE_*` variables.
+pub fn snowflake_env<'c>(
+    command: &'c mut std::process::Command,
+    settings: &twitch_pipeline::config::SnowflakeSettings,
+) -> &'c mut std::process::Command {
+    use secrecy::ExposeSecret;
+    command
+        .env("SNOWFLAKE_ACCOUNT", &settings.account)
+        .env("SNOWFLAKE_USER", &settings.user)
+        .env("SNOWFLAKE_PRIVATE_KEY", settings.private_key.expose_secret())
+        .env("SNOWFLAKE_WAREHOUSE", &settings.warehouse)
+        .env("SNOWFLAKE_DATABASE", &settings.database)
+        .env("SNOWFLAKE_URL", settings.base_url.as_ref().unwrap().as_str())
+}
+
+/// A query's rows as text, NULL as `NULL`.
+pub async fn rows<W: twitch_pipeline::warehouse::Warehouse>(warehouse: &mut W, sql: &str) -> Vec<Vec<String>> {
+    let table = warehouse.query(sql).await.unwrap();
+    table
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
+        .collect()
+}
+
 /// Runs a blocking command without stalling the runtime serving the simulator.
 pub async fn run(mut command: std::process::Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || command.output().expect("binary runs"))
