@@ -1,9 +1,6 @@
 {{ config(
     materialized='incremental', unique_key='snapshot_key', schema='staging',
-    incremental_predicates=[
-        "snapshot_at >= (select min(" ~ utc_timestamp(json_text('raw_json', '_snapshot_at'))
-        ~ ") from raw.raw_streams where loaded_at > (select max(loaded_at) from staging.stg_streams))"
-    ]
+    incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging.stg_streams')]
 ) }}
 
 -- One row per stream per slot, typed. A slot's file can be loaded twice (a late or
@@ -12,11 +9,6 @@
 -- Unlike the other staging models this is a table, merged by load time: parsing the
 -- raw JSON is most of the cost of a run (measured: every reader of a view re-parsed
 -- every row), so each raw row is parsed once, when it arrives.
---
--- A row the merge replaces is of the same slot as a new one, so it is no older than
--- the oldest new slot: the predicate lets the delete skip the rest of the table.
--- It names its tables directly: dbt renders config before it resolves source(),
--- ref() or even this.
 with parsed as (
     select
         {{ json_record('raw_json', [

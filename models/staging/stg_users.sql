@@ -1,9 +1,6 @@
 {{ config(
     materialized='incremental', unique_key='fetch_key', schema='staging',
-    incremental_predicates=[
-        "snapshot_at >= (select min(" ~ utc_timestamp(json_text('raw_json', '_snapshot_at'))
-        ~ ") from raw.raw_users where loaded_at > (select max(loaded_at) from staging.stg_users))"
-    ]
+    incremental_predicates=[only_new_slots_replaced('raw.raw_users', 'staging.stg_users')]
 ) }}
 
 -- One row per user per fetch (users are fetched at most daily), typed; a refetch

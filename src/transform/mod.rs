@@ -467,12 +467,9 @@ async fn build_node<W: Warehouse>(
     let rendered = renderer
         .render(&plan.node.path, &plan.node.sql, pass)
         .map_err(|e| e.to_string())?;
-    // The config as this run renders it: values such as `incremental_predicates` may
-    // name `this`, which the parse pass cannot know.
-    let config = NodeConfig::from_rendered(plan.node, &rendered.config).map_err(|e| e.to_string())?;
     materialize::build(
         warehouse,
-        &config,
+        &plan.config,
         &plan.relation,
         &rendered.sql,
         existing,
