@@ -131,9 +131,7 @@ async fn main() {
         .pool_max_idle_per_host(1_000)
         .build()
         .unwrap();
-    while http.get(&url).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    support::wait_for_serve(&mut child, &url, Duration::from_secs(15)).await;
     let path = format!(
         "_manifests/date={}/{}.json",
         manifest.slot.date(),

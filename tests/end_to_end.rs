@@ -5,7 +5,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use object_store::ObjectStoreExt;
@@ -62,19 +61,7 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
     );
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http.get(&url).send().await.is_err() {
-        if let Some(status) = serve.0.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(serve.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-            panic!("serve exited ({status}) before answering:\n{stderr}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "serve did not answer the probe"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_serve(&mut serve.0, &url, std::time::Duration::from_secs(15)).await;
 
     // The host fires the 20:00 timer four seconds late.
     let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});

@@ -332,11 +332,7 @@ async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    let started = std::time::Instant::now();
-    while reqwest::get(&url).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "serve did not answer");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_serve(&mut child, &url, Duration::from_secs(10)).await;
     let (status, _) = post(&url, "extract_timer", &json!({"Data": {}, "Metadata": {}})).await;
     assert_eq!(status, 500);
 

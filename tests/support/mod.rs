@@ -212,6 +212,26 @@ pub fn local_serve_command(port: u16, dir: &std::path::Path) -> std::process::Co
     command
 }
 
+/// Waits until the `serve` process `child` answers `GET url`; fails with its stderr
+/// (when piped) if it exits first, or once `within` has passed.
+pub async fn wait_for_serve(child: &mut std::process::Child, url: &str, within: Duration) {
+    let started = std::time::Instant::now();
+    while reqwest::get(url).await.is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(pipe) = child.stderr.as_mut() {
+                std::io::Read::read_to_string(pipe, &mut stderr).unwrap();
+            }
+            panic!("serve exited ({status}) before answering:\n{stderr}");
+        }
+        assert!(
+            started.elapsed() < within,
+            "serve did not answer {url} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Gives `command` the Snowflake settings in `settings`, as `SNOWFLAKE_*` variables.
 pub fn snowflake_env<'c>(
     command: &'c mut std::process::Command,
