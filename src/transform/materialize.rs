@@ -128,6 +128,23 @@ fn staging_name(relation: &Relation) -> String {
     format!("{}__dbt_tmp", relation.name)
 }
 
+/// Stages the select `sql` in a temporary table, then runs, all or nothing, the
+/// statements `write` makes from the staged table's name and the target's columns.
+async fn apply_staged<W: Warehouse>(
+    warehouse: &mut W,
+    relation: &Relation,
+    sql: &str,
+    write: impl FnOnce(&str, &[String]) -> Vec<String>,
+) -> Result<(), WarehouseError> {
+    let staged = staging_name(relation);
+    warehouse
+        .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
+        .await?;
+    let target_columns = columns(warehouse, relation).await?;
+    in_transaction(warehouse, &write(&staged, &target_columns)).await?;
+    warehouse.execute(&format!("drop table if exists {staged}")).await
+}
+
 /// Incremental merge: rows whose `unique_key` is already there are replaced (delete +
 /// insert, in one transaction); without a key, rows are appended. The delete also
 /// carries the model's `incremental_predicates`, as dbt's delete+insert does.
@@ -137,35 +154,33 @@ async fn merge<W: Warehouse>(
     sql: &str,
     config: &NodeConfig,
 ) -> Result<(), WarehouseError> {
-    let staged = staging_name(relation);
-    warehouse
-        .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
-        .await?;
-    let columns = columns(warehouse, relation).await?.join(", ");
-    let predicates: String = config
-        .incremental_predicates
-        .iter()
-        .map(|predicate| format!(" and ({predicate})"))
-        .collect();
-    let mut statements = Vec::new();
-    match config.unique_key.as_slice() {
-        [] => {}
-        [key] => statements.push(format!(
-            "delete from {relation} where {key} in (select {key} from {staged}){predicates}"
-        )),
-        keys => {
-            let matches: Vec<String> = keys.iter().map(|k| format!("s.{k} = {}.{k}", relation.name)).collect();
-            statements.push(format!(
-                "delete from {relation} where exists (select 1 from {staged} as s where {}){predicates}",
-                matches.join(" and ")
-            ));
+    apply_staged(warehouse, relation, sql, |staged, target_columns| {
+        let columns = target_columns.join(", ");
+        let predicates: String = config
+            .incremental_predicates
+            .iter()
+            .map(|predicate| format!(" and ({predicate})"))
+            .collect();
+        let mut statements = Vec::new();
+        match config.unique_key.as_slice() {
+            [] => {}
+            [key] => statements.push(format!(
+                "delete from {relation} where {key} in (select {key} from {staged}){predicates}"
+            )),
+            keys => {
+                let matches: Vec<String> = keys.iter().map(|k| format!("s.{k} = {}.{k}", relation.name)).collect();
+                statements.push(format!(
+                    "delete from {relation} where exists (select 1 from {staged} as s where {}){predicates}",
+                    matches.join(" and ")
+                ));
+            }
         }
-    }
-    statements.push(format!(
-        "insert into {relation} ({columns}) select {columns} from {staged}"
-    ));
-    in_transaction(warehouse, &statements).await?;
-    warehouse.execute(&format!("drop table if exists {staged}")).await
+        statements.push(format!(
+            "insert into {relation} ({columns}) select {columns} from {staged}"
+        ));
+        statements
+    })
+    .await
 }
 
 /// SCD2 with the timestamp strategy, as dbt does it: a key whose `updated_at` is newer
@@ -178,38 +193,34 @@ async fn snapshot<W: Warehouse>(
     config: &NodeConfig,
 ) -> Result<(), WarehouseError> {
     let (key, updated_at) = config.snapshot_keys();
-    let staged = staging_name(relation);
-    warehouse
-        .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
-        .await?;
-    let target_columns = columns(warehouse, relation).await?;
-    let select: Vec<String> = target_columns
-        .iter()
-        .map(|column| match column.to_ascii_lowercase().as_str() {
-            "dbt_scd_id" => format!(
-                "{} as {column}",
-                scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
+    apply_staged(warehouse, relation, sql, |staged, target_columns| {
+        let select: Vec<String> = target_columns
+            .iter()
+            .map(|column| match column.to_ascii_lowercase().as_str() {
+                "dbt_scd_id" => format!(
+                    "{} as {column}",
+                    scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
+                ),
+                "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
+                "dbt_valid_to" => format!("nullif(s.{updated_at}, s.{updated_at}) as {column}"),
+                _ => format!("s.{column}"),
+            })
+            .collect();
+        let name = &relation.name;
+        vec![
+            format!(
+                "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
+                 where {name}.{key} = s.{key} and {name}.dbt_valid_to is null and s.{updated_at} > {name}.dbt_updated_at"
             ),
-            "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
-            "dbt_valid_to" => format!("nullif(s.{updated_at}, s.{updated_at}) as {column}"),
-            _ => format!("s.{column}"),
-        })
-        .collect();
-    let name = &relation.name;
-    let statements = [
-        format!(
-            "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
-             where {name}.{key} = s.{key} and {name}.dbt_valid_to is null and s.{updated_at} > {name}.dbt_updated_at"
-        ),
-        format!(
-            "insert into {relation} ({}) select {} from {staged} as s \
-             where not exists (select 1 from {relation} as t where t.{key} = s.{key} and t.dbt_valid_to is null)",
-            target_columns.join(", "),
-            select.join(", ")
-        ),
-    ];
-    in_transaction(warehouse, &statements).await?;
-    warehouse.execute(&format!("drop table if exists {staged}")).await
+            format!(
+                "insert into {relation} ({}) select {} from {staged} as s \
+                 where not exists (select 1 from {relation} as t where t.{key} = s.{key} and t.dbt_valid_to is null)",
+                target_columns.join(", "),
+                select.join(", ")
+            ),
+        ]
+    })
+    .await
 }
 
 /// Runs `statements` all or nothing.
