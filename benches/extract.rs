@@ -10,7 +10,13 @@
 //! 2. The same snapshot with the limit lifted: streams per second (goal ≥ 50,000)
 //!    and the extractor's peak RSS (goal ≤ 150 MB), median of three runs.
 //!
-//! `cargo bench --bench extract` runs both; `-- --quick` runs only the second.
+//! 3. Coverage on a listing that moves while it is read (pages overlap, counts churn
+//!    and re-sort, streams end and start; the simulator's faults): streams landed ÷
+//!    streams live all through the pass, beside what a complete single pass can
+//!    reach on that model (every stream it was served). Goal: equal. The simulator
+//!    and extractor run in this process here, to read the simulator's ground truth.
+//!
+//! `cargo bench --bench extract` runs all three; `-- --quick` runs only the second.
 //! `BENCH_STREAMS` changes the snapshot size.
 
 use std::io::{BufRead, BufReader};
@@ -146,6 +152,8 @@ fn main() {
         return;
     }
 
+    coverage_under_churn(streams);
+
     let sim = simulator(streams, POINTS_PER_MINUTE as u32);
     let run = extract(&sim);
     let points = calls(run.streams) + calls(run.users) + calls(run.games);
@@ -158,4 +166,64 @@ fn main() {
         floor,
         run.seconds / floor
     );
+}
+
+/// Section 3: one extraction of a moving listing, against the simulator's ground truth.
+fn coverage_under_churn(streams: usize) {
+    use twitch_pipeline::extract::{ExtractOptions, ExtractOutcome, extract_slot};
+    use twitch_pipeline::lake::{Entity, Lake, LakeUrl, Slot};
+    use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
+    use twitch_pipeline::twitch::{ClientOptions, HelixClient};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let slot: Slot = SLOT.parse().unwrap();
+        let faults = [Fault::OverlappingPages, Fault::ListingChurn, Fault::StreamsComeAndGo];
+        let sim = simulator::spawn(SimulatorConfig {
+            seed: 7,
+            streams,
+            rate_limit: None,
+            faults: Faults::with(faults),
+            clock: SimClock::manual(slot.time()),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .unwrap();
+        let settings = twitch_pipeline::config::TwitchSettings {
+            client_id: simulator::DEFAULT_CLIENT_ID.into(),
+            client_secret: simulator::DEFAULT_CLIENT_SECRET.into(),
+            api_url: sim.api_url().parse().unwrap(),
+            auth_url: sim.auth_url().parse().unwrap(),
+        };
+        let client = std::sync::Arc::new(HelixClient::connect(&settings, ClientOptions::default()).await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&LakeUrl::Local(dir.path().to_path_buf())).unwrap();
+        let ExtractOutcome::Extracted(manifest) = extract_slot(client, &lake, slot, &ExtractOptions::default())
+            .await
+            .unwrap()
+        else {
+            panic!("a fresh lake extracts")
+        };
+        let path = object_store::path::Path::from(manifest.file(Entity::Streams).unwrap().path.as_str());
+        let bytes = lake.get_optional(&path).await.unwrap().expect("the manifest lists it");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut text).unwrap();
+        let landed: std::collections::HashSet<String> = text
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["id"].as_str().unwrap().to_string())
+            .collect();
+        let truth = sim.simulator.pass_truth().await.unwrap();
+        let throughout = truth.live_throughout.len() as f64;
+        let coverage = truth.live_throughout.intersection(&landed).count() as f64 / throughout;
+        let reach = truth.live_throughout.intersection(&truth.served).count() as f64 / throughout;
+        println!(
+            "moving listing ({faults:?}): {} pages, {} duplicates dropped, {} started and {} ended mid-pass, stop: {}",
+            manifest.pages, manifest.duplicates_dropped, truth.started, truth.ended, manifest.stop_reason
+        );
+        println!(
+            "moving listing: coverage {coverage:.4} of {} streams live all through the pass; a complete single pass reaches {reach:.4}; coverage/reach {:.4} (goal 1.0000)",
+            truth.live_throughout.len(),
+            coverage / reach
+        );
+    });
 }

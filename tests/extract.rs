@@ -1,4 +1,5 @@
-//! Extraction against the simulator over real HTTP, into a real (local) lake.
+//! Extraction against the simulator over real HTTP, into a real (local) lake. The
+//! faults (Helix's and the lake's) have their own file: `fault_matrix.rs`.
 
 mod support;
 
@@ -7,19 +8,7 @@ use std::time::Duration;
 use support::*;
 use twitch_pipeline::extract::{ExtractError, ExtractOptions, ExtractOutcome};
 use twitch_pipeline::lake::Entity;
-use twitch_pipeline::simulator::{Fault, Faults, SimulatorConfig};
-
-fn world(streams: usize, faults: &[Fault]) -> SimulatorConfig {
-    let mut faults = Faults::with(faults.iter().copied());
-    faults.slow_delay = Duration::from_millis(1_500);
-    SimulatorConfig {
-        seed: 42,
-        streams,
-        rate_limit: None,
-        faults,
-        ..SimulatorConfig::default()
-    }
-}
+use twitch_pipeline::simulator::{Fault, SimulatorConfig};
 
 /// Extracts `slot()` with `faults` on, and checks the landed streams are exactly the
 /// live set, each once, with users and games for all of them.
@@ -60,75 +49,6 @@ async fn a_clean_run_lands_exactly_the_live_set() {
     assert_eq!(manifest.duplicates_dropped, 0);
     assert_eq!(manifest.retries, 0);
     assert_eq!(manifest.stop_reason, "last page (no cursor)");
-}
-
-#[tokio::test]
-async fn duplicates_across_pages_are_dropped() {
-    let manifest = lands_exactly_the_live_set(&[Fault::Duplicates]).await;
-    assert!(manifest.duplicates_dropped >= 40, "{}", manifest.duplicates_dropped);
-}
-
-#[tokio::test]
-async fn a_cursor_looping_back_stops_paging() {
-    let manifest = lands_exactly_the_live_set(&[Fault::LoopingCursor]).await;
-    assert_eq!(manifest.stop_reason, "cursor seen before");
-}
-
-#[tokio::test]
-async fn a_listing_that_starts_over_stops_paging() {
-    let manifest = lands_exactly_the_live_set(&[Fault::WrapAround]).await;
-    assert_eq!(manifest.stop_reason, "a page started above the last stream kept");
-}
-
-#[tokio::test]
-async fn an_empty_last_page_stops_paging() {
-    let manifest = lands_exactly_the_live_set(&[Fault::EmptyLastPage]).await;
-    assert_eq!(manifest.stop_reason, "empty page");
-    assert_eq!(manifest.pages, 26);
-}
-
-#[tokio::test]
-async fn rate_limit_bursts_are_waited_out() {
-    let manifest = lands_exactly_the_live_set(&[Fault::RateLimitBursts]).await;
-    assert!(manifest.retries >= 1);
-}
-
-#[tokio::test]
-async fn server_errors_are_retried() {
-    let manifest = lands_exactly_the_live_set(&[Fault::ServerErrors]).await;
-    assert!(manifest.retries >= 5, "{}", manifest.retries);
-}
-
-#[tokio::test]
-async fn a_revoked_token_is_replaced() {
-    let manifest = lands_exactly_the_live_set(&[Fault::TokenRevoked]).await;
-    assert!(manifest.retries >= 1);
-}
-
-#[tokio::test]
-async fn slow_responses_time_out_and_are_retried() {
-    let manifest = lands_exactly_the_live_set(&[Fault::SlowResponses]).await;
-    assert!(manifest.retries >= 3, "{}", manifest.retries);
-}
-
-#[tokio::test]
-async fn malformed_bodies_are_retried() {
-    let manifest = lands_exactly_the_live_set(&[Fault::MalformedBody]).await;
-    assert!(manifest.retries >= 3, "{}", manifest.retries);
-}
-
-#[tokio::test]
-async fn every_fault_at_once_still_lands_the_live_set() {
-    lands_exactly_the_live_set(&[
-        Fault::Duplicates,
-        Fault::EmptyLastPage,
-        Fault::RateLimitBursts,
-        Fault::ServerErrors,
-        Fault::TokenRevoked,
-        Fault::SlowResponses,
-        Fault::MalformedBody,
-    ])
-    .await;
 }
 
 #[tokio::test]

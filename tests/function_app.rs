@@ -74,56 +74,102 @@ fn the_host_runs_serve_and_the_triggers_are_as_designed() {
     );
 }
 
+/// Each folder with a function.json is a function the host posts to `/{name}`: each
+/// gets the invocation its trigger binding makes, in pipeline order, and must do its
+/// job (the timer extracts its slot, the blob trigger loads the manifest's files, the
+/// transform timer builds every model, the HTTP function answers through `res`).
+#[cfg(feature = "duckdb")]
 #[tokio::test]
-async fn every_function_folder_has_its_route_in_serve() {
-    // Each folder with a function.json is a function the host posts to `/{name}`.
-    let mut functions = Vec::new();
+async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
+    use support::handler::*;
+    use twitch_pipeline::lake::Slot;
+
+    let mut triggers = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(env!("CARGO_MANIFEST_DIR")).unwrap() {
         let path = entry.unwrap().path();
         if path.join("function.json").is_file() {
-            functions.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let function = read(&format!("{name}/function.json"));
+            let trigger = function["bindings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["direction"] == "in" && b["type"].as_str().unwrap().ends_with("Trigger"))
+                .unwrap_or_else(|| panic!("{name} has a trigger"))["type"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            triggers.insert(name, trigger);
         }
     }
-    functions.sort();
-    assert_eq!(functions, ["blob_trigger", "extract_timer", "run", "transform_timer"]);
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("blob_trigger", "blobTrigger"),
+        ("extract_timer", "timerTrigger"),
+        ("run", "httpTrigger"),
+        ("transform_timer", "timerTrigger"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(triggers, expected);
 
+    let sim = support::spawn_sim(twitch_pipeline::simulator::SimulatorConfig {
+        streams: 200,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let settings = twitch_pipeline::config::ServeSettings {
-        port: 0,
-        extract: twitch_pipeline::config::ExtractSettings {
-            twitch: twitch_pipeline::config::TwitchSettings {
-                client_id: "id".into(),
-                client_secret: "secret".into(),
-                api_url: "http://127.0.0.1:9/helix".parse().unwrap(),
-                auth_url: "http://127.0.0.1:9/oauth2".parse().unwrap(),
-            },
-            lake: twitch_pipeline::lake::LakeUrl::Local(dir.path().join("lake")),
-            slot: None,
-            max_streams: None,
-            deadline: std::time::Duration::from_secs(5),
-            lookup_max_age: chrono::Duration::hours(24),
-        },
-        warehouse: twitch_pipeline::config::WarehouseTarget::DuckDb(dir.path().join("warehouse.duckdb")),
-        project: env!("CARGO_MANIFEST_DIR").into(),
-    };
-    tokio::spawn(twitch_pipeline::functions::serve(
-        listener,
-        settings,
-        std::future::pending(),
-    ));
-    for function in functions {
-        // An empty envelope: the route exists and explains what is missing (500), never 404.
-        let response = reqwest::Client::new()
-            .post(format!("{url}/{function}"))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(response.status().as_u16(), 404, "no route for {function}");
-        assert_ne!(response.status().as_u16(), 405, "no POST route for {function}");
-    }
+    let lake = dir.path().join("lake");
+    let warehouse = twitch_pipeline::config::WarehouseTarget::DuckDb(dir.path().join("warehouse.duckdb"));
+    // A recent slot, so the transform's freshness check passes.
+    let now = chrono::Utc::now();
+    let slot = Slot::scheduled(now);
+    sim.simulator.config().clock.set(slot.time());
+    let (url, _stop) = spawn_handler(serve_settings(&sim, &lake, warehouse)).await;
+    let log = |reply: &Value| reply["Logs"][0].as_str().unwrap_or_default().to_string();
+
+    let (status, reply) = post(
+        &url,
+        "extract_timer",
+        &timer_envelope("extract_timer", &now.to_rfc3339()),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(log(&reply).contains(&format!("slot {slot}: 200 streams")), "{reply}");
+    let manifest = format!("_manifests/date={}/{}.json", slot.date(), slot.compact());
+    let content = std::fs::read(lake.join(&manifest)).expect("extract_timer committed its slot");
+
+    let (status, reply) = post(&url, "blob_trigger", &blob_envelope(&manifest, &content)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        log(&reply).starts_with("loaded 3 file(s) of 1 slot(s): 200 stream"),
+        "{reply}"
+    );
+
+    let (status, reply) = post(
+        &url,
+        "transform_timer",
+        &timer_envelope("transform_timer", &now.to_rfc3339()),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(log(&reply).starts_with("transform finished: 12 built"), "{reply}");
+
+    let request = serde_json::json!({"Data": {"req": {
+        "Url": format!("{url}/api/run"), "Method": "POST", "Query": {}, "Headers": {"Content-Type": ["application/json"]},
+        "Params": {}, "Body": serde_json::json!({"job": "extract", "slot": slot.rfc3339()}).to_string()
+    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": now.to_rfc3339(), "RandGuid": "c"}}});
+    let (status, reply) = post(&url, "run", &request).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["Outputs"]["res"]["statusCode"], 200, "{reply}");
+    assert!(
+        reply["Outputs"]["res"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("already extracted"),
+        "{reply}"
+    );
 }
 
 #[test]

@@ -5,47 +5,15 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Value, json};
 use support::fake_snowpipe::fake_snowpipe_settings;
+use support::handler::*;
 use support::*;
-use twitch_pipeline::config::{ExtractSettings, ServeSettings, WarehouseTarget};
-use twitch_pipeline::lake::{LakeUrl, Slot};
+use twitch_pipeline::config::WarehouseTarget;
+use twitch_pipeline::lake::Slot;
 use twitch_pipeline::simulator::SimulatorConfig;
-
-/// The handler on a free port; dropping the sender stops it.
-async fn spawn_handler(settings: ServeSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(twitch_pipeline::functions::serve(listener, settings, async {
-        let _ = stopped.await;
-    }));
-    (url, stop)
-}
-
-fn settings(
-    sim: &twitch_pipeline::simulator::RunningSimulator,
-    lake: &Path,
-    warehouse: WarehouseTarget,
-) -> ServeSettings {
-    ServeSettings {
-        port: 0,
-        extract: ExtractSettings {
-            twitch: twitch_settings(sim),
-            lake: LakeUrl::Local(lake.to_path_buf()),
-            slot: None,
-            max_streams: None,
-            deadline: Duration::from_secs(60),
-            lookup_max_age: chrono::Duration::hours(24),
-        },
-        warehouse,
-        project: env!("CARGO_MANIFEST_DIR").into(),
-    }
-}
 
 /// The handler on Snowflake (the fake Snowpipe) with a simulator and a local lake.
 struct Handler {
@@ -65,7 +33,7 @@ async fn snowpipe_handler(streams: usize) -> Handler {
     .await;
     let (fake, snowflake) = fake_snowpipe_settings().await;
     let dir = tempfile::tempdir().unwrap();
-    let (url, _stop) = spawn_handler(settings(
+    let (url, _stop) = spawn_handler(serve_settings(
         &sim,
         dir.path(),
         WarehouseTarget::Snowflake(Box::new(snowflake)),
@@ -78,38 +46,6 @@ async fn snowpipe_handler(streams: usize) -> Handler {
         dir,
         _stop,
     }
-}
-
-fn timer_envelope(function: &str, now: &str) -> Value {
-    let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});
-    json!({
-        "Data": { "timer": timer },
-        "Metadata": { "timer": timer.to_string(), "sys": { "MethodName": function, "UtcNow": now, "RandGuid": "0f6c0b5e-9a43-4f6e-8d47-6c1b7b0e6d1a" } }
-    })
-}
-
-/// A BlobTrigger (Event Grid source, dataType binary) for `path` in container `raw`.
-fn blob_envelope(path: &str, content: &[u8]) -> Value {
-    let encoded_twice = |s: String| Value::String(Value::String(s).to_string());
-    json!({
-        "Data": { "blob": base64::engine::general_purpose::STANDARD.encode(content) },
-        "Metadata": {
-            "name": encoded_twice(path.to_string()),
-            "Uri": encoded_twice(format!("https://acct.blob.core.windows.net/raw/{path}")),
-            "BlobTrigger": encoded_twice(format!("raw/{path}")),
-            "sys": { "MethodName": "blob_trigger", "UtcNow": "2026-11-23T20:05:01.2345678Z", "RandGuid": "b" }
-        }
-    })
-}
-
-async fn post(url: &str, function: &str, body: &Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/{function}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -238,55 +174,6 @@ async fn failures_answer_500_with_the_reason_so_the_host_retries() {
     )
     .await;
     assert_eq!(status, 500);
-}
-
-#[tokio::test]
-async fn locally_a_manifest_loads_into_duckdb_and_the_transform_timer_builds_the_models() {
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 200,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("warehouse.duckdb");
-    let lake = dir.path().join("lake");
-    // A recent slot, so the transform's freshness check passes.
-    let now = chrono::Utc::now();
-    sim.simulator.config().clock.set(Slot::containing(now).time());
-    let (url, _stop) = spawn_handler(settings(&sim, &lake, WarehouseTarget::DuckDb(database.clone()))).await;
-
-    let (status, reply) = post(
-        &url,
-        "extract_timer",
-        &timer_envelope("extract_timer", &now.to_rfc3339()),
-    )
-    .await;
-    assert_eq!(status, 200, "{reply}");
-    let manifest = format!(
-        "_manifests/date={}/{}.json",
-        Slot::containing(now).date(),
-        Slot::containing(now).compact()
-    );
-    let content = std::fs::read(lake.join(&manifest)).unwrap();
-    let (status, reply) = post(&url, "blob_trigger", &blob_envelope(&manifest, &content)).await;
-    assert_eq!(status, 200, "{reply}");
-    assert!(reply["Logs"][0].as_str().unwrap().contains("200 stream"), "{reply}");
-
-    let (status, reply) = post(
-        &url,
-        "transform_timer",
-        &timer_envelope("transform_timer", &now.to_rfc3339()),
-    )
-    .await;
-    assert_eq!(status, 200, "{reply}");
-    assert!(
-        reply["Logs"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("transform finished: 12 built"),
-        "{reply}"
-    );
 }
 
 #[test]

@@ -132,7 +132,7 @@ async fn only_committed_slots_load_and_a_late_slot_loads_when_it_commits() {
     let (_dir, lake) = temp_lake();
     commit_by_hand(&lake, slot().offset(1), &[r#"{"id":"later"}"#]).await;
     // An earlier slot whose run died before its manifest: data file, no manifest.
-    let mut orphan = lake.data_writer(Entity::Streams, slot());
+    let mut orphan = lake.writer_at(Entity::Streams.data_path(slot()));
     orphan.write_line(br#"{"id":"uncommitted"}"#).await.unwrap();
     orphan.finish().await.unwrap();
 

@@ -1,5 +1,6 @@
 //! `/users` and `/games` look-ups, 100 ids a call, running while streams are paged.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
@@ -7,9 +8,9 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::quarantine::Quarantine;
-use super::record::{Stamp, annotate};
+use super::record::{Stamp, usable_item};
 use super::streams::PagingError;
-use crate::lake::{Entity, Lake, Slot, WrittenFile};
+use crate::lake::{Entity, Lake, RunTag, Slot, WrittenFile};
 use crate::task::OwnedTask;
 use crate::twitch::{HelixClient, IdOnly};
 
@@ -25,6 +26,8 @@ pub struct LookedUp {
     /// Ids Helix did not return (deleted, banned, retired).
     pub missing: u64,
     pub quarantined: u64,
+    /// The quarantine file, if any record was unusable.
+    pub quarantine_file: Option<WrittenFile>,
 }
 
 /// A running look-up of one entity: send it ids, then [`finish`](Self::finish).
@@ -39,9 +42,15 @@ pub struct Lookup {
 
 impl Lookup {
     /// Starts looking up `entity` ids into the entity's data file for `slot`.
-    pub fn start(client: Arc<HelixClient>, lake: Lake, entity: Entity, slot: Slot, concurrency: usize) -> Lookup {
+    pub fn start(
+        client: Arc<HelixClient>,
+        lake: Lake,
+        entity: Entity,
+        (slot, run_tag): (Slot, RunTag),
+        concurrency: usize,
+    ) -> Lookup {
         let (ids, receiver) = mpsc::unbounded_channel();
-        let task = OwnedTask::spawn(run(client, lake, entity, slot, concurrency, receiver));
+        let task = OwnedTask::spawn(run(client, lake, entity, slot, run_tag, concurrency, receiver));
         Lookup {
             ids,
             pending: Vec::with_capacity(IDS_PER_CALL),
@@ -49,12 +58,17 @@ impl Lookup {
         }
     }
 
-    /// Queues one id (the caller has already skipped fresh and repeated ids).
-    pub fn request(&mut self, id: &str) {
+    /// Queues one id (the caller has already skipped fresh and repeated ids). Breaks
+    /// once the look-up has stopped on an error, which [`finish`](Self::finish) returns.
+    pub fn request(&mut self, id: &str) -> ControlFlow<()> {
+        if self.ids.is_closed() {
+            return ControlFlow::Break(());
+        }
         self.pending.push(id.into());
         if self.pending.len() == IDS_PER_CALL {
             self.send_pending();
         }
+        ControlFlow::Continue(())
     }
 
     fn send_pending(&mut self) {
@@ -78,13 +92,14 @@ async fn run(
     lake: Lake,
     entity: Entity,
     slot: Slot,
+    run_tag: RunTag,
     concurrency: usize,
     mut receiver: mpsc::UnboundedReceiver<Vec<Box<str>>>,
 ) -> Result<LookedUp, PagingError> {
     let endpoint = entity.name();
     let snapshot_at = slot.rfc3339();
-    let mut writer = lake.data_writer(entity, slot);
-    let mut quarantine = Quarantine::new(lake.clone(), entity, slot);
+    let mut writer = lake.data_writer(entity, slot, &run_tag);
+    let mut quarantine = Quarantine::new(lake.clone(), entity, slot, run_tag);
     let (mut requested, mut missing, mut quarantined) = (Vec::new(), 0u64, 0u64);
 
     let batches = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
@@ -103,10 +118,8 @@ async fn run(
         let (batch, page) = answer?;
         let stamp = Stamp::new(&snapshot_at, &Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
         let (mut returned, mut unusable) = (0u64, 0u64);
-        for raw in &page.data {
-            let usable = serde_json::from_str::<IdOnly>(raw.get())
-                .map_err(|e| format!("unusable {entity}: {e}"))
-                .and_then(|_| annotate(raw.get(), &stamp).ok_or(format!("a {entity} is not a JSON object")));
+        for (index, raw) in page.data.iter().enumerate() {
+            let usable = usable_item::<IdOnly>(&page, index, &stamp, entity.name()).map(|(_, line)| line);
             match usable {
                 Ok(line) => {
                     writer
@@ -125,11 +138,12 @@ async fn run(
         requested.extend(batch);
     }
     let file = writer.finish().await?;
-    quarantine.finish().await?;
+    let quarantine_file = quarantine.finish().await?;
     Ok(LookedUp {
         file,
         requested,
         missing,
         quarantined,
+        quarantine_file,
     })
 }

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rustc_hash::FxHashSet;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
-pub use quarantine::quarantine_path;
+pub use crate::lake::quarantine_path;
 pub use record::{Annotated, Stamp, annotate};
 pub use streams::StopReason;
 
-use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, Slot};
+use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, RunTag, Slot};
 use crate::twitch::{HelixClient, HelixError};
 use lookups::Lookup;
 use streams::{PagingError, page_streams};
@@ -67,6 +67,8 @@ pub enum ExtractError {
     Helix { slot: Slot, source: HelixError },
     #[error("writing slot {slot} to the lake failed: {source}")]
     Lake { slot: Slot, source: LakeError },
+    #[error("extracting slot {slot} stopped: a user or game look-up ended early; nothing was published")]
+    Interrupted { slot: Slot },
     #[error(
         "extracting slot {slot} passed its {seconds} s deadline; nothing was published and the next run retries the slot"
     )]
@@ -90,6 +92,7 @@ pub async fn extract_slot(
     match tokio::time::timeout(options.deadline, run).await {
         Ok(Ok(manifest)) => Ok(ExtractOutcome::Extracted(Box::new(manifest))),
         Ok(Err(PagingError::Helix(source))) => Err(ExtractError::Helix { slot, source }),
+        Ok(Err(PagingError::LookupStopped)) => Err(ExtractError::Interrupted { slot }),
         Ok(Err(PagingError::Lake(LakeError::AlreadyCommitted(_)))) => {
             info!("another run committed the slot first; nothing to do");
             Ok(ExtractOutcome::AlreadyExtracted(slot))
@@ -110,19 +113,21 @@ async fn extract_uncommitted(
 ) -> Result<Manifest, PagingError> {
     let started_at = Utc::now();
     let clock = Instant::now();
+    // This run's files carry its tag: another run of the slot never touches them.
+    let run = RunTag::new();
     let mut state = LookupState::load(lake).await?;
     let mut users = Lookup::start(
         client.clone(),
         lake.clone(),
         Entity::Users,
-        slot,
+        (slot, run.clone()),
         options.lookup_concurrency,
     );
     let mut games = Lookup::start(
         client.clone(),
         lake.clone(),
         Entity::Games,
-        slot,
+        (slot, run.clone()),
         options.lookup_concurrency,
     );
 
@@ -131,20 +136,20 @@ async fn extract_uncommitted(
     let (mut users_fresh, mut games_fresh) = (0u64, 0u64);
     let now = slot.time();
     let max_age = options.lookup_max_age;
-    let streams_file = BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot));
-    let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot);
+    let mut streams_file = BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot, &run));
+    let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot, run.clone());
     let paged = page_streams(
         &client,
         slot,
         options.max_streams,
-        &streams_file,
+        &mut streams_file,
         &mut quarantine,
         |stream| {
             if seen_users.insert(stream.user_id.as_ref().into()) {
                 if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
                     users_fresh += 1;
                 } else {
-                    users.request(&stream.user_id);
+                    users.request(&stream.user_id)?;
                 }
             }
             // A stream with no category has game_id "": nothing to look up.
@@ -152,16 +157,26 @@ async fn extract_uncommitted(
                 if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
                     games_fresh += 1;
                 } else {
-                    games.request(&stream.game_id);
+                    games.request(&stream.game_id)?;
                 }
             }
+            std::ops::ControlFlow::Continue(())
         },
     )
-    .await?;
+    .await;
+    let paged = match paged {
+        // A look-up stopped: its own error says why.
+        Err(PagingError::LookupStopped) => {
+            users.finish().await?;
+            games.finish().await?;
+            return Err(PagingError::LookupStopped);
+        }
+        other => other?,
+    };
     let seconds_streams = clock.elapsed().as_secs_f64();
     drop((seen_users, seen_games));
     let streams = streams_file.finish().await?;
-    quarantine.finish().await?;
+    let streams_quarantine = quarantine.finish().await?;
     let users = users.finish().await?;
     let games = games.finish().await?;
 
@@ -183,14 +198,21 @@ async fn extract_uncommitted(
             bytes: file.bytes,
         })
         .collect(),
+        run: run.to_string(),
         pages: paged.pages,
         duplicates_dropped: paged.duplicates_dropped,
         stop_reason: paged.stop.to_string(),
+        listing_complete: paged.reached_end,
         users_skipped_fresh: users_fresh,
         games_skipped_fresh: games_fresh,
         users_missing: users.missing,
         games_missing: games.missing,
         quarantined: paged.quarantined + users.quarantined + games.quarantined,
+        quarantine_files: [streams_quarantine, users.quarantine_file, games.quarantine_file]
+            .into_iter()
+            .flatten()
+            .map(|file| file.path.to_string())
+            .collect(),
         retries: stats.retries.load(Ordering::Relaxed)
             + stats.rate_limited.load(Ordering::Relaxed)
             + stats.token_refreshes.load(Ordering::Relaxed),
@@ -198,16 +220,39 @@ async fn extract_uncommitted(
         seconds_total: clock.elapsed().as_secs_f64(),
         extractor_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    lake.commit(&manifest).await?;
-    info!(
-        streams = streams.rows,
-        users = users.file.rows,
-        games = games.file.rows,
-        pages = paged.pages,
-        duplicates = paged.duplicates_dropped,
-        stop = %paged.stop,
-        "slot committed"
-    );
+    if let Err(error) = lake.commit(&manifest).await {
+        if matches!(error, LakeError::AlreadyCommitted(_)) {
+            // Another run committed first: its manifest lists its own files, and this
+            // run's are referenced by nothing. Remove them.
+            let own: Vec<String> = manifest
+                .files
+                .iter()
+                .map(|f| f.path.clone())
+                .chain(manifest.quarantine_files.iter().cloned())
+                .collect();
+            lake.delete_unreferenced(&own).await;
+        }
+        return Err(error.into());
+    }
+    if manifest.listing_complete {
+        info!(
+            streams = streams.rows,
+            users = users.file.rows,
+            games = games.file.rows,
+            pages = paged.pages,
+            duplicates = paged.duplicates_dropped,
+            quarantined = manifest.quarantined,
+            stop = %paged.stop,
+            "slot committed"
+        );
+    } else {
+        warn!(
+            streams = streams.rows,
+            pages = paged.pages,
+            stop = %paged.stop,
+            "slot committed without reading the listing to its end"
+        );
+    }
 
     // After the commit: a run that dies before it never marks ids it did not publish.
     state.record(Entity::Users, users.requested.iter().map(|id| &**id), now);

@@ -3,6 +3,10 @@
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
+
+use crate::twitch::HelixPage;
+
 /// The fields appended to every record of one page: `_snapshot_at` and `_extracted_at`.
 /// Built once per page, since every record of a page shares them.
 pub struct Stamp {
@@ -50,6 +54,24 @@ pub fn annotate<'a>(raw: &'a str, stamp: &'a Stamp) -> Option<Annotated<'a>> {
         head,
         tail: if empty { &stamp.alone } else { &stamp.after_fields },
     })
+}
+
+/// Item `index` of `page`, read as `T` (the fields extraction depends on) and
+/// annotated; or why it cannot be used, for the quarantine: bytes that were not UTF-8,
+/// a field missing or of the wrong type, or not an object. `what` names the item.
+pub fn usable_item<'a, T: Deserialize<'a>>(
+    page: &'a HelixPage,
+    index: usize,
+    stamp: &'a Stamp,
+    what: &str,
+) -> Result<(T, Annotated<'a>), String> {
+    if page.invalid_utf8.contains(&index) {
+        return Err("invalid UTF-8 in a field (kept here with U+FFFD in its place)".into());
+    }
+    let raw = page.data[index].get();
+    let fields = serde_json::from_str::<T>(raw).map_err(|e| format!("unusable {what}: {e}"))?;
+    let line = annotate(raw, stamp).ok_or_else(|| format!("a {what} is not a JSON object"))?;
+    Ok((fields, line))
 }
 
 #[cfg(test)]

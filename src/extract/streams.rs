@@ -1,21 +1,38 @@
-//! Paging `/streams` through every live stream, with Helix's paging hazards handled.
+//! Paging `/streams` through every live stream, on a listing that moves while it is read.
 //!
-//! The list is sorted by viewers and changes while it is read, so a stream can show
-//! up on two pages (kept once, by id) and the listing can run past its end: paging
-//! stops on an empty page, a cursor seen before, or a page whose first stream has
-//! more viewers than the last stream kept (the list started over).
+//! Helix sorts the list by current viewers and it re-sorts between requests: "across
+//! multiple pages of results, there may be duplicate or missing streams, as viewers
+//! join and leave streams" (<https://dev.twitch.tv/docs/api/reference/#get-streams>).
+//! So a page can begin with streams the previous page returned, with more viewers
+//! than the last one kept. A stream seen again is dropped by id, and paging goes on:
+//! viewer order never ends it. It ends on
+//! - a page without a cursor, or an empty page: the listing's end;
+//! - a cursor seen before: the last page's cursor can lead back to the first page
+//!   (<https://github.com/twitchdev/issues/issues/93>);
+//! - a page whose streams were all kept already: the same loop where the cursors
+//!   differ, since the first page's contents have moved on by then. A page of
+//!   repeats cannot happen mid-listing unless a hundred streams jumped above the
+//!   reader between two requests;
+//! - `--max-streams`.
+//!
+//! A loop after a short page is the listing's end; after a full page it may not be,
+//! and the run says so (`reached_end` false) rather than passing it off as complete.
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use chrono::{SecondsFormat, Utc};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::quarantine::Quarantine;
 use rustc_hash::FxHashSet;
 
-use super::record::{Stamp, annotate};
+use super::record::{Stamp, usable_item};
 use crate::lake::{BackgroundWriter, LakeError, Slot};
 use crate::twitch::{HelixClient, HelixError, StreamKey};
+
+/// Streams asked for per page: Helix's maximum.
+const PAGE_SIZE: usize = 100;
 
 /// Why paging ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +40,7 @@ pub enum StopReason {
     LastPage,
     EmptyPage,
     RepeatedCursor,
-    ViewerOrderBroke,
+    NoNewStreams,
     MaxStreams,
 }
 
@@ -33,7 +50,7 @@ impl fmt::Display for StopReason {
             StopReason::LastPage => "last page (no cursor)",
             StopReason::EmptyPage => "empty page",
             StopReason::RepeatedCursor => "cursor seen before",
-            StopReason::ViewerOrderBroke => "a page started above the last stream kept",
+            StopReason::NoNewStreams => "a page of streams already kept (the listing started over)",
             StopReason::MaxStreams => "--max-streams reached",
         })
     }
@@ -46,37 +63,46 @@ pub struct Paged {
     pub duplicates_dropped: u64,
     pub quarantined: u64,
     pub stop: StopReason,
+    /// Whether paging ended at the listing's end: no cursor, an empty page, or a loop
+    /// right after a short (last) page. False after a loop that followed a full page,
+    /// and under `--max-streams`.
+    pub reached_end: bool,
 }
 
-/// A paging failure: Helix or the lake.
+/// A paging failure: Helix or the lake, or a look-up that stopped (its `finish` says why).
 #[derive(Debug, thiserror::Error)]
 pub enum PagingError {
     #[error(transparent)]
     Helix(#[from] HelixError),
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error("a user or game look-up stopped on an error")]
+    LookupStopped,
 }
 
 /// Reads every page of live streams into `writer`, calling `on_stream` once per
-/// unique stream (extraction uses it to queue user and game look-ups).
+/// unique stream (extraction uses it to queue user and game look-ups; it breaks to
+/// stop paging when a look-up has failed). Stops at the first failed write.
 pub async fn page_streams(
     client: &HelixClient,
     slot: Slot,
     max_streams: Option<u64>,
-    writer: &BackgroundWriter,
+    writer: &mut BackgroundWriter,
     quarantine: &mut Quarantine,
-    mut on_stream: impl FnMut(&StreamKey),
+    mut on_stream: impl FnMut(&StreamKey) -> ControlFlow<()>,
 ) -> Result<Paged, PagingError> {
     let snapshot_at = slot.rfc3339();
     let mut seen_ids: FxHashSet<Box<str>> = FxHashSet::default();
     let mut seen_cursors: FxHashSet<String> = FxHashSet::default();
     let mut cursor: Option<String> = None;
-    let mut last_kept_viewers: Option<u64> = None;
     let (mut pages, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
     let limit = max_streams.unwrap_or(u64::MAX);
+    let page_size = PAGE_SIZE.to_string();
+    // Whether the page before the current one was short: a loop after it is the end.
+    let mut previous_short = false;
 
     let stop = loop {
-        let mut query = vec![("first", "100")];
+        let mut query = vec![("first", page_size.as_str())];
         if let Some(after) = cursor.as_deref() {
             query.push(("after", after));
         }
@@ -86,33 +112,13 @@ pub async fn page_streams(
         if page.data.is_empty() {
             break StopReason::EmptyPage;
         }
-        let keys: Vec<Result<StreamKey, String>> = page
-            .data
-            .iter()
-            .map(|raw| serde_json::from_str::<StreamKey>(raw.get()).map_err(|e| format!("unusable stream: {e}")))
-            .collect();
-        let first_viewers = keys.iter().find_map(|k| k.as_ref().ok().map(|k| k.viewer_count));
-        if let (Some(first), Some(last)) = (first_viewers, last_kept_viewers)
-            && first > last
-        {
-            debug!(
-                first,
-                last, "page starts above the last stream kept; the listing started over"
-            );
-            break StopReason::ViewerOrderBroke;
-        }
         // The page's lines go to the writer as one block: compression runs on its
         // own task while the next page is requested.
-        let (mut block, mut rows) = (
-            Vec::with_capacity(page.data.iter().map(|r| r.get().len() + 96).sum()),
-            0,
-        );
-        for (raw, key) in page.data.iter().zip(keys) {
-            let line = key.and_then(|key| {
-                annotate(raw.get(), &stamp)
-                    .map(|line| (key, line))
-                    .ok_or_else(|| "a stream is not a JSON object".to_string())
-            });
+        let mut block = Vec::with_capacity(page.data.iter().map(|r| r.get().len() + 96).sum());
+        let (mut rows, mut usable) = (0, 0);
+        let mut stop_paging = false;
+        for (index, raw) in page.data.iter().enumerate() {
+            let line = usable_item::<StreamKey>(&page, index, &stamp, "stream");
             let (key, line) = match line {
                 Ok(ok) => ok,
                 Err(reason) => {
@@ -121,6 +127,7 @@ pub async fn page_streams(
                     continue;
                 }
             };
+            usable += 1;
             if !seen_ids.insert(key.id.as_ref().into()) {
                 duplicates += 1;
                 continue;
@@ -129,26 +136,48 @@ pub async fn page_streams(
             block.extend_from_slice(line.tail.as_bytes());
             block.push(b'\n');
             rows += 1;
-            last_kept_viewers = Some(key.viewer_count);
-            on_stream(&key);
+            if on_stream(&key).is_break() {
+                stop_paging = true;
+                break;
+            }
             if seen_ids.len() as u64 >= limit {
                 break;
             }
         }
-        writer.write_block(block, rows).await;
+        writer.write_block(block, rows).await?;
+        if stop_paging {
+            return Err(PagingError::LookupStopped);
+        }
         if seen_ids.len() as u64 >= limit {
             break StopReason::MaxStreams;
         }
+        if usable > 0 && rows == 0 {
+            debug!(pages, "a whole page of streams already kept");
+            break StopReason::NoNewStreams;
+        }
+        previous_short = page.data.len() < PAGE_SIZE;
         match page.cursor() {
             None => break StopReason::LastPage,
             Some(next) if !seen_cursors.insert(next.to_string()) => break StopReason::RepeatedCursor,
             Some(next) => cursor = Some(next.to_string()),
         }
     };
+    let reached_end = match stop {
+        StopReason::LastPage | StopReason::EmptyPage => true,
+        // A repeated cursor is judged on the page that handed it out (the current
+        // one); a page of repeats on the page before it.
+        StopReason::RepeatedCursor => previous_short,
+        StopReason::NoNewStreams => previous_short,
+        StopReason::MaxStreams => false,
+    };
+    if !reached_end && stop != StopReason::MaxStreams {
+        warn!(%stop, pages, "paging stopped on a loop after a full page; the listing may not have been read to its end");
+    }
     Ok(Paged {
         pages,
         duplicates_dropped: duplicates,
         quarantined,
         stop,
+        reached_end,
     })
 }

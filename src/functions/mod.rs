@@ -2,8 +2,9 @@
 //! route named after the function; see [`invocation`] for the envelopes.
 //!
 //! - `GET /`: the host's start and health probe.
-//! - `POST /extract_timer`: extracts the slot of `Metadata.sys.UtcNow` (the scheduled
-//!   time floored to the 15-minute grid, so a retry targets the same slot).
+//! - `POST /extract_timer`: extracts the slot `Metadata.sys.UtcNow` was scheduled for
+//!   ([`Slot::scheduled`]: a timer firing a few ms early still gets its own slot, a
+//!   retry the same one).
 //! - `POST /transform_timer`: builds the dbt project on the warehouse.
 //! - `POST /blob_trigger`: a new lake blob; a manifest's files go to Snowpipe
 //!   (Snowflake) or are loaded into the embedded DuckDB (local `func start`).
@@ -181,7 +182,7 @@ async fn extract_timer(State(handler): State<Arc<Handler>>, Json(invocation): Js
         let now = invocation
             .utc_now()
             .ok_or_else(|| anyhow::anyhow!("Metadata.sys.UtcNow is missing"))?;
-        let line = extract(&handler, Slot::containing(now)).await?;
+        let line = extract(&handler, Slot::scheduled(now)).await?;
         Ok::<_, anyhow::Error>(if timer.is_past_due {
             format!("{line} (past due)")
         } else {

@@ -25,12 +25,19 @@ pub struct Manifest {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub files: Vec<EntityFile>,
+    /// The run that wrote the files: their names carry it. Empty in older manifests.
+    #[serde(default)]
+    pub run: String,
     /// Helix `/streams` pages read.
     pub pages: u64,
     /// Streams seen again on a later page and dropped.
     pub duplicates_dropped: u64,
-    /// Why paging stopped (empty page, repeated cursor, viewer order broke, cap).
+    /// Why paging stopped (last page, empty page, repeated cursor, a page of repeats, cap).
     pub stop_reason: String,
+    /// Whether paging read the listing to its end. False after a loop that followed a
+    /// full page, or under `--max-streams`: the slot may lack streams, and says so.
+    #[serde(default = "reached_end_by_default")]
+    pub listing_complete: bool,
     /// Ids not fetched again because they were fetched recently.
     pub users_skipped_fresh: u64,
     pub games_skipped_fresh: u64,
@@ -40,12 +47,19 @@ pub struct Manifest {
     /// Records kept under `_quarantine/` instead of the data files, with their reason.
     #[serde(default)]
     pub quarantined: u64,
+    /// The files holding the quarantined records, each line `{"reason", "record"}`.
+    #[serde(default)]
+    pub quarantine_files: Vec<String>,
     /// Requests retried after 429, 5xx, timeouts or a refreshed token.
     pub retries: u64,
     /// Seconds spent on streams, on look-ups, and in total.
     pub seconds_streams: f64,
     pub seconds_total: f64,
     pub extractor_version: String,
+}
+
+fn reached_end_by_default() -> bool {
+    true
 }
 
 impl Manifest {

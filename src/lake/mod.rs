@@ -1,10 +1,12 @@
 //! The lake: where extraction lands its files, on any `object_store` backend.
 //!
 //! Layout (the lake contract in shared/DESIGN.md):
-//! `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}.ndjson.gz` per entity and slot, then
+//! `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}_{run}.ndjson.gz` per entity, slot
+//! and run, then
 //! `_manifests/date=YYYY-MM-DD/{YYYYMMDDTHHMMZ}.json`, written last and create-only: the
 //! commit point. `_state/` holds what extraction remembers between runs.
 
+mod lines;
 mod manifest;
 mod ndjson;
 mod paths;
@@ -12,9 +14,10 @@ mod slot;
 mod state;
 mod store;
 
+pub use lines::{CheckedFile, Rejected, check_file};
 pub use manifest::{EntityFile, Manifest};
 pub use ndjson::{BackgroundWriter, NdjsonGzWriter, WrittenFile};
-pub use paths::{Entity, LakeObject};
+pub use paths::{Entity, LakeObject, RunTag, quarantine_path};
 pub use slot::{SLOT_MINUTES, Slot, SlotParseError};
 pub use state::LookupState;
 pub use store::{Lake, LakeError, LakeUrl};

@@ -20,7 +20,7 @@ const HANDOFF_BYTES: usize = 256 * 1024;
 
 /// Upload part size: a file larger than this becomes a multipart upload (block blob
 /// on Azure, temp file + rename locally), so a file is never held whole in memory.
-const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
+const UPLOAD_PART_BYTES: usize = 1024 * 1024;
 
 /// What a finished writer produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,12 +143,15 @@ const QUEUED_BLOCKS: usize = 8;
 /// Dropped without [`finish`](Self::finish), the upload is abandoned.
 pub struct BackgroundWriter {
     blocks: tokio::sync::mpsc::Sender<(Vec<u8>, u64)>,
-    task: OwnedTask<Result<WrittenFile, LakeError>>,
+    /// `None` once a failed write has taken the task's error.
+    task: Option<OwnedTask<Result<WrittenFile, LakeError>>>,
+    path: Path,
 }
 
 impl BackgroundWriter {
     /// Moves `writer` onto a task of its own.
     pub fn spawn(mut writer: NdjsonGzWriter) -> BackgroundWriter {
+        let path = writer.path.clone();
         let (blocks, mut queue) = tokio::sync::mpsc::channel::<(Vec<u8>, u64)>(QUEUED_BLOCKS);
         let task = OwnedTask::spawn(async move {
             while let Some((block, rows)) = queue.recv().await {
@@ -156,18 +159,46 @@ impl BackgroundWriter {
             }
             writer.finish().await
         });
-        BackgroundWriter { blocks, task }
+        BackgroundWriter {
+            blocks,
+            task: Some(task),
+            path,
+        }
     }
 
-    /// Queues `rows` complete lines, each ending in a newline.
-    pub async fn write_block(&self, block: Vec<u8>, rows: u64) {
-        // A send fails only if the task stopped on an error, which `finish` reports.
-        let _ = self.blocks.send((block, rows)).await;
+    /// Queues `rows` complete lines, each ending in a newline. Fails with the lake's
+    /// error as soon as an earlier write has failed, so the producer stops at once.
+    pub async fn write_block(&mut self, block: Vec<u8>, rows: u64) -> Result<(), LakeError> {
+        if self.blocks.send((block, rows)).await.is_ok() {
+            return Ok(());
+        }
+        // The task stops early only on an error.
+        Err(self.failure().await)
     }
 
     /// Waits for every queued block to be written and the object to be complete.
-    pub async fn finish(self) -> Result<WrittenFile, LakeError> {
+    pub async fn finish(mut self) -> Result<WrittenFile, LakeError> {
+        let Some(task) = self.task.take() else {
+            return Err(self.stopped());
+        };
         drop(self.blocks);
-        self.task.join().await
+        task.join().await
+    }
+
+    async fn failure(&mut self) -> LakeError {
+        match self.task.take() {
+            Some(task) => match task.join().await {
+                Err(error) => error,
+                Ok(_) => self.stopped(),
+            },
+            None => self.stopped(),
+        }
+    }
+
+    fn stopped(&self) -> LakeError {
+        LakeError::Malformed {
+            path: self.path.to_string(),
+            reason: "its writer stopped after an earlier failed write".into(),
+        }
     }
 }

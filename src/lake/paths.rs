@@ -29,7 +29,21 @@ impl Entity {
         }
     }
 
-    /// `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}.ndjson.gz`
+    /// `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}_{run}.ndjson.gz`: one run's
+    /// file. Two runs of one slot (timer and manual) never write the same object, so a
+    /// committed file is never replaced by the run that lost the commit.
+    pub fn run_data_path(self, slot: Slot, run: &RunTag) -> Path {
+        let name = self.name();
+        Path::from(format!(
+            "{name}/date={}/{name}_{}_{}.ndjson.gz",
+            slot.date(),
+            slot.compact(),
+            run.0
+        ))
+    }
+
+    /// `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}.ndjson.gz`: the name
+    /// without a run, as lakes written before run tags have it (and test fixtures).
     pub fn data_path(self, slot: Slot) -> Path {
         let name = self.name();
         Path::from(format!(
@@ -53,6 +67,44 @@ impl FromStr for Entity {
     }
 }
 
+/// The tag of one extraction run, in its file names: 8 hex digits, random.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RunTag(String);
+
+impl RunTag {
+    /// A fresh tag for a new run.
+    pub fn new() -> RunTag {
+        RunTag(format!("{:08x}", rand::random::<u32>()))
+    }
+
+    /// A tag read back from a file name.
+    pub fn parse(text: &str) -> Option<RunTag> {
+        (text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .then(|| RunTag(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for RunTag {
+    fn default() -> Self {
+        RunTag::new()
+    }
+}
+
+impl fmt::Display for RunTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `_quarantine/{entity}/…/{entity}_{slot}_{run}.ndjson.gz`: a run's unusable records.
+pub fn quarantine_path(entity: Entity, slot: Slot, run: &RunTag) -> Path {
+    Path::from(format!("_quarantine/{}", entity.run_data_path(slot, run)))
+}
+
 /// `_manifests/date=YYYY-MM-DD/{YYYYMMDDTHHMMZ}.json`
 pub fn manifest_path(slot: Slot) -> Path {
     Path::from(format!("_manifests/date={}/{}.json", slot.date(), slot.compact()))
@@ -64,8 +116,12 @@ pub const STATE_DIR: &str = "_state";
 /// What a lake path holds, recognised from its name alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LakeObject {
-    /// One entity's rows for one slot.
-    Data { entity: Entity, slot: Slot },
+    /// One entity's rows for one slot (`run` is `None` in names without a run tag).
+    Data {
+        entity: Entity,
+        slot: Slot,
+        run: Option<RunTag>,
+    },
     /// A slot's commit record.
     Manifest { slot: Slot },
     /// Extraction's own bookkeeping under `_state/`.
@@ -89,12 +145,21 @@ impl LakeObject {
                 let Ok(entity) = folder.parse::<Entity>() else {
                     return LakeObject::Unknown;
                 };
-                file.strip_prefix(entity.name())
+                let Some(stem) = file
+                    .strip_prefix(entity.name())
                     .and_then(|rest| rest.strip_prefix('_'))
                     .and_then(|rest| rest.strip_suffix(".ndjson.gz"))
-                    .and_then(Slot::from_compact)
-                    .filter(|slot| date_matches(date, *slot))
-                    .map_or(LakeObject::Unknown, |slot| LakeObject::Data { entity, slot })
+                else {
+                    return LakeObject::Unknown;
+                };
+                let (slot, run) = match stem.split_once('_') {
+                    None => (Slot::from_compact(stem), Some(None)),
+                    Some((slot, run)) => (Slot::from_compact(slot), RunTag::parse(run).map(Some)),
+                };
+                match (slot.filter(|slot| date_matches(date, *slot)), run) {
+                    (Some(slot), Some(run)) => LakeObject::Data { entity, slot, run },
+                    _ => LakeObject::Unknown,
+                }
             }
             _ => LakeObject::Unknown,
         }
@@ -115,6 +180,15 @@ mod tests {
 
     #[test]
     fn names_follow_the_lake_contract() {
+        let run = RunTag::parse("0a1b2c3d").unwrap();
+        assert_eq!(
+            Entity::Users.run_data_path(slot(), &run).as_ref(),
+            "users/date=2026-11-23/users_20261123T2215Z_0a1b2c3d.ndjson.gz"
+        );
+        assert_eq!(
+            quarantine_path(Entity::Users, slot(), &run).as_ref(),
+            "_quarantine/users/date=2026-11-23/users_20261123T2215Z_0a1b2c3d.ndjson.gz"
+        );
         assert_eq!(
             Entity::Streams.data_path(slot()).as_ref(),
             "streams/date=2026-11-23/streams_20261123T2215Z.ndjson.gz"
@@ -129,9 +203,26 @@ mod tests {
     fn every_written_name_parses_back() {
         for index in [0_i64, 1, 1_966_000, 1_966_093] {
             let slot = Slot::from_index(index);
+            let run = RunTag::new();
             for entity in Entity::ALL {
                 let path = entity.data_path(slot);
-                assert_eq!(LakeObject::parse(path.as_ref()), LakeObject::Data { entity, slot });
+                assert_eq!(
+                    LakeObject::parse(path.as_ref()),
+                    LakeObject::Data {
+                        entity,
+                        slot,
+                        run: None
+                    }
+                );
+                let path = entity.run_data_path(slot, &run);
+                assert_eq!(
+                    LakeObject::parse(path.as_ref()),
+                    LakeObject::Data {
+                        entity,
+                        slot,
+                        run: Some(run.clone())
+                    }
+                );
             }
             assert_eq!(
                 LakeObject::parse(manifest_path(slot).as_ref()),
@@ -146,6 +237,7 @@ mod tests {
             "streams/date=2026-11-24/streams_20261123T2215Z.ndjson.gz", // date folder disagrees
             "streams/date=2026-11-23/users_20261123T2215Z.ndjson.gz",   // entity disagrees
             "clips/date=2026-11-23/clips_20261123T2215Z.ndjson.gz",
+            "streams/date=2026-11-23/streams_20261123T2215Z_XYZ.ndjson.gz", // not a run tag
             "_manifests/date=2026-11-23/20261123T2216Z.json",
             "README.md",
             "",

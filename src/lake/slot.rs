@@ -8,6 +8,9 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 /// Length of one slot. Extraction runs once per slot.
 pub const SLOT_MINUTES: i64 = 15;
 
+/// How early a timer may fire and still count for the coming grid point.
+pub const EARLY_FIRE_TOLERANCE: Duration = Duration::seconds(30);
+
 /// A scheduled snapshot time on the 15-minute grid.
 ///
 /// Built from the *scheduled* time (not the wall clock at the end of a run), so a
@@ -21,6 +24,17 @@ impl Slot {
         let step = SLOT_MINUTES * 60;
         let floored = time.timestamp().div_euclid(step) * step;
         Slot(Utc.timestamp_opt(floored, 0).single().expect("floored time is valid"))
+    }
+
+    /// The slot a timer run belongs to, from the time it fired. Timers fire a few
+    /// milliseconds early now and then (`04:59:59.996` for 05:00), and flooring that
+    /// would land in the previous slot, already extracted, and leave a gap; so a run up
+    /// to [`EARLY_FIRE_TOLERANCE`] before a grid point belongs to that point. A late
+    /// (past-due) run keeps the slot it was scheduled for, as long as it is late by less
+    /// than a slot less that tolerance.
+    pub fn scheduled(fired: DateTime<Utc>) -> Self {
+        // At the very end of chrono's range the tolerance cannot be added: floor.
+        Slot::containing(fired.checked_add_signed(EARLY_FIRE_TOLERANCE).unwrap_or(fired))
     }
 
     /// The slot that starts `index` slots after the Unix epoch.
@@ -118,6 +132,15 @@ impl<'de> serde::Deserialize<'de> for Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timer_firing_early_or_late_keeps_its_scheduled_slot() {
+        let at = |t: &str| Slot::scheduled(t.parse().unwrap()).rfc3339();
+        assert_eq!(at("2026-11-23T04:59:59.996Z"), "2026-11-23T05:00:00Z");
+        assert_eq!(at("2026-11-23T05:00:00.004Z"), "2026-11-23T05:00:00Z");
+        assert_eq!(at("2026-11-23T05:14:00Z"), "2026-11-23T05:00:00Z", "past due");
+        assert_eq!(at("2026-11-23T04:59:00Z"), "2026-11-23T04:45:00Z");
+    }
 
     #[test]
     fn floors_to_the_quarter_hour() {

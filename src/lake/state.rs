@@ -1,7 +1,11 @@
 //! What extraction remembers between runs: when each user and game was last fetched.
 //!
 //! It lives in the lake (`_state/lookups.json`) rather than in memory, so a cold
-//! start of the Function App still skips users fetched within the day.
+//! start of the Function App still skips users fetched within the day. It is a
+//! cache: a state that cannot be read costs one refetch of every user and game, never
+//! a run. Saving is one atomic put (object_store: "no clients should be able to
+//! observe a partially written object"), merged with what is there, so concurrent
+//! runs cannot corrupt it; at worst one run's entries are lost, and refetched.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -25,25 +29,41 @@ impl LookupState {
         Path::from(format!("{}/lookups.json", super::paths::STATE_DIR))
     }
 
-    /// Loads the state; a lake without one starts empty.
+    /// Loads the state; a lake without one, or with one that cannot be read as a
+    /// state, starts empty (with a warning: every user and game is fetched once).
     pub async fn load(lake: &Lake) -> Result<LookupState, LakeError> {
         let path = Self::path();
         match lake.get_optional(&path).await? {
             None => Ok(LookupState::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| LakeError::Malformed {
-                path: path.to_string(),
-                reason: format!("{e}; delete it to refetch every user and game once"),
-            }),
+            Some(bytes) => Ok(Self::parse_or_empty(&bytes, &path)),
         }
     }
 
-    /// Saves the state, dropping entries too old to matter again.
+    fn parse_or_empty(bytes: &[u8], path: &Path) -> LookupState {
+        serde_json::from_slice(bytes).unwrap_or_else(|error| {
+            tracing::warn!(%error, path = %path, "the look-up state is unreadable; starting from empty, so every user and game is fetched again once");
+            LookupState::default()
+        })
+    }
+
+    /// Saves the state merged with what is stored now (the newest fetch time per id
+    /// wins), dropping entries too old to matter again.
     pub async fn save(&mut self, lake: &Lake, now: DateTime<Utc>, max_age: Duration) -> Result<(), LakeError> {
+        let path = Self::path();
+        if let Some(bytes) = lake.get_optional(&path).await? {
+            let stored = Self::parse_or_empty(&bytes, &path);
+            for (mine, theirs) in [(&mut self.users, stored.users), (&mut self.games, stored.games)] {
+                for (id, fetched) in theirs {
+                    let entry = mine.entry(id).or_insert(fetched);
+                    *entry = (*entry).max(fetched);
+                }
+            }
+        }
         let oldest = (now - max_age).timestamp();
         self.users.retain(|_, t| *t > oldest);
         self.games.retain(|_, t| *t > oldest);
         let body = serde_json::to_vec(self).expect("state always serializes");
-        lake.put(&Self::path(), body).await
+        lake.put(&path, body).await
     }
 
     fn map(&self, entity: Entity) -> &HashMap<Box<str>, i64> {

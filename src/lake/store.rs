@@ -12,7 +12,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::paths::manifest_path;
-use super::{Entity, Manifest, NdjsonGzWriter, Slot};
+use super::{Entity, Manifest, NdjsonGzWriter, RunTag, Slot};
 
 /// Where the lake lives, parsed from `LAKE_URL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,9 +173,9 @@ impl Lake {
         }
     }
 
-    /// Starts the data file of `entity` for `slot`, replacing an uncommitted one.
-    pub fn data_writer(&self, entity: Entity, slot: Slot) -> NdjsonGzWriter {
-        self.writer_at(entity.data_path(slot))
+    /// Starts run `run`'s data file of `entity` for `slot`.
+    pub fn data_writer(&self, entity: Entity, slot: Slot, run: &RunTag) -> NdjsonGzWriter {
+        self.writer_at(entity.run_data_path(slot, run))
     }
 
     /// Starts an NDJSON.gz object at any path (quarantine files, fixtures).
@@ -246,7 +246,22 @@ impl Lake {
         }
     }
 
-    /// Writes (or replaces) an object in one request.
+    /// Deletes objects nobody references (a run's files after it lost the commit).
+    /// Best effort: a file left behind is unreferenced, since no manifest lists it.
+    pub async fn delete_unreferenced(&self, paths: &[String]) {
+        for path in paths {
+            let path = Path::from(path.as_str());
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => {
+                    tracing::warn!(%error, path = %path, "could not delete an unreferenced file; it stays, listed by no manifest")
+                }
+            }
+        }
+    }
+
+    /// Writes (or replaces) an object in one request. object_store's `put` is atomic:
+    /// a reader sees the old object or the new one, never a part of either.
     pub async fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<(), LakeError> {
         self.store
             .put(path, PutPayload::from(bytes))

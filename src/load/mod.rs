@@ -7,8 +7,6 @@
 //! and a second run skips it. A malformed line goes to `raw.load_rejects` with the
 //! file, line number and reason; the rest of the file still loads.
 
-mod lines;
-
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
@@ -17,7 +15,7 @@ use duckdb::params;
 use object_store::path::Path;
 use tracing::{info, instrument};
 
-pub use lines::{CheckedFile, Rejected, check_file};
+pub use crate::lake::{CheckedFile, Rejected, check_file};
 
 use crate::lake::{Entity, Lake, LakeError, Slot};
 use crate::warehouse::{Doing, DuckDbError, DuckDbWarehouse, RAW_SCHEMA, raw_table};

@@ -42,17 +42,27 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
         ExtractOutcome::AlreadyExtracted(slot) => format!("slot {slot} already extracted; nothing to do"),
         ExtractOutcome::Extracted(m) => {
             let rows = |entity| m.file(entity).map_or(0, |f| f.rows);
-            format!(
-                "slot {}: {} streams, {} users, {} games, {} pages, {} duplicates dropped, {} retries, {:.1} s",
+            let mut line = format!(
+                "slot {}: {} streams, {} users, {} games, {} pages, {} duplicates dropped, {} quarantined, {} retries, {:.1} s",
                 m.slot,
                 rows(Entity::Streams),
                 rows(Entity::Users),
                 rows(Entity::Games),
                 m.pages,
                 m.duplicates_dropped,
+                m.quarantined,
                 m.retries,
                 m.seconds_total
-            )
+            );
+            // Anything but the listing's end is said, so a partial slot is never
+            // mistaken for a complete one.
+            if !m.listing_complete {
+                line.push_str(&format!(
+                    "; WARNING: paging stopped before the listing's end ({}), so streams may be missing",
+                    m.stop_reason
+                ));
+            }
+            line
         }
     }
 }

@@ -13,12 +13,18 @@ pub enum Fault {
     Duplicates,
     /// After the last page the cursor points back to the second page.
     LoopingCursor,
-    /// After the last page the listing starts again from the top.
+    /// After the last page the listing starts again from the top: the last page's
+    /// cursor leads back to the first (twitchdev/issues#93).
     WrapAround,
     /// The last page has a cursor, and the page after it is empty.
     EmptyLastPage,
     /// Every 40th request gets 429, as if another consumer emptied the bucket.
     RateLimitBursts,
+    /// From the 5th request on, every request gets 429 with a reset a second away:
+    /// another consumer of the same app spends the whole bucket.
+    RateLimitStorm,
+    /// The 5th request gets 429 with a `Ratelimit-Reset` a day away.
+    FarRateLimitReset,
     /// Every 7th request gets a 500 or 503.
     ServerErrors,
     /// At the 30th request every issued token is revoked (401 until a new one).
@@ -27,6 +33,19 @@ pub enum Fault {
     SlowResponses,
     /// Every 13th request gets a truncated JSON body with status 200.
     MalformedBody,
+    /// Pages overlap: each page after the first starts up to 20 streams before the
+    /// cursor, repeating the tail of the previous page with more viewers than its last
+    /// stream, as when streams start above the reader and push the list down.
+    OverlappingPages,
+    /// Viewer counts change between requests (long-tailed: a few percent mostly, now
+    /// and then a raid) and the list re-sorts, so streams cross page boundaries both
+    /// ways: read twice, or never.
+    ListingChurn,
+    /// Streams end and start between requests.
+    StreamsComeAndGo,
+    /// One object in a hundred is unusable, every time it is served: no `id`, a
+    /// count or id of the wrong type, or invalid UTF-8 in a string.
+    UnusableRecords,
 }
 
 /// The faults switched on, and how slow a slow response is.
@@ -62,11 +81,20 @@ impl Faults {
         self.has(fault)
             && match fault {
                 Fault::RateLimitBursts => n % 40 == 20,
+                Fault::RateLimitStorm => n >= 5,
+                Fault::FarRateLimitReset => n == 5,
                 Fault::ServerErrors => n % 7 == 3,
                 Fault::TokenRevoked => n == 30,
                 Fault::SlowResponses => n % 10 == 7,
                 Fault::MalformedBody => n % 13 == 5,
-                Fault::Duplicates | Fault::LoopingCursor | Fault::WrapAround | Fault::EmptyLastPage => true,
+                Fault::Duplicates
+                | Fault::LoopingCursor
+                | Fault::WrapAround
+                | Fault::EmptyLastPage
+                | Fault::OverlappingPages
+                | Fault::ListingChurn
+                | Fault::StreamsComeAndGo
+                | Fault::UnusableRecords => true,
             }
     }
 }

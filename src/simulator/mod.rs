@@ -7,6 +7,7 @@
 mod bucket;
 mod clock;
 mod faults;
+mod listing;
 mod names;
 mod server;
 mod world;
@@ -19,6 +20,7 @@ use std::sync::atomic::AtomicU64;
 pub use bucket::{Level, TokenBucket};
 pub use clock::SimClock;
 pub use faults::{Fault, Faults};
+pub use listing::{MAX_OVERLAP, PassTruth};
 pub use server::{RunningSimulator, serve, spawn};
 pub use world::{Game, Stream, User, World};
 
@@ -64,8 +66,10 @@ pub struct Simulator {
     tokens: Mutex<HashSet<String>>,
     issued: AtomicU64,
     helix_requests: AtomicU64,
-    /// The rendered listing of the most recent slot asked for.
-    listing: tokio::sync::Mutex<Option<std::sync::Arc<server::Listing>>>,
+    /// The listing of the most recent slot asked for, moving as the faults say.
+    listing: tokio::sync::Mutex<Option<listing::Listing>>,
+    /// Original ids of records served spoiled by [`Fault::UnusableRecords`].
+    spoiled: Mutex<HashSet<String>>,
 }
 
 impl Simulator {
@@ -77,6 +81,7 @@ impl Simulator {
             issued: AtomicU64::new(0),
             helix_requests: AtomicU64::new(0),
             listing: tokio::sync::Mutex::new(None),
+            spoiled: Mutex::new(HashSet::new()),
             config,
         }
     }
@@ -98,6 +103,17 @@ impl Simulator {
     /// Ids of every stream live at `slot`: what a complete extraction must land.
     pub fn live_stream_ids(&self, slot: Slot) -> HashSet<String> {
         self.world.streams(slot).into_iter().map(|s| s.id).collect()
+    }
+
+    /// What the most recent pass over `/streams` was served, and which streams stayed
+    /// live all through it; `None` before the first request.
+    pub async fn pass_truth(&self) -> Option<PassTruth> {
+        self.listing.lock().await.as_ref().map(|l| l.truth())
+    }
+
+    /// Ids of the streams, users and games served as unusable records so far.
+    pub fn spoiled_ids(&self) -> HashSet<String> {
+        self.spoiled.lock().expect("spoiled lock").clone()
     }
 
     /// Every access token issued so far (tests check none leaks into logs).

@@ -17,19 +17,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::faults::Fault;
-use super::world::Stream;
+use super::listing::Listing;
 use super::{Simulator, SimulatorConfig};
-use crate::lake::Slot;
 
 /// App tokens last about two months on Twitch.
 const TOKEN_LIFETIME_SECS: u64 = 5_184_000;
-
-/// One slot's streams, rendered once and paged many times.
-pub struct Listing {
-    slot: Slot,
-    streams: Vec<Stream>,
-    json: Vec<Vec<u8>>,
-}
 
 /// A simulator serving on a loopback port until stopped or dropped.
 pub struct RunningSimulator {
@@ -199,8 +191,15 @@ async fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<(u64, HeaderMap),
                 .into_response());
         }
     }
-    if faults.fires(Fault::RateLimitBursts, n) {
-        let reset = chrono::Utc::now().timestamp() as u64 + 1;
+    let reset_in = if faults.fires(Fault::FarRateLimitReset, n) {
+        Some(86_400)
+    } else if faults.fires(Fault::RateLimitBursts, n) || faults.fires(Fault::RateLimitStorm, n) {
+        Some(1)
+    } else {
+        None
+    };
+    if let Some(reset_in) = reset_in {
+        let reset = chrono::Utc::now().timestamp() as u64 + reset_in;
         out.insert("ratelimit-limit", HeaderValue::from(800u64));
         out.insert("ratelimit-remaining", HeaderValue::from(0u64));
         out.insert("ratelimit-reset", HeaderValue::from(reset));
@@ -255,27 +254,19 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
     value["b"]["Offset"].as_u64().map(|o| o as usize)
 }
 
-/// The listing of the slot being served, rendered off the async threads once per slot.
-async fn listing(sim: &Arc<Simulator>) -> Arc<Listing> {
+/// The listing of the slot being served, locked for one request; a new slot's
+/// listing is rendered off the async threads.
+async fn listing(sim: &Arc<Simulator>) -> tokio::sync::MutexGuard<'_, Option<Listing>> {
     let slot = sim.slot();
     let mut cached = sim.listing.lock().await;
-    if let Some(listing) = cached.as_ref().filter(|l| l.slot == slot) {
-        return listing.clone();
+    if cached.as_ref().is_none_or(|l| l.slot != slot) {
+        let owner = sim.clone();
+        let listing = tokio::task::spawn_blocking(move || Listing::new(&owner.world, owner.config.seed, slot))
+            .await
+            .expect("rendering a listing does not panic");
+        *cached = Some(listing);
     }
-    let owner = sim.clone();
-    let listing = tokio::task::spawn_blocking(move || {
-        let streams = owner.world.streams(slot);
-        let json = streams
-            .iter()
-            .map(|s| serde_json::to_vec(s).expect("stream serializes"))
-            .collect();
-        Listing { slot, streams, json }
-    })
-    .await
-    .expect("rendering a listing does not panic");
-    let listing = Arc::new(listing);
-    *cached = Some(listing.clone());
-    listing
+    cached
 }
 
 /// `GET /helix/streams?first=N&after=CURSOR`, sorted by viewers, N at most 100.
@@ -296,43 +287,57 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
         }
     };
     let offset = match field(&pairs, "after") {
-        None => 0,
+        None => None,
         Some(cursor) => match decode_cursor(cursor) {
-            Some(offset) => offset,
+            Some(offset) => Some(offset),
             None => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
         },
     };
-    let listing = listing(&sim).await;
+    let mut guard = listing(&sim).await;
+    let listing = guard.as_mut().expect("the listing was just rendered");
+    if offset.is_none() {
+        listing.begin_pass();
+    }
     let faults = &sim.config.faults;
-    let total = listing.json.len();
+    listing.advance(&sim.world, faults);
+    let offset = offset.unwrap_or(0);
+    let total = listing.len();
+    let delivered = !faults.fires(Fault::MalformedBody, n);
 
     // Past the end: empty, unless the listing wraps around to the top.
     if offset >= total {
         if faults.has(Fault::WrapAround) && total > 0 {
             let start = (offset - total) % total;
             let end = (start + first).min(total);
-            let items = listing.json[start..end].iter().cloned();
-            return body(
-                &sim,
-                n,
-                out,
-                page_body(items, Some(encode_cursor(offset + end - start))),
-            );
+            let items = listing.page(start, end, delivered);
+            let cursor = encode_cursor(offset + end - start);
+            drop(guard);
+            return body(&sim, n, out, page_body(items.into_iter(), Some(cursor)));
         }
+        drop(guard);
         return body(&sim, n, out, page_body(std::iter::empty(), None));
     }
 
+    // Overlap: the page starts a few streams early, repeating the tail of the last one.
+    let start = if faults.has(Fault::OverlappingPages) && offset > 0 {
+        offset - listing.overlap().min(offset)
+    } else {
+        offset
+    };
     // Duplicates: two streams from earlier pages reappear mid-page, their viewer
     // counts having dropped to this page's level, as happens while Twitch re-sorts.
-    let shifted = faults.has(Fault::Duplicates) && offset >= 5;
+    let shifted = faults.has(Fault::Duplicates) && start >= 5;
     let fresh = if shifted { first - 2 } else { first };
-    let end = (offset + fresh).min(total);
-    let mut items: Vec<Vec<u8>> = listing.json[offset..end].to_vec();
+    let end = (start + fresh).min(total);
+    let mut items = listing.page(start, end, delivered);
     if shifted && !items.is_empty() {
         let middle = items.len() / 2;
-        let level = listing.streams[offset + middle].viewer_count;
-        for earlier in [offset - 5, offset - 4] {
-            let mut moved = listing.streams[earlier].clone();
+        let level = listing.stream_at(start + middle).viewer_count;
+        for earlier in [start - 5, start - 4] {
+            if delivered {
+                listing.mark_served(earlier);
+            }
+            let mut moved = listing.stream_at(earlier).clone();
             moved.viewer_count = level;
             items.insert(middle, serde_json::to_vec(&moved).expect("stream serializes"));
         }
@@ -352,7 +357,52 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
     } else {
         None
     };
+    drop(guard);
+    if faults.fires(Fault::UnusableRecords, n) {
+        spoil_records(&sim, &mut items, "viewer_count");
+    }
     body(&sim, n, out, page_body(items.into_iter(), cursor))
+}
+
+/// Spoils the records [`Fault::UnusableRecords`] picks: one object in a hundred, by
+/// its id, so a retry brings the same bad record back, as a bad row upstream would.
+/// The spoiling is one of: no `id`; `wrong_type` holding a string of the wrong kind
+/// (or a number where the id string belongs); invalid UTF-8 in a string. Each spoiled
+/// record's id is kept so tests know which objects cannot land.
+fn spoil_records(sim: &Simulator, items: &mut [Vec<u8>], wrong_type: &str) {
+    let mut spoiled = sim.spoiled.lock().expect("spoiled lock");
+    for item in items.iter_mut() {
+        let Ok(serde_json::Value::Object(mut record)) = serde_json::from_slice(item) else {
+            continue;
+        };
+        let Some(id) = record.get("id").and_then(|v| v.as_str()).map(str::to_string) else {
+            continue;
+        };
+        let h = super::world::hash(&[sim.config.seed, 0x5B01, id.parse::<u64>().unwrap_or(0)]);
+        if h % 100 != 7 {
+            continue;
+        }
+        spoiled.insert(id);
+        match (h >> 16) % 3 {
+            0 => {
+                record.remove("id");
+            }
+            1 if wrong_type == "id" => {
+                record.insert("id".into(), serde_json::json!(12345));
+            }
+            1 => {
+                record.insert(wrong_type.into(), serde_json::json!("many"));
+            }
+            _ => {}
+        }
+        let mut bytes = serde_json::to_vec(&record).expect("a record serializes");
+        if (h >> 16) % 3 == 2 {
+            // Bytes 0xFF 0xFE never occur in UTF-8; they go inside the first string value.
+            let at = bytes.windows(3).position(|w| w == b"\":\"").map_or(1, |p| p + 3);
+            bytes.splice(at..at, [0xFF, 0xFE]);
+        }
+        *item = bytes;
+    }
 }
 
 /// `GET /helix/users?id=…` (up to 100 ids); unknown ids are left out, as Helix does.
@@ -384,11 +434,15 @@ async fn by_ids(
         Ok(ids) => ids,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    let items = ids
+    let mut items: Vec<Vec<u8>> = ids
         .iter()
         .filter_map(|id| find(id))
-        .map(|item| item.expect("simulated objects serialize"));
-    body(sim, n, out, page_body(items, None))
+        .map(|item| item.expect("simulated objects serialize"))
+        .collect();
+    if sim.config.faults.fires(Fault::UnusableRecords, n) {
+        spoil_records(sim, &mut items, "id");
+    }
+    body(sim, n, out, page_body(items.into_iter(), None))
 }
 
 fn ids(query: Option<&str>) -> Result<Vec<String>, &'static str> {

@@ -25,7 +25,7 @@ const STREAM_ID_BASE: u64 = 300_000_000_000;
 const JUST_CHATTING_ID: u64 = 509_658;
 
 /// One well-mixed 64-bit value from several (splitmix64 finaliser over a fold).
-fn hash(parts: &[u64]) -> u64 {
+pub(super) fn hash(parts: &[u64]) -> u64 {
     let mut h = 0x9E37_79B9_7F4A_7C15u64;
     for &part in parts {
         h ^= part
@@ -40,7 +40,7 @@ fn hash(parts: &[u64]) -> u64 {
 }
 
 /// A uniform number in [0, 1) from a hash.
-fn unit(h: u64) -> f64 {
+pub(super) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -152,6 +152,15 @@ impl World {
     pub fn user(&self, id: &str, slot: Slot) -> Option<User> {
         let channel = id.parse::<u64>().ok()?.checked_sub(USER_ID_BASE)?;
         (channel < self.seats * CHANNELS_PER_SEAT).then(|| self.make_user(channel, slot))
+    }
+
+    /// Another channel of the seat of user `id`, as of `slot`: one that is not live
+    /// in the world's own schedule, so a stream it starts never doubles a user.
+    pub fn sibling_user(&self, id: &str, slot: Slot) -> Option<User> {
+        let channel = id.parse::<u64>().ok()?.checked_sub(USER_ID_BASE)?;
+        let seat = channel / CHANNELS_PER_SEAT;
+        let sibling = seat * CHANNELS_PER_SEAT + (channel % CHANNELS_PER_SEAT + 1) % CHANNELS_PER_SEAT;
+        (seat < self.seats).then(|| self.make_user(sibling, slot))
     }
 
     /// The game with Helix id `id`, if it is in the catalog.

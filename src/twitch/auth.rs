@@ -122,7 +122,9 @@ impl TokenSource {
                         return Ok(Token {
                             value: SecretString::from(body.access_token),
                             generation,
-                            expires_at: Instant::now() + Duration::from_secs(body.expires_in),
+                            // An absurd `expires_in` must not overflow the clock: app
+                            // tokens last about 60 days, and a refused one is replaced.
+                            expires_at: Instant::now() + Duration::from_secs(body.expires_in.min(86_400 * 60)),
                         });
                     }
                     Err(e) => format!("unreadable token response: {e}"),

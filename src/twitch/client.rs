@@ -27,6 +27,10 @@ pub enum HelixError {
         status: u16,
         body: String,
     },
+    #[error(
+        "Helix kept answering 429 (rate limited) to GET {endpoint}: {detail}. The run stops rather than wait past its slot; if another program uses the same Twitch app, its 800 points a minute are shared"
+    )]
+    RateLimited { endpoint: String, detail: String },
     #[error("{endpoint} failed {attempts} times; last error: {last}")]
     GaveUp {
         endpoint: String,
@@ -41,6 +45,10 @@ pub struct ClientOptions {
     /// A request taking longer than this is abandoned and retried.
     pub request_timeout: Duration,
     pub backoff: Backoff,
+    /// The longest one request waits on 429s in all; a reset announced further out,
+    /// or a storm of 429s that outlasts it, fails the request with that reason, well
+    /// inside a run's deadline.
+    pub rate_limit_patience: Duration,
 }
 
 impl Default for ClientOptions {
@@ -48,6 +56,7 @@ impl Default for ClientOptions {
         ClientOptions {
             request_timeout: Duration::from_secs(15),
             backoff: Backoff::default(),
+            rate_limit_patience: Duration::from_secs(90),
         }
     }
 }
@@ -72,6 +81,7 @@ pub struct HelixClient {
     tokens: TokenSource,
     pacer: Pacer,
     backoff: Backoff,
+    rate_limit_patience: Duration,
     stats: RequestStats,
 }
 
@@ -81,8 +91,8 @@ enum Failure {
     Transient(String),
     /// The token was refused: fetch another and try at once.
     TokenRefused,
-    /// Rate limited: the pacer now waits for the reset.
-    RateLimited,
+    /// Rate limited: the pacer now waits for the reset, announced this far out.
+    RateLimited(Duration),
 }
 
 impl HelixClient {
@@ -103,6 +113,7 @@ impl HelixClient {
             tokens,
             pacer: Pacer::default(),
             backoff: options.backoff,
+            rate_limit_patience: options.rate_limit_patience,
             stats: RequestStats::default(),
         })
     }
@@ -121,6 +132,7 @@ impl HelixClient {
         let url = format!("{}/{endpoint}", self.api_base);
         let mut retries = 0;
         let mut token_refreshes = 0;
+        let mut rate_limited_for = Duration::ZERO;
         loop {
             let token = self.tokens.token().await?;
             let permit = self.pacer.acquire().await;
@@ -139,17 +151,14 @@ impl HelixClient {
                     self.pacer.observe(response.headers());
                     match response.status() {
                         StatusCode::OK => match response.bytes().await {
-                            Ok(body) => match serde_json::from_slice::<HelixPage>(&body) {
+                            Ok(body) => match HelixPage::parse(&body) {
                                 Ok(page) => return Ok(page),
                                 Err(e) => Failure::Transient(format!("malformed JSON body: {e}")),
                             },
                             Err(e) => Failure::Transient(describe(&e)),
                         },
                         StatusCode::UNAUTHORIZED => Failure::TokenRefused,
-                        StatusCode::TOO_MANY_REQUESTS => {
-                            self.pacer.exhaust(response.headers());
-                            Failure::RateLimited
-                        }
+                        StatusCode::TOO_MANY_REQUESTS => Failure::RateLimited(self.pacer.exhaust(response.headers())),
                         status if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT => {
                             Failure::Transient(format!("status {status}"))
                         }
@@ -166,9 +175,33 @@ impl HelixClient {
             };
             drop(permit);
             match failure {
-                Failure::RateLimited => {
+                Failure::RateLimited(reset_in) => {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    warn!(endpoint, "Helix answered 429; waiting for the rate-limit reset");
+                    rate_limited_for = rate_limited_for.saturating_add(reset_in);
+                    if reset_in > self.rate_limit_patience {
+                        return Err(HelixError::RateLimited {
+                            endpoint: url,
+                            detail: format!(
+                                "Ratelimit-Reset is {} s away, past the {} s this run waits",
+                                reset_in.as_secs(),
+                                self.rate_limit_patience.as_secs()
+                            ),
+                        });
+                    }
+                    if rate_limited_for > self.rate_limit_patience {
+                        return Err(HelixError::RateLimited {
+                            endpoint: url,
+                            detail: format!(
+                                "still refused after waiting {} s for resets",
+                                rate_limited_for.as_secs()
+                            ),
+                        });
+                    }
+                    warn!(
+                        endpoint,
+                        reset_in_ms = reset_in.as_millis() as u64,
+                        "Helix answered 429; waiting for the rate-limit reset"
+                    );
                 }
                 Failure::TokenRefused => {
                     token_refreshes += 1;

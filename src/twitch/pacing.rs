@@ -14,6 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+/// The longest a reset is believed: Twitch refills an app's bucket at its full size
+/// per minute (<https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits>), so a
+/// reset further out is a bad header, and the pacer never holds callers past this.
+pub const MAX_BELIEVED_RESET: Duration = Duration::from_secs(60);
+
 /// How far an answer may report more points than expected and still be taken as
 /// stale rather than refilled: more than the requests that can be in flight.
 const STALE_MARGIN: u64 = 16;
@@ -112,22 +117,29 @@ impl Pacer {
             Some(local) if reported > local && reported - local <= STALE_MARGIN => local,
             _ => reported,
         });
+        // Absurd headers (a limit of 0 or 2^40, a reset years away) must not stall or
+        // panic: a refill interval stays within what one minute allows.
         if let Some(missing) = report.limit.map(|limit| limit.saturating_sub(report.remaining))
             && missing > 0
             && !report.until_reset.is_zero()
         {
-            budget.refill = Some(report.until_reset / missing as u32);
+            let missing = u32::try_from(missing).unwrap_or(u32::MAX);
+            budget.refill = Some(report.until_reset.min(MAX_BELIEVED_RESET) / missing);
         }
     }
 
-    /// Records a 429: every caller waits until the announced reset.
-    pub fn exhaust(&self, headers: &HeaderMap) {
+    /// Records a 429: every caller waits until the announced reset, for at most
+    /// [`MAX_BELIEVED_RESET`]. Returns the wait the answer announced (1 s when it
+    /// announced none), so the caller can refuse to wait that long.
+    pub fn exhaust(&self, headers: &HeaderMap) -> Duration {
         self.observe(headers);
         let until_reset = reported(headers).map_or(Duration::from_secs(1), |r| r.until_reset);
         let mut budget = self.budget.lock().expect("pacer lock");
         budget.remaining = Some(0);
-        let reset = Instant::now() + until_reset.max(Duration::from_millis(100));
+        let hold = until_reset.clamp(Duration::from_millis(100), MAX_BELIEVED_RESET);
+        let reset = Instant::now() + hold;
         budget.next_send = Some(budget.next_send.map_or(reset, |at| at.max(reset)));
+        until_reset
     }
 }
 
@@ -188,6 +200,34 @@ mod tests {
         let start = Instant::now();
         drop(pacer.acquire().await);
         assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_headers_neither_panic_nor_stall() {
+        let pacer = Pacer::default();
+        let mut absurd = HeaderMap::new();
+        absurd.insert("ratelimit-limit", HeaderValue::from(1u64 << 40));
+        absurd.insert("ratelimit-remaining", HeaderValue::from(0u64));
+        absurd.insert("ratelimit-reset", HeaderValue::from(u64::MAX));
+        drop(pacer.acquire().await);
+        pacer.observe(&absurd);
+        assert!(pacer.exhaust(&absurd) > Duration::from_secs(1_000_000));
+        let start = Instant::now();
+        drop(pacer.acquire().await);
+        drop(pacer.acquire().await);
+        assert!(
+            start.elapsed() <= MAX_BELIEVED_RESET + Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        for (limit, remaining) in [("0", "0"), ("800", "-5"), ("", ""), ("x", "1e9")] {
+            let mut odd = HeaderMap::new();
+            odd.insert("ratelimit-limit", HeaderValue::from_str(limit).unwrap());
+            odd.insert("ratelimit-remaining", HeaderValue::from_str(remaining).unwrap());
+            odd.insert("ratelimit-reset", HeaderValue::from(0u64));
+            pacer.observe(&odd);
+        }
+        drop(pacer.acquire().await);
     }
 
     #[tokio::test(start_paused = true)]

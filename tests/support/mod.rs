@@ -3,8 +3,10 @@
 
 pub mod azurite;
 pub mod dbt;
+pub mod failing_store;
 pub mod fake_snowpipe;
 pub mod fixture;
+pub mod handler;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -56,6 +58,20 @@ pub fn slot() -> Slot {
     "2026-11-23T20:00:00Z".parse().unwrap()
 }
 
+/// A world of `streams` live streams with `faults` on, no rate limit, and slow
+/// responses slow enough to hit the test client's timeout.
+pub fn world(streams: usize, faults: &[twitch_pipeline::simulator::Fault]) -> SimulatorConfig {
+    let mut faults = twitch_pipeline::simulator::Faults::with(faults.iter().copied());
+    faults.slow_delay = Duration::from_millis(1_500);
+    SimulatorConfig {
+        seed: 42,
+        streams,
+        rate_limit: None,
+        faults,
+        ..SimulatorConfig::default()
+    }
+}
+
 /// A simulator serving `slot()` on a free port.
 pub async fn spawn_sim(config: SimulatorConfig) -> RunningSimulator {
     let config = SimulatorConfig {
@@ -83,6 +99,7 @@ pub fn fast_client() -> ClientOptions {
             cap: Duration::from_millis(50),
             max_retries: 6,
         },
+        rate_limit_patience: Duration::from_secs(3),
     }
 }
 
@@ -269,7 +286,7 @@ pub async fn run(mut command: std::process::Command) -> std::process::Output {
 pub async fn commit_slot(lake: &Lake, slot: Slot, files: &[(Entity, &[&str])]) -> Manifest {
     let mut listed = Vec::new();
     for (entity, lines) in files {
-        let mut writer = lake.data_writer(*entity, slot);
+        let mut writer = lake.writer_at(entity.data_path(slot));
         for line in *lines {
             writer.write_line(line.as_bytes()).await.unwrap();
         }
@@ -286,14 +303,17 @@ pub async fn commit_slot(lake: &Lake, slot: Slot, files: &[(Entity, &[&str])]) -
         started_at: Utc::now(),
         finished_at: Utc::now(),
         files: listed,
+        run: String::new(),
         pages: 1,
         duplicates_dropped: 0,
         stop_reason: "last page (no cursor)".into(),
+        listing_complete: true,
         users_skipped_fresh: 0,
         games_skipped_fresh: 0,
         users_missing: 0,
         games_missing: 0,
         quarantined: 0,
+        quarantine_files: Vec::new(),
         retries: 0,
         seconds_streams: 0.0,
         seconds_total: 0.0,

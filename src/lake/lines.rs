@@ -1,4 +1,5 @@
-//! Reading a gzip NDJSON file into loadable lines and rejected ones.
+//! Reading a gzip NDJSON lake file into loadable lines and rejected ones (the local
+//! load's reader; Snowpipe reads the same files in Azure).
 
 use std::io::{BufRead, BufReader};
 
