@@ -134,8 +134,8 @@ async fn extract_prints_a_summary_then_already_extracted_on_rerun() {
     assert!(first.status.success(), "{}", text(&first));
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
-        stdout.starts_with("slot 2026-11-23T20:00:00Z: 450 streams, 450 users, ")
-            && stdout.contains(" pages, 0 duplicates dropped, 0 quarantined, 0 retries, ")
+        stdout.starts_with("slot 2026-11-23T20:00:00Z: 450 streams (0 found by a re-read), 450 users, ")
+            && stdout.contains(" pages in 2 pass(es), 0 duplicates dropped, 0 quarantined, 0 retries, ")
             && !stdout.contains("WARNING"),
         "{stdout}"
     );

@@ -94,7 +94,8 @@ async fn lands_every_stream_served(streams: usize, faults: &[Fault]) -> Manifest
         truth.ended,
         manifest.duplicates_dropped
     );
-    assert!(covered > 0.9, "coverage {covered}");
+    // Two passes (the default): the second lands what climbed past the first.
+    assert!(covered > 0.99, "coverage {covered}");
     manifest
 }
 
@@ -196,7 +197,7 @@ async fn a_loop_after_a_full_page_is_reported_not_passed_off_as_complete() {
 async fn an_empty_last_page_ends_paging() {
     let manifest = lands_the_live_set(2_500, &[Fault::EmptyLastPage]).await;
     assert_eq!(manifest.stop_reason, "empty page");
-    assert_eq!(manifest.pages, 26);
+    assert_eq!(manifest.pages, 2 * 26, "two passes, each ending on the empty page");
 }
 
 #[tokio::test]
@@ -218,6 +219,11 @@ async fn overlapping_pages_land_every_live_stream() {
 async fn counts_that_change_and_re_sort_land_every_stream_served_once() {
     let manifest = lands_every_stream_served(5_000, &[Fault::ListingChurn]).await;
     assert!(manifest.duplicates_dropped > 0, "churn moves streams across pages");
+    assert!(
+        manifest.found_by_rereads > 50,
+        "the second pass lands streams the first missed: {}",
+        manifest.found_by_rereads
+    );
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ pub use streams::StopReason;
 use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, RunTag, Slot};
 use crate::twitch::{HelixClient, HelixError};
 use lookups::Lookup;
-use streams::{PagingError, page_streams};
+use streams::{Kept, PagingError, page_streams};
 
 /// How one run behaves.
 #[derive(Clone, Debug)]
@@ -38,6 +38,12 @@ pub struct ExtractOptions {
     pub lookup_max_age: chrono::Duration,
     /// Look-up calls in flight at once, per entity.
     pub lookup_concurrency: usize,
+    /// Passes over the listing. A single pass misses streams that climb above the
+    /// reader while it pages (Helix re-sorts as it is read); each further pass lands
+    /// the streams earlier passes missed. One pass of 100,000 streams is ~1,000 of the
+    /// 800-a-minute points. A further pass starts only while under a third of the
+    /// deadline has passed, and a Helix failure in it keeps what is landed.
+    pub passes: u32,
 }
 
 impl Default for ExtractOptions {
@@ -47,6 +53,7 @@ impl Default for ExtractOptions {
             deadline: Duration::from_secs(600),
             lookup_max_age: chrono::Duration::hours(24),
             lookup_concurrency: 4,
+            passes: 2,
         }
     }
 }
@@ -138,41 +145,62 @@ async fn extract_uncommitted(
     let max_age = options.lookup_max_age;
     let mut streams_file = BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot, &run));
     let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot, run.clone());
-    let paged = page_streams(
-        &client,
-        slot,
-        options.max_streams,
-        &mut streams_file,
-        &mut quarantine,
-        |stream| {
-            if seen_users.insert(stream.user_id.as_ref().into()) {
-                if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
-                    users_fresh += 1;
-                } else {
-                    users.request(&stream.user_id)?;
-                }
+    let mut on_stream = |stream: &crate::twitch::StreamKey| {
+        if seen_users.insert(stream.user_id.as_ref().into()) {
+            if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
+                users_fresh += 1;
+            } else {
+                users.request(&stream.user_id)?;
             }
-            // A stream with no category has game_id "": nothing to look up.
-            if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_ref().into()) {
-                if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
-                    games_fresh += 1;
-                } else {
-                    games.request(&stream.game_id)?;
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        },
-    )
-    .await;
-    let paged = match paged {
-        // A look-up stopped: its own error says why.
-        Err(PagingError::LookupStopped) => {
-            users.finish().await?;
-            games.finish().await?;
-            return Err(PagingError::LookupStopped);
         }
-        other => other?,
+        // A stream with no category has game_id "": nothing to look up.
+        if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_ref().into()) {
+            if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
+                games_fresh += 1;
+            } else {
+                games.request(&stream.game_id)?;
+            }
+        }
+        std::ops::ControlFlow::Continue(())
     };
+    let mut kept = Kept::default();
+    let mut passes = Vec::new();
+    let mut failed_pass = None;
+    while passes.len() < options.passes.max(1) as usize {
+        let first = passes.is_empty();
+        if !first && (clock.elapsed() > options.deadline / 3 || options.max_streams.is_some()) {
+            break;
+        }
+        let pass = page_streams(
+            &client,
+            slot,
+            options.max_streams,
+            &mut kept,
+            &mut streams_file,
+            &mut quarantine,
+            &mut on_stream,
+        )
+        .await;
+        match pass {
+            Ok(pass) => passes.push(pass),
+            // A re-read that fails leaves the earlier passes' streams as they are.
+            Err(PagingError::Helix(error)) if !first => {
+                warn!(%error, pass = passes.len() + 1, "a re-read of the listing failed; the slot keeps what earlier passes landed");
+                failed_pass = Some(error.to_string());
+                break;
+            }
+            Err(error) => {
+                if matches!(error, PagingError::LookupStopped) {
+                    // A look-up stopped: its own error says why.
+                    users.finish().await?;
+                    games.finish().await?;
+                }
+                return Err(error);
+            }
+        }
+    }
+    let paged = &passes[0];
+    let found_by_rereads: u64 = passes[1..].iter().map(|p| p.new_streams).sum();
     let seconds_streams = clock.elapsed().as_secs_f64();
     drop((seen_users, seen_games));
     let streams = streams_file.finish().await?;
@@ -199,15 +227,19 @@ async fn extract_uncommitted(
         })
         .collect(),
         run: run.to_string(),
-        pages: paged.pages,
-        duplicates_dropped: paged.duplicates_dropped,
+        pages: passes.iter().map(|p| p.pages).sum(),
+        duplicates_dropped: passes.iter().map(|p| p.duplicates_dropped).sum(),
         stop_reason: paged.stop.to_string(),
-        listing_complete: paged.reached_end,
+        // Read to its end once is enough: later passes only add what moved.
+        listing_complete: passes.iter().any(|p| p.reached_end),
+        passes: passes.len() as u32,
+        found_by_rereads,
+        reread_failure: failed_pass,
         users_skipped_fresh: users_fresh,
         games_skipped_fresh: games_fresh,
         users_missing: users.missing,
         games_missing: games.missing,
-        quarantined: paged.quarantined + users.quarantined + games.quarantined,
+        quarantined: passes.iter().map(|p| p.quarantined).sum::<u64>() + users.quarantined + games.quarantined,
         quarantine_files: [streams_quarantine, users.quarantine_file, games.quarantine_file]
             .into_iter()
             .flatten()
@@ -239,8 +271,10 @@ async fn extract_uncommitted(
             streams = streams.rows,
             users = users.file.rows,
             games = games.file.rows,
-            pages = paged.pages,
-            duplicates = paged.duplicates_dropped,
+            pages = manifest.pages,
+            passes = manifest.passes,
+            found_by_rereads,
+            duplicates = manifest.duplicates_dropped,
             quarantined = manifest.quarantined,
             stop = %paged.stop,
             "slot committed"
@@ -248,7 +282,7 @@ async fn extract_uncommitted(
     } else {
         warn!(
             streams = streams.rows,
-            pages = paged.pages,
+            pages = manifest.pages,
             stop = %paged.stop,
             "slot committed without reading the listing to its end"
         );

@@ -19,6 +19,7 @@
 //! and the run says so (`reached_end` false) rather than passing it off as complete.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::ops::ControlFlow;
 
 use chrono::{SecondsFormat, Utc};
@@ -56,12 +57,22 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// What paging saw.
+/// What the passes of one run share: the streams kept and the unusable records kept
+/// (by a hash of their text), so a re-read neither lands nor quarantines one twice.
+#[derive(Default)]
+pub struct Kept {
+    ids: FxHashSet<Box<str>>,
+    quarantined: FxHashSet<u64>,
+}
+
+/// What one pass saw.
 #[derive(Debug)]
 pub struct Paged {
     pub pages: u64,
     pub duplicates_dropped: u64,
     pub quarantined: u64,
+    /// Streams this pass landed that no earlier pass had.
+    pub new_streams: u64,
     pub stop: StopReason,
     /// Whether paging ended at the listing's end: no cursor, an empty page, or a loop
     /// right after a short (last) page. False after a loop that followed a full page,
@@ -80,19 +91,28 @@ pub enum PagingError {
     LookupStopped,
 }
 
-/// Reads every page of live streams into `writer`, calling `on_stream` once per
-/// unique stream (extraction uses it to queue user and game look-ups; it breaks to
-/// stop paging when a look-up has failed). Stops at the first failed write.
+/// Reads every page of live streams into `writer` (one pass over the listing), calling
+/// `on_stream` once per stream not in `kept` (extraction uses it to queue user and game
+/// look-ups; it breaks to stop paging when a look-up has failed). Stops at the first
+/// failed write.
 pub async fn page_streams(
     client: &HelixClient,
     slot: Slot,
     max_streams: Option<u64>,
+    kept: &mut Kept,
     writer: &mut BackgroundWriter,
     quarantine: &mut Quarantine,
     mut on_stream: impl FnMut(&StreamKey) -> ControlFlow<()>,
 ) -> Result<Paged, PagingError> {
     let snapshot_at = slot.rfc3339();
+    let Kept {
+        ids: kept_ids,
+        quarantined: kept_unusable,
+    } = kept;
+    // Streams this pass has read: a page of nothing but these means the listing
+    // started over. (Streams an earlier pass kept are expected on every page.)
     let mut seen_ids: FxHashSet<Box<str>> = FxHashSet::default();
+    let mut new_streams = 0u64;
     let mut seen_cursors: FxHashSet<String> = FxHashSet::default();
     let mut cursor: Option<String> = None;
     let (mut pages, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
@@ -115,15 +135,17 @@ pub async fn page_streams(
         // The page's lines go to the writer as one block: compression runs on its
         // own task while the next page is requested.
         let mut block = Vec::with_capacity(page.data.iter().map(|r| r.get().len() + 96).sum());
-        let (mut rows, mut usable) = (0, 0);
+        let (mut rows, mut usable, mut new_to_pass) = (0, 0, 0);
         let mut stop_paging = false;
         for (index, raw) in page.data.iter().enumerate() {
             let line = usable_item::<StreamKey>(&page, index, &stamp, "stream");
             let (key, line) = match line {
                 Ok(ok) => ok,
                 Err(reason) => {
-                    quarantine.keep(raw, &reason).await?;
-                    quarantined += 1;
+                    if kept_unusable.insert(rustc_hash::FxBuildHasher.hash_one(raw.get())) {
+                        quarantine.keep(raw, &reason).await?;
+                        quarantined += 1;
+                    }
                     continue;
                 }
             };
@@ -132,15 +154,21 @@ pub async fn page_streams(
                 duplicates += 1;
                 continue;
             }
+            new_to_pass += 1;
+            if !kept_ids.insert(key.id.as_ref().into()) {
+                // Landed by an earlier pass.
+                continue;
+            }
             block.extend_from_slice(line.head.as_bytes());
             block.extend_from_slice(line.tail.as_bytes());
             block.push(b'\n');
             rows += 1;
+            new_streams += 1;
             if on_stream(&key).is_break() {
                 stop_paging = true;
                 break;
             }
-            if seen_ids.len() as u64 >= limit {
+            if kept_ids.len() as u64 >= limit {
                 break;
             }
         }
@@ -148,10 +176,10 @@ pub async fn page_streams(
         if stop_paging {
             return Err(PagingError::LookupStopped);
         }
-        if seen_ids.len() as u64 >= limit {
+        if kept_ids.len() as u64 >= limit {
             break StopReason::MaxStreams;
         }
-        if usable > 0 && rows == 0 {
+        if usable > 0 && new_to_pass == 0 {
             debug!(pages, "a whole page of streams already kept");
             break StopReason::NoNewStreams;
         }
@@ -177,6 +205,7 @@ pub async fn page_streams(
         pages,
         duplicates_dropped: duplicates,
         quarantined,
+        new_streams,
         stop,
         reached_end,
     })

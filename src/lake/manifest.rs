@@ -38,6 +38,15 @@ pub struct Manifest {
     /// full page, or under `--max-streams`: the slot may lack streams, and says so.
     #[serde(default = "reached_end_by_default")]
     pub listing_complete: bool,
+    /// Passes over the listing, and the streams the later ones found that the first
+    /// missed (streams that climbed above the reader while it paged).
+    #[serde(default = "one_pass")]
+    pub passes: u32,
+    #[serde(default)]
+    pub found_by_rereads: u64,
+    /// Why a later pass stopped early, if one did (the slot keeps what was landed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reread_failure: Option<String>,
     /// Ids not fetched again because they were fetched recently.
     pub users_skipped_fresh: u64,
     pub games_skipped_fresh: u64,
@@ -60,6 +69,10 @@ pub struct Manifest {
 
 fn reached_end_by_default() -> bool {
     true
+}
+
+fn one_pass() -> u32 {
+    1
 }
 
 impl Manifest {

@@ -23,6 +23,7 @@ pub async fn extract(settings: &ExtractSettings) -> anyhow::Result<ExtractOutcom
         max_streams: settings.max_streams,
         deadline: settings.deadline,
         lookup_max_age: settings.lookup_max_age,
+        passes: settings.passes,
         ..ExtractOptions::default()
     };
     Ok(extract_slot(client, &lake, slot, &options).await?)
@@ -43,12 +44,14 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
         ExtractOutcome::Extracted(m) => {
             let rows = |entity| m.file(entity).map_or(0, |f| f.rows);
             let mut line = format!(
-                "slot {}: {} streams, {} users, {} games, {} pages, {} duplicates dropped, {} quarantined, {} retries, {:.1} s",
+                "slot {}: {} streams ({} found by a re-read), {} users, {} games, {} pages in {} pass(es), {} duplicates dropped, {} quarantined, {} retries, {:.1} s",
                 m.slot,
                 rows(Entity::Streams),
+                m.found_by_rereads,
                 rows(Entity::Users),
                 rows(Entity::Games),
                 m.pages,
+                m.passes,
                 m.duplicates_dropped,
                 m.quarantined,
                 m.retries,

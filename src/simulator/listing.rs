@@ -28,18 +28,18 @@ const STARTED_ID_BASE: u64 = 900_000_000_000;
 /// The most a page repeats of the previous one under [`Fault::OverlappingPages`].
 pub const MAX_OVERLAP: usize = 20;
 
-/// What the most recent pass over the listing was served: the ground truth an
-/// extraction is compared with.
+/// What the slot's listing was served since it was first read: the ground truth an extraction of the slot, in however
+/// many passes, is compared with.
 #[derive(Clone, Debug, Default)]
 pub struct PassTruth {
-    /// Streams live at the pass's first request and still live at its last.
+    /// Streams live at the first request and still live at the last.
     pub live_throughout: HashSet<String>,
-    /// Every stream served at least once in the pass.
+    /// Every stream served at least once.
     pub served: HashSet<String>,
-    /// Streams that started, and that ended, during the pass.
+    /// Streams that started, and that ended, meanwhile.
     pub started: usize,
     pub ended: usize,
-    /// `/streams` requests in the pass.
+    /// `/streams` requests answered.
     pub requests: u64,
 }
 
@@ -107,14 +107,6 @@ impl Listing {
     /// Marks the stream at `position` as served (a copy of it went out).
     pub fn mark_served(&mut self, position: usize) {
         self.served[self.order[position] as usize] = true;
-    }
-
-    /// A request without a cursor starts a new pass: the ground truth starts over.
-    pub fn begin_pass(&mut self) {
-        self.at_start.clone_from(&self.live);
-        self.served.iter_mut().for_each(|s| *s = false);
-        self.ended.iter_mut().for_each(|e| *e = false);
-        self.pass = PassTruth::default();
     }
 
     /// Moves the listing on by one request, as the faults switched on say.
@@ -282,7 +274,6 @@ mod tests {
     #[test]
     fn streams_come_and_go_without_a_channel_live_twice() {
         let (world, mut listing) = listing(3_000);
-        listing.begin_pass();
         for _ in 0..200 {
             listing.advance(&world, &Faults::with([Fault::StreamsComeAndGo]));
         }
@@ -308,7 +299,6 @@ mod tests {
     #[test]
     fn a_pass_records_what_it_was_served() {
         let (_, mut listing) = listing(300);
-        listing.begin_pass();
         let page = listing.page(0, 100, true);
         assert_eq!(page.len(), 100);
         assert_eq!(listing.truth().served.len(), 100);

@@ -105,8 +105,8 @@ impl Simulator {
         self.world.streams(slot).into_iter().map(|s| s.id).collect()
     }
 
-    /// What the most recent pass over `/streams` was served, and which streams stayed
-    /// live all through it; `None` before the first request.
+    /// What `/streams` served of the current slot's listing, and which streams stayed
+    /// live all the while; `None` before the first request.
     pub async fn pass_truth(&self) -> Option<PassTruth> {
         self.listing.lock().await.as_ref().map(|l| l.truth())
     }

@@ -295,9 +295,6 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
     };
     let mut guard = listing(&sim).await;
     let listing = guard.as_mut().expect("the listing was just rendered");
-    if offset.is_none() {
-        listing.begin_pass();
-    }
     let faults = &sim.config.faults;
     listing.advance(&sim.world, faults);
     let offset = offset.unwrap_or(0);
