@@ -156,10 +156,11 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
     assert_eq!(status, 200, "{reply}");
     assert!(log(&reply).starts_with("transform finished: 12 built"), "{reply}");
 
-    let request = serde_json::json!({"Data": {"req": {
-        "Url": format!("{url}/api/run"), "Method": "POST", "Query": {}, "Headers": {"Content-Type": ["application/json"]},
-        "Params": {}, "Body": serde_json::json!({"job": "extract", "slot": slot.rfc3339()}).to_string()
-    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": now.to_rfc3339(), "RandGuid": "c"}}});
+    let request = run_envelope(
+        &url,
+        &serde_json::json!({"job": "extract", "slot": slot.rfc3339()}),
+        &now.to_rfc3339(),
+    );
     let (status, reply) = post(&url, "run", &request).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["Outputs"]["res"]["statusCode"], 200, "{reply}");

@@ -103,10 +103,11 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
     // The manual HTTP function, as the host forwards a POST.
     let next: Slot = slot().offset(1);
     sim.simulator.config().clock.set(next.time());
-    let request = json!({"Data": {"req": {
-        "Url": format!("{url}/api/run"), "Method": "POST", "Query": {}, "Headers": {"Content-Type": ["application/json"]},
-        "Params": {}, "Body": json!({"job": "extract", "slot": next.rfc3339()}).to_string()
-    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": "2026-11-23T20:16:00Z", "RandGuid": "c"}}});
+    let request = run_envelope(
+        &url,
+        &json!({"job": "extract", "slot": next.rfc3339()}),
+        "2026-11-23T20:16:00Z",
+    );
     let (status, reply) = post(&url, "run", &request).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["Outputs"]["res"]["statusCode"], 200);

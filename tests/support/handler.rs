@@ -76,3 +76,11 @@ pub fn blob_envelope(path: &str, content: &[u8]) -> Value {
         }
     })
 }
+
+/// The manual HTTP function's invocation: a POST to /api/run with `body` as JSON.
+pub fn run_envelope(url: &str, body: &Value, now: &str) -> Value {
+    json!({"Data": {"req": {
+        "Url": format!("{url}/api/run"), "Method": "POST", "Query": {}, "Headers": {"Content-Type": ["application/json"]},
+        "Params": {}, "Body": body.to_string()
+    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": now, "RandGuid": "c"}}})
+}
