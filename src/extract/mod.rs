@@ -19,7 +19,7 @@ use rustc_hash::FxHashSet;
 use tracing::{info, instrument, warn};
 
 pub use crate::lake::quarantine_path;
-pub use record::{Annotated, Stamp, annotate};
+pub use record::{Annotated, Stamp, annotate, usable_item};
 pub use streams::StopReason;
 
 use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, RunTag, Slot};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 
 /// Length of one slot. Extraction runs once per slot.
 pub const SLOT_MINUTES: i64 = 15;
@@ -94,10 +94,16 @@ impl FromStr for Slot {
     type Err = SlotParseError;
 
     /// Parses RFC 3339 and floors it to the grid, so `22:17:03Z` names the 22:15 slot.
+    /// The UTC time must stay within RFC 3339's years (0000-9999): an offset can push
+    /// `0000-01-01T00:00:00+23:59` into year -1, which no lake name or manifest could
+    /// carry and read back.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| Slot::containing(t.with_timezone(&Utc)))
-            .map_err(|_| SlotParseError { input: s.to_string() })
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+            .filter(|t| (0..=9999).contains(&t.year()))
+            .map(Slot::containing)
+            .ok_or_else(|| SlotParseError { input: s.to_string() })
     }
 }
 
@@ -140,6 +146,19 @@ mod tests {
         assert_eq!(at("2026-11-23T05:00:00.004Z"), "2026-11-23T05:00:00Z");
         assert_eq!(at("2026-11-23T05:14:00Z"), "2026-11-23T05:00:00Z", "past due");
         assert_eq!(at("2026-11-23T04:59:00Z"), "2026-11-23T04:45:00Z");
+        // An envelope's UtcNow at the end of time must not overflow (found by review
+        // of the fuzz target `invocation`, which calls this on every parsed UtcNow).
+        let last = Slot::scheduled(DateTime::<Utc>::MAX_UTC);
+        assert!(last.time() <= DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn times_outside_rfc_3339_years_in_utc_are_refused() {
+        // Found while writing the `names` fuzz target: year -1 prints but never parses back.
+        assert!("0000-01-01T00:00:00+23:59".parse::<Slot>().is_err());
+        assert!("9999-12-31T23:59:00-01:00".parse::<Slot>().is_err());
+        let first: Slot = "0000-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(first.rfc3339().parse::<Slot>().unwrap(), first);
     }
 
     #[test]
