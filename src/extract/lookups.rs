@@ -46,7 +46,8 @@ impl Lookup {
         client: Arc<HelixClient>,
         lake: Lake,
         entity: Entity,
-        (slot, run_tag): (Slot, RunTag),
+        slot: Slot,
+        run_tag: RunTag,
         concurrency: usize,
     ) -> Lookup {
         let (ids, receiver) = mpsc::unbounded_channel();

@@ -127,14 +127,16 @@ async fn extract_uncommitted(
         client.clone(),
         lake.clone(),
         Entity::Users,
-        (slot, run.clone()),
+        slot,
+        run.clone(),
         options.lookup_concurrency,
     );
     let mut games = Lookup::start(
         client.clone(),
         lake.clone(),
         Entity::Games,
-        (slot, run.clone()),
+        slot,
+        run.clone(),
         options.lookup_concurrency,
     );
 

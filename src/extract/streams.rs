@@ -194,8 +194,7 @@ pub async fn page_streams(
         StopReason::LastPage | StopReason::EmptyPage => true,
         // A repeated cursor is judged on the page that handed it out (the current
         // one); a page of repeats on the page before it.
-        StopReason::RepeatedCursor => previous_short,
-        StopReason::NoNewStreams => previous_short,
+        StopReason::RepeatedCursor | StopReason::NoNewStreams => previous_short,
         StopReason::MaxStreams => false,
     };
     if !reached_end && stop != StopReason::MaxStreams {

@@ -33,21 +33,20 @@ impl Entity {
     /// file. Two runs of one slot (timer and manual) never write the same object, so a
     /// committed file is never replaced by the run that lost the commit.
     pub fn run_data_path(self, slot: Slot, run: &RunTag) -> Path {
-        let name = self.name();
-        Path::from(format!(
-            "{name}/date={}/{name}_{}_{}.ndjson.gz",
-            slot.date(),
-            slot.compact(),
-            run.0
-        ))
+        self.file_path(slot, &format!("_{}", run.0))
     }
 
     /// `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}.ndjson.gz`: the name
     /// without a run, as lakes written before run tags have it (and test fixtures).
     pub fn data_path(self, slot: Slot) -> Path {
+        self.file_path(slot, "")
+    }
+
+    /// `{entity}/date=YYYY-MM-DD/{entity}_{YYYYMMDDTHHMMZ}{suffix}.ndjson.gz`
+    fn file_path(self, slot: Slot, suffix: &str) -> Path {
         let name = self.name();
         Path::from(format!(
-            "{name}/date={}/{name}_{}.ndjson.gz",
+            "{name}/date={}/{name}_{}{suffix}.ndjson.gz",
             slot.date(),
             slot.compact()
         ))

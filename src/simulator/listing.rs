@@ -26,7 +26,7 @@ const S_OVERLAP: u64 = 104;
 const STARTED_ID_BASE: u64 = 900_000_000_000;
 
 /// The most a page repeats of the previous one under [`Fault::OverlappingPages`].
-pub const MAX_OVERLAP: usize = 20;
+const MAX_OVERLAP: usize = 20;
 
 /// What the slot's listing was served since it was first read: the ground truth an extraction of the slot, in however
 /// many passes, is compared with.

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicU64;
 pub use bucket::{Level, TokenBucket};
 pub use clock::SimClock;
 pub use faults::{Fault, Faults};
-pub use listing::{MAX_OVERLAP, PassTruth};
+pub use listing::PassTruth;
 pub use server::{RunningSimulator, serve, spawn};
 pub use world::{Game, Stream, User, World};
 

@@ -17,11 +17,13 @@ pub struct HelixPage {
     pub invalid_utf8: Vec<usize>,
 }
 
-/// The items of a page borrowed from its text, to find where each one lies.
+/// A page with its items borrowed from the text, to find where each one lies.
 #[derive(Deserialize)]
-struct BorrowedItems<'a> {
+struct BorrowedPage<'a> {
     #[serde(borrow)]
     data: Vec<&'a RawValue>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
 }
 
 impl HelixPage {
@@ -41,9 +43,8 @@ impl HelixPage {
                 text.push(char::REPLACEMENT_CHARACTER);
             }
         }
-        let mut page: HelixPage = serde_json::from_str(&text)?;
-        let borrowed: BorrowedItems = serde_json::from_str(&text)?;
-        page.invalid_utf8 = borrowed
+        let borrowed: BorrowedPage = serde_json::from_str(&text)?;
+        let invalid_utf8 = borrowed
             .data
             .iter()
             .enumerate()
@@ -54,7 +55,11 @@ impl HelixPage {
             })
             .map(|(i, _)| i)
             .collect();
-        Ok(page)
+        Ok(HelixPage {
+            data: borrowed.data.into_iter().map(RawValue::to_owned).collect(),
+            pagination: borrowed.pagination,
+            invalid_utf8,
+        })
     }
 }
 
