@@ -249,6 +249,23 @@ async fn a_moving_listing_with_every_paging_fault_lands_every_stream_served_once
 }
 
 #[tokio::test]
+async fn a_streams_outage_during_the_re_read_keeps_the_first_pass_and_says_so() {
+    let (sim, _dir, lake, manifest) = extract_with(2_500, &[Fault::StreamsOutageAfterFirstPass]).await;
+    assert_complete(
+        &lake,
+        &manifest,
+        &sim.simulator.live_stream_ids(slot()),
+        &HashSet::new(),
+    )
+    .await;
+    assert_eq!(manifest.passes, 1);
+    let failure = manifest.reread_failure.clone().expect("the failed re-read is recorded");
+    assert!(failure.contains("503"), "{failure}");
+    let line = twitch_pipeline::pipeline::summary_line(&ExtractOutcome::Extracted(Box::new(manifest)));
+    assert!(line.contains("a re-read of the listing failed"), "{line}");
+}
+
+#[tokio::test]
 async fn unusable_records_are_quarantined_with_their_reason_and_counted() {
     let (sim, _dir, lake, manifest) = extract_with(2_500, &[Fault::UnusableRecords]).await;
     let spoiled = sim.simulator.spoiled_ids();

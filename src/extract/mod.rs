@@ -170,7 +170,15 @@ async fn extract_uncommitted(
     let mut failed_pass = None;
     while passes.len() < options.passes.max(1) as usize {
         let first = passes.is_empty();
-        if !first && (clock.elapsed() > options.deadline / 3 || options.max_streams.is_some()) {
+        if !first && options.max_streams.is_some() {
+            break;
+        }
+        if !first && clock.elapsed() > options.deadline / 3 {
+            warn!(
+                passes = passes.len(),
+                seconds = clock.elapsed().as_secs(),
+                "no time for a re-read of the listing (a third of the deadline has passed); streams that moved past the first pass stay missing"
+            );
             break;
         }
         let pass = page_streams(

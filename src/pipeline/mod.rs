@@ -65,6 +65,11 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
                     m.stop_reason
                 ));
             }
+            if let Some(failure) = &m.reread_failure {
+                line.push_str(&format!(
+                    "; a re-read of the listing failed, the slot keeps the first pass's streams: {failure}"
+                ));
+            }
             line
         }
     }

@@ -25,6 +25,10 @@ pub enum Fault {
     RateLimitStorm,
     /// The 5th request gets 429 with a `Ratelimit-Reset` a day away.
     FarRateLimitReset,
+    /// `/streams` goes down after its first pass: from the second request without a
+    /// cursor on, every `/streams` request gets 503 (a partial Helix outage; the
+    /// other endpoints keep answering).
+    StreamsOutageAfterFirstPass,
     /// Every 7th request gets a 500 or 503.
     ServerErrors,
     /// At the 30th request every issued token is revoked (401 until a new one).
@@ -83,6 +87,8 @@ impl Faults {
                 Fault::RateLimitBursts => n % 40 == 20,
                 Fault::RateLimitStorm => n >= 5,
                 Fault::FarRateLimitReset => n == 5,
+                // Decided by the `/streams` route, which counts its passes.
+                Fault::StreamsOutageAfterFirstPass => true,
                 Fault::ServerErrors => n % 7 == 3,
                 Fault::TokenRevoked => n == 30,
                 Fault::SlowResponses => n % 10 == 7,

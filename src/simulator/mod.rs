@@ -68,6 +68,10 @@ pub struct Simulator {
     helix_requests: AtomicU64,
     /// The listing of the most recent slot asked for, moving as the faults say.
     listing: tokio::sync::Mutex<Option<listing::Listing>>,
+    /// `/streams` requests without a cursor (passes begun), and whether
+    /// [`Fault::StreamsOutageAfterFirstPass`] has taken `/streams` down.
+    streams_passes: AtomicU64,
+    streams_down: std::sync::atomic::AtomicBool,
     /// Original ids of records served spoiled by [`Fault::UnusableRecords`].
     spoiled: Mutex<HashSet<String>>,
 }
@@ -81,6 +85,8 @@ impl Simulator {
             issued: AtomicU64::new(0),
             helix_requests: AtomicU64::new(0),
             listing: tokio::sync::Mutex::new(None),
+            streams_passes: AtomicU64::new(0),
+            streams_down: Default::default(),
             spoiled: Mutex::new(HashSet::new()),
             config,
         }

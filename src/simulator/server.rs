@@ -293,9 +293,18 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
             None => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
         },
     };
+    let faults = &sim.config.faults;
+    if offset.is_none() {
+        let passes = sim.streams_passes.fetch_add(1, Ordering::Relaxed) + 1;
+        if passes >= 2 && faults.has(Fault::StreamsOutageAfterFirstPass) {
+            sim.streams_down.store(true, Ordering::Relaxed);
+        }
+    }
+    if sim.streams_down.load(Ordering::Relaxed) {
+        return (out, error(StatusCode::SERVICE_UNAVAILABLE, "")).into_response();
+    }
     let mut guard = listing(&sim).await;
     let listing = guard.as_mut().expect("the listing was just rendered");
-    let faults = &sim.config.faults;
     listing.advance(&sim.world, faults);
     let offset = offset.unwrap_or(0);
     let total = listing.len();
