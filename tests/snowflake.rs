@@ -275,6 +275,7 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
             "^create storage integration",
             "^create stage",
             "^create pipe",
+            "^alter pipe",
             "^create role",
             "^create user",
             "^grant ",

@@ -7,6 +7,24 @@
 //! the external stage over the lake and one pipe per raw table (`AUTO_INGEST = FALSE`:
 //! the blob trigger submits files through Snowpipe's REST API); a least-privilege role,
 //! the service user with the key pair's public key, and the grants.
+//!
+//! Two Snowflake facts shape the pipes:
+//! - Snowpipe's `ON_ERROR` default is `SKIP_FILE` ("Snowpipe error notifications":
+//!   docs.snowflake.com/en/user-guide/data-load-snowpipe-errors): one bad line would
+//!   drop a whole slot's file. The pipes say `ON_ERROR = CONTINUE`, so a bad line costs
+//!   that line, as the local load's rejects do; the load history counts it
+//!   (`COPY_HISTORY`'s `ERROR_COUNT` and `FIRST_ERROR_MESSAGE`) and `status` shows it.
+//! - The Snowpipe REST API is called by the pipe's owner: "Preparing to load data using
+//!   the Snowpipe REST API", step 3 (docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-gs)
+//!   grants the ingest role OWNERSHIP of the pipe, with USAGE on the database, schema,
+//!   stage and file format and INSERT, SELECT on the table. A running pipe cannot change
+//!   owner, so each is paused, handed over and resumed. The role is granted to SYSADMIN
+//!   (Snowflake's advice for custom roles), which lets the admin resume the pipe it no
+//!   longer owns and run this script again.
+//!
+//! `create pipe if not exists` leaves an existing pipe as it is: a pipe created by an
+//! older version (without `ON_ERROR`) must be recreated by hand, which also drops its
+//! load history (see the README before doing so).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -122,7 +140,7 @@ impl SetupPlan {
                     ""
                 },
                 format!(
-                    "create pipe if not exists {} auto_ingest = false as copy into {raw}.{} (raw_json, file_name, file_row_number, loaded_at) from (select $1, metadata$filename, metadata$file_row_number, metadata$start_scan_time::timestamp_ntz from @{stage})",
+                    "create pipe if not exists {} auto_ingest = false as copy into {raw}.{} (raw_json, file_name, file_row_number, loaded_at) from (select $1, metadata$filename, metadata$file_row_number, metadata$start_scan_time::timestamp_ntz from @{stage}) on_error = continue",
                     pipe_for(db, entity),
                     raw_table(entity)
                 ),
@@ -153,10 +171,6 @@ impl SetupPlan {
                     raw_table(entity)
                 ),
             );
-            add(
-                "",
-                format!("grant operate, monitor on pipe {} to role {role}", pipe_for(db, entity)),
-            );
         }
         add(
             "The service user: key-pair login only (no password), with the key pair's public key.",
@@ -166,6 +180,26 @@ impl SetupPlan {
             ),
         );
         add("", format!("grant role {role} to user {}", self.user));
+        add(
+            "Under SYSADMIN, so administrators can manage what the role owns (the pipes).",
+            format!("grant role {role} to role sysadmin"),
+        );
+        for entity in Entity::ALL {
+            let pipe = pipe_for(db, entity);
+            add(
+                if entity == Entity::Streams {
+                    "Each pipe owned by the role, as the Snowpipe REST API requires: paused, handed over with its grants, resumed."
+                } else {
+                    ""
+                },
+                format!("alter pipe {pipe} set pipe_execution_paused = true"),
+            );
+            add(
+                "",
+                format!("grant ownership on pipe {pipe} to role {role} copy current grants"),
+            );
+            add("", format!("alter pipe {pipe} set pipe_execution_paused = false"));
+        }
         statements
     }
 }
@@ -220,6 +254,11 @@ mod tests {
                 .count(),
             3
         );
+        assert_eq!(
+            sql.matches(" from @TWITCH.RAW.LAKE) on_error = continue;").count(),
+            3,
+            "a bad line costs the line, not the file: {sql}"
+        );
         assert!(sql.contains("url = 'azure://lakeacct.blob.core.windows.net/raw/'"));
         assert!(script(&plan("/twitch/").statements()).contains("azure://lakeacct.blob.core.windows.net/raw/twitch/"));
     }
@@ -230,7 +269,9 @@ mod tests {
         for statement in &statements {
             let sql = &statement.sql;
             assert!(
-                sql.starts_with("create ") && sql.contains(" if not exists ") || sql.starts_with("grant "),
+                sql.starts_with("create ") && sql.contains(" if not exists ")
+                    || sql.starts_with("grant ")
+                    || sql.starts_with("alter pipe "),
                 "{sql}"
             );
             assert!(
@@ -239,7 +280,32 @@ mod tests {
             );
         }
         let sql = script(&statements);
-        assert!(sql.contains("grant operate, monitor on pipe TWITCH.RAW.RAW_GAMES_PIPE to role TWITCH_PIPELINE"));
+        for pipe in ["RAW_STREAMS_PIPE", "RAW_USERS_PIPE", "RAW_GAMES_PIPE"] {
+            let pipe = format!("TWITCH.RAW.{pipe}");
+            let handover = [
+                format!("alter pipe {pipe} set pipe_execution_paused = true"),
+                format!("grant ownership on pipe {pipe} to role TWITCH_PIPELINE copy current grants"),
+                format!("alter pipe {pipe} set pipe_execution_paused = false"),
+            ];
+            let at: Vec<usize> = handover
+                .iter()
+                .map(|sql| statements.iter().position(|s| &s.sql == sql).expect(sql))
+                .collect();
+            assert!(
+                at.windows(2).all(|w| w[1] == w[0] + 1),
+                "paused, handed over, resumed: {at:?}"
+            );
+            let created = statements
+                .iter()
+                .position(|s| s.sql.contains(&format!("create pipe if not exists {pipe}")));
+            let admin = statements
+                .iter()
+                .position(|s| s.sql == "grant role TWITCH_PIPELINE to role sysadmin");
+            assert!(
+                created < Some(at[0]) && admin < Some(at[0]),
+                "the pipe and the admin's grant come first"
+            );
+        }
         assert!(sql.contains("create user if not exists PIPELINE_SVC type = service default_role = TWITCH_PIPELINE"));
         assert!(sql.contains("AZURE_CONSENT_URL"), "the consent steps are explained");
     }
