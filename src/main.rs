@@ -129,6 +129,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let summary = pipeline::load(&settings).await?;
             println!("{}", summary.line(started.elapsed().as_secs_f64()));
+            for line in summary.skipped_lines() {
+                eprintln!("WARNING: {line}");
+            }
+            anyhow::ensure!(
+                summary.skipped.is_empty(),
+                "{} committed slot(s) could not be loaded (see the warnings above); the other slots loaded, and the next load tries these again",
+                summary.skipped.len()
+            );
         }
         Command::Serve(args) => {
             let settings = args.validate()?;
@@ -156,9 +164,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Ingest(args) => {
             let settings = args.validate()?;
-            for line in pipeline::ingest(&settings).await? {
+            let report = pipeline::ingest(&settings).await?;
+            for line in &report.lines {
                 println!("{line}");
             }
+            anyhow::ensure!(
+                report.slots_skipped == 0,
+                "{} committed slot(s) were not submitted (see the warnings above); the others were",
+                report.slots_skipped
+            );
         }
         Command::Transform(args) => {
             let settings = args.validate()?;

@@ -153,13 +153,56 @@ async fn backfill_submits_every_committed_slot_since_a_date() {
         commit_full_slot(&lake, slot().offset(i)).await;
     }
     let all = ingest::backfill(&lake, None, &client, "twitch").await.unwrap();
-    assert_eq!(all.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
+    assert_eq!(all.submitted.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
+    assert!(all.skipped.is_empty());
     let next_day = slot().offset(96).date();
     let since = ingest::backfill(&lake, Some(next_day), &client, "twitch")
         .await
         .unwrap();
-    assert_eq!(since.values().sum::<usize>(), 3);
+    assert_eq!(since.submitted.values().sum::<usize>(), 3);
     assert_eq!(fake.lock().unwrap().calls.len(), 6);
+}
+
+#[tokio::test]
+async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_others() {
+    use object_store::ObjectStoreExt;
+    let (fake, client) = fake_snowpipe().await;
+    let (_dir, lake) = temp_lake();
+    let mut manifests = Vec::new();
+    for i in 0..3 {
+        manifests.push(commit_full_slot(&lake, slot().offset(i)).await);
+    }
+    let deleted = manifests[0].file(Entity::Users).unwrap().path.clone();
+    lake.store()
+        .delete(&object_store::path::Path::from(deleted.as_str()))
+        .await
+        .unwrap();
+    lake.put(&twitch_pipeline::lake::manifest_path(slot().offset(1)), b"[]".to_vec())
+        .await
+        .unwrap();
+
+    let backfill = ingest::backfill(&lake, None, &client, "twitch").await.unwrap();
+    assert_eq!(backfill.submitted.values().sum::<usize>(), 3, "the whole slot goes");
+    let sent: Vec<String> = fake
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .flat_map(|c| c.files.clone())
+        .collect();
+    assert!(
+        sent.iter().all(|p| manifests[2].files.iter().any(|f| &f.path == p)),
+        "{sent:?}"
+    );
+    assert_eq!(backfill.skipped.len(), 2);
+    assert_eq!(backfill.skipped[0].0, slot());
+    assert!(backfill.skipped[0].1.contains(&deleted), "{}", backfill.skipped[0].1);
+    assert_eq!(backfill.skipped[1].0, slot().offset(1));
+    assert!(
+        backfill.skipped[1].1.contains("cannot be used"),
+        "{}",
+        backfill.skipped[1].1
+    );
 }
 
 /// The `ingest` command, with the fake's settings in the environment.

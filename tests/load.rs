@@ -166,3 +166,51 @@ async fn the_warehouse_file_persists_between_runs() {
     assert_eq!(count(&mut reopened, "SELECT count(*) FROM raw.raw_streams"), 1);
     assert_eq!(load_lake(&lake, &mut reopened).await.unwrap().files_loaded, 0);
 }
+
+#[tokio::test]
+async fn a_slot_the_lake_cannot_give_is_skipped_and_reported_and_the_later_slots_load() {
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path;
+    let (_dir, lake) = temp_lake();
+    // Slot 0: its data file was deleted after the commit. Slot 1: its manifest is not
+    // JSON. Slot 2: fine.
+    let gone = commit_by_hand(&lake, slot(), &[r#"{"id":"a"}"#]).await;
+    let gone_path = gone.files[0].path.clone();
+    lake.store().delete(&Path::from(gone_path.as_str())).await.unwrap();
+    let good = commit_by_hand(&lake, slot().offset(1), &[r#"{"id":"b"}"#]).await;
+    let broken = twitch_pipeline::lake::manifest_path(slot().offset(1));
+    lake.put(&broken, b"{not a manifest".to_vec()).await.unwrap();
+    commit_by_hand(&lake, slot().offset(2), &[r#"{"id":"c"}"#]).await;
+
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let summary = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!((summary.slots, summary.files_loaded), (1, 1), "the good slot loads");
+    let skipped: Vec<(Slot, &str)> = summary.skipped.iter().map(|s| (s.slot, s.reason.as_str())).collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped[0].0, slot());
+    assert!(
+        skipped[0].1.contains(&gone_path) && skipped[0].1.contains("does not have"),
+        "{}",
+        skipped[0].1
+    );
+    assert_eq!(skipped[1].0, slot().offset(1));
+    assert!(skipped[1].1.contains("manifest cannot be used"), "{}", skipped[1].1);
+    assert!(summary.line(0.0).contains("WARNING: 2 committed slot(s) skipped"));
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "SELECT count(*) FROM raw.raw_streams WHERE raw_json->>'id' = 'c'"
+        ),
+        1
+    );
+
+    // Repaired, the skipped slots load on the next run; nothing loads twice.
+    let mut restored = lake.writer_at(Path::from(gone_path.as_str()));
+    restored.write_line(br#"{"id":"a"}"#).await.unwrap();
+    restored.finish().await.unwrap();
+    lake.put(&broken, serde_json::to_vec(&good).unwrap()).await.unwrap();
+    let next = load_lake(&lake, &mut warehouse).await.unwrap();
+    assert!(next.skipped.is_empty(), "{:?}", next.skipped);
+    assert_eq!((next.files_loaded, next.files_already_loaded), (2, 1));
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 3);
+}

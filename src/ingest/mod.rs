@@ -6,12 +6,13 @@
 //! files and unknown paths. Concurrent manifests share insertFiles calls
 //! ([`SharedInsertCalls`]). A second delivery of the same manifest submits the same
 //! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
-//! every committed slot since a date.
+//! every committed slot since a date, leaving out (and reporting) a slot the lake
+//! cannot give whole.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
@@ -110,21 +111,65 @@ fn parse_manifest(path: &str, slot: Slot, bytes: &[u8]) -> Result<Manifest, Inge
     Ok(manifest)
 }
 
+/// What a backfill submitted, and the committed slots it could not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    /// Pipe -> files submitted.
+    pub submitted: BTreeMap<String, usize>,
+    /// Slots left out, and why: a manifest that cannot be read, a file it lists that
+    /// the lake does not have. The slots after them were submitted all the same.
+    pub skipped: Vec<(Slot, String)>,
+}
+
 /// Submits every committed slot from `since` (a UTC date) on; all slots without it.
-/// Returns pipe -> files submitted.
+/// A slot the lake cannot give whole (its manifest unreadable, a listed file missing)
+/// is left out and reported, so Snowpipe never sees part of a slot, and the others go.
 pub async fn backfill(
     lake: &Lake,
     since: Option<NaiveDate>,
     snowpipe: &SnowpipeClient,
     database: &str,
-) -> Result<BTreeMap<String, usize>, IngestError> {
+) -> Result<Backfill, IngestError> {
     let mut manifests = Vec::new();
+    let mut skipped = Vec::new();
     for slot in lake.committed_slots().await? {
-        if since.is_none_or(|since| slot.date() >= since) {
-            manifests.push(lake.manifest(slot).await?.expect("a listed manifest exists"));
+        if since.is_some_and(|since| slot.date() < since) {
+            continue;
+        }
+        match whole_slot(lake, slot).await {
+            Ok(manifest) => manifests.push(manifest),
+            Err(reason) => {
+                warn!(slot = %slot, reason, "committed slot not submitted");
+                skipped.push((slot, reason));
+            }
         }
     }
-    submit(&manifests, snowpipe, database).await
+    Ok(Backfill {
+        submitted: submit(&manifests, snowpipe, database).await?,
+        skipped,
+    })
+}
+
+/// The slot's manifest, if it and every file it lists can be read; why not, if not.
+async fn whole_slot(lake: &Lake, slot: Slot) -> Result<Manifest, String> {
+    let manifest = match lake.manifest(slot).await {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Err("its manifest disappeared while the backfill ran".into()),
+        Err(error) => return Err(format!("its manifest cannot be used: {error}")),
+    };
+    for file in &manifest.files {
+        match lake.exists(&file.path).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "its manifest lists `{}`, which the lake does not have",
+                    file.path
+                ));
+            }
+            Err(error) => return Err(format!("`{}` cannot be read: {error}", file.path)),
+        }
+    }
+    Ok(manifest)
 }
 
 /// One insertFiles per pipe (the client splits past 5,000 files), the pipes at once.

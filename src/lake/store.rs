@@ -233,6 +233,16 @@ impl Lake {
             })
     }
 
+    /// Whether an object exists at `path` (relative to the lake root).
+    pub async fn exists(&self, path: &str) -> Result<bool, LakeError> {
+        let path = Path::from(path);
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(LakeError::storage("read", &path, e)),
+        }
+    }
+
     /// Reads an object, or `None` if it does not exist.
     pub async fn get_optional(&self, path: &Path) -> Result<Option<Bytes>, LakeError> {
         match self.store.get(path).await {

@@ -6,6 +6,10 @@
 //! one transaction: a file is either loaded whole (less its rejects) or not at all,
 //! and a second run skips it. A malformed line goes to `raw.load_rejects` with the
 //! file, line number and reason; the rest of the file still loads.
+//!
+//! One bad slot never holds the others back: a slot whose manifest is malformed or
+//! whose file is missing or unreadable is reported with its reason and skipped, the
+//! later slots load, and the next load tries it again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -13,7 +17,7 @@ use std::time::Instant;
 use chrono::Utc;
 use duckdb::params;
 use object_store::path::Path;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 pub use crate::lake::{CheckedFile, Rejected, check_file};
 
@@ -28,14 +32,24 @@ pub struct LoadSummary {
     pub files_already_loaded: u64,
     pub rows: BTreeMap<Entity, u64>,
     pub rejected: u64,
+    /// Committed slots this load could not take (all or part), and why. The next load
+    /// tries them again; the slots after them loaded all the same.
+    pub skipped: Vec<SkippedSlot>,
+}
+
+/// A committed slot left (in part) unloaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedSlot {
+    pub slot: Slot,
+    pub reason: String,
 }
 
 impl LoadSummary {
     /// One line for the terminal.
     pub fn line(&self, seconds: f64) -> String {
         let rows = |e| self.rows.get(&e).copied().unwrap_or(0);
-        format!(
-            "loaded {} file(s) of {} slot(s): {} stream, {} user, {} game rows; {} line(s) rejected; {} file(s) already loaded; {seconds:.1} s",
+        let mut line = format!(
+            "loaded {} file(s) of {} slot(s): {} stream, {} user, {} game rows; {} line(s) rejected; {} file(s) already loaded",
             self.files_loaded,
             self.slots,
             rows(Entity::Streams),
@@ -43,65 +57,119 @@ impl LoadSummary {
             rows(Entity::Games),
             self.rejected,
             self.files_already_loaded,
-        )
+        );
+        if !self.skipped.is_empty() {
+            line.push_str(&format!(
+                "; WARNING: {} committed slot(s) skipped, tried again next load",
+                self.skipped.len()
+            ));
+        }
+        line.push_str(&format!("; {seconds:.1} s"));
+        line
+    }
+
+    /// One line per skipped slot: which, and why.
+    pub fn skipped_lines(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|s| format!("slot {} not loaded: {}", s.slot, s.reason))
+            .collect()
     }
 }
 
-/// Why a load stopped. Files committed before the failure stay loaded.
+/// Why a load stopped: the warehouse failed, or the lake could not be listed. Files
+/// committed before the failure stay loaded. A slot the lake cannot give whole is not
+/// an error of the load: it is skipped and reported ([`LoadSummary::skipped`]).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error(transparent)]
     Warehouse(#[from] DuckDbError),
-    #[error("manifest of slot {slot} lists `{path}`, which the lake does not have; the slot was committed incomplete")]
-    MissingFile { slot: Slot, path: String },
 }
 
-/// Loads every committed file not loaded yet, oldest slot first.
+/// Why one slot could not be loaded this time.
+enum SlotFailure {
+    /// The lake could not give the slot: skip it, report it, try again next load.
+    Skip(String),
+    /// The warehouse failed: stop.
+    Warehouse(DuckDbError),
+}
+
+impl From<DuckDbError> for SlotFailure {
+    fn from(error: DuckDbError) -> Self {
+        SlotFailure::Warehouse(error)
+    }
+}
+
+/// Loads every committed file not loaded yet, oldest slot first. A slot whose manifest
+/// or files cannot be read is skipped (and reported) while the later slots load.
 #[instrument(skip_all, fields(lake = lake.url()))]
 pub async fn load_lake(lake: &Lake, warehouse: &mut DuckDbWarehouse) -> Result<LoadSummary, LoadError> {
     let started = Instant::now();
     let loaded = loaded_files(warehouse)?;
     let mut summary = LoadSummary::default();
     for slot in lake.committed_slots().await? {
-        let manifest = lake
-            .manifest(slot)
-            .await?
-            .expect("a listed manifest exists; manifests are never deleted");
-        let mut new_files = 0;
-        for file in &manifest.files {
-            if loaded.contains(&file.path) {
-                summary.files_already_loaded += 1;
-                continue;
+        match load_slot(lake, warehouse, slot, &loaded, &mut summary).await {
+            Ok(0) => {}
+            Ok(_) => summary.slots += 1,
+            Err(SlotFailure::Skip(reason)) => {
+                warn!(slot = %slot, reason, "committed slot not loaded; the next load tries again");
+                summary.skipped.push(SkippedSlot { slot, reason });
             }
-            let bytes = lake
-                .get_optional(&Path::from(file.path.as_str()))
-                .await?
-                .ok_or_else(|| LoadError::MissingFile {
-                    slot,
-                    path: file.path.clone(),
-                })?;
-            // Decompressing and checking is CPU work: keep it off the async threads.
-            let checked = tokio::task::spawn_blocking(move || check_file(&bytes))
-                .await
-                .expect("checking a file does not panic");
-            let rows = commit_file(warehouse, file.entity, slot, &file.path, &checked)?;
-            *summary.rows.entry(file.entity).or_default() += rows;
-            summary.rejected += checked.rejected.len() as u64;
-            summary.files_loaded += 1;
-            new_files += 1;
-        }
-        if new_files > 0 {
-            summary.slots += 1;
+            Err(SlotFailure::Warehouse(error)) => return Err(error.into()),
         }
     }
     info!(
         seconds = started.elapsed().as_secs_f64(),
         files = summary.files_loaded,
+        skipped = summary.skipped.len(),
         "load finished"
     );
     Ok(summary)
+}
+
+/// Loads the files of one slot not loaded yet; returns how many it loaded. Its files
+/// load one by one, so the files loaded before a missing one stay loaded.
+async fn load_slot(
+    lake: &Lake,
+    warehouse: &mut DuckDbWarehouse,
+    slot: Slot,
+    loaded: &HashSet<String>,
+    summary: &mut LoadSummary,
+) -> Result<u64, SlotFailure> {
+    let manifest = match lake.manifest(slot).await {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Err(SlotFailure::Skip("its manifest disappeared while the load ran".into())),
+        Err(error) => return Err(SlotFailure::Skip(format!("its manifest cannot be used: {error}"))),
+    };
+    let mut new_files = 0;
+    for file in &manifest.files {
+        if loaded.contains(&file.path) {
+            summary.files_already_loaded += 1;
+            continue;
+        }
+        let bytes = match lake.get_optional(&Path::from(file.path.as_str())).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(SlotFailure::Skip(format!(
+                    "its manifest lists `{}`, which the lake does not have",
+                    file.path
+                )));
+            }
+            Err(error) => return Err(SlotFailure::Skip(format!("`{}` cannot be read: {error}", file.path))),
+        };
+        // Decompressing and checking is CPU work: keep it off the async threads.
+        let checked = tokio::task::spawn_blocking(move || check_file(&bytes))
+            .await
+            .expect("checking a file does not panic");
+        let rows = commit_file(warehouse, file.entity, slot, &file.path, &checked)?;
+        *summary.rows.entry(file.entity).or_default() += rows;
+        summary.rejected += checked.rejected.len() as u64;
+        summary.files_loaded += 1;
+        new_files += 1;
+    }
+    Ok(new_files)
 }
 
 fn loaded_files(warehouse: &mut DuckDbWarehouse) -> Result<HashSet<String>, DuckDbError> {

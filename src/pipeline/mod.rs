@@ -125,8 +125,15 @@ pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<c
         .context("cannot read the marts; run `twitch-pipeline transform` first")
 }
 
-/// Ingests into Snowflake as `settings` says; returns the lines to print.
-pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<Vec<String>> {
+/// What `ingest` says: the lines to print, and the committed slots a backfill left out.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub lines: Vec<String>,
+    pub slots_skipped: usize,
+}
+
+/// Ingests into Snowflake as `settings` says.
+pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<IngestReport> {
     use crate::config::IngestMode;
     use crate::ingest::{self, IngestOutcome};
     let calls = crate::snowpipe::SharedInsertCalls::new(std::sync::Arc::new(crate::snowpipe::SnowpipeClient::new(
@@ -142,7 +149,7 @@ pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<
             .map(|(pipe, n)| format!("{pipe}: {n} file(s) submitted"))
             .collect::<Vec<_>>()
     };
-    Ok(match &settings.mode {
+    let lines = match &settings.mode {
         IngestMode::Path(path) => match ingest::ingest_path(&lake, path, None, &calls, database).await? {
             IngestOutcome::Submitted { slot, files } => {
                 let mut lines = vec![format!("slot {slot}: manifest submitted")];
@@ -151,7 +158,20 @@ pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<
             }
             IngestOutcome::Ignored { path, reason } => vec![format!("{path}: ignored ({reason})")],
         },
-        IngestMode::Backfill { since } => submitted(&ingest::backfill(&lake, *since, client, database).await?),
+        IngestMode::Backfill { since } => {
+            let backfill = ingest::backfill(&lake, *since, client, database).await?;
+            let mut lines = submitted(&backfill.submitted);
+            lines.extend(
+                backfill
+                    .skipped
+                    .iter()
+                    .map(|(slot, reason)| format!("WARNING: slot {slot} not submitted: {reason}")),
+            );
+            return Ok(IngestReport {
+                lines,
+                slots_skipped: backfill.skipped.len(),
+            });
+        }
         IngestMode::Status => {
             let mut lines = Vec::new();
             let now = Utc::now();
@@ -169,6 +189,10 @@ pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<
             }
             lines
         }
+    };
+    Ok(IngestReport {
+        lines,
+        slots_skipped: 0,
     })
 }
 
