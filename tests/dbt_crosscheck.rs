@@ -81,7 +81,14 @@ async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
             ));
             continue;
         }
-        let list: Vec<String> = ours_columns.rows.iter().map(|r| r[0].clone().unwrap()).collect();
+        // staged_at is the time a run staged a row: volatile by design, and only
+        // compared with itself (macros/merging.sql).
+        let list: Vec<String> = ours_columns
+            .rows
+            .iter()
+            .map(|r| r[0].clone().unwrap())
+            .filter(|column| column != "staged_at")
+            .collect();
         let list = list.join(", ");
         for (a, b) in [("", "dbt."), ("dbt.", "")] {
             let sql = format!(

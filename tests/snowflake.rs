@@ -329,3 +329,91 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
     .await;
     assert_eq!(tables, [["3"]]);
 }
+
+/// Raw rows of `file`, loaded at 2026-11-23 `loaded_at`, as a pipe's COPY leaves them.
+async fn insert_raw(warehouse: &mut SnowflakeWarehouse, entity: Entity, file: &str, loaded_at: &str, lines: &[String]) {
+    for (row, line) in lines.iter().enumerate() {
+        warehouse
+            .execute(&format!(
+                "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '2026-11-23 {loaded_at}'::timestamp_ntz",
+                entity.name(),
+                line.replace('\'', "''"),
+                row + 1
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// On Snowflake SQL too, a file that becomes visible after newer ones were transformed
+/// (Snowpipe's load time is its scan's start) is merged once, with the right metrics.
+#[tokio::test]
+async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
+    let Some(python) = python() else { return };
+    let fakesnow = spawn_fakesnow(&python).await;
+    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "late")
+        .await
+        .unwrap();
+    raw_layer(&mut warehouse, &[]).await;
+    let at = |n| slot().offset(n);
+    let streams = |slot: Slot, viewers: i64| {
+        vec![
+            stream(slot, "A", ("u1", "alice"), ("g1", "Game One"), "en", viewers),
+            stream(slot, "B", ("u2", "bob"), ("g1", "Game One"), "de", viewers / 10),
+        ]
+    };
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let run = async |warehouse: &mut SnowflakeWarehouse| {
+        let report = transform::run(&project, warehouse, &TransformOptions::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(report.succeeded(), "{}", report.summary_line());
+    };
+    insert_raw(
+        &mut warehouse,
+        Entity::Streams,
+        "streams/s2.ndjson.gz",
+        "21:10:00",
+        &streams(at(2), 300),
+    )
+    .await;
+    run(&mut warehouse).await;
+    insert_raw(
+        &mut warehouse,
+        Entity::Streams,
+        "streams/s1.ndjson.gz",
+        "21:05:00",
+        &streams(at(1), 200),
+    )
+    .await;
+    insert_raw(
+        &mut warehouse,
+        Entity::Streams,
+        "streams/s0.ndjson.gz",
+        "20:20:00",
+        &streams(at(0), 100),
+    )
+    .await;
+    run(&mut warehouse).await;
+    run(&mut warehouse).await;
+    assert_eq!(
+        rows(&mut warehouse, "select count(*) from marts.fact_stream_snapshots").await,
+        [["6"]]
+    );
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select stream_id, snapshots, peak_viewers from marts.fct_broadcasts order by stream_id"
+        )
+        .await,
+        [["A", "3", "300"], ["B", "3", "30"]]
+    );
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select hours_watched, peak_viewers from marts.agg_game_daily"
+        )
+        .await,
+        [["165", "330"]]
+    );
+}

@@ -38,6 +38,15 @@ to_json({{ record }}:"{{ field }}")
 {%- endif -%}
 {%- endmacro %}
 
+{#- The statement's time, UTC, without zone: when a transform staged a row. -#}
+{% macro utc_now() -%}
+{%- if target.type == 'snowflake' -%}
+sysdate()
+{%- else -%}
+make_timestamp(epoch_us(now()))
+{%- endif -%}
+{%- endmacro %}
+
 {#- An RFC 3339 UTC string (`2026-11-23T22:15:00Z`) as a timestamp without zone. -#}
 {% macro utc_timestamp(text) -%}
 {%- if target.type == 'snowflake' -%}

@@ -1,3 +1,36 @@
+{#- How incremental models find new rows, whatever order loads commit in.
+
+    Raw rows carry the time their file was loaded (`loaded_at`). Snowpipe stamps it
+    with the load's start (`METADATA$START_SCAN_TIME`) and commits later, and loads
+    files in parallel and out of order, so a file can become visible after a newer
+    one was transformed. "loaded_at above the last one seen" would skip it for good.
+
+    Two rules make the selection exact:
+    - A staging table takes the files it has not staged yet (a ledger: staging rows
+      keep their file's name), looking back `late_load_window_hours` before its
+      newest load time. A file that commits within that window of its load time is
+      staged exactly once, however late it commits. Snowflake documents loads
+      "within a few minutes" of insertFiles; the window is an hour, and the
+      reconciliation (`status`, the `assert_every_committed_row_reached_the_fact`
+      test) names any slot a slower load would leave out.
+    - Everything downstream selects by `staged_at`: the time the transform staged
+      the row. Only the transform writes it, one run at a time, so it grows with
+      every run and no row can arrive behind it.
+
+    Looking back costs reading the window's file names; rows are parsed and merged
+    once, so an hourly run costs what it did. -#}
+
+{#- The condition, on a raw table, for rows of files `staging_table` has not staged:
+    loaded within the window before its newest load and not among its files there.
+    Named tables, not relations: incremental predicates use it too. -#}
+{% macro unstaged_files(staging_table) -%}
+{%- set since -%}
+(select max(loaded_at) from {{ staging_table }}) - interval '{{ var("late_load_window_hours") }} hours'
+{%- endset -%}
+loaded_at > {{ since }}
+    and file_name not in (select file_name from {{ staging_table }} where loaded_at > {{ since }})
+{%- endmacro %}
+
 {#- An `incremental_predicates` entry for a staging table merged from a raw table: a
     row the merge replaces is of the same slot as a new one, so it is no older than
     the oldest new slot, and the delete may skip the rest of the table. It names the
@@ -5,5 +38,5 @@
     even this. -#}
 {% macro only_new_slots_replaced(raw_table, staging_table) -%}
 snapshot_at >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
-    where loaded_at > (select max(loaded_at) from {{ staging_table }}))
+    where {{ unstaged_files(staging_table) }})
 {%- endmacro %}

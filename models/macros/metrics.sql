@@ -7,14 +7,14 @@ cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
 {%- endmacro %}
 
 {#- Which days a daily aggregate builds: all of them, or in an incremental run the
-    days from the earliest that snapshots loaded since the last run fall on. Days in
+    days from the earliest that snapshots staged since the last run fall on. Days in
     between come out the same as before; a plain comparison (not `in (...)`) lets
     the warehouse skip the older part of the fact unread. -#}
 {% macro days_to_build() -%}
 {%- if is_incremental() -%}
 snapshot_date >= (
     select min(snapshot_date) from {{ ref('fact_stream_snapshots') }}
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where staged_at > (select max(staged_at) from {{ this }})
 )
 {%- else -%}
 1 = 1
@@ -32,7 +32,8 @@ with per_slot as (
         snapshot_at,
         sum(viewer_count) as viewers,
         count(*) as channels,
-        max(loaded_at) as loaded_at
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
     from {{ ref('fact_stream_snapshots') }}
     where {{ dimension }} is not null and {{ days_to_build() }}
     group by {{ dimension }}, snapshot_date, snapshot_at
@@ -56,7 +57,8 @@ select
     max(per_slot.channels) as peak_channels,
     cast(sum(per_slot.channels) as double) / observed.slots as avg_channels,
     cast(sum(per_slot.viewers) as double) / sum(per_slot.channels) as viewer_ratio,
-    max(per_slot.loaded_at) as loaded_at
+    max(per_slot.loaded_at) as loaded_at,
+    max(per_slot.staged_at) as staged_at
 from per_slot
 join observed on observed.snapshot_date = per_slot.snapshot_date
 group by per_slot.{{ dimension }}, per_slot.snapshot_date, observed.slots

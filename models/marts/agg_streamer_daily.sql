@@ -12,7 +12,8 @@ select
     cast(sum(viewer_count) as double) / count(*) as avg_viewers,
     max(viewer_count) as peak_viewers,
     count(distinct game_id) as games_played,
-    max(loaded_at) as loaded_at
+    max(loaded_at) as loaded_at,
+    max(staged_at) as staged_at
 from {{ ref('fact_stream_snapshots') }}
 where {{ days_to_build() }}
 group by user_id, snapshot_date

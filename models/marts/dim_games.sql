@@ -12,11 +12,12 @@ with new_snapshots as (
         min(snapshot_at) as first_seen_at,
         max(snapshot_at) as last_seen_at,
         max_by(game_name, snapshot_at) as stream_game_name,
-        max(loaded_at) as loaded_at
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
     from {{ ref('fact_stream_snapshots') }}
     where game_id is not null
     {% if is_incremental() %}
-        and loaded_at > (select max(loaded_at) from {{ this }})
+        and staged_at > (select max(staged_at) from {{ this }})
     {% endif %}
     group by game_id
 ),
@@ -42,6 +43,7 @@ select
     seen.first_seen_at,
     seen.last_seen_at,
     seen.stream_game_name,
-    seen.loaded_at
+    seen.loaded_at,
+    seen.staged_at
 from seen
 left join current_game on current_game.game_id = seen.game_id

@@ -15,10 +15,11 @@ with new_snapshots as (
         max(snapshot_at) as last_seen_at,
         max_by(user_login, snapshot_at) as stream_login,
         max_by(user_name, snapshot_at) as stream_display_name,
-        max(loaded_at) as loaded_at
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
     from {{ ref('fact_stream_snapshots') }}
     {% if is_incremental() %}
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where staged_at > (select max(staged_at) from {{ this }})
     {% endif %}
     group by user_id
 ),
@@ -47,6 +48,7 @@ select
     seen.last_seen_at,
     seen.stream_login,
     seen.stream_display_name,
-    seen.loaded_at
+    seen.loaded_at,
+    seen.staged_at
 from seen
 left join profile on profile.user_id = seen.user_id

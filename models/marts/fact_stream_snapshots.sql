@@ -1,12 +1,13 @@
 {{ config(
     materialized='incremental', unique_key='snapshot_key', schema='marts',
     incremental_predicates=[
-        "snapshot_at >= (select min(snapshot_at) from staging.stg_streams where loaded_at > (select max(loaded_at) from marts.fact_stream_snapshots))"
+        "snapshot_at >= (select min(snapshot_at) from staging.stg_streams where staged_at > (select max(staged_at) from marts.fact_stream_snapshots))"
     ]
 ) }}
 
--- One row per stream per slot. New rows are picked by load time, not snapshot time,
--- so a slot that lands late is still merged; the key makes a reload replace, not add.
+-- One row per stream per slot. New rows are the ones staged since the last run
+-- (staged_at, not snapshot or load time), so a slot that lands late is still merged;
+-- the key makes a reload replace, not add.
 -- A replaced row is of the same slot as a new one: the predicate lets the delete skip
 -- older slots (tables named directly: dbt renders config before ref() or this).
 select
@@ -25,10 +26,11 @@ select
     started_at,
     snapshot_at,
     cast(snapshot_at as date) as snapshot_date,
-    loaded_at
+    loaded_at,
+    staged_at
 from {{ ref('stg_streams') }}
 {% if is_incremental() %}
-where loaded_at > (select max(loaded_at) from {{ this }})
+where staged_at > (select max(staged_at) from {{ this }})
 {% endif %}
 -- Stored in time order, so the warehouse skips the older blocks (DuckDB's zone maps,
 -- Snowflake's micro-partition pruning) for the recent days an hourly run rebuilds.

@@ -15,12 +15,13 @@ select
     {{ hours('sum(viewer_count)') }} as hours_watched,
     {{ hours('count(*)') }} as hours_streamed,
     count(distinct game_id) as games_played,
-    max(loaded_at) as loaded_at
+    max(loaded_at) as loaded_at,
+    max(staged_at) as staged_at
 from {{ ref('fact_stream_snapshots') }}
 {% if is_incremental() %}
 {%- set new_rows -%}
 select stream_id, snapshot_at from {{ ref('fact_stream_snapshots') }}
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where staged_at > (select max(staged_at) from {{ this }})
 {%- endset %}
 where stream_id in (select stream_id from ({{ new_rows }}) as new_rows)
     -- A touched broadcast's rows are new, or no older than its first_seen_at: the

@@ -4,7 +4,9 @@
 ) }}
 
 -- One row per stream per slot, typed. A slot's file can be loaded twice (a late or
--- repeated file): the latest load wins.
+-- repeated file): the latest load wins. New rows are the files not staged yet, in
+-- whatever order they loaded (see macros/merging.sql); staged_at is when this run
+-- took them, which is what the models downstream select by.
 --
 -- Unlike the other staging models this is a table, merged by load time: parsing the
 -- raw JSON is most of the cost of a run (measured: every reader of a view re-parsed
@@ -20,7 +22,7 @@ with parsed as (
         loaded_at
     from {{ source('twitch', 'raw_streams') }}
     {% if is_incremental() %}
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where {{ unstaged_files(this) }}
     {% endif %}
 ),
 
@@ -44,7 +46,8 @@ typed as (
         {{ utc_timestamp(record_text('record', '_extracted_at')) }} as extracted_at,
         file_name,
         file_row_number,
-        loaded_at
+        loaded_at,
+        {{ utc_now() }} as staged_at
     from parsed
 )
 

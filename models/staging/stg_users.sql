@@ -13,10 +13,11 @@ with parsed as (
             'id', 'login', 'display_name', 'type', 'broadcaster_type', 'description',
             'profile_image_url', 'offline_image_url', 'created_at', '_snapshot_at',
         ]) }} as record,
+        file_name,
         loaded_at
     from {{ source('twitch', 'raw_users') }}
     {% if is_incremental() %}
-    where loaded_at > (select max(loaded_at) from {{ this }})
+    where {{ unstaged_files(this) }}
     {% endif %}
 ),
 
@@ -32,7 +33,9 @@ typed as (
         {{ record_text('record', 'offline_image_url') }} as offline_image_url,
         {{ utc_timestamp(record_text('record', 'created_at')) }} as created_at,
         {{ utc_timestamp(record_text('record', '_snapshot_at')) }} as snapshot_at,
-        loaded_at
+        file_name,
+        loaded_at,
+        {{ utc_now() }} as staged_at
     from parsed
 )
 
@@ -40,4 +43,4 @@ select
     user_id || '@' || cast(snapshot_at as varchar) as fetch_key,
     *
 from typed
-qualify row_number() over (partition by user_id, snapshot_at order by loaded_at desc) = 1
+qualify row_number() over (partition by user_id, snapshot_at order by loaded_at desc, file_name desc) = 1
