@@ -38,6 +38,12 @@ to_json({{ record }}:"{{ field }}")
 {%- endif -%}
 {%- endmacro %}
 
+{#- The slot a lake file holds, from its name (`…_20261123T2215Z….ndjson.gz`, the
+    lake's contract); '' for a name without one. -#}
+{% macro file_slot(column) -%}
+coalesce({{ 'regexp_substr' if target.type == 'snowflake' else 'regexp_extract' }}({{ column }}, '[0-9]{8}T[0-9]{4}Z'), '')
+{%- endmacro %}
+
 {#- The statement's time, UTC, without zone: when a transform staged a row. -#}
 {% macro utc_now() -%}
 {%- if target.type == 'snowflake' -%}

@@ -252,6 +252,8 @@ struct Planned<'p> {
 struct PlannedTest<'p> {
     test: &'p DataTest,
     refs: BTreeSet<NodeName>,
+    /// The test's severity: a singular test's own `config(severity=…)` overrides it.
+    severity: Severity,
 }
 
 /// Builds the selected models and runs their tests on `warehouse`.
@@ -386,7 +388,7 @@ pub async fn run<W: Warehouse>(
             };
             let result = TestResult {
                 name: test.test.name.clone(),
-                severity: test.test.severity,
+                severity: test.severity,
                 outcome,
                 seconds: test_started.elapsed().as_secs_f64(),
             };
@@ -416,9 +418,26 @@ fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<P
         .tests
         .iter()
         .map(|test| {
-            let refs = match &test.kind {
-                TestKind::Singular { path, sql } => renderer.render(path, sql, Pass::Parse)?.refs,
-                _ => checks::generic_refs(test),
+            let (refs, severity) = match &test.kind {
+                TestKind::Singular { path, sql } => {
+                    let rendered = renderer.render(path, sql, Pass::Parse)?;
+                    let severity = match rendered.config.get("severity").map(|v| v.as_str()) {
+                        None => test.severity,
+                        Some(Some(s)) if s.eq_ignore_ascii_case("error") => Severity::Error,
+                        Some(Some(s)) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
+                        Some(other) => {
+                            return Err(TransformError::project(
+                                Path::new(path),
+                                format!(
+                                    "config(severity={}) is not 'error' or 'warn'",
+                                    other.map_or("…".to_string(), |s| format!("'{s}'"))
+                                ),
+                            ));
+                        }
+                    };
+                    (rendered.refs, severity)
+                }
+                _ => (checks::generic_refs(test), test.severity),
             };
             for model in &refs {
                 if project.node(&model.0).is_none() {
@@ -431,6 +450,7 @@ fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<P
             Ok(PlannedTest {
                 test,
                 refs: refs.into_iter().collect(),
+                severity,
             })
         })
         .collect()
