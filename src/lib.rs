@@ -12,6 +12,7 @@
 //! - [`load`]: committed lake files into the embedded warehouse's raw tables.
 //! - [`transform`]: the dbt-compatible SQL project, rendered and run on the warehouse.
 //! - [`simulator`]: a synthetic Helix, the test double and the demo's data source.
+//! - [`status`]: reconciliation: each slot committed, missed, or how much of it arrived.
 //! - [`report`]: the terminal report over the marts (top streamers, games, languages).
 //! - [`snowflake_setup`]: the Snowflake objects the pipeline needs, as reviewable DDL.
 //! - [`snowpipe`]: Snowpipe's REST API: key-pair JWT, insertFiles, insertReport.
@@ -34,6 +35,7 @@ pub mod retry;
 pub mod simulator;
 pub mod snowflake_setup;
 pub mod snowpipe;
+pub mod status;
 pub mod task;
 pub mod telemetry;
 pub mod transform;

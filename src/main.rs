@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::config::LoadArgs;
-use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, SetupArgs, TransformArgs};
+use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, SetupArgs, StatusArgs, TransformArgs};
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
@@ -65,6 +65,9 @@ enum Command {
     Transform(TransformArgs),
     /// Print top streamers, games and languages of the last 24 hours of data.
     Report(ReportArgs),
+    /// Check each slot since a time: committed or missed, and how much of it reached
+    /// the raw tables and the fact. Exits non-zero on a missed or incomplete slot.
+    Status(StatusArgs),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
     MockHelix {
         /// Address to listen on.
@@ -181,6 +184,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             anyhow::ensure!(
                 report.succeeded(),
                 "the transform failed; see the ERROR and FAIL lines above"
+            );
+        }
+        Command::Status(args) => {
+            let settings = args.validate()?;
+            let status = pipeline::status(&settings).await?;
+            for line in twitch_pipeline::status::lines(&status) {
+                println!("{line}");
+            }
+            println!("{}", twitch_pipeline::status::summary_line(&status));
+            let failures = status.failures().count();
+            anyhow::ensure!(
+                failures == 0,
+                "{failures} slot(s) missed or incomplete (see the lines above)"
             );
         }
         Command::Report(args) => {

@@ -315,3 +315,146 @@ fn snowflake_settings_are_all_listed_when_missing() {
         assert!(stderr.contains(setting), "{setting} missing from: {stderr}");
     }
 }
+
+/// `load`, `transform` and `status` over a lake with the faults a real one has: a
+/// missed slot, a committed file deleted, a malformed line. Each is named, and the
+/// other slots flow.
+#[cfg(feature = "duckdb")]
+#[tokio::test]
+async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past_them() {
+    use object_store::ObjectStoreExt;
+    use support::fixture::{game, stream, user};
+    use twitch_pipeline::lake::Entity;
+
+    let (dir, lake) = temp_lake();
+    let at = |n| slot().offset(n);
+    let mut manifests = Vec::new();
+    // Slot 2 is never committed: its timer did not run.
+    for n in [0, 1, 3, 4] {
+        let mut streams = vec![
+            stream(at(n), "A", ("u1", "alice"), ("g1", "Game One"), "en", 100),
+            stream(at(n), "B", ("u2", "bob"), ("g1", "Game One"), "de", 10),
+        ];
+        if n == 4 {
+            streams.push(r#"{"id": "broken"#.to_string());
+        }
+        let users = [user(at(n), "u1", "alice", "")];
+        let games = [game(at(n), "g1", "Game One")];
+        let (s, u, g): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+            streams.iter().map(String::as_str).collect(),
+            users.iter().map(String::as_str).collect(),
+            games.iter().map(String::as_str).collect(),
+        );
+        manifests.push(
+            commit_slot(
+                &lake,
+                at(n),
+                &[(Entity::Streams, &s), (Entity::Users, &u), (Entity::Games, &g)],
+            )
+            .await,
+        );
+    }
+    // Slot 3's users file is deleted after the commit.
+    let deleted = manifests[2].file(Entity::Users).unwrap().path.clone();
+    lake.store()
+        .delete(&object_store::path::Path::from(deleted.as_str()))
+        .await
+        .unwrap();
+
+    // Slot 1's paging ended on a loop after a full page, and two records were
+    // quarantined: both are shown with the slot.
+    let mut partial = manifests[1].clone();
+    partial.listing_complete = false;
+    partial.stop_reason = "repeated cursor".into();
+    partial.quarantined = 2;
+    partial.quarantine_files = vec!["_quarantine/streams_x.ndjson.gz".into()];
+    lake.put(
+        &twitch_pipeline::lake::manifest_path(at(1)),
+        serde_json::to_vec(&partial).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let lake_dir = dir.path().join("lake");
+    let warehouse = format!("duckdb:{}", dir.path().join("warehouse.duckdb").display());
+    let with_locations = |command: &str| {
+        let mut c = binary();
+        c.arg(command)
+            .env("LAKE_URL", &lake_dir)
+            .env("WAREHOUSE_URL", &warehouse);
+        c
+    };
+    let load = with_locations("load").output().unwrap();
+    assert_eq!(load.status.code(), Some(1), "{}", text(&load));
+    assert!(
+        text(&load).contains(&format!("slot {} not loaded", at(3))) && text(&load).contains(&deleted),
+        "{}",
+        text(&load)
+    );
+    let transform = with_locations("transform")
+        .args(["--skip-freshness", "--project", env!("CARGO_MANIFEST_DIR")])
+        .output()
+        .unwrap();
+    assert!(transform.status.success(), "{}", text(&transform));
+
+    let status = with_locations("status")
+        .args([
+            "--since",
+            &at(0).rfc3339(),
+            "--until",
+            &at(5).rfc3339(),
+            "--grace-minutes",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&status);
+    assert_eq!(status.status.code(), Some(1), "{out}");
+    let line = |n: i64| {
+        out.lines()
+            .find(|l| l.starts_with(&at(n).rfc3339()))
+            .unwrap_or_else(|| panic!("no line for slot {n}: {out}"))
+            .to_string()
+    };
+    assert!(
+        line(0).contains("complete") && line(0).contains("streams 2/2, users 1/1, games 1/1 in RAW; 2 in the fact"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    note: paging stopped before the listing's end (repeated cursor): streams may be missing\n")
+            && out.contains("    note: 2 record(s) quarantined in _quarantine/streams_x.ndjson.gz\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 record(s) quarantined")
+            && out.contains("1 slot(s) whose paging stopped before the listing's end"),
+        "{out}"
+    );
+    assert!(
+        line(2).contains("MISSED") && line(2).contains("cannot be fetched again"),
+        "{out}"
+    );
+    assert!(
+        line(3).contains("INCOMPLETE") && line(3).contains(&format!("`{deleted}`: 0 of 1 row(s) in RAW")),
+        "{out}"
+    );
+    assert!(
+        line(4).contains("complete")
+            && line(4).contains("streams 2/3")
+            && line(4).contains("1 line(s) rejected at load"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5 slot(s) expected, 4 committed (3 complete, 0 pending, 1 incomplete, 0 unreadable), 1 missed"),
+        "{out}"
+    );
+    assert!(out.contains("2 slot(s) missed or incomplete"), "{out}");
+
+    // Within the grace period, the same gap is pending, not yet a failure.
+    let status = with_locations("status")
+        .args(["--since", &at(3).rfc3339(), "--until", &at(4).rfc3339()])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(text(&status).contains("pending"), "{}", text(&status));
+}

@@ -107,6 +107,20 @@ pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSu
     Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
 }
 
+/// Reconciles the lake's committed slots with the warehouse (`status`).
+pub async fn status(settings: &crate::config::StatusSettings) -> anyhow::Result<crate::status::Status> {
+    let lake = Lake::open(&settings.lake)?;
+    let mut warehouse = open_warehouse(&settings.warehouse, "status").await?;
+    let now = Utc::now();
+    let options = crate::status::StatusOptions {
+        since: settings.since.unwrap_or(now - chrono::Duration::hours(24)),
+        until: settings.until.unwrap_or(now),
+        now,
+        grace: settings.grace,
+    };
+    Ok(crate::status::reconcile(&lake, &mut warehouse, options).await?)
+}
+
 /// Builds the project's models and runs its tests; `on_step` sees each result.
 pub async fn transform(
     settings: &TransformSettings,

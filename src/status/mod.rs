@@ -1,0 +1,427 @@
+//! Reconciliation: slot by slot, what the lake committed against what reached the
+//! warehouse, so a gap is seen before a chart is trusted.
+//!
+//! For every slot on the 15-minute grid since a time, [`reconcile`] reads the lake's
+//! manifest (committed, or missed: the timer did not run or failed) and compares each
+//! file's committed rows with the rows the raw tables hold of it (less the lines the
+//! load rejected, where the warehouse records them) and the slot's streams with the
+//! fact's rows. A committed slot that is not all there within a grace period after its
+//! commit is incomplete, and the reason names the file.
+//!
+//! The warehouse side is plain SQL over the raw tables and the fact, the same on
+//! DuckDB and Snowflake, bounded by load time so its cost follows the window asked
+//! for, not the history.
+
+mod render;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot};
+use crate::warehouse::{Warehouse, WarehouseError, raw_table};
+
+/// What to reconcile, and when a committed slot must be complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusOptions {
+    /// The first slot looked at is the one containing this time.
+    pub since: DateTime<Utc>,
+    /// Slots from this time on are left out.
+    pub until: DateTime<Utc>,
+    /// The time of the check: slots due by then are expected.
+    pub now: DateTime<Utc>,
+    /// How long after its commit a slot may still be on its way (Snowpipe's queue,
+    /// the next hourly transform) before it counts as incomplete.
+    pub grace: Duration,
+}
+
+/// Where a slot stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotState {
+    /// Every committed row is in the raw tables (or was rejected at load, and counted)
+    /// and every stream is in the fact.
+    Complete,
+    /// Committed; not all there yet, within the grace period.
+    Pending,
+    /// Committed; not all there past the grace period. The reason names the file.
+    Incomplete,
+    /// No manifest: the timer did not run, or its run failed. Twitch keeps no history,
+    /// so the slot cannot be fetched later.
+    Missed,
+    /// A manifest the pipeline cannot read.
+    Unreadable,
+}
+
+impl SlotState {
+    /// Whether the slot makes `status` fail.
+    pub fn is_failure(self) -> bool {
+        matches!(self, SlotState::Incomplete | SlotState::Missed | SlotState::Unreadable)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SlotState::Complete => "complete",
+            SlotState::Pending => "pending",
+            SlotState::Incomplete => "INCOMPLETE",
+            SlotState::Missed => "MISSED",
+            SlotState::Unreadable => "UNREADABLE",
+        }
+    }
+}
+
+/// One committed file: its rows in the manifest and in the warehouse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStatus {
+    pub entity: Entity,
+    pub path: String,
+    pub committed_rows: u64,
+    pub raw_rows: u64,
+    /// Lines the load rejected, where the warehouse records them (the local load's
+    /// `raw.load_history`); `None` where it does not.
+    pub rejected: Option<u64>,
+}
+
+impl FileStatus {
+    fn is_whole(&self) -> bool {
+        self.raw_rows + self.rejected.unwrap_or(0) >= self.committed_rows
+    }
+}
+
+/// One slot of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotStatus {
+    pub slot: Slot,
+    pub state: SlotState,
+    pub files: Vec<FileStatus>,
+    /// Rows of the slot in the fact.
+    pub fact_rows: u64,
+    /// Why the slot is not complete, when it is not.
+    pub reason: Option<String>,
+    /// What the extraction reported that a reader should know: paging stopped early,
+    /// records quarantined, a failed re-read.
+    pub notes: Vec<String>,
+    pub quarantined: u64,
+}
+
+impl SlotStatus {
+    /// Lines rejected at load, where known.
+    pub fn rejected(&self) -> u64 {
+        self.files.iter().filter_map(|f| f.rejected).sum()
+    }
+}
+
+/// The reconciliation of a window of slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub options: StatusOptions,
+    pub slots: Vec<SlotStatus>,
+    /// False when the warehouse has no fact yet (the transform never ran).
+    pub fact_available: bool,
+}
+
+impl Status {
+    /// The slots that make the check fail.
+    pub fn failures(&self) -> impl Iterator<Item = &SlotStatus> {
+        self.slots.iter().filter(|s| s.state.is_failure())
+    }
+
+    /// How many slots are in `state`.
+    pub fn count(&self, state: SlotState) -> usize {
+        self.slots.iter().filter(|s| s.state == state).count()
+    }
+}
+
+/// Why the reconciliation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("cannot read the raw tables: {0}")]
+    Warehouse(#[from] WarehouseError),
+}
+
+/// Reconciles the slots since `options.since` between `lake` and `warehouse`.
+pub async fn reconcile<W: Warehouse>(
+    lake: &Lake,
+    warehouse: &mut W,
+    options: StatusOptions,
+) -> Result<Status, StatusError> {
+    let first = Slot::containing(options.since);
+    let committed: Vec<Slot> = lake
+        .committed_slots()
+        .await?
+        .into_iter()
+        .filter(|s| *s >= first && s.time() < options.until)
+        .collect();
+    let counts = WarehouseCounts::read(warehouse, first).await?;
+    let mut slots = Vec::new();
+    for slot in expected_slots(first, options.until.min(options.now), &committed) {
+        let status = if committed.contains(&slot) {
+            match lake.manifest(slot).await {
+                Ok(Some(manifest)) => committed_slot(&manifest, &counts, options),
+                Ok(None) => missed(slot),
+                Err(error) => unreadable(slot, error.to_string()),
+            }
+        } else {
+            missed(slot)
+        };
+        slots.push(status);
+    }
+    Ok(Status {
+        options,
+        slots,
+        fact_available: counts.fact_available,
+    })
+}
+
+/// Every slot from `first` whose run is over by `end` (it commits within its own 15
+/// minutes), and any later one already committed.
+fn expected_slots(first: Slot, end: DateTime<Utc>, committed: &[Slot]) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    let mut slot = first;
+    while slot.time() + Duration::minutes(SLOT_MINUTES) <= end {
+        slots.push(slot);
+        slot = slot.offset(1);
+    }
+    slots.extend(committed.iter().copied().filter(|s| *s >= slot));
+    slots.sort();
+    slots.dedup();
+    slots
+}
+
+fn missed(slot: Slot) -> SlotStatus {
+    SlotStatus {
+        slot,
+        state: SlotState::Missed,
+        files: Vec::new(),
+        fact_rows: 0,
+        reason: Some(
+            "no manifest: the timer did not run or its run failed; Twitch keeps no history, so this slot cannot be fetched again"
+                .into(),
+        ),
+        notes: Vec::new(),
+        quarantined: 0,
+    }
+}
+
+fn unreadable(slot: Slot, error: String) -> SlotStatus {
+    SlotStatus {
+        reason: Some(format!("its manifest cannot be read: {error}")),
+        state: SlotState::Unreadable,
+        ..missed(slot)
+    }
+}
+
+fn committed_slot(manifest: &Manifest, counts: &WarehouseCounts, options: StatusOptions) -> SlotStatus {
+    let files: Vec<FileStatus> = manifest
+        .files
+        .iter()
+        .map(|file| FileStatus {
+            entity: file.entity,
+            path: file.path.clone(),
+            committed_rows: file.rows,
+            raw_rows: counts.raw.get(&file.path).copied().unwrap_or(0),
+            rejected: counts
+                .rejected
+                .as_ref()
+                .map(|rejected| rejected.get(&file.path).copied().unwrap_or(0)),
+        })
+        .collect();
+    let fact_rows = counts.fact.get(&manifest.slot).copied().unwrap_or(0);
+    let reason = missing_part(&files, fact_rows, counts.fact_available);
+    let state = match &reason {
+        None => SlotState::Complete,
+        Some(_) if options.now - manifest.finished_at <= options.grace => SlotState::Pending,
+        Some(_) => SlotState::Incomplete,
+    };
+    SlotStatus {
+        slot: manifest.slot,
+        state,
+        files,
+        fact_rows,
+        reason,
+        notes: notes(manifest),
+        quarantined: manifest.quarantined,
+    }
+}
+
+/// What of the slot has not arrived, naming the file; `None` when all of it has.
+fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> Option<String> {
+    if let Some(file) = files.iter().find(|f| !f.is_whole()) {
+        let why = if file.raw_rows == 0 {
+            "not loaded: its delivery may be lost, or the load failed"
+        } else {
+            "loaded in part: lines were dropped without a record"
+        };
+        return Some(format!(
+            "`{}`: {} of {} row(s) in RAW ({why})",
+            file.path, file.raw_rows, file.committed_rows
+        ));
+    }
+    if !fact_available {
+        return Some("the warehouse has no fact yet: run `transform`".into());
+    }
+    let streams = files.iter().find(|f| f.entity == Entity::Streams)?;
+    (fact_rows < streams.raw_rows).then(|| {
+        format!(
+            "`{}`: {} stream row(s) in RAW, {fact_rows} in the fact (not transformed yet, or dropped on the way)",
+            streams.path, streams.raw_rows
+        )
+    })
+}
+
+/// What the extraction reported that a reader of the slot's figures should know.
+fn notes(manifest: &Manifest) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !manifest.listing_complete {
+        notes.push(format!(
+            "paging stopped before the listing's end ({}): streams may be missing",
+            manifest.stop_reason
+        ));
+    }
+    if let Some(failure) = &manifest.reread_failure {
+        notes.push(format!("a re-read of the listing failed: {failure}"));
+    }
+    if manifest.quarantined > 0 {
+        notes.push(format!(
+            "{} record(s) quarantined in {}",
+            manifest.quarantined,
+            manifest.quarantine_files.join(", ")
+        ));
+    }
+    notes
+}
+
+/// What the warehouse holds of the window: rows per raw file, rejected lines per file
+/// (where recorded), fact rows per slot.
+struct WarehouseCounts {
+    raw: HashMap<String, u64>,
+    rejected: Option<HashMap<String, u64>>,
+    fact: HashMap<Slot, u64>,
+    fact_available: bool,
+}
+
+impl WarehouseCounts {
+    async fn read<W: Warehouse>(warehouse: &mut W, first: Slot) -> Result<Self, WarehouseError> {
+        // A slot's files are loaded after the slot began: the bound lets the
+        // warehouse skip older data unread.
+        let since = format!("cast('{}' as timestamp)", first.time().format("%Y-%m-%d %H:%M:%S"));
+        let mut raw = HashMap::new();
+        for entity in Entity::ALL {
+            let table = warehouse
+                .query(&format!(
+                    "select file_name, count(*) from raw.{} where loaded_at >= {since} group by file_name",
+                    raw_table(entity)
+                ))
+                .await?;
+            raw.extend(pairs(&table).map(|(file, n)| (file.to_string(), n)));
+        }
+        let rejected = if warehouse.target_type() == "duckdb" {
+            let table = warehouse
+                .query(&format!(
+                    "select file_name, sum(rows_rejected) from raw.load_history where loaded_at >= {since} group by file_name"
+                ))
+                .await?;
+            Some(pairs(&table).map(|(file, n)| (file.to_string(), n)).collect())
+        } else {
+            None
+        };
+        let epoch = if warehouse.target_type() == "snowflake" {
+            "date_part(epoch_second, snapshot_at)"
+        } else {
+            "cast(epoch(snapshot_at) as bigint)"
+        };
+        let fact = warehouse
+            .query(&format!(
+                "select {epoch}, count(*) from marts.fact_stream_snapshots where snapshot_at >= {since} group by snapshot_at"
+            ))
+            .await;
+        // No fact yet (the transform never ran) is a state to report, not an error.
+        let (fact, fact_available) = match fact {
+            Ok(table) => (
+                pairs(&table)
+                    .filter_map(|(epoch, n)| {
+                        let seconds: i64 = epoch.parse().ok()?;
+                        Some((Slot::containing(DateTime::from_timestamp(seconds, 0)?), n))
+                    })
+                    .collect(),
+                true,
+            ),
+            Err(_) => (HashMap::new(), false),
+        };
+        Ok(WarehouseCounts {
+            raw,
+            rejected,
+            fact,
+            fact_available,
+        })
+    }
+}
+
+/// (text, count) pairs of a two-column result.
+fn pairs(table: &crate::warehouse::Table) -> impl Iterator<Item = (&str, u64)> {
+    table.rows.iter().filter_map(|row| {
+        let key = row.first()?.as_deref()?;
+        let count = row.get(1)?.as_deref()?.parse::<f64>().ok()? as u64;
+        Some((key, count))
+    })
+}
+
+pub use render::{lines, summary_line};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot() -> Slot {
+        "2026-11-23T20:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn due_slots_are_expected_and_a_committed_later_one_is_kept() {
+        let now = slot().time() + Duration::minutes(29);
+        assert_eq!(expected_slots(slot(), now, &[]), [slot()]);
+        let now = slot().time() + Duration::minutes(30);
+        assert_eq!(
+            expected_slots(slot(), now, &[slot().offset(5)]),
+            [slot(), slot().offset(1), slot().offset(5)]
+        );
+    }
+
+    fn file(raw_rows: u64, rejected: Option<u64>) -> FileStatus {
+        FileStatus {
+            entity: Entity::Streams,
+            path: "streams/x.ndjson.gz".into(),
+            committed_rows: 10,
+            raw_rows,
+            rejected,
+        }
+    }
+
+    #[test]
+    fn a_missing_part_names_the_file_and_what_is_missing() {
+        assert_eq!(missing_part(&[file(10, None)], 10, true), None);
+        assert_eq!(
+            missing_part(&[file(9, Some(1))], 9, true),
+            None,
+            "a rejected line is counted"
+        );
+        let not_loaded = missing_part(&[file(0, Some(0))], 0, true).unwrap();
+        assert!(not_loaded.contains("`streams/x.ndjson.gz`: 0 of 10") && not_loaded.contains("not loaded"));
+        assert!(
+            missing_part(&[file(7, None)], 7, true)
+                .unwrap()
+                .contains("loaded in part")
+        );
+        assert!(
+            missing_part(&[file(10, None)], 4, true)
+                .unwrap()
+                .contains("10 stream row(s) in RAW, 4 in the fact")
+        );
+        assert!(
+            missing_part(&[file(10, None)], 0, false)
+                .unwrap()
+                .contains("run `transform`")
+        );
+    }
+}
