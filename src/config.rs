@@ -498,6 +498,10 @@ pub struct ServeArgs {
     /// Folder holding dbt_project.yml.
     #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
     pub project: PathBuf,
+    /// Minutes after its commit a file Snowflake has no load record of is submitted
+    /// again by the hourly run (a lost blob event); Snowpipe loads within minutes.
+    #[arg(long, env = "RESUBMIT_AFTER_MINUTES", default_value_t = 30)]
+    pub resubmit_after_minutes: u32,
 }
 
 /// A validated `serve`.
@@ -507,6 +511,9 @@ pub struct ServeSettings {
     pub extract: ExtractSettings,
     pub warehouse: WarehouseTarget,
     pub project: PathBuf,
+    /// How long a committed file may go without a load record before the hourly run
+    /// submits it again.
+    pub resubmit_after: chrono::Duration,
 }
 
 impl ServeArgs {
@@ -534,6 +541,7 @@ impl ServeArgs {
             extract: extract.expect("validated"),
             warehouse: warehouse.expect("validated"),
             project: self.project.clone(),
+            resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
         })
     }
 }

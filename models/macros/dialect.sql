@@ -20,10 +20,12 @@ json_transform({{ column }}, '{ {%- for field in fields %}"{{ field }}": "VARCHA
 {%- endif -%}
 {%- endmacro %}
 
-{#- A field of a `json_record` holding an array or object, as JSON text. -#}
+{#- A field of a `json_record` holding an array or object, as JSON text; NULL when
+    missing or JSON null (Snowflake keeps a JSON null as a VARIANT null, which
+    to_json would spell 'null': strip_null_value makes it SQL NULL, as DuckDB has it). -#}
 {% macro record_json(record, field) -%}
 {%- if target.type == 'snowflake' -%}
-to_json({{ record }}:"{{ field }}")
+to_json(strip_null_value({{ record }}:"{{ field }}"))
 {%- else -%}
 {{ record }}."{{ field }}"
 {%- endif -%}

@@ -5,7 +5,8 @@
 //! - `POST /extract_timer`: extracts the slot `Metadata.sys.UtcNow` was scheduled for
 //!   ([`Slot::scheduled`]: a timer firing a few ms early still gets its own slot, a
 //!   retry the same one).
-//! - `POST /transform_timer`: builds the dbt project on the warehouse.
+//! - `POST /transform_timer`: on Snowflake, first submits again the committed files
+//!   Snowflake has no load record of (self-healing); then builds the dbt project.
 //! - `POST /blob_trigger`: a new lake blob; a manifest's files go to Snowpipe
 //!   (Snowflake) or are loaded into the embedded DuckDB (local `func start`).
 //! - `POST /run`: the manual HTTP function, body `{"job": "extract"|"transform"|"ingest", …}`.
@@ -197,10 +198,51 @@ async fn extract_timer(State(handler): State<Arc<Handler>>, Json(invocation): Js
 }
 
 async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invocation>) -> Response {
+    let mut lines = Vec::new();
+    // Self-healing first: what was committed but never reached Snowpipe goes again.
+    // A failure here is reported but does not hold the transform back.
+    match resubmit_unloaded(&handler).await {
+        Ok(resubmitted) => lines.extend(resubmitted),
+        Err(e) => lines.push(format!(
+            "WARNING: could not check for files Snowflake never loaded: {e:#}"
+        )),
+    }
     match transform(&handler).await {
-        Ok(line) => ok(vec![line], Default::default()),
+        Ok(line) => {
+            lines.push(line);
+            ok(lines, Default::default())
+        }
         Err(e) => failed("transform_timer", format!("{e:#}")),
     }
+}
+
+/// On Snowflake, the hourly run's self-healing ([`crate::ingest::resubmit_unloaded`]);
+/// a line per slot submitted again.
+async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
+    let (Some(snowpipe), WarehouseTarget::Snowflake(snowflake)) = (&handler.snowpipe, &handler.settings.warehouse)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut warehouse = pipeline::open_warehouse(&handler.settings.warehouse, "resubmit").await?;
+    let resubmitted = crate::ingest::resubmit_unloaded(
+        &handler.lake,
+        &mut warehouse,
+        snowpipe.client(),
+        &snowflake.database,
+        chrono::Utc::now(),
+        handler.settings.resubmit_after,
+    )
+    .await?;
+    Ok(resubmitted
+        .into_iter()
+        .map(|(slot, files)| {
+            format!(
+                "slot {slot}: submitted {} file(s) again that Snowflake had no load record of: {}",
+                files.len(),
+                files.join(", ")
+            )
+        })
+        .collect())
 }
 
 async fn blob_trigger(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {

@@ -7,15 +7,18 @@
 //! ([`SharedInsertCalls`]). A second delivery of the same manifest submits the same
 //! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
 //! every committed slot since a date, leaving out (and reporting) a slot the lake
-//! cannot give whole.
+//! cannot give whole. [`resubmit_unloaded`] is the hourly run's self-healing: what
+//! was committed but never reached Snowpipe is submitted again.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use tracing::{info, instrument, warn};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
+use crate::status::{FileStatus, LoadRecord, LoadRecords, SlotState, StatusOptions};
+use crate::warehouse::Warehouse;
 
 /// Schema of the raw tables and their pipes in Snowflake.
 pub const RAW_SCHEMA: &str = "RAW";
@@ -41,6 +44,8 @@ pub enum IngestError {
     MissingManifest(String),
     #[error("the blob at {path} is not a manifest this pipeline writes: {reason}")]
     MalformedManifest { path: String, reason: String },
+    #[error(transparent)]
+    Status(#[from] crate::status::StatusError),
 }
 
 /// What ingesting one lake path did.
@@ -170,6 +175,90 @@ async fn whole_slot(lake: &Lake, slot: Slot) -> Result<Manifest, String> {
         }
     }
     Ok(manifest)
+}
+
+/// Snowpipe's load history of every pipe between `start` and `end` (`loadHistoryScan`):
+/// each file's status, errors and first error, by path.
+pub async fn load_records(
+    snowpipe: &SnowpipeClient,
+    database: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<LoadRecords, SnowpipeError> {
+    let mut records = LoadRecords::new();
+    for entity in Entity::ALL {
+        let answer = snowpipe
+            .load_history_scan(&pipe_for(database, entity), start, end)
+            .await?;
+        for file in answer["files"].as_array().into_iter().flatten() {
+            let Some(path) = file["path"].as_str() else { continue };
+            records.insert(
+                path.to_string(),
+                LoadRecord {
+                    status: file["status"].as_str().unwrap_or("UNKNOWN").to_string(),
+                    errors_seen: file["errorsSeen"].as_u64().unwrap_or(0),
+                    first_error: file["firstError"].as_str().map(str::to_string),
+                },
+            );
+        }
+    }
+    Ok(records)
+}
+
+/// How far back the hourly run looks for files to submit again: well inside the 14
+/// days a pipe keeps its load history, which is what makes a second submission safe
+/// (Snowpipe's load metadata keeps a pipe from loading a file twice: "Introduction to
+/// Snowpipe", docs.snowflake.com/en/user-guide/data-load-snowpipe-intro; the history
+/// is the one `COPY_HISTORY` shows for 14 days, and is lost if the pipe is recreated).
+pub const RESUBMIT_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
+
+/// Self-healing, for the hourly run: the files of committed slots (of the last
+/// [`RESUBMIT_LOOKBACK`]) that `grace` after their commit have no row in RAW and no
+/// record in Snowpipe's load history (their blob event was lost, or the blob trigger
+/// gave up) are submitted again. Returns the slots and files submitted.
+pub async fn resubmit_unloaded<W: Warehouse>(
+    lake: &Lake,
+    warehouse: &mut W,
+    snowpipe: &SnowpipeClient,
+    database: &str,
+    now: DateTime<Utc>,
+    grace: chrono::Duration,
+) -> Result<Vec<(Slot, Vec<String>)>, IngestError> {
+    let since = now - RESUBMIT_LOOKBACK;
+    let records = load_records(snowpipe, database, since, now).await?;
+    let options = StatusOptions {
+        since,
+        until: now,
+        now,
+        grace,
+    };
+    let status = crate::status::reconcile(lake, warehouse, options, Some(&records)).await?;
+    let mut resubmitted = Vec::new();
+    let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for slot in status.slots.iter().filter(|s| s.state == SlotState::Incomplete) {
+        let lost: Vec<&FileStatus> = slot
+            .files
+            .iter()
+            .filter(|f| f.raw_rows == 0 && f.committed_rows > 0 && f.load.is_none())
+            .collect();
+        if lost.is_empty() {
+            continue;
+        }
+        for file in &lost {
+            by_pipe
+                .entry(pipe_for(database, file.entity))
+                .or_default()
+                .push(file.path.clone());
+        }
+        resubmitted.push((slot.slot, lost.iter().map(|f| f.path.clone()).collect()));
+    }
+    for (pipe, paths) in by_pipe {
+        snowpipe.insert_files(&pipe, &paths).await?;
+    }
+    for (slot, files) in &resubmitted {
+        warn!(slot = %slot, ?files, "submitted again: Snowflake had no load record of them");
+    }
+    Ok(resubmitted)
 }
 
 /// One insertFiles per pipe (the client splits past 5,000 files), the pipes at once.

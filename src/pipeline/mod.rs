@@ -118,7 +118,15 @@ pub async fn status(settings: &crate::config::StatusSettings) -> anyhow::Result<
         now,
         grace: settings.grace,
     };
-    Ok(crate::status::reconcile(&lake, &mut warehouse, options).await?)
+    // On Snowflake, Snowpipe's load history tells each file's fate and error.
+    let records = match &settings.warehouse {
+        WarehouseTarget::Snowflake(snowflake) => {
+            let snowpipe = crate::snowpipe::SnowpipeClient::new(snowflake, Default::default())?;
+            Some(crate::ingest::load_records(&snowpipe, &snowflake.database, options.since, now).await?)
+        }
+        WarehouseTarget::DuckDb(_) => None,
+    };
+    Ok(crate::status::reconcile(&lake, &mut warehouse, options, records.as_ref()).await?)
 }
 
 /// Builds the project's models and runs its tests; `on_step` sees each result.

@@ -8,7 +8,11 @@
 //! the blob trigger submits files through Snowpipe's REST API); a least-privilege role,
 //! the service user with the key pair's public key, and the grants.
 //!
-//! Two Snowflake facts shape the pipes:
+//! Three Snowflake facts shape the pipes:
+//! - `METADATA$START_SCAN_TIME` is a TIMESTAMP_LTZ ("Query metadata for staged files":
+//!   docs.snowflake.com/en/user-guide/querying-metadata), and an LTZ cast to NTZ takes
+//!   the session's time zone (America/Los_Angeles by default). `loaded_at` is UTC, as
+//!   the local load writes it and `status` compares it: converted to UTC first.
 //! - Snowpipe's `ON_ERROR` default is `SKIP_FILE` ("Snowpipe error notifications":
 //!   docs.snowflake.com/en/user-guide/data-load-snowpipe-errors): one bad line would
 //!   drop a whole slot's file. The pipes say `ON_ERROR = CONTINUE`, so a bad line costs
@@ -140,7 +144,7 @@ impl SetupPlan {
                     ""
                 },
                 format!(
-                    "create pipe if not exists {} auto_ingest = false as copy into {raw}.{} (raw_json, file_name, file_row_number, loaded_at) from (select $1, metadata$filename, metadata$file_row_number, metadata$start_scan_time::timestamp_ntz from @{stage}) on_error = continue",
+                    "create pipe if not exists {} auto_ingest = false as copy into {raw}.{} (raw_json, file_name, file_row_number, loaded_at) from (select $1, metadata$filename, metadata$file_row_number, convert_timezone('UTC', metadata$start_scan_time)::timestamp_ntz from @{stage}) on_error = continue",
                     pipe_for(db, entity),
                     raw_table(entity)
                 ),
@@ -250,7 +254,7 @@ mod tests {
             assert!(sql.contains(&pipe), "{sql}");
         }
         assert_eq!(
-            sql.matches("metadata$filename, metadata$file_row_number, metadata$start_scan_time")
+            sql.matches("metadata$filename, metadata$file_row_number, convert_timezone('UTC', metadata$start_scan_time)::timestamp_ntz")
                 .count(),
             3
         );

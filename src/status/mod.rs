@@ -69,6 +69,18 @@ impl SlotState {
     }
 }
 
+/// What Snowpipe's load history says of one file (`loadHistoryScan`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadRecord {
+    /// `LOADED`, `PARTIALLY_LOADED`, `LOAD_FAILED`, …
+    pub status: String,
+    pub errors_seen: u64,
+    pub first_error: Option<String>,
+}
+
+/// Load records by file path (relative to the stage: the lake's paths).
+pub type LoadRecords = HashMap<String, LoadRecord>;
+
 /// One committed file: its rows in the manifest and in the warehouse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileStatus {
@@ -76,14 +88,17 @@ pub struct FileStatus {
     pub path: String,
     pub committed_rows: u64,
     pub raw_rows: u64,
-    /// Lines the load rejected, where the warehouse records them (the local load's
-    /// `raw.load_history`); `None` where it does not.
+    /// Lines the load rejected, where known: the local load's `raw.load_history`, or
+    /// Snowpipe's load history.
     pub rejected: Option<u64>,
+    /// Snowpipe's record of the file, when its load history was read.
+    pub load: Option<LoadRecord>,
 }
 
 impl FileStatus {
     fn is_whole(&self) -> bool {
-        self.raw_rows + self.rejected.unwrap_or(0) >= self.committed_rows
+        let failed = self.load.as_ref().is_some_and(|l| l.status == "LOAD_FAILED");
+        !failed && self.raw_rows + self.rejected.unwrap_or(0) >= self.committed_rows
     }
 }
 
@@ -140,11 +155,13 @@ pub enum StatusError {
     Warehouse(#[from] WarehouseError),
 }
 
-/// Reconciles the slots since `options.since` between `lake` and `warehouse`.
+/// Reconciles the slots since `options.since` between `lake` and `warehouse`; with
+/// Snowpipe's `records`, each file's load record and error too.
 pub async fn reconcile<W: Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
     options: StatusOptions,
+    records: Option<&LoadRecords>,
 ) -> Result<Status, StatusError> {
     let first = Slot::containing(options.since);
     let committed: Vec<Slot> = lake
@@ -158,7 +175,7 @@ pub async fn reconcile<W: Warehouse>(
     for slot in expected_slots(first, options.until.min(options.now), &committed) {
         let status = if committed.contains(&slot) {
             match lake.manifest(slot).await {
-                Ok(Some(manifest)) => committed_slot(&manifest, &counts, options),
+                Ok(Some(manifest)) => committed_slot(&manifest, &counts, records, options),
                 Ok(None) => missed(slot),
                 Err(error) => unreadable(slot, error.to_string()),
             }
@@ -212,23 +229,45 @@ fn unreadable(slot: Slot, error: String) -> SlotStatus {
     }
 }
 
-fn committed_slot(manifest: &Manifest, counts: &WarehouseCounts, options: StatusOptions) -> SlotStatus {
+fn committed_slot(
+    manifest: &Manifest,
+    counts: &WarehouseCounts,
+    records: Option<&LoadRecords>,
+    options: StatusOptions,
+) -> SlotStatus {
     let files: Vec<FileStatus> = manifest
         .files
         .iter()
-        .map(|file| FileStatus {
-            entity: file.entity,
-            path: file.path.clone(),
-            committed_rows: file.rows,
-            raw_rows: counts.raw.get(&file.path).copied().unwrap_or(0),
-            rejected: counts
-                .rejected
-                .as_ref()
-                .map(|rejected| rejected.get(&file.path).copied().unwrap_or(0)),
+        .map(|file| {
+            let load = records.and_then(|r| r.get(&file.path)).cloned();
+            let rejected = match &counts.rejected {
+                Some(rejected) => Some(rejected.get(&file.path).copied().unwrap_or(0)),
+                None => load.as_ref().map(|l| l.errors_seen),
+            };
+            FileStatus {
+                entity: file.entity,
+                path: file.path.clone(),
+                committed_rows: file.rows,
+                raw_rows: counts.raw.get(&file.path).copied().unwrap_or(0),
+                rejected,
+                load,
+            }
         })
         .collect();
     let fact_rows = counts.fact.get(&manifest.slot).copied().unwrap_or(0);
     let reason = missing_part(&files, fact_rows, counts.fact_available);
+    let mut notes = notes(manifest);
+    notes.extend(files.iter().filter_map(|f| {
+        let load = f.load.as_ref()?;
+        (load.errors_seen > 0 && f.raw_rows > 0).then(|| {
+            format!(
+                "`{}`: {} line(s) rejected by Snowpipe: {}",
+                f.path,
+                load.errors_seen,
+                load.first_error.as_deref().unwrap_or("no error given")
+            )
+        })
+    }));
     let state = match &reason {
         None => SlotState::Complete,
         Some(_) if options.now - manifest.finished_at <= options.grace => SlotState::Pending,
@@ -240,7 +279,7 @@ fn committed_slot(manifest: &Manifest, counts: &WarehouseCounts, options: Status
         files,
         fact_rows,
         reason,
-        notes: notes(manifest),
+        notes,
         quarantined: manifest.quarantined,
     }
 }
@@ -248,10 +287,18 @@ fn committed_slot(manifest: &Manifest, counts: &WarehouseCounts, options: Status
 /// What of the slot has not arrived, naming the file; `None` when all of it has.
 fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> Option<String> {
     if let Some(file) = files.iter().find(|f| !f.is_whole()) {
-        let why = if file.raw_rows == 0 {
-            "not loaded: its delivery may be lost, or the load failed"
-        } else {
-            "loaded in part: lines were dropped without a record"
+        let failed;
+        let why = match &file.load {
+            Some(load) if load.status == "LOAD_FAILED" => {
+                failed = format!(
+                    "Snowpipe did not load it: {}",
+                    load.first_error.as_deref().unwrap_or("no error given")
+                );
+                failed.as_str()
+            }
+            None if file.raw_rows == 0 => "not loaded: its delivery may be lost, or the load failed",
+            _ if file.raw_rows == 0 => "not loaded yet",
+            _ => "loaded in part: lines were dropped without a record",
         };
         return Some(format!(
             "`{}`: {} of {} row(s) in RAW ({why})",
@@ -395,6 +442,7 @@ mod tests {
             committed_rows: 10,
             raw_rows,
             rejected,
+            load: None,
         }
     }
 
@@ -422,6 +470,17 @@ mod tests {
             missing_part(&[file(10, None)], 0, false)
                 .unwrap()
                 .contains("run `transform`")
+        );
+        let mut failed = file(0, Some(1));
+        failed.load = Some(LoadRecord {
+            status: "LOAD_FAILED".into(),
+            errors_seen: 1,
+            first_error: Some("Remote file 'x' was not found".into()),
+        });
+        assert!(
+            missing_part(&[failed], 0, true)
+                .unwrap()
+                .contains("Snowpipe did not load it: Remote file 'x' was not found")
         );
     }
 }
