@@ -117,3 +117,359 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
         );
     }
 }
+
+#[cfg(feature = "duckdb")]
+/// `serve` as the host runs it against Azurite and the Snowpipe emulator (which
+/// forwards the SQL API to fakesnow); `resubmit_after` is RESUBMIT_AFTER_MINUTES.
+async fn spawn_serve(
+    azurite: &Azurite,
+    sim: &twitch_pipeline::simulator::RunningSimulator,
+    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    resubmit_after: &str,
+) -> (Serve, String) {
+    let port = free_port();
+    let mut command = serve_command(port);
+    let mut serve = Serve(
+        snowflake_env(&mut command, snowflake)
+            .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
+            .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
+            .env(
+                "TWITCH_CLIENT_SECRET",
+                twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
+            )
+            .env("TWITCH_API_URL", sim.api_url())
+            .env("TWITCH_AUTH_URL", sim.auth_url())
+            .env("LAKE_URL", "az://raw/twitch")
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
+            .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+            .env("WAREHOUSE_URL", "snowflake")
+            .env("RESUBMIT_AFTER_MINUTES", resubmit_after)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for_serve(&mut serve.0, &url, std::time::Duration::from_secs(15)).await;
+    (serve, url)
+}
+
+#[cfg(feature = "duckdb")]
+/// Each model's rows with every column both warehouses compute alike, as sorted
+/// text: timestamps as epoch seconds, doubles rounded. Left out: the load and staging
+/// times (when each warehouse happened to load and stage a row) and snapshots'
+/// dbt_scd_id (a hash of a timestamp's text, which each warehouse spells its own way).
+async fn comparable<W: twitch_pipeline::warehouse::Warehouse>(
+    warehouse: &mut W,
+    columns: &[(String, String)],
+    model: &str,
+) -> Vec<Vec<String>> {
+    let snowflake = warehouse.target_type() == "snowflake";
+    let list: Vec<String> = columns
+        .iter()
+        .filter(|(name, _)| !["loaded_at", "staged_at", "dbt_scd_id"].contains(&name.as_str()))
+        .map(|(name, kind)| match kind.as_str() {
+            "TIMESTAMP" if snowflake => format!("date_part(epoch_second, {name})"),
+            "TIMESTAMP" => format!("cast(epoch({name}) as bigint)"),
+            "DOUBLE" | "FLOAT" => format!("round({name}, 6)"),
+            "DATE" | "BOOLEAN" => format!("cast({name} as varchar)"),
+            _ => name.clone(),
+        })
+        .collect();
+    let mut rows = rows(warehouse, &format!("select {} from {model}", list.join(", "))).await;
+    rows.sort();
+    rows
+}
+
+#[cfg(feature = "duckdb")]
+/// The production path whole, through `serve` as the Functions host calls it: timer
+/// slots extracted into Azurite; their manifests delivered to blob_trigger as Event
+/// Grid does (twice, late, out of order, one never); the emulator loading into
+/// fakesnow asynchronously and out of order, one file with a bad line; hourly
+/// transforms in between. Snowflake ends with what the local path builds from the
+/// same lake; `status` names the missed slot; the lost delivery is healed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_production_path_loses_nothing_and_matches_the_local_path() {
+    use std::time::Duration;
+    use support::fakesnow::{python, settings as snowflake_settings, spawn_fakesnow};
+    use support::snowpipe_emulator::Emulator;
+    use twitch_pipeline::lake::Slot;
+    use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
+
+    let Some(azurite) = Azurite::start() else { return };
+    let Some(python) = python() else { return };
+    azurite.create_container("raw").await;
+    let fakesnow = spawn_fakesnow(&python).await;
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 30,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let lake = Lake::from_store(
+        Arc::new(object_store::prefix::PrefixStore::new(azurite.store("raw"), "twitch")),
+        "az://raw/twitch".into(),
+    );
+
+    // The raw layer, from snowflake-setup's own DDL.
+    let snowflake = snowflake_settings(fakesnow.port);
+    let mut direct = SnowflakeWarehouse::connect(&snowflake, "test").await.unwrap();
+    let plan = twitch_pipeline::snowflake_setup::SetupPlan {
+        database: snowflake.database.clone(),
+        warehouse: "WH".into(),
+        user: "SVC".into(),
+        role: "ROLE".into(),
+        lake_location: "azure://acct.blob.core.windows.net/raw/twitch/".into(),
+        azure_tenant_id: "tenant".into(),
+        public_key: "key".into(),
+    };
+    for statement in plan.statements() {
+        if ["create database", "create schema", "create table"]
+            .iter()
+            .any(|p| statement.sql.starts_with(p))
+        {
+            direct.execute(&statement.sql).await.unwrap();
+        }
+    }
+    let emulator = Emulator::start(fakesnow.port, lake.clone(), &snowflake, Duration::from_millis(150)).await;
+    let mut through_emulator = snowflake.clone();
+    through_emulator.base_url = Some(emulator.url.parse().unwrap());
+
+    let (serve, url) = spawn_serve(&azurite, &sim, &through_emulator, "600").await;
+    let http = reqwest::Client::new();
+    let post = |function: &'static str, body: Value| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let reply = http.post(format!("{url}/{function}")).json(&body).send().await.unwrap();
+            let status = reply.status().as_u16();
+            let body: Value = reply.json().await.unwrap();
+            assert_eq!(status, 200, "{function}: {body}");
+            body
+        }
+    };
+    let timer = |function: &str, now: String| {
+        let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});
+        json!({"Data": {"timer": timer}, "Metadata": {"timer": timer.to_string(),
+            "sys": {"MethodName": function, "UtcNow": now, "RandGuid": "r"}}})
+    };
+
+    // Six slots up to now; slot 4's timer never runs.
+    let first = Slot::containing(chrono::Utc::now()).offset(-5);
+    let at = |n: i64| first.offset(n);
+    for n in [0, 1, 2, 3, 5] {
+        let fired = (at(n).time() + chrono::Duration::seconds(2)).to_rfc3339();
+        post("extract_timer", timer("extract_timer", fired)).await;
+    }
+    let manifest = |n: i64| {
+        let lake = lake.clone();
+        async move { lake.manifest(at(n)).await.unwrap().unwrap() }
+    };
+    // One line of slot 1's streams file goes bad in storage.
+    let bad_file = manifest(1).await.file(Entity::Streams).unwrap().path.clone();
+    {
+        use std::io::{Read, Write};
+        let gzip = lake
+            .get_optional(&Path::from(bad_file.as_str()))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(&gzip[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[1] = r#"{"id": "broken"#;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+        lake.put(&Path::from(bad_file.as_str()), encoder.finish().unwrap())
+            .await
+            .unwrap();
+    }
+    let deliver = |n: i64| {
+        let (post, azurite_url, lake) = (&post, azurite.url.clone(), lake.clone());
+        async move {
+            let blob = format!("twitch/_manifests/date={}/{}.json", at(n).date(), at(n).compact());
+            let content = lake
+                .get_optional(&twitch_pipeline::lake::manifest_path(at(n)))
+                .await
+                .unwrap()
+                .unwrap();
+            let twice = |s: String| Value::String(Value::String(s).to_string());
+            post(
+                "blob_trigger",
+                json!({
+                    "Data": {"blob": base64::engine::general_purpose::STANDARD.encode(&content)},
+                    "Metadata": {"name": twice(blob.clone()), "Uri": twice(format!("{azurite_url}/devstoreaccount1/raw/{blob}")),
+                        "sys": {"MethodName": "blob_trigger", "UtcNow": chrono::Utc::now().to_rfc3339(), "RandGuid": "s"}}
+                }),
+            )
+            .await;
+        }
+    };
+    let hourly = || {
+        post(
+            "transform_timer",
+            timer("transform_timer", chrono::Utc::now().to_rfc3339()),
+        )
+    };
+
+    // Slots 0 and 1 arrive; slot 1's event twice (Event Grid delivers at least once).
+    deliver(0).await;
+    deliver(1).await;
+    deliver(1).await;
+    emulator.drain().await;
+    hourly().await;
+
+    // Slot 2's streams file starts loading first and commits last: slot 3 is loaded
+    // and transformed in between, so slot 2's rows appear behind newer ones.
+    let late = manifest(2).await.file(Entity::Streams).unwrap().path.clone();
+    emulator.slow_down(&late, Duration::from_secs(3));
+    deliver(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    deliver(3).await;
+    emulator
+        .wait_loaded(&manifest(3).await.file(Entity::Streams).unwrap().path)
+        .await;
+    hourly().await;
+    assert!(
+        !emulator.history().iter().any(|r| r.path == late),
+        "slot 2's streams file commits after that run"
+    );
+    emulator.drain().await;
+    hourly().await;
+
+    // Slot 5's event is never delivered. The next hourly run (with no grace left)
+    // submits its files again, and the one after transforms them.
+    drop(serve);
+    let (_serve, url) = spawn_serve(&azurite, &sim, &through_emulator, "0").await;
+    let reply = http
+        .post(format!("{url}/transform_timer"))
+        .json(&timer("transform_timer", chrono::Utc::now().to_rfc3339()))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = reply.json().await.unwrap();
+    let logs = reply["Logs"].to_string();
+    assert!(
+        logs.contains(&format!("slot {}: submitted", at(5)))
+            && logs.contains(&manifest(5).await.file(Entity::Streams).unwrap().path)
+            && logs.matches("submitted").count() == 1,
+        "{logs}"
+    );
+    emulator.drain().await;
+    http.post(format!("{url}/transform_timer"))
+        .json(&timer("transform_timer", chrono::Utc::now().to_rfc3339()))
+        .send()
+        .await
+        .unwrap();
+
+    // `status` on Snowflake: the missed slot named, the bad line counted from
+    // Snowpipe's load history, every other slot complete.
+    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    snowflake_env(&mut status, &through_emulator)
+        .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
+        .env("LAKE_URL", "az://raw/twitch")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
+        .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+        .env("WAREHOUSE_URL", "snowflake")
+        .args([
+            "status",
+            "--since",
+            &at(0).rfc3339(),
+            "--until",
+            &at(6).rfc3339(),
+            "--grace-minutes",
+            "0",
+        ]);
+    let status = status.output().unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(status.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("6 slot(s) expected, 5 committed (5 complete, 0 pending, 0 incomplete, 0 unreadable), 1 missed"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{}  MISSED", at(4).rfc3339())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`{bad_file}`: 1 line(s) rejected by Snowpipe: Error parsing JSON"
+        )),
+        "{out}"
+    );
+
+    // Slot 1's files were submitted twice and loaded once; its bad line cost that line.
+    let submissions = emulator.submitted();
+    assert_eq!(
+        submissions
+            .iter()
+            .filter(|(_, files)| files.contains(&bad_file))
+            .count(),
+        2
+    );
+    let history = emulator.history();
+    let loads: Vec<_> = history.iter().filter(|r| r.path == bad_file).collect();
+    assert_eq!(loads.len(), 1, "{loads:?}");
+    assert_eq!((loads[0].status, loads[0].errors_seen), ("PARTIALLY_LOADED", 1));
+
+    // The local path over the same lake builds the same tables.
+    let mut local = twitch_pipeline::warehouse::DuckDbWarehouse::in_memory().unwrap();
+    let loaded = twitch_pipeline::load::load_lake(&lake, &mut local).await.unwrap();
+    assert_eq!(loaded.rejected, 1);
+    let options = twitch_pipeline::transform::TransformOptions {
+        check_freshness: false,
+        ..Default::default()
+    };
+    let project = twitch_pipeline::transform::Project::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let report = twitch_pipeline::transform::run(&project, &mut local, &options, |_| {})
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{}", report.summary_line());
+    let facts = rows(&mut direct, "select count(*) from marts.fact_stream_snapshots").await;
+    let expected: u64 = [0, 1, 2, 3, 5]
+        .iter()
+        .map(|n| {
+            futures::executor::block_on(manifest(*n))
+                .file(Entity::Streams)
+                .unwrap()
+                .rows
+        })
+        .sum::<u64>()
+        - 1;
+    assert_eq!(
+        facts,
+        [[expected.to_string()]],
+        "every committed stream row but the bad line, once"
+    );
+    for model in MODELS {
+        let (schema, name) = model.split_once('.').unwrap();
+        let columns: Vec<(String, String)> = rows(
+            &mut local,
+            &format!(
+                "select column_name, data_type from information_schema.columns where table_schema = '{schema}' and table_name = '{name}' order by ordinal_position"
+            ),
+        )
+        .await
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+        let ours = comparable(&mut local, &columns, model).await;
+        let theirs = comparable(&mut direct, &columns, model).await;
+        assert!(!ours.is_empty(), "{model} is empty");
+        let only = |a: &[Vec<String>], b: &[Vec<String>]| -> Vec<Vec<String>> {
+            a.iter().filter(|r| !b.contains(r)).take(3).cloned().collect()
+        };
+        assert!(
+            theirs == ours,
+            "{model} differs ({} rows on Snowflake, {} on the local path).\nonly on Snowflake: {:?}\nonly locally: {:?}",
+            theirs.len(),
+            ours.len(),
+            only(&theirs, &ours),
+            only(&ours, &theirs)
+        );
+    }
+}

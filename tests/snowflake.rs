@@ -7,88 +7,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use support::fakesnow::{python, settings, spawn_fakesnow, spawn_fakesnow_with};
 use support::fixture::{game, stream, user};
 use support::*;
-use twitch_pipeline::config::SnowflakeSettings;
 use twitch_pipeline::lake::{Entity, Slot};
 use twitch_pipeline::transform::{self, FreshnessStatus, Project, TransformOptions};
 use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
-
-/// The launcher's process, stopped when the test ends; its stdout lines are kept.
-struct FakeSnow {
-    child: Child,
-    port: u16,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for FakeSnow {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python() -> Option<String> {
-    required_tool("FAKESNOW_PYTHON", "fakesnow")
-}
-
-async fn spawn_fakesnow(python: &str) -> FakeSnow {
-    spawn_fakesnow_with(python, &[]).await
-}
-
-/// fakesnow where statements matching `nops` succeed without effect.
-async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(port.to_string())
-        .env("FAKESNOW_NOP_REGEXES", serde_json::to_string(nops).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the fakesnow launcher starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let stdout = child.stdout.take().unwrap();
-    let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let mut fakesnow = FakeSnow { child, port, lines };
-    for _ in 0..300 {
-        if let Some(status) = fakesnow.child.try_wait().unwrap() {
-            panic!("the fakesnow launcher exited ({status}) before it listened; see its stderr above");
-        }
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return fakesnow;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("fakesnow did not listen on port {port} within 30 s");
-}
-
-fn settings(port: u16) -> SnowflakeSettings {
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
-    SnowflakeSettings {
-        account: "TESTACCOUNT".into(),
-        user: "PIPELINE".into(),
-        private_key: pem.into(),
-        role: Some("TRANSFORMER".into()),
-        warehouse: "TRANSFORMING".into(),
-        database: "TWITCH".into(),
-        schema: "ANALYTICS".into(),
-        base_url: Some(format!("http://127.0.0.1:{port}").parse().unwrap()),
-    }
-}
 
 /// The raw layer as snowflake-setup creates it, filled with `rows` per entity.
 async fn raw_layer(warehouse: &mut SnowflakeWarehouse, rows: &[(Entity, Slot, Vec<String>)]) {

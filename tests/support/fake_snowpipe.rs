@@ -42,6 +42,12 @@ pub type Shared = Arc<Mutex<Fake>>;
 
 /// Checks the bearer JWT as Snowflake does; the reason it is refused, if it is.
 fn check_jwt(fake: &Fake, headers: &HeaderMap) -> Result<(), String> {
+    verify_jwt(fake.public_key.as_ref().unwrap(), headers)
+}
+
+/// Checks a key-pair JWT against the user's public key, as Snowflake does: the token
+/// type header, RS256, the signature, the claims (user TESTACCOUNT.PIPELINE).
+pub fn verify_jwt(public_key: &RsaPublicKey, headers: &HeaderMap) -> Result<(), String> {
     if headers
         .get("X-Snowflake-Authorization-Token-Type")
         .and_then(|v| v.to_str().ok())
@@ -62,7 +68,7 @@ fn check_jwt(fake: &Fake, headers: &HeaderMap) -> Result<(), String> {
     if header["alg"] != "RS256" {
         return Err(format!("alg {}", header["alg"]));
     }
-    let verifier = VerifyingKey::<Sha256>::new(fake.public_key.clone().unwrap());
+    let verifier = VerifyingKey::<Sha256>::new(public_key.clone());
     let signature =
         Signature::try_from(URL_SAFE_NO_PAD.decode(signature).unwrap().as_slice()).map_err(|e| e.to_string())?;
     verifier

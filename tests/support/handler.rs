@@ -40,6 +40,7 @@ pub fn serve_settings(
         },
         warehouse,
         project: env!("CARGO_MANIFEST_DIR").into(),
+        resubmit_after: chrono::Duration::minutes(30),
     }
 }
 

@@ -5,8 +5,10 @@ pub mod azurite;
 pub mod dbt;
 pub mod failing_store;
 pub mod fake_snowpipe;
+pub mod fakesnow;
 pub mod fixture;
 pub mod handler;
+pub mod snowpipe_emulator;
 
 use std::collections::HashSet;
 use std::io::Read;

@@ -1,0 +1,501 @@
+//! A Snowpipe emulator that really loads, for the production path's tests.
+//!
+//! One address serves what `SNOWFLAKE_URL` names in Azure: Snowpipe's REST API here,
+//! and every other request (the SQL API) forwarded to fakesnow. It behaves as
+//! Snowflake documents Snowpipe, not as the pipeline expects:
+//! - `insertFiles` (key-pair JWT checked) queues the files and answers at once;
+//!   loading comes later, in no particular order, each load stamped with its scan's
+//!   start and committed a while after it (rows become visible after newer ones).
+//! - Each pipe's COPY is read from `snowflake-setup`'s own DDL: its target table,
+//!   its columns (the JSON, `METADATA$FILENAME`, `METADATA$FILE_ROW_NUMBER`, the scan
+//!   time in UTC) and its `ON_ERROR` (Snowpipe's default, `SKIP_FILE`, when absent).
+//! - A load history per pipe: a file already loaded or queued is not loaded again
+//!   (Snowpipe keeps 14 days); `insertReport` and `loadHistoryScan` answer from it.
+//! - A file the stage does not have fails with Snowflake's message.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use rand::RngExt;
+use rsa::RsaPublicKey;
+use serde_json::{Value, json};
+use twitch_pipeline::config::SnowflakeSettings;
+use twitch_pipeline::lake::Lake;
+use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
+
+use super::fake_snowpipe::verify_jwt;
+
+/// What a pipe does with a file that has a bad line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Load the good lines, count the bad ones.
+    Continue,
+    /// Load nothing of the file (Snowpipe's default).
+    SkipFile,
+}
+
+/// A pipe as `snowflake-setup` creates it.
+#[derive(Clone, Debug)]
+pub struct PipeDef {
+    pub table: String,
+    pub on_error: OnError,
+}
+
+/// The pipes `snowflake-setup` defines for `database`, from its DDL.
+pub fn pipes_from_setup(database: &str) -> HashMap<String, PipeDef> {
+    let plan = twitch_pipeline::snowflake_setup::SetupPlan {
+        database: database.into(),
+        warehouse: "WH".into(),
+        user: "SVC".into(),
+        role: "ROLE".into(),
+        lake_location: "azure://acct.blob.core.windows.net/raw/".into(),
+        azure_tenant_id: "tenant".into(),
+        public_key: "key".into(),
+    };
+    let mut pipes = HashMap::new();
+    for statement in plan.statements() {
+        let Some(rest) = statement.sql.strip_prefix("create pipe if not exists ") else {
+            continue;
+        };
+        let name = rest.split_whitespace().next().unwrap().to_string();
+        let table = rest
+            .split(" copy into ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let columns = "(raw_json, file_name, file_row_number, loaded_at) from (select $1, metadata$filename, metadata$file_row_number, convert_timezone('UTC', metadata$start_scan_time)::timestamp_ntz from @";
+        assert!(
+            statement.sql.contains(columns),
+            "the emulator copies these columns; the pipe says: {}",
+            statement.sql
+        );
+        let on_error = match statement.sql.split(" on_error = ").nth(1) {
+            Some(option) if option.trim().eq_ignore_ascii_case("continue") => OnError::Continue,
+            Some(option) if option.trim().eq_ignore_ascii_case("skip_file") => OnError::SkipFile,
+            Some(other) => panic!("the emulator does not know ON_ERROR = {other}"),
+            None => OnError::SkipFile,
+        };
+        pipes.insert(
+            name,
+            PipeDef {
+                table: table.to_string(),
+                on_error,
+            },
+        );
+    }
+    pipes
+}
+
+/// One file's entry in a pipe's load history, as Snowpipe reports it.
+#[derive(Clone, Debug)]
+pub struct LoadRecord {
+    pub pipe: String,
+    pub path: String,
+    pub status: &'static str,
+    pub rows_parsed: u64,
+    pub rows_inserted: u64,
+    pub errors_seen: u64,
+    pub first_error: Option<String>,
+    pub last_insert_time: DateTime<Utc>,
+}
+
+impl LoadRecord {
+    fn json(&self) -> Value {
+        let mut record = json!({
+            "path": self.path, "stageLocation": "azure://acct.blob.core.windows.net/raw/",
+            "status": self.status, "rowsParsed": self.rows_parsed, "rowsInserted": self.rows_inserted,
+            "errorsSeen": self.errors_seen, "errorLimit": 1, "complete": true,
+            "lastInsertTime": self.last_insert_time.to_rfc3339(),
+        });
+        if let Some(error) = &self.first_error {
+            record["firstError"] = json!(error);
+        }
+        record
+    }
+}
+
+#[derive(Default)]
+struct Loads {
+    queue: Vec<(String, String)>,
+    /// Files being loaded: a file submitted again meanwhile is not queued twice.
+    in_flight: Vec<(String, String)>,
+    history: Vec<LoadRecord>,
+    /// insertFiles calls accepted, with their files.
+    submitted: Vec<(String, Vec<String>)>,
+    held: bool,
+    /// Files (by a part of their path) whose load takes this much longer.
+    slow: Vec<(String, Duration)>,
+}
+
+struct Shared {
+    pipes: HashMap<String, PipeDef>,
+    public_key: RsaPublicKey,
+    fakesnow: String,
+    http: reqwest::Client,
+    loads: Mutex<Loads>,
+    lake: Lake,
+    /// The longest a load takes between its scan's start and its commit.
+    max_delay: Duration,
+}
+
+/// The emulator: its address (for `SNOWFLAKE_URL`) and its state.
+pub struct Emulator {
+    pub url: String,
+    shared: Arc<Shared>,
+}
+
+impl Emulator {
+    /// Starts the emulator in front of fakesnow at `fakesnow_port`, reading files from
+    /// `lake` (the stage), for users whose key is `settings`' private key. Its loader
+    /// writes through its own session with `settings`.
+    pub async fn start(fakesnow_port: u16, lake: Lake, settings: &SnowflakeSettings, max_delay: Duration) -> Emulator {
+        use rsa::pkcs8::DecodePrivateKey;
+        use secrecy::ExposeSecret;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(settings.private_key.expose_secret()).unwrap();
+        let shared = Arc::new(Shared {
+            pipes: pipes_from_setup(&settings.database),
+            public_key: key.to_public_key(),
+            fakesnow: format!("http://127.0.0.1:{fakesnow_port}"),
+            http: reqwest::Client::new(),
+            loads: Mutex::new(Loads::default()),
+            lake,
+            max_delay,
+        });
+        let app = Router::new()
+            .route("/v1/data/pipes/{pipe}/insertFiles", post(insert_files))
+            .route("/v1/data/pipes/{pipe}/insertReport", get(insert_report))
+            .route("/v1/data/pipes/{pipe}/loadHistoryScan", get(load_history_scan))
+            .fallback(forward)
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut loader_settings = settings.clone();
+        loader_settings.base_url = Some(shared.fakesnow.parse().unwrap());
+        let session = SnowflakeWarehouse::connect(&loader_settings, "snowpipe emulator")
+            .await
+            .unwrap();
+        tokio::spawn(loader(Arc::clone(&shared), session));
+        Emulator { url, shared }
+    }
+
+    /// Holds queued files (a slow Snowpipe) until `release`.
+    pub fn hold(&self) {
+        self.shared.loads.lock().unwrap().held = true;
+    }
+
+    pub fn release(&self) {
+        self.shared.loads.lock().unwrap().held = false;
+    }
+
+    /// Makes the load of a file whose path contains `part` take `delay` longer
+    /// between its scan's start and its commit.
+    pub fn slow_down(&self, part: &str, delay: Duration) {
+        self.shared.loads.lock().unwrap().slow.push((part.to_string(), delay));
+    }
+
+    /// Waits until a file whose path contains `part` has a history entry.
+    pub async fn wait_loaded(&self, part: &str) {
+        for _ in 0..600 {
+            if self.history().iter().any(|r| r.path.contains(part)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no load of {part} within 30 s");
+    }
+
+    /// Waits until every queued file is loaded (or failed).
+    pub async fn drain(&self) {
+        for _ in 0..600 {
+            {
+                let loads = self.shared.loads.lock().unwrap();
+                if loads.queue.is_empty() && loads.in_flight.is_empty() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the emulator's queue did not drain within 30 s");
+    }
+
+    pub fn history(&self) -> Vec<LoadRecord> {
+        self.shared.loads.lock().unwrap().history.clone()
+    }
+
+    /// Every insertFiles call accepted: (pipe, files).
+    pub fn submitted(&self) -> Vec<(String, Vec<String>)> {
+        self.shared.loads.lock().unwrap().submitted.clone()
+    }
+}
+
+async fn insert_files(
+    State(shared): State<Arc<Shared>>,
+    Path(pipe): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if let Err(reason) = verify_jwt(&shared.public_key, &headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "message": reason })));
+    }
+    if !shared.pipes.contains_key(&pipe) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"message": format!("Specified object does not exist or not authorized. Pipe not found: {pipe}")}),
+            ),
+        );
+    }
+    let files: Vec<String> = body["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str().map(str::to_string))
+        .collect();
+    let mut loads = shared.loads.lock().unwrap();
+    loads.submitted.push((pipe.clone(), files.clone()));
+    for path in files {
+        let entry = (pipe.clone(), path);
+        let known = loads.history.iter().any(|r| r.pipe == entry.0 && r.path == entry.1)
+            || loads.queue.contains(&entry)
+            || loads.in_flight.contains(&entry);
+        if !known {
+            loads.queue.push(entry);
+        }
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"requestId": "r", "responseCode": "SUCCESS"})),
+    )
+}
+
+async fn insert_report(
+    State(shared): State<Arc<Shared>>,
+    Path(pipe): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    history_answer(&shared, &pipe, &headers, None, None)
+}
+
+async fn load_history_scan(
+    State(shared): State<Arc<Shared>>,
+    Path(pipe): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let time = |key: &str| {
+        query
+            .get(key)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc())
+    };
+    history_answer(
+        &shared,
+        &pipe,
+        &headers,
+        time("startTimeInclusive"),
+        time("endTimeExclusive"),
+    )
+}
+
+fn history_answer(
+    shared: &Shared,
+    pipe: &str,
+    headers: &HeaderMap,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> (StatusCode, Json<Value>) {
+    if let Err(reason) = verify_jwt(&shared.public_key, headers) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "message": reason })));
+    }
+    let loads = shared.loads.lock().unwrap();
+    let files: Vec<Value> = loads
+        .history
+        .iter()
+        .filter(|r| r.pipe == pipe)
+        .filter(|r| start.is_none_or(|s| r.last_insert_time >= s) && end.is_none_or(|e| r.last_insert_time < e))
+        .map(LoadRecord::json)
+        .collect();
+    (StatusCode::OK, Json(json!({"files": files, "completeResult": true})))
+}
+
+/// Everything that is not Snowpipe goes to fakesnow, as is.
+async fn forward(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = shared
+        .http
+        .request(method, format!("{}{path}", shared.fakesnow))
+        .body(body);
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap_or_default();
+            let mut reply = (status, body).into_response();
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    reply.headers_mut().insert(name, value.clone());
+                }
+            }
+            reply
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// Takes queued files in random order and loads them side by side, as Snowpipe's
+/// workers do: each stamps its scan's start, takes a while (longer for a file given a
+/// delay), then commits its rows and its history entry.
+async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
+    let session = Arc::new(tokio::sync::Mutex::new(session));
+    loop {
+        let next = {
+            let mut loads = shared.loads.lock().unwrap();
+            if loads.held || loads.queue.is_empty() {
+                None
+            } else {
+                let at = rand::rng().random_range(0..loads.queue.len());
+                let next = loads.queue.swap_remove(at);
+                loads.in_flight.push(next.clone());
+                Some(next)
+            }
+        };
+        let Some((pipe, path)) = next else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let (shared, session) = (Arc::clone(&shared), Arc::clone(&session));
+        tokio::spawn(async move {
+            let scan_started = Utc::now();
+            let extra = {
+                let loads = shared.loads.lock().unwrap();
+                loads
+                    .slow
+                    .iter()
+                    .find(|(part, _)| path.contains(part.as_str()))
+                    .map(|(_, d)| *d)
+            };
+            let delay = rand::rng().random_range(0..=shared.max_delay.as_millis() as u64);
+            tokio::time::sleep(Duration::from_millis(delay) + extra.unwrap_or_default()).await;
+            let record = load_file(&shared, &mut *session.lock().await, &pipe, &path, scan_started).await;
+            let mut loads = shared.loads.lock().unwrap();
+            loads.history.push(record);
+            loads.in_flight.retain(|(p, f)| *p != pipe || *f != path);
+        });
+    }
+}
+
+/// One file through its pipe's COPY.
+async fn load_file(
+    shared: &Shared,
+    session: &mut SnowflakeWarehouse,
+    pipe: &str,
+    path: &str,
+    scan_started: DateTime<Utc>,
+) -> LoadRecord {
+    let def = &shared.pipes[pipe];
+    let mut record = LoadRecord {
+        pipe: pipe.to_string(),
+        path: path.to_string(),
+        status: "LOAD_FAILED",
+        rows_parsed: 0,
+        rows_inserted: 0,
+        errors_seen: 0,
+        first_error: None,
+        last_insert_time: Utc::now(),
+    };
+    let bytes = match shared.lake.get_optional(&object_store::path::Path::from(path)).await {
+        Ok(Some(bytes)) => bytes,
+        _ => {
+            record.errors_seen = 1;
+            record.first_error = Some(format!(
+                "Remote file 'azure://acct.blob.core.windows.net/raw/{path}' was not found. There are several potential causes. The file might not exist. The required credentials may be missing or invalid."
+            ));
+            return record;
+        }
+    };
+    let mut rows = Vec::new();
+    let reader = BufReader::new(flate2::read::MultiGzDecoder::new(&bytes[..]));
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let line_number = index as u64 + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                record.errors_seen += 1;
+                record
+                    .first_error
+                    .get_or_insert(format!("Error decompressing the file: {e}"));
+                break;
+            }
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        record.rows_parsed += 1;
+        let parsed = std::str::from_utf8(&line)
+            .map_err(|_| "Invalid UTF8 detected in string".to_string())
+            .and_then(|text| {
+                serde_json::from_str::<Value>(text)
+                    .map(|_| text.to_string())
+                    .map_err(|e| format!("Error parsing JSON: {e}"))
+            });
+        match parsed {
+            Ok(text) => rows.push((line_number, text)),
+            Err(error) => {
+                record.errors_seen += 1;
+                record.first_error.get_or_insert(format!("{error}, line {line_number}"));
+            }
+        }
+    }
+    if record.errors_seen > 0 && def.on_error == OnError::SkipFile {
+        return record;
+    }
+    let loaded_at = scan_started.format("%Y-%m-%d %H:%M:%S%.6f");
+    for batch in rows.chunks(200) {
+        let selects: Vec<String> = batch
+            .iter()
+            .map(|(row, text)| {
+                format!(
+                    "select parse_json('{}'), '{path}', {row}, '{loaded_at}'::timestamp_ntz",
+                    text.replace('\\', "\\\\").replace('\'', "''")
+                )
+            })
+            .collect();
+        let sql = format!(
+            "insert into {} (raw_json, file_name, file_row_number, loaded_at) {}",
+            def.table,
+            selects.join(" union all ")
+        );
+        session.execute(&sql).await.unwrap();
+    }
+    record.rows_inserted = rows.len() as u64;
+    record.status = if record.errors_seen > 0 {
+        "PARTIALLY_LOADED"
+    } else {
+        "LOADED"
+    };
+    record.last_insert_time = Utc::now();
+    record
+}
