@@ -403,6 +403,10 @@ impl TransformArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
+    /// The lake whose slots the pipeline-health section checks (LAKE_URL); a lake
+    /// with no committed slot leaves the section out.
+    #[command(flatten)]
+    pub lake: LakeArgs,
     /// Rows per table.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -412,11 +416,12 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// The validated warehouse.
-    pub fn validate(&self) -> Result<WarehouseTarget, ConfigError> {
+    /// The validated warehouse and lake.
+    pub fn validate(&self) -> Result<(WarehouseTarget, LakeUrl), ConfigError> {
         let mut problems = Problems::default();
         let warehouse = self.warehouse.check(&mut problems);
-        problems.finish(|| warehouse.expect("validated"))
+        let lake = self.lake.check(&mut problems);
+        problems.finish(|| (warehouse.expect("validated"), lake.expect("validated")))
     }
 }
 

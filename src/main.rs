@@ -200,8 +200,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Report(args) => {
-            let warehouse = args.validate()?;
-            let report = pipeline::report(&warehouse, args.top).await?;
+            let (warehouse, lake) = args.validate()?;
+            let report = pipeline::report(&warehouse, args.top, Some(&lake)).await?;
+            if let Some(health) = &report.health {
+                print!(
+                    "{}",
+                    twitch_pipeline::report::terminal::render(std::slice::from_ref(&health.section))
+                );
+            }
             print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
             if let Some(path) = &args.html {
                 let subtitle = format!("From {warehouse}.");
@@ -247,6 +253,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{} (in {})", run.transform.summary_line(), run.warehouse);
             anyhow::ensure!(run.transform.succeeded(), "the transform failed; see the lines above");
             if let Some(report) = &run.report {
+                if let Some(health) = &report.health {
+                    print!(
+                        "{}",
+                        twitch_pipeline::report::terminal::render(std::slice::from_ref(&health.section))
+                    );
+                }
                 print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
             }
             if let Some(page) = &run.report_page {

@@ -450,6 +450,17 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
     );
     assert!(out.contains("2 slot(s) missed or incomplete"), "{out}");
 
+    // The report puts the pipeline's health first, the missed slot named.
+    let report = with_locations("report").output().unwrap();
+    let printed = text(&report);
+    assert!(report.status.success(), "{printed}");
+    let health = printed.find("Pipeline health").expect("a health section");
+    assert!(health < printed.find("Last 24 hours").unwrap(), "{printed}");
+    assert!(
+        printed.contains(&at(2).rfc3339()) && printed.contains("records quarantined"),
+        "{printed}"
+    );
+
     // Within the grace period, the same gap is pending, not yet a failure.
     let status = with_locations("status")
         .args(["--since", &at(3).rfc3339(), "--until", &at(4).rfc3339()])

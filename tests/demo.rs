@@ -61,6 +61,19 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
     assert_eq!(timeline.len(), 3);
     assert!(timeline.iter().all(|row| row[2] == "400"));
 
+    // The pipeline's health comes first: three slots expected, each complete.
+    let health = &figures["health"];
+    let states: Vec<&str> = health["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["complete"; 3]);
+    assert_eq!(health["figures"]["rows"][0], serde_json::json!(["slots expected", "3"]));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.find("Pipeline health").unwrap() < html.find("Concurrent viewers").unwrap());
+
     let hours = query(
         &mut warehouse,
         "select round(sum(viewer_count) * 0.25, 0) from marts.fact_stream_snapshots",

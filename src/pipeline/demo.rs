@@ -144,9 +144,10 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
             name: "report",
             total: None,
         });
-        let built = crate::report::build(&mut connection, 10)
+        let mut built = crate::report::build(&mut connection, 10)
             .await
             .context("cannot read the marts for the report")?;
+        built.health = super::report_health(&lake, &mut connection).await?;
         let page = options.data_dir.join("report.html");
         let subtitle = format!(
             "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",

@@ -139,12 +139,42 @@ pub async fn transform(
     Ok(crate::transform::run(&project, &mut warehouse, &settings.options, on_step).await?)
 }
 
-/// The report's figures, from the marts.
-pub async fn report(warehouse: &WarehouseTarget, top: usize) -> anyhow::Result<crate::report::Report> {
+/// The report's figures, from the marts; with a lake that has committed slots, the
+/// pipeline's health over the same window first.
+pub async fn report(
+    warehouse: &WarehouseTarget,
+    top: usize,
+    lake: Option<&crate::lake::LakeUrl>,
+) -> anyhow::Result<crate::report::Report> {
     let mut warehouse = open_warehouse(warehouse, "report").await?;
-    crate::report::build(&mut warehouse, top)
+    let mut report = crate::report::build(&mut warehouse, top)
         .await
-        .context("cannot read the marts; run `twitch-pipeline transform` first")
+        .context("cannot read the marts; run `twitch-pipeline transform` first")?;
+    if let Some(lake) = lake {
+        report.health = report_health(&Lake::open(lake)?, &mut warehouse).await?;
+    }
+    Ok(report)
+}
+
+/// The health of the 24 hours up to the lake's newest committed slot (from its first
+/// slot, if it is younger: nothing was expected before the pipeline started).
+pub async fn report_health<W: crate::warehouse::Warehouse>(
+    lake: &Lake,
+    warehouse: &mut W,
+) -> anyhow::Result<Option<crate::report::Health>> {
+    let committed = lake.committed_slots().await?;
+    let (Some(first), Some(newest)) = (committed.first(), committed.last()) else {
+        return Ok(None);
+    };
+    let until = newest.offset(1).time();
+    let options = crate::status::StatusOptions {
+        since: first.time().max(until - chrono::Duration::hours(24)),
+        until,
+        now: Utc::now(),
+        grace: chrono::Duration::hours(2),
+    };
+    let status = crate::status::reconcile(lake, warehouse, options, None).await?;
+    Ok(Some(crate::report::Health::from_status(&status)))
 }
 
 /// What `ingest` says: the lines to print, and the committed slots a backfill left out.

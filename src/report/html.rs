@@ -19,6 +19,9 @@ const WIDTH: f64 = 820.0;
 /// The page for `report`, with the run's test results (none when not transformed).
 pub fn page(report: &Report, tests: &[TestResult], subtitle: &str) -> String {
     let mut body = String::new();
+    if let Some(health) = &report.health {
+        body.push_str(&health_section(health));
+    }
     let overview = report.sections.first().map(|s| &s.table);
     if let Some(overview) = overview {
         body.push_str(&overview_cards(overview));
@@ -77,6 +80,10 @@ pub fn page(report: &Report, tests: &[TestResult], subtitle: &str) -> String {
         "top_games": report.sections.get(2).map(|s| table_json(&s.table)),
         "languages": table_json(&report.languages),
         "timeline": table_json(&report.timeline),
+        "health": report.health.as_ref().map(|h| json!({
+            "figures": table_json(&h.section.table),
+            "slots": h.slots.iter().map(|(slot, state)| json!({"slot": slot.rfc3339(), "state": state.label()})).collect::<Vec<_>>(),
+        })),
         "tests": tests.iter().map(|t| json!({"name": t.name, "outcome": outcome(t)})).collect::<Vec<_>>(),
     });
     // `</` cannot end the script element early inside JSON written this way.
@@ -98,6 +105,7 @@ svg text {{ font: 12px system-ui, sans-serif; fill: #1f2328; }}
 .line {{ fill: none; stroke: #8250df; stroke-width: 2; }} .bar {{ fill: #8250df; }}
 .grid {{ stroke: #d1d9e0; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d9e0; }}
+.slot-ok {{ fill: #1a7f37; }} .slot-pending {{ fill: #afb8c1; }} .slot-missed {{ fill: #d1242f; }} .slot-incomplete {{ fill: #bf8700; }}
 .pass {{ color: #1a7f37; }} .fail {{ color: #d1242f; font-weight: bold; }} .warn {{ color: #9a6700; }}
 </style>
 </head>
@@ -119,6 +127,60 @@ for (const svg of document.querySelectorAll("svg.chart")) {{
 "#,
         subtitle = escape(subtitle),
     )
+}
+
+/// The pipeline's health first: the figures, and every expected slot on a time axis,
+/// coloured by state, so a gap is seen before a chart is read.
+fn health_section(health: &super::Health) -> String {
+    use crate::status::SlotState;
+    let width = 840.0;
+    let step = width / health.slots.len().max(1) as f64;
+    let mut strip =
+        format!(r#"<svg class="chart health" width="{width}" height="46" role="img" aria-label="slots by state">"#);
+    for (index, (slot, state)) in health.slots.iter().enumerate() {
+        let class = match state {
+            SlotState::Complete => "ok",
+            SlotState::Pending => "pending",
+            SlotState::Missed => "missed",
+            SlotState::Incomplete | SlotState::Unreadable => "incomplete",
+        };
+        let _ = write!(
+            strip,
+            r#"<rect class="mark slot-{class}" x="{:.1}" y="4" width="{:.1}" height="24"><title>{} {}</title></rect>"#,
+            index as f64 * step,
+            (step - 1.0).max(1.0),
+            slot.rfc3339(),
+            state.label()
+        );
+    }
+    if let (Some((first, _)), Some((last, _))) = (health.slots.first(), health.slots.last()) {
+        let _ = write!(
+            strip,
+            r#"<text x="0" y="42">{}</text><text x="{width}" y="42" text-anchor="end">{}</text>"#,
+            first.rfc3339(),
+            last.rfc3339()
+        );
+    }
+    strip.push_str("</svg>");
+    let rows: String = health
+        .section
+        .table
+        .rows
+        .iter()
+        .map(|row| {
+            format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(&cell(row, 0)),
+                escape(&cell(row, 1))
+            )
+        })
+        .collect();
+    let verdict = if health.has_gaps() {
+        r#"<p class="fail">Some slots are missing or not all there: read the charts with that in mind.</p>"#
+    } else {
+        r#"<p class="pass">Every expected slot is complete.</p>"#
+    };
+    format!(r#"<section id="health"><h2>Pipeline health</h2>{verdict}{strip}<table>{rows}</table></section>"#)
 }
 
 fn overview_cards(overview: &Table) -> String {

@@ -2,10 +2,14 @@
 //! and a self-contained HTML page with charts ([`html`]).
 //!
 //! Everything covers the last 24 hours of data (up to the newest snapshot, not the
-//! wall clock, so an old lake still reports), read from the marts the transform built.
+//! wall clock, so an old lake still reports), read from the marts the transform built;
+//! with the lake, a pipeline-health section ([`Health`]) comes first.
 
+mod health;
 pub mod html;
 pub mod terminal;
+
+pub use health::Health;
 
 use crate::lake::SLOT_MINUTES;
 use crate::warehouse::{Table, Warehouse, WarehouseError};
@@ -26,6 +30,8 @@ pub struct Report {
     pub timeline: Table,
     /// Per language: `language`, `hours_watched`, `share` (0 to 1) of all hours watched.
     pub languages: Table,
+    /// The pipeline's health over the window, when the lake was given to check.
+    pub health: Option<Health>,
 }
 
 /// The last 24 hours of the snapshot fact.
@@ -100,6 +106,7 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report
         sections,
         timeline: warehouse.query(&timeline).await?,
         languages: warehouse.query(&language_share).await?,
+        health: None,
     })
 }
 
