@@ -38,30 +38,8 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
     .await;
     let (fake, snowflake) = fake_snowpipe_settings().await;
 
-    let port = free_port();
-    let mut command = serve_command(port);
-    let mut serve = Serve(
-        snowflake_env(&mut command, &snowflake)
-            .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
-            .env(
-                "TWITCH_CLIENT_SECRET",
-                twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
-            )
-            .env("TWITCH_API_URL", sim.api_url())
-            .env("TWITCH_AUTH_URL", sim.auth_url())
-            .env("LAKE_URL", "az://raw/twitch")
-            .env("AZURE_STORAGE_USE_EMULATOR", "true")
-            .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
-            .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
-            .env("WAREHOUSE_URL", "snowflake")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
+    let (_serve, url) = spawn_serve(&azurite, &sim, &snowflake, "30").await;
     let http = reqwest::Client::new();
-    wait_for_serve(&mut serve.0, &url, std::time::Duration::from_secs(15)).await;
 
     // The host fires the 20:00 timer four seconds late.
     let timer = json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false});
@@ -118,9 +96,8 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
     }
 }
 
-#[cfg(feature = "duckdb")]
-/// `serve` as the host runs it against Azurite and the Snowpipe emulator (which
-/// forwards the SQL API to fakesnow); `resubmit_after` is RESUBMIT_AFTER_MINUTES.
+/// `serve` as the host runs it against Azurite and Snowpipe (a fake, or the emulator,
+/// which forwards the SQL API to fakesnow); `resubmit_after` is RESUBMIT_AFTER_MINUTES.
 async fn spawn_serve(
     azurite: &Azurite,
     sim: &twitch_pipeline::simulator::RunningSimulator,
@@ -339,8 +316,20 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     emulator.drain().await;
     hourly().await;
 
-    // Slot 5's event is never delivered. The next hourly run (with no grace left)
-    // submits its files again, and the one after transforms them.
+    // Slot 5's event is never delivered: `status` finds it.
+    let (code, out) = status_on_snowflake(&azurite, &through_emulator, at(0), at(6)).await;
+    assert_eq!(code, Some(1), "{out}");
+    let slot_5 = out
+        .lines()
+        .find(|l| l.starts_with(&at(5).rfc3339()))
+        .unwrap_or_default();
+    assert!(
+        slot_5.contains("INCOMPLETE") && slot_5.contains("its delivery may be lost"),
+        "{out}"
+    );
+
+    // The next hourly run (with no grace left) submits its files again, and the one
+    // after transforms them.
     drop(serve);
     let (_serve, url) = spawn_serve(&azurite, &sim, &through_emulator, "0").await;
     let reply = http
@@ -351,6 +340,10 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         .unwrap();
     let reply: Value = reply.json().await.unwrap();
     let logs = reply["Logs"].to_string();
+    assert!(
+        logs.contains("WARNING: ") && logs.contains("MISSED"),
+        "the run reports the missed slot: {logs}"
+    );
     assert!(
         logs.contains(&format!("slot {}: submitted", at(5)))
             && logs.contains(&manifest(5).await.file(Entity::Streams).unwrap().path)
@@ -366,30 +359,8 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
 
     // `status` on Snowflake: the missed slot named, the bad line counted from
     // Snowpipe's load history, every other slot complete.
-    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    snowflake_env(&mut status, &through_emulator)
-        .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
-        .env("LAKE_URL", "az://raw/twitch")
-        .env("AZURE_STORAGE_USE_EMULATOR", "true")
-        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
-        .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
-        .env("WAREHOUSE_URL", "snowflake")
-        .args([
-            "status",
-            "--since",
-            &at(0).rfc3339(),
-            "--until",
-            &at(6).rfc3339(),
-            "--grace-minutes",
-            "0",
-        ]);
-    let status = status.output().unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&status.stdout),
-        String::from_utf8_lossy(&status.stderr)
-    );
-    assert_eq!(status.status.code(), Some(1), "{out}");
+    let (code, out) = status_on_snowflake(&azurite, &through_emulator, at(0), at(6)).await;
+    assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("6 slot(s) expected, 5 committed (5 complete, 0 pending, 0 incomplete, 0 unreadable), 1 missed"),
         "{out}"
@@ -472,4 +443,40 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
             only(&ours, &theirs)
         );
     }
+}
+
+/// `status --warehouse snowflake` over the lake in Azurite, with no grace period.
+#[cfg(feature = "duckdb")]
+async fn status_on_snowflake(
+    azurite: &Azurite,
+    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    since: twitch_pipeline::lake::Slot,
+    until: twitch_pipeline::lake::Slot,
+) -> (Option<i32>, String) {
+    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    snowflake_env(&mut status, snowflake)
+        .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
+        .env("LAKE_URL", "az://raw/twitch")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
+        .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+        .env("WAREHOUSE_URL", "snowflake")
+        .args([
+            "status",
+            "--since",
+            &since.rfc3339(),
+            "--until",
+            &until.rfc3339(),
+            "--grace-minutes",
+            "0",
+        ]);
+    let output = tokio::task::spawn_blocking(move || status.output().unwrap())
+        .await
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), out)
 }

@@ -31,19 +31,10 @@ async fn raw_layer(warehouse: &mut SnowflakeWarehouse, rows: &[(Entity, Slot, Ve
             .unwrap();
     }
     for (entity, slot, lines) in rows {
-        let file = entity.data_path(*slot).to_string();
-        let loaded_at = (slot.time() + chrono::Duration::minutes(5)).format("%Y-%m-%d %H:%M:%S");
-        for (row, line) in lines.iter().enumerate() {
-            warehouse
-                .execute(&format!(
-                    "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '{loaded_at}'::timestamp_ntz",
-                    entity.name(),
-                    line.replace('\'', "''"),
-                    row + 1
-                ))
-                .await
-                .unwrap();
-        }
+        let loaded_at = (slot.time() + chrono::Duration::minutes(5))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        insert_raw(warehouse, *entity, entity.data_path(*slot).as_ref(), &loaded_at, lines).await;
     }
 }
 
@@ -258,12 +249,12 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
     assert_eq!(tables, [["3"]]);
 }
 
-/// Raw rows of `file`, loaded at 2026-11-23 `loaded_at`, as a pipe's COPY leaves them.
+/// Raw rows of `file`, loaded at `loaded_at` (`YYYY-MM-DD HH:MM:SS`), as a pipe's COPY leaves them.
 async fn insert_raw(warehouse: &mut SnowflakeWarehouse, entity: Entity, file: &str, loaded_at: &str, lines: &[String]) {
     for (row, line) in lines.iter().enumerate() {
         warehouse
             .execute(&format!(
-                "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '2026-11-23 {loaded_at}'::timestamp_ntz",
+                "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '{loaded_at}'::timestamp_ntz",
                 entity.name(),
                 line.replace('\'', "''"),
                 row + 1
@@ -301,7 +292,7 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
         &mut warehouse,
         Entity::Streams,
         "streams/s2.ndjson.gz",
-        "21:10:00",
+        "2026-11-23 21:10:00",
         &streams(at(2), 300),
     )
     .await;
@@ -310,7 +301,7 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
         &mut warehouse,
         Entity::Streams,
         "streams/s1.ndjson.gz",
-        "21:05:00",
+        "2026-11-23 21:05:00",
         &streams(at(1), 200),
     )
     .await;
@@ -318,7 +309,7 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
         &mut warehouse,
         Entity::Streams,
         "streams/s0.ndjson.gz",
-        "20:20:00",
+        "2026-11-23 20:20:00",
         &streams(at(0), 100),
     )
     .await;

@@ -216,15 +216,16 @@ async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invo
     }
 }
 
-/// On Snowflake, the hourly run's self-healing ([`crate::ingest::resubmit_unloaded`]);
-/// a line per slot submitted again.
+/// On Snowflake, the hourly run's self-healing ([`crate::ingest::resubmit_unloaded`]):
+/// a line per slot submitted again, then the reconciliation of the last 24 hours
+/// (what `status` says), so the hourly run reports a gap too.
 async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
     let (Some(snowpipe), WarehouseTarget::Snowflake(snowflake)) = (&handler.snowpipe, &handler.settings.warehouse)
     else {
         return Ok(Vec::new());
     };
     let mut warehouse = pipeline::open_warehouse(&handler.settings.warehouse, "resubmit").await?;
-    let resubmitted = crate::ingest::resubmit_unloaded(
+    let (status, resubmitted) = crate::ingest::resubmit_unloaded(
         &handler.lake,
         &mut warehouse,
         snowpipe.client(),
@@ -233,7 +234,7 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
         handler.settings.resubmit_after,
     )
     .await?;
-    Ok(resubmitted
+    let mut lines: Vec<String> = resubmitted
         .into_iter()
         .map(|(slot, files)| {
             format!(
@@ -242,7 +243,14 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
                 files.join(", ")
             )
         })
-        .collect())
+        .collect();
+    lines.extend(
+        status
+            .failures()
+            .map(|slot| format!("WARNING: {}", crate::status::slot_line(slot))),
+    );
+    lines.push(crate::status::summary_line(&status));
+    Ok(lines)
 }
 
 async fn blob_trigger(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {

@@ -17,7 +17,7 @@ use tracing::{info, instrument, warn};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
-use crate::status::{FileStatus, LoadRecord, LoadRecords, SlotState, StatusOptions};
+use crate::status::{FileStatus, LoadRecord, LoadRecords, SlotState, Status, StatusOptions};
 use crate::warehouse::Warehouse;
 
 /// Schema of the raw tables and their pipes in Snowflake.
@@ -215,7 +215,8 @@ pub const RESUBMIT_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
 /// Self-healing, for the hourly run: the files of committed slots (of the last
 /// [`RESUBMIT_LOOKBACK`]) that `grace` after their commit have no row in RAW and no
 /// record in Snowpipe's load history (their blob event was lost, or the blob trigger
-/// gave up) are submitted again. Returns the slots and files submitted.
+/// gave up) are submitted again. Returns the reconciliation it acted on, and the
+/// slots and files submitted.
 pub async fn resubmit_unloaded<W: Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
@@ -223,7 +224,7 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     database: &str,
     now: DateTime<Utc>,
     grace: chrono::Duration,
-) -> Result<Vec<(Slot, Vec<String>)>, IngestError> {
+) -> Result<(Status, Vec<(Slot, Vec<String>)>), IngestError> {
     let since = now - RESUBMIT_LOOKBACK;
     let records = load_records(snowpipe, database, since, now).await?;
     let options = StatusOptions {
@@ -258,7 +259,7 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     for (slot, files) in &resubmitted {
         warn!(slot = %slot, ?files, "submitted again: Snowflake had no load record of them");
     }
-    Ok(resubmitted)
+    Ok((status, resubmitted))
 }
 
 /// One insertFiles per pipe (the client splits past 5,000 files), the pipes at once.

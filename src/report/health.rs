@@ -5,7 +5,7 @@
 
 use super::Section;
 use crate::lake::Slot;
-use crate::status::{SlotState, SlotStatus, Status};
+use crate::status::{SlotState, Status};
 use crate::warehouse::Table;
 
 /// The health of the report's window.
@@ -21,13 +21,7 @@ impl Health {
     pub fn from_status(status: &Status) -> Health {
         let count = |state| status.count(state).to_string();
         let in_fact = status.slots.iter().filter(|s| s.fact_rows > 0).count();
-        let quarantined: u64 = status.slots.iter().map(|s| s.quarantined).sum();
-        let rejected: u64 = status.slots.iter().map(SlotStatus::rejected).sum();
-        let early = status
-            .slots
-            .iter()
-            .filter(|s| s.notes.iter().any(|n| n.starts_with("paging stopped")))
-            .count();
+        let (quarantined, rejected, early) = (status.quarantined(), status.rejected(), status.stopped_early());
         let missed: Vec<String> = status
             .slots
             .iter()

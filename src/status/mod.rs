@@ -116,6 +116,8 @@ pub struct SlotStatus {
     /// records quarantined, a failed re-read.
     pub notes: Vec<String>,
     pub quarantined: u64,
+    /// Whether paging stopped before the listing's end (the slot may lack streams).
+    pub stopped_early: bool,
 }
 
 impl SlotStatus {
@@ -143,6 +145,21 @@ impl Status {
     /// How many slots are in `state`.
     pub fn count(&self, state: SlotState) -> usize {
         self.slots.iter().filter(|s| s.state == state).count()
+    }
+
+    /// Records the extraction quarantined, over every slot.
+    pub fn quarantined(&self) -> u64 {
+        self.slots.iter().map(|s| s.quarantined).sum()
+    }
+
+    /// Lines rejected at load, where known, over every slot.
+    pub fn rejected(&self) -> u64 {
+        self.slots.iter().map(SlotStatus::rejected).sum()
+    }
+
+    /// Slots whose paging stopped before the listing's end.
+    pub fn stopped_early(&self) -> usize {
+        self.slots.iter().filter(|s| s.stopped_early).count()
     }
 }
 
@@ -218,6 +235,7 @@ fn missed(slot: Slot) -> SlotStatus {
         ),
         notes: Vec::new(),
         quarantined: 0,
+        stopped_early: false,
     }
 }
 
@@ -281,6 +299,7 @@ fn committed_slot(
         reason,
         notes,
         quarantined: manifest.quarantined,
+        stopped_early: !manifest.listing_complete,
     }
 }
 
@@ -414,7 +433,7 @@ fn pairs(table: &crate::warehouse::Table) -> impl Iterator<Item = (&str, u64)> {
     })
 }
 
-pub use render::{lines, summary_line};
+pub use render::{lines, slot_line, summary_line};
 
 #[cfg(test)]
 mod tests {

@@ -7,19 +7,24 @@ use super::{SlotState, SlotStatus, Status};
 pub fn lines(status: &Status) -> Vec<String> {
     let mut lines = Vec::new();
     for slot in &status.slots {
-        let mut line = format!("{}  {:<10}  ", slot.slot.rfc3339(), slot.state.label());
-        if slot.files.is_empty() {
-            line.push_str(slot.reason.as_deref().unwrap_or_default());
-        } else {
-            line.push_str(&rows(slot));
-            if let Some(reason) = &slot.reason {
-                line.push_str(&format!("; {reason}"));
-            }
-        }
-        lines.push(line);
+        lines.push(slot_line(slot));
         lines.extend(slot.notes.iter().map(|note| format!("    note: {note}")));
     }
     lines
+}
+
+/// A slot's line: its time, its state, its rows, why it is not complete.
+pub fn slot_line(slot: &SlotStatus) -> String {
+    let mut line = format!("{}  {:<10}  ", slot.slot.rfc3339(), slot.state.label());
+    if slot.files.is_empty() {
+        line.push_str(slot.reason.as_deref().unwrap_or_default());
+    } else {
+        line.push_str(&rows(slot));
+        if let Some(reason) = &slot.reason {
+            line.push_str(&format!("; {reason}"));
+        }
+    }
+    line
 }
 
 /// `streams 5000/5000, users 12/12, games 3/3 in RAW (1 rejected); 5000 in the fact`
@@ -41,13 +46,7 @@ fn rows(slot: &SlotStatus) -> String {
 pub fn summary_line(status: &Status) -> String {
     let count = |state| status.count(state);
     let committed = status.slots.len() - count(SlotState::Missed);
-    let quarantined: u64 = status.slots.iter().map(|s| s.quarantined).sum();
-    let rejected: u64 = status.slots.iter().map(SlotStatus::rejected).sum();
-    let early = status
-        .slots
-        .iter()
-        .filter(|s| s.notes.iter().any(|n| n.starts_with("paging stopped")))
-        .count();
+    let (quarantined, rejected, early) = (status.quarantined(), status.rejected(), status.stopped_early());
     let mut line = format!(
         "since {}: {} slot(s) expected, {committed} committed ({} complete, {} pending, {} incomplete, {} unreadable), {} missed; {quarantined} record(s) quarantined, {rejected} line(s) rejected at load",
         status.slots.first().map_or_else(|| "-".into(), |s| s.slot.rfc3339()),
