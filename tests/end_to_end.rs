@@ -373,6 +373,18 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         "{out}"
     );
 
+    // The report opens with the same health: the missed slot, the rejected line.
+    let (code, out) = on_snowflake(&azurite, &through_emulator, &["report"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let row = |measure: &str| {
+        out.lines()
+            .find(|l| l.contains(measure))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("lines rejected at load").contains(" 1 "), "{out}");
+    assert!(row("missed slots").contains(&at(4).rfc3339()), "{out}");
+
     // Slot 1's files were submitted twice and loaded once; its bad line cost that line.
     let submissions = emulator.submitted();
     assert_eq!(
@@ -453,24 +465,35 @@ async fn status_on_snowflake(
     since: twitch_pipeline::lake::Slot,
     until: twitch_pipeline::lake::Slot,
 ) -> (Option<i32>, String) {
-    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    snowflake_env(&mut status, snowflake)
+    let args = [
+        "status",
+        "--since",
+        &since.rfc3339(),
+        "--until",
+        &until.rfc3339(),
+        "--grace-minutes",
+        "0",
+    ];
+    on_snowflake(azurite, snowflake, &args).await
+}
+
+/// A command with `WAREHOUSE_URL=snowflake` over the lake in Azurite: exit code, output.
+#[cfg(feature = "duckdb")]
+async fn on_snowflake(
+    azurite: &Azurite,
+    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    args: &[&str],
+) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    snowflake_env(&mut command, snowflake)
         .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
         .env("LAKE_URL", "az://raw/twitch")
         .env("AZURE_STORAGE_USE_EMULATOR", "true")
         .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
         .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
         .env("WAREHOUSE_URL", "snowflake")
-        .args([
-            "status",
-            "--since",
-            &since.rfc3339(),
-            "--until",
-            &until.rfc3339(),
-            "--grace-minutes",
-            "0",
-        ]);
-    let output = tokio::task::spawn_blocking(move || status.output().unwrap())
+        .args(args);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
     let out = format!(

@@ -147,7 +147,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         let mut built = crate::report::build(&mut connection, 10)
             .await
             .context("cannot read the marts for the report")?;
-        built.health = super::report_health(&lake, &mut connection).await?;
+        built.health = super::report_health(&lake, &mut connection, &warehouse).await?;
         let page = options.data_dir.join("report.html");
         let subtitle = format!(
             "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",

@@ -118,15 +118,24 @@ pub async fn status(settings: &crate::config::StatusSettings) -> anyhow::Result<
         now,
         grace: settings.grace,
     };
-    // On Snowflake, Snowpipe's load history tells each file's fate and error.
-    let records = match &settings.warehouse {
+    let records = load_records(&settings.warehouse, options.since, now).await?;
+    Ok(crate::status::reconcile(&lake, &mut warehouse, options, records.as_ref()).await?)
+}
+
+/// On Snowflake, Snowpipe's load history since `since`: each file's fate and error
+/// (the local load keeps its own, in the warehouse).
+async fn load_records(
+    target: &WarehouseTarget,
+    since: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Option<crate::status::LoadRecords>> {
+    Ok(match target {
         WarehouseTarget::Snowflake(snowflake) => {
             let snowpipe = crate::snowpipe::SnowpipeClient::new(snowflake, Default::default())?;
-            Some(crate::ingest::load_records(&snowpipe, &snowflake.database, options.since, now).await?)
+            Some(crate::ingest::load_records(&snowpipe, &snowflake.database, since, now).await?)
         }
         WarehouseTarget::DuckDb(_) => None,
-    };
-    Ok(crate::status::reconcile(&lake, &mut warehouse, options, records.as_ref()).await?)
+    })
 }
 
 /// Builds the project's models and runs its tests; `on_step` sees each result.
@@ -142,16 +151,16 @@ pub async fn transform(
 /// The report's figures, from the marts; with a lake that has committed slots, the
 /// pipeline's health over the same window first.
 pub async fn report(
-    warehouse: &WarehouseTarget,
+    target: &WarehouseTarget,
     top: usize,
     lake: Option<&crate::lake::LakeUrl>,
 ) -> anyhow::Result<crate::report::Report> {
-    let mut warehouse = open_warehouse(warehouse, "report").await?;
+    let mut warehouse = open_warehouse(target, "report").await?;
     let mut report = crate::report::build(&mut warehouse, top)
         .await
         .context("cannot read the marts; run `twitch-pipeline transform` first")?;
     if let Some(lake) = lake {
-        report.health = report_health(&Lake::open(lake)?, &mut warehouse).await?;
+        report.health = report_health(&Lake::open(lake)?, &mut warehouse, target).await?;
     }
     Ok(report)
 }
@@ -161,6 +170,7 @@ pub async fn report(
 pub async fn report_health<W: crate::warehouse::Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
+    target: &WarehouseTarget,
 ) -> anyhow::Result<Option<crate::report::Health>> {
     let committed = lake.committed_slots().await?;
     let (Some(first), Some(newest)) = (committed.first(), committed.last()) else {
@@ -173,7 +183,8 @@ pub async fn report_health<W: crate::warehouse::Warehouse>(
         now: Utc::now(),
         grace: chrono::Duration::hours(2),
     };
-    let status = crate::status::reconcile(lake, warehouse, options, None).await?;
+    let records = load_records(target, options.since, options.now).await?;
+    let status = crate::status::reconcile(lake, warehouse, options, records.as_ref()).await?;
     Ok(Some(crate::report::Health::from_status(&status)))
 }
 
