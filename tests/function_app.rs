@@ -58,6 +58,19 @@ fn the_host_runs_serve_and_the_triggers_are_as_designed() {
             && fields[2] == "*",
         "hourly, a few minutes past the hour: {transform}"
     );
+    // Timers are retried only when they declare a retry policy; each retry of the
+    // extraction must still start inside its 15-minute slot.
+    let delay_secs = |text: &str| {
+        let parts: Vec<u64> = text.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600 + parts[1] * 60 + parts[2]
+    };
+    for (function, within) in [("extract_timer", 15 * 60), ("transform_timer", 60 * 60)] {
+        let retry = read(&format!("{function}/function.json"))["retry"].clone();
+        assert_eq!(retry["strategy"], "fixedDelay", "{function}: {retry}");
+        let retries = retry["maxRetryCount"].as_u64().unwrap();
+        let delay = delay_secs(retry["delayInterval"].as_str().unwrap());
+        assert!(retries >= 1 && retries * delay < within, "{function}: {retry}");
+    }
     let blob = binding("blob_trigger");
     assert_eq!(
         (

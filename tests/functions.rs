@@ -83,6 +83,28 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
         "{reply}"
     );
 
+    // A retry of the 20:15 timer that fires at 20:29:10 cannot finish before the 20:30
+    // run starts: refused with the reason, nothing extracted.
+    let (status, reply) = post(
+        &url,
+        "extract_timer",
+        &timer_envelope("extract_timer", "2026-11-23T20:29:10Z"),
+    )
+    .await;
+    assert_eq!(status, 500, "{reply}");
+    assert!(
+        reply["Logs"][0]
+            .as_str()
+            .unwrap()
+            .contains("too late to extract slot 2026-11-23T20:15:00Z"),
+        "{reply}"
+    );
+    assert!(
+        !dir.path()
+            .join("_manifests/date=2026-11-23/20261123T2015Z.json")
+            .exists()
+    );
+
     // Event Grid delivers the manifest: its three files go to their pipes, once per pipe.
     let manifest = format!("_manifests/date=2026-11-23/{}.json", slot().compact());
     let content = std::fs::read(dir.path().join(&manifest)).unwrap();

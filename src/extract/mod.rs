@@ -77,7 +77,7 @@ pub enum ExtractError {
     #[error("extracting slot {slot} stopped: a user or game look-up ended early; nothing was published")]
     Interrupted { slot: Slot },
     #[error(
-        "extracting slot {slot} passed its {seconds} s deadline; nothing was published and the next run retries the slot"
+        "extracting slot {slot} passed its {seconds} s deadline; nothing was published (a retry within the slot may still take it)"
     )]
     Deadline { slot: Slot, seconds: u64 },
 }

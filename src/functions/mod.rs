@@ -12,7 +12,10 @@
 //! - `POST /run`: the manual HTTP function, body `{"job": "extract"|"transform"|"ingest", …}`.
 //!
 //! A failure answers 500 with the reason, so the host records the invocation as
-//! failed and retries it.
+//! failed. The timers declare retry policies (their `function.json`): the host runs
+//! a failed timer again only then ("Azure Functions error handling and retries",
+//! learn.microsoft.com/azure/azure-functions/functions-bindings-error-pages: timer
+//! triggers retry by a function-level policy). Event Grid retries the blob trigger.
 
 pub mod invocation;
 
@@ -100,7 +103,8 @@ fn ok(logs: Vec<String>, outputs: serde_json::Map<String, Value>) -> Response {
     .into_response()
 }
 
-/// A failed invocation: 500 with the reason, so the host retries it.
+/// A failed invocation: 500 with the reason, so the host records it as failed (and
+/// retries it where the function declares a retry policy).
 fn failed(function: &str, reason: String) -> Response {
     error!(function, %reason, "invocation failed");
     let reply = InvocationReply {
@@ -116,10 +120,41 @@ fn extracted_line(outcome: &ExtractOutcome) -> String {
 }
 
 async fn extract(handler: &Handler, slot: Slot) -> anyhow::Result<String> {
+    extract_within(handler, slot, handler.settings.extract.deadline).await
+}
+
+async fn extract_within(handler: &Handler, slot: Slot, deadline: std::time::Duration) -> anyhow::Result<String> {
     let mut settings = handler.settings.extract.clone();
     settings.slot = Some(slot);
+    settings.deadline = deadline;
     Ok(extracted_line(&pipeline::extract(&settings).await?))
 }
+
+/// A timer run must end inside its slot: the next slot's run starts then. Its deadline
+/// is the configured one, cut to the slot's end less [`SLOT_END_MARGIN`], measured from
+/// the invocation's time; a retry that fires too late to finish is refused, and the
+/// slot is reported as missed (`status`).
+fn timer_deadline(
+    slot: Slot,
+    fired: chrono::DateTime<chrono::Utc>,
+    configured: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    let end = slot.time() + chrono::Duration::minutes(crate::lake::SLOT_MINUTES) - SLOT_END_MARGIN;
+    let left = (end - fired).to_std().unwrap_or_default();
+    if left < MIN_EXTRACT_TIME {
+        return Err(format!(
+            "too late to extract slot {slot}: {} s left before the next slot's run (at least {} s needed); the slot is missed",
+            left.as_secs(),
+            MIN_EXTRACT_TIME.as_secs()
+        ));
+    }
+    Ok(left.min(configured))
+}
+
+/// Time kept free before the next slot's run starts.
+const SLOT_END_MARGIN: chrono::Duration = chrono::Duration::seconds(30);
+/// Less than this is not enough for a snapshot: a late retry gives up at once.
+const MIN_EXTRACT_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn transform(handler: &Handler) -> anyhow::Result<String> {
     let settings = crate::config::TransformSettings {
@@ -183,7 +218,9 @@ async fn extract_timer(State(handler): State<Arc<Handler>>, Json(invocation): Js
         let now = invocation
             .utc_now()
             .ok_or_else(|| anyhow::anyhow!("Metadata.sys.UtcNow is missing"))?;
-        let line = extract(&handler, Slot::scheduled(now)).await?;
+        let slot = Slot::scheduled(now);
+        let deadline = timer_deadline(slot, now, handler.settings.extract.deadline).map_err(anyhow::Error::msg)?;
+        let line = extract_within(&handler, slot, deadline).await?;
         Ok::<_, anyhow::Error>(if timer.is_past_due {
             format!("{line} (past due)")
         } else {
@@ -327,5 +364,33 @@ async fn run(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocat
             ok(vec![line], outputs)
         }
         Err(e) => failed("run", format!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_run_ends_inside_its_slot() {
+        let slot: Slot = "2026-11-23T20:00:00Z".parse().unwrap();
+        let at = |m: i64, s: i64| slot.time() + chrono::Duration::minutes(m) + chrono::Duration::seconds(s);
+        let ten = std::time::Duration::from_secs(600);
+        assert_eq!(
+            timer_deadline(slot, at(0, 4), ten),
+            Ok(ten),
+            "on time: the configured deadline"
+        );
+        assert_eq!(
+            timer_deadline(slot, at(9, 0), ten),
+            Ok(std::time::Duration::from_secs(330)),
+            "a retry at 20:09 must finish by 20:14:30"
+        );
+        let late = timer_deadline(slot, at(14, 0), ten).unwrap_err();
+        assert!(
+            late.contains("too late to extract slot 2026-11-23T20:00:00Z: 30 s left"),
+            "{late}"
+        );
+        assert!(timer_deadline(slot, at(20, 0), ten).is_err());
     }
 }
