@@ -222,6 +222,19 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
             "{secret} must be a Key Vault reference: {line}"
         );
     }
+    // Flex Consumption refuses a maximum under 40 (or over 1,000); concurrency is set
+    // on purpose, at the figure the functions bench measures.
+    let default_of = |param: &str| {
+        let line = app
+            .lines()
+            .find(|l| l.starts_with(&format!("param {param} int = ")))
+            .unwrap_or_else(|| panic!("functionapp.bicep has no default for {param}"));
+        line.rsplit(' ').next().unwrap().parse::<u32>().unwrap()
+    };
+    assert!((40..=1000).contains(&default_of("maximumInstanceCount")));
+    assert!(app.contains("@minValue(40)\n@maxValue(1000)\nparam maximumInstanceCount"));
+    assert_eq!(default_of("httpPerInstanceConcurrency"), 16);
+    assert!(app.contains("perInstanceConcurrency: httpPerInstanceConcurrency"));
     let main = std::fs::read_to_string(root.join("infra/main.bicep")).unwrap();
     let modules: Vec<&str> = main
         .lines()

@@ -21,8 +21,25 @@ param snowflakeWarehouse string
 param snowflakeDatabase string
 param lakeContainer string
 
-@description('Most instances the app scales to; one extraction at a time needs few.')
-param maximumInstanceCount int = 10
+// Flex Consumption's lowest allowed maximum is 40 and its highest 1,000 ("Azure
+// Functions Flex Consumption plan hosting", Considerations: Scale,
+// learn.microsoft.com/azure/azure-functions/flex-consumption-plan); a lower value is
+// refused at deployment. One extraction at a time needs few: the lowest allowed.
+@description('Most instances the app scales to (Flex Consumption: 40 to 1,000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+// HTTP-triggered functions (run, and blob_trigger: an Event Grid webhook) share this
+// per-instance concurrency. 16 is Flex Consumption's default for 2,048 MB instances
+// ("Concurrency in Azure Functions": HTTP trigger concurrency,
+// learn.microsoft.com/azure/azure-functions/functions-concurrency), said here so it
+// does not move with the instance size: a blob event takes `serve` milliseconds, and
+// the functions bench measures p99 at 16 in flight.
+@description('Concurrent HTTP invocations (blob events, manual runs) per instance.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
 
 @description('Memory per instance: the extractor stays under 150 MB, the transform runs in Snowflake.')
 param instanceMemoryMB int = 2048
@@ -73,6 +90,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'custom'
