@@ -20,6 +20,7 @@ param namePrefix string
 param twitchClientId string
 
 @secure()
+@minLength(1)
 @description('Twitch application client secret; stored in Key Vault, referenced by the app.')
 param twitchClientSecret string
 
@@ -39,6 +40,7 @@ param snowflakeWarehouse string
 param snowflakeDatabase string
 
 @secure()
+@minLength(1)
 @description('The service user\'s private key (PKCS#8 PEM); stored in Key Vault, referenced by the app.')
 param snowflakePrivateKey string
 

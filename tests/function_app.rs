@@ -236,6 +236,25 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
     assert_eq!(default_of("httpPerInstanceConcurrency"), 16);
     assert!(app.contains("perInstanceConcurrency: httpPerInstanceConcurrency"));
     let main = std::fs::read_to_string(root.join("infra/main.bicep")).unwrap();
+    // A redeploy from a shell without the secrets must stop, not write empty ones
+    // into Key Vault: no empty fallback in the parameters, no empty value accepted.
+    let params = std::fs::read_to_string(root.join("infra/main.bicepparam")).unwrap();
+    for (param, variable) in [
+        ("twitchClientSecret", "TWITCH_CLIENT_SECRET"),
+        ("snowflakePrivateKey", "SNOWFLAKE_PRIVATE_KEY"),
+    ] {
+        assert!(
+            params.contains(&format!("param {param} = readEnvironmentVariable('{variable}')\n")),
+            "{param} must have no default: {params}"
+        );
+        assert!(
+            {
+                let at = main.find(&format!("param {param} string")).unwrap();
+                main[..at].rsplit("@secure()").next().unwrap().contains("@minLength(1)")
+            },
+            "{param} must refuse an empty value"
+        );
+    }
     let modules: Vec<&str> = main
         .lines()
         .filter_map(|l| l.split("'modules/").nth(1))
