@@ -107,6 +107,7 @@ module events 'modules/eventgrid.bicep' = {
     name: '${namePrefix}-lake-events'
     storageAccountName: storage.outputs.name
     lakeContainer: storage.outputs.lakeContainer
+    deadLetterContainer: storage.outputs.deadLetterContainer
     functionAppHostName: app.outputs.hostName
     deploySubscription: deployEventSubscription
     blobsExtensionKey: blobsExtensionKey

@@ -255,6 +255,19 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
             "{param} must refuse an empty value"
         );
     }
+    // An event that runs out of retries is kept in a dead-letter container, written
+    // by the system topic's identity (the account takes no shared keys).
+    let events = std::fs::read_to_string(root.join("infra/modules/eventgrid.bicep")).unwrap();
+    let storage = std::fs::read_to_string(root.join("infra/modules/storage.bicep")).unwrap();
+    assert!(storage.contains("name: 'deadletter'") && storage.contains("output deadLetterContainer string"));
+    assert!(
+        events.contains("deadLetterWithResourceIdentity: {")
+            && events.contains("endpointType: 'StorageBlob'")
+            && events.contains("blobContainerName: deadLetterContainer")
+            && events.contains("principalId: topic.identity.principalId"),
+        "{events}"
+    );
+    assert!(main.contains("deadLetterContainer: storage.outputs.deadLetterContainer"));
     let modules: Vec<&str> = main
         .lines()
         .filter_map(|l| l.split("'modules/").nth(1))

@@ -6,6 +6,13 @@
 // where KEY is the app's `blobs_extension` system key, which exists only after the
 // code is deployed. Only BlobCreated events under the lake's `_manifests/` folder are
 // sent: a slot is complete only once its manifest exists.
+//
+// An event that exhausts its retries (30 attempts or 24 hours) is dead-lettered into
+// the storage account's `deadletter` container, not dropped. The account takes no
+// shared keys, so Event Grid writes there as the system topic's own identity, with
+// Storage Blob Data Contributor on the account ("Dead letter and retry policies":
+// learn.microsoft.com/azure/event-grid/manage-event-delivery; "Event delivery with a
+// managed identity": learn.microsoft.com/azure/event-grid/managed-service-identity).
 
 param location string
 param name string
@@ -13,6 +20,7 @@ param storageAccountName string
 param lakeContainer string
 param functionAppHostName string
 param deploySubscription bool
+param deadLetterContainer string
 
 @secure()
 param blobsExtensionKey string
@@ -24,6 +32,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: name
   location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     source: storage.id
     topicType: 'Microsoft.Storage.StorageAccounts'
@@ -52,6 +63,34 @@ resource manifests 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: storage.id
+          blobContainerName: deadLetterContainer
+        }
+      }
+    }
+  }
+  dependsOn: [
+    deadLetterWriter
+  ]
+}
+
+// Built-in role: Storage Blob Data Contributor.
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, topic.id, storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: topic.identity.principalId
+    principalType: 'ServicePrincipal'
   }
 }
 

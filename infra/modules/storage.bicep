@@ -1,5 +1,6 @@
-// The lake's storage account: the `raw` container (the lake) and `deployments` (the
-// Flex Consumption app's package). No public access, TLS 1.2, HTTPS only.
+// The lake's storage account: the `raw` container (the lake), `deployments` (the
+// Flex Consumption app's package) and `deadletter` (manifest events Event Grid could
+// not deliver). No public access, TLS 1.2, HTTPS only.
 
 param location string
 
@@ -43,7 +44,18 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   }
 }
 
+// Event Grid writes here an event whose delivery ran out of retries or time: the slot
+// it names was committed but never submitted (the hourly run submits it again).
+resource deadLetter 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobs
+  name: 'deadletter'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 output name string = account.name
 output id string = account.id
 output lakeContainer string = lake.name
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deployments.name}'
+output deadLetterContainer string = deadLetter.name
