@@ -143,7 +143,7 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
 }
 
 #[tokio::test]
-async fn failures_answer_500_with_the_reason_so_the_host_retries() {
+async fn failures_say_why_to_the_host_and_to_the_caller() {
     // Everything bound: the folder and the server live until the test ends.
     let Handler {
         sim: _sim,
@@ -177,26 +177,45 @@ async fn failures_answer_500_with_the_reason_so_the_host_retries() {
             .contains("not a manifest this pipeline writes"),
         "{reply}"
     );
-    // Without the blob's bytes the lake is read; a manifest it lacks is retried later.
+    // The manual function answers its caller through `res` with the real status and
+    // the reason (a non-2xx reply would reach the caller as a bare 500): a job that
+    // fails is a 500 (here a manifest the lake lacks)…
+    let res = |reply: &serde_json::Value| {
+        (
+            reply["Outputs"]["res"]["statusCode"].as_u64().unwrap_or_default(),
+            reply["Outputs"]["res"]["body"].as_str().unwrap_or_default().to_string(),
+        )
+    };
     let (status, reply) = post(
         &url,
         "run",
         &json!({"Data": {"req": {"Body": {"job": "ingest", "path": "_manifests/date=2026-11-23/20261123T2345Z.json"}}}, "Metadata": {}}),
     )
     .await;
-    assert_eq!(status, 500);
-    assert!(
-        reply["ReturnValue"]["error"].as_str().unwrap().contains("no manifest"),
-        "{reply}"
-    );
+    assert_eq!(status, 200, "{reply}");
+    let (code, body) = res(&reply);
+    assert!(code == 500 && body.contains("no manifest"), "{reply}");
 
-    let (status, _) = post(
-        &url,
-        "run",
-        &json!({"Data": {"req": {"Body": "{\"job\": \"dance\"}"}}, "Metadata": {}}),
-    )
-    .await;
-    assert_eq!(status, 500);
+    // …and a request that cannot be run is a 400: an unknown job, a missing path, a
+    // past slot (Twitch keeps no history), a future one.
+    for (request, reason) in [
+        (json!({"job": "dance"}), "the body must be"),
+        (json!({"job": "ingest"}), "ingest needs \"path\""),
+        (
+            json!({"job": "extract", "slot": "2026-11-23T18:00:00Z"}),
+            "keeps no history",
+        ),
+        (
+            json!({"job": "extract", "slot": "2026-11-23T23:00:00Z"}),
+            "block its real run",
+        ),
+        (json!({"job": "extract", "slot": "yesterday"}), "\"slot\""),
+    ] {
+        let (status, reply) = post(&url, "run", &run_envelope(&url, &request, "2026-11-23T20:16:00Z")).await;
+        assert_eq!(status, 200, "{reply}");
+        let (code, body) = res(&reply);
+        assert!(code == 400 && body.contains(reason), "{request}: {reply}");
+    }
 }
 
 #[test]
