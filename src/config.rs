@@ -39,6 +39,16 @@ struct Problems(Vec<String>);
 impl Problems {
     fn required(&mut self, value: &Option<String>, env: &str, flag: &str) -> Option<String> {
         match value.as_deref().map(str::trim) {
+            // App Service leaves a Key Vault reference's text in place when it cannot
+            // resolve it (the identity's access not yet granted or propagated): that
+            // text is not the secret. ("Use Key Vault references as app settings",
+            // learn.microsoft.com/azure/app-service/app-service-key-vault-references.)
+            Some(v) if v.starts_with("@Microsoft.KeyVault(") => {
+                self.0.push(format!(
+                    "{env} is a Key Vault reference the platform has not resolved: the app's identity cannot read the secret yet (its Key Vault Secrets User role, or the role's propagation); restart the app once it can"
+                ));
+                None
+            }
             Some(v) if !v.is_empty() => Some(v.to_string()),
             _ => {
                 self.0.push(format!("{env} (or {flag}) is not set"));
@@ -875,6 +885,18 @@ mod tests {
         assert_eq!(settings.slot.unwrap().rfc3339(), "2026-11-23T22:15:00Z");
         assert_eq!(settings.max_streams, Some(500));
         assert_eq!(settings.deadline, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn an_unresolved_key_vault_reference_is_named_not_used_as_the_secret() {
+        let mut args = args();
+        args.twitch.client_secret =
+            Some("@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/twitch-client-secret/)".into());
+        let error = args.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("TWITCH_CLIENT_SECRET is a Key Vault reference the platform has not resolved"),
+            "{error}"
+        );
     }
 
     #[test]

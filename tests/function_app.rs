@@ -235,6 +235,11 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
     assert!(app.contains("@minValue(40)\n@maxValue(1000)\nparam maximumInstanceCount"));
     assert_eq!(default_of("httpPerInstanceConcurrency"), 16);
     assert!(app.contains("perInstanceConcurrency: httpPerInstanceConcurrency"));
+    // Key Vault references resolve on first start: the identity reading them is
+    // granted its role before the app exists.
+    assert!(app.contains("keyVaultReferenceIdentity: secretsReader.id"));
+    assert!(app.contains("principalId: secretsReader.properties.principalId"));
+    assert!(app.contains("dependsOn: [\n    secretsUser\n  ]"));
     let main = std::fs::read_to_string(root.join("infra/main.bicep")).unwrap();
     // A redeploy from a shell without the secrets must stop, not write empty ones
     // into Key Vault: no empty fallback in the parameters, no empty value accepted.

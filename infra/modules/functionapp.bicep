@@ -4,6 +4,15 @@
 // Identity-based storage: AzureWebJobsStorage and the blob trigger's `LakeStorage`
 // connection name the account, with the identity's roles Storage Blob Data Owner and
 // Storage Queue Data Contributor. Secrets are Key Vault references.
+//
+// Key Vault references resolve on first start only if the identity that reads them
+// already has its role: a system-assigned identity exists only with the app, so its
+// role would come after the app's first start. The references are read instead by a
+// user-assigned identity created, and granted Key Vault Secrets User, before the app
+// (`keyVaultReferenceIdentity`: "Use Key Vault references as app settings", Access
+// vaults with a user-assigned identity, learn.microsoft.com/azure/app-service/app-service-key-vault-references).
+// A role can still take minutes to propagate: `serve` then refuses to start, naming
+// the unresolved reference, and infra/README.md says to restart the app.
 
 param location string
 param name string
@@ -52,6 +61,12 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
+// Reads the Key Vault references; granted before the app exists.
+resource secretsReader 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-secrets'
+  location: location
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${name}-plan'
   location: location
@@ -70,13 +85,19 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   location: location
   kind: 'functionapp,linux'
   identity: {
-    type: 'SystemAssigned'
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: {
+      '${secretsReader.id}': {}
+    }
   }
+  dependsOn: [
+    secretsUser
+  ]
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // Key Vault references resolve with the system identity.
-    keyVaultReferenceIdentity: 'SystemAssigned'
+    // Key Vault references resolve with the identity granted before the app.
+    keyVaultReferenceIdentity: secretsReader.id
     functionAppConfig: {
       deployment: {
         storage: {
@@ -155,11 +176,11 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 }
 
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, app.id, keyVaultSecretsUser)
+  name: guid(vault.id, secretsReader.id, keyVaultSecretsUser)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
-    principalId: app.identity.principalId
+    principalId: secretsReader.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
