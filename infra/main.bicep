@@ -44,6 +44,9 @@ param snowflakeDatabase string
 @description('The service user\'s private key (PKCS#8 PEM); stored in Key Vault, referenced by the app.')
 param snowflakePrivateKey string
 
+@description('Who the alerts email (a failing function, missed slots, Snowpipe errors, failed data tests).')
+param alertEmail string
+
 @description('Phase two: subscribe blob_trigger to the lake\'s new manifests.')
 param deployEventSubscription bool = false
 
@@ -76,6 +79,16 @@ module vault 'modules/keyvault.bicep' = {
     name: '${namePrefix}-kv-${take(suffix, 8)}'
     twitchClientSecret: twitchClientSecret
     snowflakePrivateKey: snowflakePrivateKey
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
   }
 }
 

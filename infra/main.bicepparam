@@ -13,6 +13,7 @@ param twitchClientSecret = readEnvironmentVariable('TWITCH_CLIENT_SECRET')
 param snowflakeAccount = 'MYORG-MYACCOUNT'
 param snowflakeWarehouse = 'TRANSFORMING'
 param snowflakeDatabase = 'TWITCH'
+param alertEmail = 'operator@example.com'
 param snowflakePrivateKey = readEnvironmentVariable('SNOWFLAKE_PRIVATE_KEY')
 
 // Phase two: after the code is deployed, set these (see infra/README.md).

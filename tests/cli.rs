@@ -450,6 +450,25 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
     );
     assert!(out.contains("2 slot(s) missed or incomplete"), "{out}");
 
+    // Nothing was expected before the lake's first slot: a day-long window still
+    // counts five slots.
+    let earlier = with_locations("status")
+        .args([
+            "--since",
+            &at(-96).rfc3339(),
+            "--until",
+            &at(5).rfc3339(),
+            "--grace-minutes",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&earlier).contains("since 2026-11-23T20:00:00Z: 5 slot(s) expected"),
+        "{}",
+        text(&earlier)
+    );
+
     // The report puts the pipeline's health first, the missed slot named.
     let report = with_locations("report").output().unwrap();
     let printed = text(&report);

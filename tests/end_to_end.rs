@@ -344,6 +344,14 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         logs.contains("WARNING: ") && logs.contains("MISSED"),
         "the run reports the missed slot: {logs}"
     );
+    // …and the line Snowpipe rejected (what the alert on Snowpipe load errors reads).
+    assert!(
+        logs.contains(&format!(
+            "WARNING: slot {}: `{bad_file}`: 1 line(s) rejected by Snowpipe",
+            at(1)
+        )),
+        "{logs}"
+    );
     assert!(
         logs.contains(&format!("slot {}: submitted", at(5)))
             && logs.contains(&manifest(5).await.file(Entity::Streams).unwrap().path)

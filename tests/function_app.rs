@@ -278,7 +278,20 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         .filter_map(|l| l.split("'modules/").nth(1))
         .map(|rest| rest.split('\'').next().unwrap())
         .collect();
-    assert_eq!(modules.len(), 5, "{modules:?}");
+    assert_eq!(modules.len(), 6, "{modules:?}");
+    // Alerts: an action group emailing a parameter, and a rule for each thing that
+    // must reach a person.
+    let alerts = std::fs::read_to_string(root.join("infra/modules/alerts.bicep")).unwrap();
+    assert!(alerts.contains("emailAddress: alertEmail") && main.contains("param alertEmail string"));
+    for rule in [
+        "function-failed",
+        "no-new-slot",
+        "snowpipe-load-errors",
+        "transform-tests-failed",
+    ] {
+        assert!(alerts.contains(&format!("name: '{rule}'")), "no alert {rule}");
+    }
+    assert!(alerts.contains("actionGroups: [\n          operators.id"));
     for module in modules {
         assert!(
             root.join("infra/modules").join(module).is_file(),

@@ -286,6 +286,14 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
             .failures()
             .map(|slot| format!("WARNING: {}", crate::status::slot_line(slot))),
     );
+    // Lines Snowpipe rejected leave the slot complete (counted), but a person should
+    // know: the alert on Snowpipe load errors reads these.
+    lines.extend(status.slots.iter().flat_map(|slot| {
+        slot.notes
+            .iter()
+            .filter(|note| note.contains("rejected by Snowpipe"))
+            .map(move |note| format!("WARNING: slot {}: {note}", slot.slot))
+    }));
     lines.push(crate::status::summary_line(&status));
     Ok(lines)
 }

@@ -166,19 +166,19 @@ pub async fn report(
 }
 
 /// The health of the 24 hours up to the lake's newest committed slot (from its first
-/// slot, if it is younger: nothing was expected before the pipeline started).
+/// slot, if it is younger: `reconcile` expects nothing before the pipeline started).
 pub async fn report_health<W: crate::warehouse::Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
     target: &WarehouseTarget,
 ) -> anyhow::Result<Option<crate::report::Health>> {
     let committed = lake.committed_slots().await?;
-    let (Some(first), Some(newest)) = (committed.first(), committed.last()) else {
+    let Some(newest) = committed.last() else {
         return Ok(None);
     };
     let until = newest.offset(1).time();
     let options = crate::status::StatusOptions {
-        since: first.time().max(until - chrono::Duration::hours(24)),
+        since: until - chrono::Duration::hours(24),
         until,
         now: Utc::now(),
         grace: chrono::Duration::hours(2),

@@ -172,7 +172,8 @@ pub enum StatusError {
     Warehouse(#[from] WarehouseError),
 }
 
-/// Reconciles the slots since `options.since` between `lake` and `warehouse`; with
+/// Reconciles the slots since `options.since` (or the lake's first committed slot, if
+/// later) between `lake` and `warehouse`; with
 /// Snowpipe's `records`, each file's load record and error too.
 pub async fn reconcile<W: Warehouse>(
     lake: &Lake,
@@ -180,10 +181,14 @@ pub async fn reconcile<W: Warehouse>(
     options: StatusOptions,
     records: Option<&LoadRecords>,
 ) -> Result<Status, StatusError> {
-    let first = Slot::containing(options.since);
-    let committed: Vec<Slot> = lake
-        .committed_slots()
-        .await?
+    let all = lake.committed_slots().await?;
+    // Nothing was expected before the pipeline's first slot: a window reaching back
+    // past it starts there, so a new deployment is not a day of missed slots.
+    let first = match all.first() {
+        Some(earliest) => Slot::containing(options.since).max(*earliest),
+        None => Slot::containing(options.since),
+    };
+    let committed: Vec<Slot> = all
         .into_iter()
         .filter(|s| *s >= first && s.time() < options.until)
         .collect();
