@@ -135,9 +135,10 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let warehouse = twitch_pipeline::config::WarehouseTarget::DuckDb(dir.path().join("warehouse.duckdb"));
-    // A recent slot, so the transform's freshness check passes.
-    let now = chrono::Utc::now();
-    let slot = Slot::scheduled(now);
+    // A recent slot, so the transform's freshness check passes; the timer fires at
+    // its start (as the host fires it), whatever the time within the slot now.
+    let slot = Slot::containing(chrono::Utc::now());
+    let now = slot.time() + chrono::Duration::seconds(2);
     sim.simulator.config().clock.set(slot.time());
     let (url, _stop) = spawn_handler(serve_settings(&sim, &lake, warehouse)).await;
     let log = |reply: &Value| reply["Logs"][0].as_str().unwrap_or_default().to_string();
