@@ -300,3 +300,112 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         );
     }
 }
+
+/// `scripts/deploy` against a stand-in `az` on PATH that records its calls: the
+/// guide's steps in order, the same on a second run, and a stop at the first failure
+/// that says what failed and what to do.
+#[test]
+fn scripts_deploy_runs_the_guide_in_order_and_stops_at_the_first_failure() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        r#"#!/usr/bin/env bash
+echo "$* | key=${BLOBS_EXTENSION_KEY:-}" >> "$FAKE_AZ_LOG"
+if [ -n "${FAKE_AZ_FAIL:-}" ] && [[ "$*" == *"$FAKE_AZ_FAIL"* ]]; then echo "ERROR: scripted" >&2; exit 1; fi
+case "$*" in
+  "deployment group show"*) echo "twitchpipe-app" ;;
+  "functionapp keys list"*) echo "blobs-key-123" ;;
+esac
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let package = dir.path().join("app.zip");
+    std::fs::write(&package, b"zip").unwrap();
+    let log = dir.path().join("az.log");
+    let deploy = |fail: Option<&str>, secrets: bool| {
+        let _ = std::fs::remove_file(&log);
+        let mut command = std::process::Command::new(root.join("scripts/deploy"));
+        command
+            .args(["twitch-rg", "westeurope"])
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+            .env("FAKE_AZ_LOG", &log)
+            .env("DEPLOY_PACKAGE", &package)
+            .env("DEPLOY_KEY_WAIT_SECS", "0")
+            .env_remove("FAKE_AZ_FAIL")
+            .env_remove("BLOBS_EXTENSION_KEY");
+        if secrets {
+            command
+                .env("TWITCH_CLIENT_SECRET", "s")
+                .env("SNOWFLAKE_PRIVATE_KEY", "k");
+        } else {
+            command
+                .env_remove("TWITCH_CLIENT_SECRET")
+                .env_remove("SNOWFLAKE_PRIVATE_KEY");
+        }
+        if let Some(fail) = fail {
+            command.env("FAKE_AZ_FAIL", fail);
+        }
+        let output = command.output().unwrap();
+        let calls: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (output, calls)
+    };
+
+    let (output, calls) = deploy(None, true);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let order: Vec<&str> = calls.iter().map(|c| c.split(" --").next().unwrap()).collect();
+    assert_eq!(
+        order,
+        [
+            "group create",
+            "deployment group create",
+            "deployment group show",
+            "functionapp deployment source config-zip",
+            "functionapp keys list",
+            "deployment group create",
+        ],
+        "{calls:#?}"
+    );
+    assert!(calls[1].contains("--parameters infra/main.bicepparam") && !calls[1].contains("deployEventSubscription"));
+    assert!(calls[3].contains("--name twitchpipe-app") && calls[3].contains(&format!("--src {}", package.display())));
+    assert!(calls[5].contains("deployEventSubscription=true") && calls[5].ends_with("key=blobs-key-123"));
+    // A second run makes the same calls: every step is safe to repeat.
+    let (again, calls_again) = deploy(None, true);
+    assert!(again.status.success());
+    assert_eq!(calls_again, calls);
+
+    // The first failure stops the run and says what failed and what to do.
+    let (failed, calls) = deploy(Some("config-zip"), true);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("deploying the package to twitchpipe-app failed")
+            && stderr.contains("run scripts/deploy again"),
+        "{stderr}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("keys list") || c.contains("deployEventSubscription")),
+        "{calls:#?}"
+    );
+
+    // Without the secrets nothing is called, and both are named.
+    let (refused, calls) = deploy(None, false);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr.contains("TWITCH_CLIENT_SECRET SNOWFLAKE_PRIVATE_KEY"),
+        "{stderr}"
+    );
+    assert!(calls.is_empty(), "{calls:#?}");
+}
