@@ -157,22 +157,9 @@ pub async fn backfill(
 
 /// The slot's manifest, if it and every file it lists can be read; why not, if not.
 async fn whole_slot(lake: &Lake, slot: Slot) -> Result<Manifest, String> {
-    let manifest = match lake.manifest(slot).await {
-        Ok(Some(manifest)) => manifest,
-        Ok(None) => return Err("its manifest disappeared while the backfill ran".into()),
-        Err(error) => return Err(format!("its manifest cannot be used: {error}")),
-    };
+    let manifest = lake.listed_manifest(slot).await?;
     for file in &manifest.files {
-        match lake.exists(&file.path).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(format!(
-                    "its manifest lists `{}`, which the lake does not have",
-                    file.path
-                ));
-            }
-            Err(error) => return Err(format!("`{}` cannot be read: {error}", file.path)),
-        }
+        lake.check_listed_file(&file.path).await?;
     }
     Ok(manifest)
 }

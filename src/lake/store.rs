@@ -233,13 +233,36 @@ impl Lake {
             })
     }
 
-    /// Whether an object exists at `path` (relative to the lake root).
-    pub async fn exists(&self, path: &str) -> Result<bool, LakeError> {
-        let path = Path::from(path);
-        match self.store.head(&path).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(LakeError::storage("read", &path, e)),
+    /// The manifest of a slot [`committed_slots`](Self::committed_slots) listed, or why
+    /// it cannot be used: the stages that read committed slots (load, backfill) report
+    /// that reason, skip the slot and try it again on their next run.
+    pub async fn listed_manifest(&self, slot: Slot) -> Result<Manifest, String> {
+        match self.manifest(slot).await {
+            Ok(Some(manifest)) => Ok(manifest),
+            Ok(None) => Err("its manifest disappeared after the lake was listed".into()),
+            Err(error) => Err(format!("its manifest cannot be used: {error}")),
+        }
+    }
+
+    /// The bytes of a file a manifest lists, or why they cannot be had.
+    pub async fn listed_file(&self, path: &str) -> Result<Bytes, String> {
+        match self.get_optional(&Path::from(path)).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(not_in_lake(path)),
+            Err(error) => Err(format!("`{path}` cannot be read: {error}")),
+        }
+    }
+
+    /// Whether a file a manifest lists is there (without reading it), or why not.
+    pub async fn check_listed_file(&self, path: &str) -> Result<(), String> {
+        let object = Path::from(path);
+        match self.store.head(&object).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(not_in_lake(path)),
+            Err(e) => Err(format!(
+                "`{path}` cannot be read: {}",
+                LakeError::storage("read", &object, e)
+            )),
         }
     }
 
@@ -279,6 +302,11 @@ impl Lake {
             .map(|_| ())
             .map_err(|e| LakeError::storage("write", path, e))
     }
+}
+
+/// Why a slot cannot be taken whole: its manifest lists a file the lake lacks.
+fn not_in_lake(path: &str) -> String {
+    format!("its manifest lists `{path}`, which the lake does not have")
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::time::Instant;
 
 use chrono::Utc;
 use duckdb::params;
-use object_store::path::Path;
 use tracing::{info, instrument, warn};
 
 pub use crate::lake::{CheckedFile, Rejected, check_file};
@@ -138,27 +137,14 @@ async fn load_slot(
     loaded: &HashSet<String>,
     summary: &mut LoadSummary,
 ) -> Result<u64, SlotFailure> {
-    let manifest = match lake.manifest(slot).await {
-        Ok(Some(manifest)) => manifest,
-        Ok(None) => return Err(SlotFailure::Skip("its manifest disappeared while the load ran".into())),
-        Err(error) => return Err(SlotFailure::Skip(format!("its manifest cannot be used: {error}"))),
-    };
+    let manifest = lake.listed_manifest(slot).await.map_err(SlotFailure::Skip)?;
     let mut new_files = 0;
     for file in &manifest.files {
         if loaded.contains(&file.path) {
             summary.files_already_loaded += 1;
             continue;
         }
-        let bytes = match lake.get_optional(&Path::from(file.path.as_str())).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                return Err(SlotFailure::Skip(format!(
-                    "its manifest lists `{}`, which the lake does not have",
-                    file.path
-                )));
-            }
-            Err(error) => return Err(SlotFailure::Skip(format!("`{}` cannot be read: {error}", file.path))),
-        };
+        let bytes = lake.listed_file(&file.path).await.map_err(SlotFailure::Skip)?;
         // Decompressing and checking is CPU work: keep it off the async threads.
         let checked = tokio::task::spawn_blocking(move || check_file(&bytes))
             .await

@@ -22,7 +22,7 @@ use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot};
 use crate::warehouse::{Warehouse, WarehouseError, raw_table};
 
 /// What to reconcile, and when a committed slot must be complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct StatusOptions {
     /// The first slot looked at is the one containing this time.
     pub since: DateTime<Utc>,
@@ -130,7 +130,6 @@ impl SlotStatus {
 /// The reconciliation of a window of slots.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
-    pub options: StatusOptions,
     pub slots: Vec<SlotStatus>,
     /// False when the warehouse has no fact yet (the transform never ran).
     pub fact_available: bool,
@@ -207,7 +206,6 @@ pub async fn reconcile<W: Warehouse>(
         slots.push(status);
     }
     Ok(Status {
-        options,
         slots,
         fact_available: counts.fact_available,
     })
