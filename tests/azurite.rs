@@ -80,17 +80,7 @@ async fn extract_round_trips_through_azurite_and_a_rerun_writes_nothing() {
 /// `extract` of `slot()` into `az://raw/twitch` on Azurite, configured as a user would.
 fn extract_command(sim: &twitch_pipeline::simulator::RunningSimulator, azurite: &Azurite) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    command
-        .args(["extract", "--slot", &slot().rfc3339(), "--lake", "az://raw/twitch"])
-        .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
-        .env(
-            "TWITCH_CLIENT_SECRET",
-            twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
-        )
-        .env("TWITCH_API_URL", sim.api_url())
-        .env("TWITCH_AUTH_URL", sim.auth_url())
-        .env("AZURE_STORAGE_USE_EMULATOR", "true")
-        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
-        .env_remove("AZURE_STORAGE_ACCOUNT_NAME");
+    command.args(["extract", "--slot", &slot().rfc3339()]);
+    azurite.lake_env(sim_env(&mut command, sim));
     command
 }

@@ -120,14 +120,8 @@ async fn extract_prints_a_summary_then_already_extracted_on_rerun() {
         let mut command = binary();
         command
             .args(["extract", "--slot", "2026-11-23T20:07:00Z"])
-            .env("LAKE_URL", dir.path())
-            .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
-            .env(
-                "TWITCH_CLIENT_SECRET",
-                twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
-            )
-            .env("TWITCH_API_URL", sim.api_url())
-            .env("TWITCH_AUTH_URL", sim.auth_url());
+            .env("LAKE_URL", dir.path());
+        sim_env(&mut command, &sim);
         command
     };
     let first = run(command()).await;

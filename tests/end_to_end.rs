@@ -106,20 +106,10 @@ async fn spawn_serve(
 ) -> (Serve, String) {
     let port = free_port();
     let mut command = serve_command(port);
+    snowflake_env(&mut command, snowflake).env("SNOWFLAKE_SCHEMA", &snowflake.schema);
+    azurite.lake_env(sim_env(&mut command, sim));
     let mut serve = Serve(
-        snowflake_env(&mut command, snowflake)
-            .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
-            .env("TWITCH_CLIENT_ID", twitch_pipeline::simulator::DEFAULT_CLIENT_ID)
-            .env(
-                "TWITCH_CLIENT_SECRET",
-                twitch_pipeline::simulator::DEFAULT_CLIENT_SECRET,
-            )
-            .env("TWITCH_API_URL", sim.api_url())
-            .env("TWITCH_AUTH_URL", sim.auth_url())
-            .env("LAKE_URL", "az://raw/twitch")
-            .env("AZURE_STORAGE_USE_EMULATOR", "true")
-            .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
-            .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+        command
             .env("WAREHOUSE_URL", "snowflake")
             .env("RESUBMIT_AFTER_MINUTES", resubmit_after)
             .stdout(std::process::Stdio::null())
@@ -192,16 +182,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     // The raw layer, from snowflake-setup's own DDL.
     let snowflake = snowflake_settings(fakesnow.port);
     let mut direct = SnowflakeWarehouse::connect(&snowflake, "test").await.unwrap();
-    let plan = twitch_pipeline::snowflake_setup::SetupPlan {
-        database: snowflake.database.clone(),
-        warehouse: "WH".into(),
-        user: "SVC".into(),
-        role: "ROLE".into(),
-        lake_location: "azure://acct.blob.core.windows.net/raw/twitch/".into(),
-        azure_tenant_id: "tenant".into(),
-        public_key: "key".into(),
-    };
-    for statement in plan.statements() {
+    for statement in support::snowpipe_emulator::setup_plan(&snowflake.database).statements() {
         if ["create database", "create schema", "create table"]
             .iter()
             .any(|p| statement.sql.starts_with(p))
@@ -493,12 +474,9 @@ async fn on_snowflake(
     args: &[&str],
 ) -> (Option<i32>, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    snowflake_env(&mut command, snowflake)
-        .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
-        .env("LAKE_URL", "az://raw/twitch")
-        .env("AZURE_STORAGE_USE_EMULATOR", "true")
-        .env("AZURITE_BLOB_STORAGE_URL", &azurite.url)
-        .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+    snowflake_env(&mut command, snowflake).env("SNOWFLAKE_SCHEMA", &snowflake.schema);
+    azurite
+        .lake_env(&mut command)
         .env("WAREHOUSE_URL", "snowflake")
         .args(args);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())

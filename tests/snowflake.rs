@@ -249,21 +249,6 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
     assert_eq!(tables, [["3"]]);
 }
 
-/// Raw rows of `file`, loaded at `loaded_at` (`YYYY-MM-DD HH:MM:SS`), as a pipe's COPY leaves them.
-async fn insert_raw(warehouse: &mut SnowflakeWarehouse, entity: Entity, file: &str, loaded_at: &str, lines: &[String]) {
-    for (row, line) in lines.iter().enumerate() {
-        warehouse
-            .execute(&format!(
-                "insert into raw.raw_{} select parse_json('{}'), '{file}', {}, '{loaded_at}'::timestamp_ntz",
-                entity.name(),
-                line.replace('\'', "''"),
-                row + 1
-            ))
-            .await
-            .unwrap();
-    }
-}
-
 /// On Snowflake SQL too, a file that becomes visible after newer ones were transformed
 /// (Snowpipe's load time is its scan's start) is merged once, with the right metrics.
 #[tokio::test]

@@ -450,21 +450,6 @@ async fn freshness_fails_the_run_when_the_newest_snapshot_is_too_old_and_passes_
     assert!(fresh.succeeded(), "{}", fresh.summary_line());
 }
 
-/// Raw rows as a loader leaves them: file `file`, loaded at 2026-11-23 `loaded_at`.
-async fn insert_raw(warehouse: &mut DuckDbWarehouse, entity: Entity, file: &str, loaded_at: &str, lines: &[String]) {
-    for (row, line) in lines.iter().enumerate() {
-        warehouse
-            .execute(&format!(
-                "insert into raw.raw_{} values ('{}', '{file}', {}, timestamp '2026-11-23 {loaded_at}')",
-                entity.name(),
-                line.replace('\'', "''"),
-                row + 1
-            ))
-            .await
-            .unwrap();
-    }
-}
-
 /// Snowpipe stamps a file's rows with its load's start and commits later, out of
 /// order: a file can become visible after a newer one was transformed. It is still
 /// staged, merged and counted once, and the marts equal a rebuild; a file later than
@@ -484,7 +469,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         &mut warehouse,
         Entity::Streams,
         "streams/s2.ndjson.gz",
-        "21:10:00",
+        "2026-11-23 21:10:00",
         &streams(at(2), 300),
     )
     .await;
@@ -492,7 +477,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         &mut warehouse,
         Entity::Users,
         "users/u2.ndjson.gz",
-        "21:10:00",
+        "2026-11-23 21:10:00",
         &[user(at(2), "u1", "alice", "")],
     )
     .await;
@@ -505,7 +490,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         &mut warehouse,
         Entity::Streams,
         "streams/s1.ndjson.gz",
-        "21:05:00",
+        "2026-11-23 21:05:00",
         &streams(at(1), 200),
     )
     .await;
@@ -513,7 +498,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         &mut warehouse,
         Entity::Streams,
         "streams/s0.ndjson.gz",
-        "20:20:00",
+        "2026-11-23 20:20:00",
         &streams(at(0), 100),
     )
     .await;
@@ -521,7 +506,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         &mut warehouse,
         Entity::Users,
         "users/u0.ndjson.gz",
-        "20:20:00",
+        "2026-11-23 20:20:00",
         &[user(at(0), "u2", "bob", "")],
     )
     .await;
@@ -565,7 +550,14 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     // A load older than the window before the newest is not staged: the data test
     // names it, as a warning (the rest of the run goes on).
     let late = "streams/date=2026-11-23/streams_20261123T2045Z_r1.ndjson.gz";
-    insert_raw(&mut warehouse, Entity::Streams, late, "19:59:00", &streams(at(3), 400)).await;
+    insert_raw(
+        &mut warehouse,
+        Entity::Streams,
+        late,
+        "2026-11-23 19:59:00",
+        &streams(at(3), 400),
+    )
+    .await;
     let options = TransformOptions {
         check_freshness: false,
         ..Default::default()

@@ -76,6 +76,16 @@ impl Azurite {
         Some(azurite)
     }
 
+    /// `command` with its lake at `az://raw/twitch` on this Azurite, in emulator mode,
+    /// as a user configures it.
+    pub fn lake_env<'c>(&self, command: &'c mut std::process::Command) -> &'c mut std::process::Command {
+        command
+            .env("LAKE_URL", "az://raw/twitch")
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", &self.url)
+            .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+    }
+
     /// Creates a container (object_store cannot): a SharedKey-signed Create Container.
     pub async fn create_container(&self, name: &str) {
         let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();

@@ -327,3 +327,36 @@ pub async fn commit_slot(lake: &Lake, slot: Slot, files: &[(Entity, &[&str])]) -
     lake.commit(&manifest).await.unwrap();
     manifest
 }
+
+/// Raw rows of `file`, loaded at `loaded_at` (`YYYY-MM-DD HH:MM:SS`), as a loader
+/// leaves them: the local load (JSON as text) or a pipe's COPY (a VARIANT).
+pub async fn insert_raw<W: twitch_pipeline::warehouse::Warehouse>(
+    warehouse: &mut W,
+    entity: Entity,
+    file: &str,
+    loaded_at: &str,
+    lines: &[String],
+) {
+    let snowflake = warehouse.target_type() == "snowflake";
+    for (row, line) in lines.iter().enumerate() {
+        let text = format!("'{}'", line.replace('\'', "''"));
+        let json = if snowflake { format!("parse_json({text})") } else { text };
+        warehouse
+            .execute(&format!(
+                "insert into raw.raw_{} select {json}, '{file}', {}, cast('{loaded_at}' as timestamp)",
+                entity.name(),
+                row + 1
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// `command` with the simulator as Twitch, and the simulator's own app credentials.
+pub fn sim_env<'c>(command: &'c mut std::process::Command, sim: &RunningSimulator) -> &'c mut std::process::Command {
+    command
+        .env("TWITCH_CLIENT_ID", simulator::DEFAULT_CLIENT_ID)
+        .env("TWITCH_CLIENT_SECRET", simulator::DEFAULT_CLIENT_SECRET)
+        .env("TWITCH_API_URL", sim.api_url())
+        .env("TWITCH_AUTH_URL", sim.auth_url())
+}

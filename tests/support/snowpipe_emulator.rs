@@ -50,19 +50,24 @@ pub struct PipeDef {
     pub on_error: OnError,
 }
 
-/// The pipes `snowflake-setup` defines for `database`, from its DDL.
-pub fn pipes_from_setup(database: &str) -> HashMap<String, PipeDef> {
-    let plan = twitch_pipeline::snowflake_setup::SetupPlan {
+/// `snowflake-setup`'s plan for `database` (the objects' names and DDL; the account
+/// details are placeholders).
+pub fn setup_plan(database: &str) -> twitch_pipeline::snowflake_setup::SetupPlan {
+    twitch_pipeline::snowflake_setup::SetupPlan {
         database: database.into(),
         warehouse: "WH".into(),
         user: "SVC".into(),
         role: "ROLE".into(),
-        lake_location: "azure://acct.blob.core.windows.net/raw/".into(),
+        lake_location: "azure://acct.blob.core.windows.net/raw/twitch/".into(),
         azure_tenant_id: "tenant".into(),
         public_key: "key".into(),
-    };
+    }
+}
+
+/// The pipes `snowflake-setup` defines for `database`, from its DDL.
+pub fn pipes_from_setup(database: &str) -> HashMap<String, PipeDef> {
     let mut pipes = HashMap::new();
-    for statement in plan.statements() {
+    for statement in setup_plan(database).statements() {
         let Some(rest) = statement.sql.strip_prefix("create pipe if not exists ") else {
             continue;
         };
