@@ -31,7 +31,7 @@ fn host_json_and_every_function_json_are_valid_against_schemastore() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(stdout.matches("valid function.json").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("valid function.json").count(), 5, "{stdout}");
 }
 
 #[test]
@@ -83,8 +83,31 @@ fn the_host_runs_serve_and_the_triggers_are_as_designed() {
     let http = binding("run");
     assert_eq!(
         (http["authLevel"].as_str(), http["methods"].clone()),
-        (Some("function"), serde_json::json!(["post"]))
+        (Some("function"), serde_json::json!(["get", "post"]))
     );
+    // `run` puts the jobs it accepts on the `jobs` queue; `run_job` is that queue's
+    // trigger, on the lake's storage account (LakeStorage, granted Storage Queue Data
+    // Contributor in functionapp.bicep).
+    let queue_output = read("run/function.json")["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "queue")
+        .cloned()
+        .expect("run has a queue output");
+    let queue_trigger = binding("run_job");
+    for (binding, direction) in [(&queue_output, "out"), (&queue_trigger, "in")] {
+        assert_eq!(
+            (
+                binding["direction"].as_str(),
+                binding["name"].as_str(),
+                binding["queueName"].as_str(),
+                binding["connection"].as_str()
+            ),
+            (Some(direction), Some("job"), Some("jobs"), Some("LakeStorage")),
+            "{binding}"
+        );
+    }
 }
 
 /// Each folder with a function.json is a function the host posts to `/{name}`: each
@@ -119,6 +142,7 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
         ("blob_trigger", "blobTrigger"),
         ("extract_timer", "timerTrigger"),
         ("run", "httpTrigger"),
+        ("run_job", "queueTrigger"),
         ("transform_timer", "timerTrigger"),
     ]
     .into_iter()
@@ -191,20 +215,30 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
         "{reply}"
     );
 
-    let request = run_envelope(
+    // Extract and transform are accepted (202), run by `run_job` from the queue, and
+    // read back with a GET.
+    let (status, reply, id) = run_queued_job(
         &url,
         &serde_json::json!({"job": "extract", "slot": slot.rfc3339()}),
         &now.to_rfc3339(),
-    );
-    let (status, reply) = post(&url, "run", &request).await;
+    )
+    .await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["Outputs"]["res"]["statusCode"], 200, "{reply}");
+    let (code, record) = job_state(&url, &id).await;
+    assert_eq!((code, record["state"].as_str()), (200, Some("succeeded")), "{record}");
     assert!(
-        reply["Outputs"]["res"]["body"]
+        record["result"].as_str().unwrap().contains("already extracted"),
+        "{record}"
+    );
+    let (status, reply, id) = run_queued_job(&url, &serde_json::json!({"job": "transform"}), &now.to_rfc3339()).await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, record) = job_state(&url, &id).await;
+    assert!(
+        record["result"]
             .as_str()
             .unwrap()
-            .contains("already extracted"),
-        "{reply}"
+            .starts_with("transform finished: 12 built"),
+        "{record}"
     );
 }
 
@@ -230,6 +264,8 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         "TRANSFORM_PROJECT_DIR",
         "AzureWebJobsStorage__accountName",
         &format!("{connection}__blobServiceUri"),
+        // run's queue output and run_job's trigger use the same connection.
+        &format!("{connection}__queueServiceUri"),
     ];
     for setting in settings {
         assert!(
@@ -295,6 +331,17 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         "{events}"
     );
     assert!(main.contains("deadLetterContainer: storage.outputs.deadLetterContainer"));
+    // The package takes every function folder, whatever functions there are.
+    for guide in ["scripts/deploy", "infra/README.md"] {
+        let text = std::fs::read_to_string(root.join(guide)).unwrap();
+        assert!(
+            text.contains(r#"for function in */function.json; do cp -r "${function%/function.json}" dist/; done"#),
+            "{guide} must package every function folder"
+        );
+    }
+    // The manual jobs' queue exists before the first POST, and the app may use it.
+    assert!(storage.contains("queueServices/queues@") && storage.contains("name: 'jobs'"));
+    assert!(app.contains("roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)"));
     let modules: Vec<&str> = main
         .lines()
         .filter_map(|l| l.split("'modules/").nth(1))

@@ -122,24 +122,49 @@ async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
     assert!(reply["Logs"][0].as_str().unwrap().contains("ignored"), "{reply}");
     assert_eq!(fake.lock().unwrap().calls.len(), 6);
 
-    // The manual HTTP function, as the host forwards a POST.
+    // The manual HTTP function, as the host forwards a POST: an extraction is
+    // accepted at once (202, its id on the jobs queue), run by `run_job`, and its
+    // state read back with a GET.
     let next: Slot = slot().offset(1);
     sim.simulator.config().clock.set(next.time());
-    let request = run_envelope(
+    let (status, reply, id) = run_queued_job(
         &url,
         &json!({"job": "extract", "slot": next.rfc3339()}),
         "2026-11-23T20:16:00Z",
-    );
-    let (status, reply) = post(&url, "run", &request).await;
+    )
+    .await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["Outputs"]["res"]["statusCode"], 200);
     assert!(
-        reply["Outputs"]["res"]["body"]
-            .as_str()
-            .unwrap()
-            .contains("2026-11-23T20:15:00Z"),
+        reply["Logs"][0].as_str().unwrap().contains("2026-11-23T20:15:00Z"),
         "{reply}"
     );
+    let (code, record) = job_state(&url, &id).await;
+    assert_eq!((code, record["state"].as_str()), (200, Some("succeeded")), "{record}");
+    assert_eq!(record["job"], "extract");
+    assert_eq!(record["slot"], "2026-11-23T20:15:00Z");
+    assert_eq!(record["attempts"], 1);
+    assert!(
+        record["result"]
+            .as_str()
+            .unwrap()
+            .contains("slot 2026-11-23T20:15:00Z: 250 streams"),
+        "{record}"
+    );
+    assert!(dir.path().join(format!("_jobs/{id}.json")).is_file());
+    assert!(
+        dir.path()
+            .join("_manifests/date=2026-11-23/20261123T2015Z.json")
+            .is_file()
+    );
+    // The queue delivers a message at least once: a second delivery runs nothing.
+    let message = json!({"id": id}).to_string();
+    let (status, reply) = post(&url, "run_job", &queue_envelope(&message, 2, "2026-11-23T20:17:00Z")).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        reply["Logs"][0].as_str().unwrap().contains("already succeeded"),
+        "{reply}"
+    );
+    assert_eq!(job_state(&url, &id).await.1["attempts"], 1);
 }
 
 #[tokio::test]
@@ -195,6 +220,60 @@ async fn failures_say_why_to_the_host_and_to_the_caller() {
     assert_eq!(status, 200, "{reply}");
     let (code, body) = res(&reply);
     assert!(code == 500 && body.contains("no manifest"), "{reply}");
+
+    // A queued job that fails is recorded as failed with its reason (here Snowflake
+    // cannot be reached), and the host records the failed invocation; the queue's
+    // redelivery does not run it again.
+    let (status, reply, id) = run_queued_job(&url, &json!({"job": "transform"}), "2026-11-23T20:16:00Z").await;
+    assert_eq!(status, 500, "{reply}");
+    let (code, record) = job_state(&url, &id).await;
+    assert_eq!((code, record["state"].as_str()), (200, Some("failed")), "{record}");
+    let error = record["error"].as_str().unwrap();
+    assert!(
+        !error.is_empty() && reply["Logs"][0].as_str().unwrap().contains(error),
+        "{record} {reply}"
+    );
+    assert!(record["finished_at"].is_string(), "{record}");
+    let (status, reply) = post(
+        &url,
+        "run_job",
+        &queue_envelope(&json!({"id": id}).to_string(), 2, "2026-11-23T20:16:10Z"),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["Logs"][0].as_str().unwrap().contains("already failed"), "{reply}");
+    // A job the queue holds past its slot is refused when it runs, not extracted.
+    let (_, accepted) = post(
+        &url,
+        "run",
+        &run_envelope(&url, &json!({"job": "extract"}), "2026-11-23T20:16:00Z"),
+    )
+    .await;
+    let message = accepted["Outputs"]["job"].as_str().unwrap();
+    let (status, reply) = post(&url, "run_job", &queue_envelope(message, 1, "2026-11-23T21:05:00Z")).await;
+    assert_eq!(status, 500, "{reply}");
+    assert!(
+        reply["Logs"][0].as_str().unwrap().contains("keeps no history"),
+        "{reply}"
+    );
+    // A message naming no job, or a job the lake has no record of: failed, with why.
+    for (message, reason) in [
+        ("{}", "names no job"),
+        (r#"{"id": "20261123T201600Z-00000000"}"#, "no record of job"),
+    ] {
+        let (status, reply) = post(&url, "run_job", &queue_envelope(message, 1, "2026-11-23T20:16:10Z")).await;
+        assert_eq!(status, 500, "{reply}");
+        assert!(reply["Logs"][0].as_str().unwrap().contains(reason), "{reply}");
+    }
+    // A GET of an unknown job is a 404, of something that is not a job id a 400, and
+    // without an id a 400.
+    assert_eq!(job_state(&url, "20261123T201600Z-00000000").await.0, 404);
+    assert_eq!(job_state(&url, "..%2F_manifests").await.0, 400);
+    let mut no_id = job_state_envelope(&url, "x");
+    no_id["Data"]["req"]["Query"] = json!({});
+    no_id["Data"]["req"]["Url"] = json!(format!("{url}/api/run"));
+    let (_, reply) = post(&url, "run", &no_id).await;
+    assert_eq!(reply["Outputs"]["res"]["statusCode"], 400, "{reply}");
 
     // …and a request that cannot be run is a 400: an unknown job, a missing path, a
     // past slot (Twitch keeps no history), a future one.

@@ -1,6 +1,7 @@
 // The lake's storage account: the `raw` container (the lake), `deployments` (the
-// Flex Consumption app's package) and `deadletter` (manifest events Event Grid could
-// not deliver). No public access, TLS 1.2, HTTPS only.
+// Flex Consumption app's package), `deadletter` (manifest events Event Grid could
+// not deliver) and the `jobs` queue (manual jobs the `run` function accepted, which
+// `run_job` runs). No public access, TLS 1.2, HTTPS only.
 
 param location string
 
@@ -52,6 +53,18 @@ resource deadLetter 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   properties: {
     publicAccess: 'None'
   }
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+// run/function.json's queue output and run_job/function.json's trigger ("queueName":
+// "jobs"). The host would create it on first use; created here so it exists before.
+resource jobs 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queues
+  name: 'jobs'
 }
 
 output name string = account.name

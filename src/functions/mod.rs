@@ -9,7 +9,9 @@
 //!   Snowflake has no load record of (self-healing); then builds the dbt project.
 //! - `POST /blob_trigger`: a new lake blob; a manifest's files go to Snowpipe
 //!   (Snowflake) or are loaded into the embedded DuckDB (local `func start`).
-//! - `POST /run`: the manual HTTP function, body `{"job": "extract"|"transform"|"ingest", …}`.
+//! - `POST /run`: the manual HTTP function ([`manual`]): `POST /api/run` with
+//!   `{"job": "extract"|"transform"|"ingest", …}`, `GET /api/run?id=…` for a job's state.
+//! - `POST /run_job`: the `jobs` queue's trigger, running what `run` accepted.
 //!
 //! A failure answers 500 with the reason, so the host records the invocation as
 //! failed. The timers declare retry policies (their `function.json`): the host runs
@@ -18,6 +20,8 @@
 //! triggers retry by a function-level policy). Event Grid retries the blob trigger.
 
 pub mod invocation;
+mod jobs;
+mod manual;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -70,7 +74,8 @@ pub async fn serve(
         .route("/extract_timer", post(extract_timer))
         .route("/transform_timer", post(transform_timer))
         .route("/blob_trigger", post(blob_trigger))
-        .route("/run", post(run))
+        .route("/run", post(manual::run))
+        .route("/run_job", post(manual::run_job))
         .layer(axum::middleware::from_fn(server_timing))
         .with_state(handler);
     info!(addr = %listener.local_addr()?, "custom handler listening");
@@ -333,113 +338,9 @@ fn blob_path(handler: &Handler, invocation: &Invocation) -> Option<String> {
     )
 }
 
-/// The manual HTTP function: `{"job": "extract" [, "slot": RFC3339] | "transform" | "ingest", "path": …}`.
-/// What went wrong with a manual run, as its caller should see it.
-enum RunError {
-    /// The request cannot be run as asked: 400.
-    BadRequest(String),
-    /// The job ran and failed: 500.
-    Failed(anyhow::Error),
-}
-
-/// The manual HTTP function: `{"job": "extract" [, "slot": RFC3339] | "transform" | "ingest", "path": …}`.
-///
-/// The host treats a non-2xx reply from the handler as a failed invocation and gives
-/// its caller a bare 500, so every outcome goes back through the HTTP output `res`,
-/// with its real status (200, 400 for a bad request, 500 for a failed job) and the
-/// reason in the body ("Azure Functions custom handlers": the handler's response
-/// carries the HTTP output binding, learn.microsoft.com/azure/azure-functions/functions-custom-handlers).
-async fn run(State(handler): State<Arc<Handler>>, Json(invocation): Json<Invocation>) -> Response {
-    let request = invocation.data.get("req").cloned().unwrap_or(Value::Null);
-    let body: Value = match request.get("Body") {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-        None => Value::Null,
-    };
-    let now = invocation.utc_now().unwrap_or_else(chrono::Utc::now);
-    let result = async {
-        match body.get("job").and_then(Value::as_str) {
-            Some("extract") => {
-                let slot = match body.get("slot").and_then(Value::as_str) {
-                    Some(text) => text
-                        .parse::<Slot>()
-                        .map_err(|e| RunError::BadRequest(format!("\"slot\": {e}")))?,
-                    None => Slot::containing(now),
-                };
-                manual_slot(slot, now).map_err(RunError::BadRequest)?;
-                extract(&handler, slot).await.map_err(RunError::Failed)
-            }
-            Some("transform") => transform(&handler).await.map_err(RunError::Failed),
-            Some("ingest") => {
-                let path = body
-                    .get("path")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| RunError::BadRequest("ingest needs \"path\"".into()))?;
-                ingest(&handler, path, None).await.map_err(RunError::Failed)
-            }
-            _ => Err(RunError::BadRequest(
-                r#"the body must be {"job": "extract"|"transform"|"ingest", …}"#.into(),
-            )),
-        }
-    }
-    .await;
-    let (status, text) = match result {
-        Ok(line) => (200, line),
-        Err(RunError::BadRequest(reason)) => (400, reason),
-        Err(RunError::Failed(error)) => {
-            let reason = format!("{error:#}");
-            error!(function = "run", %reason, "job failed");
-            (500, reason)
-        }
-    };
-    let mut outputs = serde_json::Map::new();
-    outputs.insert(
-        "res".into(),
-        json!({ "statusCode": status, "body": text, "headers": {"Content-Type": "text/plain"} }),
-    );
-    ok(vec![format!("{status}: {text}")], outputs)
-}
-
-/// A manual extraction may take only the current slot (one either side, for clocks
-/// and a run started at a boundary): Twitch keeps no history, so a past slot would
-/// stamp today's streams with an old time, and a future one would block its real run.
-fn manual_slot(slot: Slot, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
-    let current = Slot::containing(now);
-    if (slot.index() - current.index()).abs() <= 1 {
-        return Ok(());
-    }
-    let why = if slot < current {
-        "Twitch keeps no history, so a past slot cannot be snapshotted again (it would stamp today's streams with an old time)"
-    } else {
-        "a future slot would be committed now and block its real run"
-    };
-    Err(format!(
-        "slot {slot} is not the current slot ({current}, one either side allowed): {why}"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_manual_extraction_takes_only_the_current_slot() {
-        let now: chrono::DateTime<chrono::Utc> = "2026-11-23T20:16:00Z".parse().unwrap();
-        let current = Slot::containing(now);
-        for n in [-1, 0, 1] {
-            assert_eq!(manual_slot(current.offset(n), now), Ok(()));
-        }
-        let past = manual_slot(current.offset(-2), now).unwrap_err();
-        assert!(
-            past.contains("keeps no history") && past.contains("2026-11-23T19:45:00Z"),
-            "{past}"
-        );
-        assert!(
-            manual_slot(current.offset(4), now)
-                .unwrap_err()
-                .contains("block its real run")
-        );
-    }
 
     #[test]
     fn a_timer_run_ends_inside_its_slot() {

@@ -112,6 +112,9 @@ pub fn manifest_path(slot: Slot) -> Path {
 /// Folder of the look-up state (what was fetched when); never ingested.
 pub const STATE_DIR: &str = "_state";
 
+/// Folder of the manual jobs' records (`serve`'s `run` function); never ingested.
+pub const JOBS_DIR: &str = "_jobs";
+
 /// What a lake path holds, recognised from its name alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LakeObject {
@@ -123,7 +126,7 @@ pub enum LakeObject {
     },
     /// A slot's commit record.
     Manifest { slot: Slot },
-    /// Extraction's own bookkeeping under `_state/`.
+    /// The pipeline's own bookkeeping: `_state/` (extraction) and `_jobs/` (manual jobs).
     State,
     /// Anything else (foreign files, temporary uploads).
     Unknown,
@@ -134,7 +137,7 @@ impl LakeObject {
     pub fn parse(path: &str) -> LakeObject {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            [first, ..] if *first == STATE_DIR => LakeObject::State,
+            [first, ..] if *first == STATE_DIR || *first == JOBS_DIR => LakeObject::State,
             ["_manifests", date, file] => file
                 .strip_suffix(".json")
                 .and_then(Slot::from_compact)

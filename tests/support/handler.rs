@@ -85,3 +85,58 @@ pub fn run_envelope(url: &str, body: &Value, now: &str) -> Value {
         "Params": {}, "Body": body.to_string()
     }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": now, "RandGuid": "c"}}})
 }
+
+/// A GET of the manual function for job `id`, as the host forwards it (`Query` as the
+/// custom handlers article shows it: the object's JSON text).
+pub fn job_state_envelope(url: &str, id: &str) -> Value {
+    json!({"Data": {"req": {
+        "Url": format!("{url}/api/run?id={id}"), "Method": "GET", "Query": json!({"id": id}).to_string(),
+        "Headers": {}, "Params": {}
+    }}, "Metadata": {"sys": {"MethodName": "run", "UtcNow": "2026-11-23T20:16:30Z", "RandGuid": "d"}}})
+}
+
+/// The `jobs` queue's message `message` delivered to `run_job` for the `dequeue_count`th
+/// time, at `now`.
+pub fn queue_envelope(message: &str, dequeue_count: u32, now: &str) -> Value {
+    json!({
+        "Data": { "job": message },
+        "Metadata": {
+            "DequeueCount": dequeue_count, "Id": "5d4c3b2a-0000-4000-8000-000000000001",
+            "PopReceipt": "AgAAAAMAAAAAAAAA", "InsertionTime": now, "ExpirationTime": "2026-11-30T20:16:00+00:00",
+            "NextVisibleTime": now,
+            "sys": { "MethodName": "run_job", "UtcNow": now, "RandGuid": "e" }
+        }
+    })
+}
+
+/// Accepts a manual job: posts `body` to `run` at `now`, expects 202 with a job id and
+/// the queue message, then delivers the message to `run_job` as the host does. Returns
+/// `run_job`'s status and reply, and the job's id.
+pub async fn run_queued_job(url: &str, body: &Value, now: &str) -> (u16, Value, String) {
+    let (status, accepted) = post(url, "run", &run_envelope(url, body, now)).await;
+    assert_eq!(status, 200, "{accepted}");
+    let res = &accepted["Outputs"]["res"];
+    assert_eq!(res["statusCode"], 202, "{accepted}");
+    let answer: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+    let id = answer["id"].as_str().unwrap().to_string();
+    assert_eq!(answer["state"], "queued", "{answer}");
+    assert_eq!(
+        res["headers"]["Location"].as_str(),
+        Some(format!("{url}/api/run?id={id}").as_str())
+    );
+    let message = accepted["Outputs"]["job"].as_str().expect("the job goes on the queue");
+    let (status, reply) = post(url, "run_job", &queue_envelope(message, 1, now)).await;
+    (status, reply, id)
+}
+
+/// The job's record as `GET /api/run?id=` answers it: the HTTP status and the record.
+pub async fn job_state(url: &str, id: &str) -> (u64, Value) {
+    let (status, reply) = post(url, "run", &job_state_envelope(url, id)).await;
+    assert_eq!(status, 200, "{reply}");
+    let res = &reply["Outputs"]["res"];
+    let body = res["body"].as_str().unwrap_or_default();
+    (
+        res["statusCode"].as_u64().unwrap_or_default(),
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+    )
+}
