@@ -194,7 +194,7 @@ fn coverage_under_churn(streams: usize, passes: u32) {
         })
         .await
         .unwrap();
-        let settings = twitch_pipeline::config::TwitchSettings {
+        let settings = twitch_pipeline::twitch::TwitchSettings {
             client_id: simulator::DEFAULT_CLIENT_ID.into(),
             client_secret: simulator::DEFAULT_CLIENT_SECRET.into(),
             api_url: sim.api_url().parse().unwrap(),

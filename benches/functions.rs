@@ -28,7 +28,7 @@ use twitch_pipeline::lake::{Entity, LakeUrl};
 fn serve(
     port: u16,
     dir: &std::path::Path,
-    snowflake: Option<&twitch_pipeline::config::SnowflakeSettings>,
+    snowflake: Option<&twitch_pipeline::warehouse::SnowflakeSettings>,
 ) -> std::process::Child {
     let mut command = support::local_serve_command(port, dir);
     if let Some(snowflake) = snowflake {

@@ -2,7 +2,8 @@
 //!
 //! The modules follow the pipeline's stages, lowest first:
 //!
-//! - [`config`]: settings from environment variables and flags, validated at once.
+//! - [`config`]: what every stage's settings share: all problems listed at once. Each
+//!   stage owns its settings (`settings.rs` beside its code).
 //! - [`lake`]: the lake contract: slots, paths, the streaming NDJSON.gz writer,
 //!   manifests (the commit point) and the look-up freshness state.
 //! - [`warehouse`]: the warehouse (embedded DuckDB locally) and its raw layer.

@@ -7,15 +7,21 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-#[cfg(feature = "duckdb")]
-use twitch_pipeline::config::LoadArgs;
-use twitch_pipeline::config::{ExtractArgs, IngestArgs, ReportArgs, ServeArgs, SetupArgs, StatusArgs, TransformArgs};
+use twitch_pipeline::extract::ExtractArgs;
+use twitch_pipeline::functions::ServeArgs;
+use twitch_pipeline::ingest::IngestArgs;
 use twitch_pipeline::lake::Slot;
+#[cfg(feature = "duckdb")]
+use twitch_pipeline::load::LoadArgs;
 use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::pipeline::{DemoEvent, DemoOptions};
+use twitch_pipeline::report::ReportArgs;
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
+use twitch_pipeline::snowflake_setup::SetupArgs;
+use twitch_pipeline::status::StatusArgs;
 use twitch_pipeline::telemetry::{self, LogFormat, LogTarget};
+use twitch_pipeline::transform::TransformArgs;
 
 // Progress bars are the demo's (the Azure build has no demo).
 #[cfg(feature = "duckdb")]

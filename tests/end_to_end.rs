@@ -101,7 +101,7 @@ async fn a_timer_slot_travels_through_azurite_and_the_blob_trigger_to_snowpipe()
 async fn spawn_serve(
     azurite: &Azurite,
     sim: &twitch_pipeline::simulator::RunningSimulator,
-    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
     resubmit_after: &str,
 ) -> (Serve, String) {
     let port = free_port();
@@ -450,7 +450,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
 #[cfg(feature = "duckdb")]
 async fn status_on_snowflake(
     azurite: &Azurite,
-    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
     since: twitch_pipeline::lake::Slot,
     until: twitch_pipeline::lake::Slot,
 ) -> (Option<i32>, String) {
@@ -470,7 +470,7 @@ async fn status_on_snowflake(
 #[cfg(feature = "duckdb")]
 async fn on_snowflake(
     azurite: &Azurite,
-    snowflake: &twitch_pipeline::config::SnowflakeSettings,
+    snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
     args: &[&str],
 ) -> (Option<i32>, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));

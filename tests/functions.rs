@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use support::fake_snowpipe::fake_snowpipe_settings;
 use support::handler::*;
 use support::*;
-use twitch_pipeline::config::WarehouseTarget;
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::simulator::SimulatorConfig;
+use twitch_pipeline::warehouse::WarehouseTarget;
 
 /// The handler on Snowflake (the fake Snowpipe) with a simulator and a local lake.
 struct Handler {

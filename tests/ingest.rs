@@ -207,7 +207,7 @@ async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_o
 
 /// The `ingest` command, with the fake's settings in the environment.
 fn ingest_command(
-    settings: &twitch_pipeline::config::SnowflakeSettings,
+    settings: &twitch_pipeline::warehouse::SnowflakeSettings,
     lake: &std::path::Path,
 ) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));

@@ -5,6 +5,9 @@
 //! A slot that already has a manifest is left alone. A run that fails or passes its
 //! deadline publishes no manifest, so nothing downstream ever sees half a slot.
 
+mod settings;
+pub use settings::{ExtractArgs, ExtractSettings};
+
 mod lookups;
 mod quarantine;
 mod record;

@@ -19,6 +19,9 @@
 //! learn.microsoft.com/azure/azure-functions/functions-bindings-error-pages: timer
 //! triggers retry by a function-level policy). Event Grid retries the blob trigger.
 
+mod settings;
+pub use settings::{ServeArgs, ServeSettings};
+
 pub mod invocation;
 mod jobs;
 mod manual;
@@ -35,12 +38,12 @@ use serde_json::{Value, json};
 use tracing::{error, info};
 
 pub use self::invocation::{Invocation, InvocationReply, TimerInfo};
-use crate::config::{ServeSettings, WarehouseTarget};
 use crate::extract::ExtractOutcome;
 use crate::ingest::IngestOutcome;
 use crate::lake::{Lake, Slot};
 use crate::pipeline;
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient};
+use crate::warehouse::WarehouseTarget;
 
 /// What every invocation shares.
 struct Handler {
@@ -162,7 +165,7 @@ const SLOT_END_MARGIN: chrono::Duration = chrono::Duration::seconds(30);
 const MIN_EXTRACT_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn transform(handler: &Handler) -> anyhow::Result<String> {
-    let settings = crate::config::TransformSettings {
+    let settings = crate::transform::TransformSettings {
         warehouse: handler.settings.warehouse.clone(),
         project: handler.settings.project.clone(),
         options: crate::transform::TransformOptions {
@@ -205,7 +208,7 @@ async fn local_load(handler: &Handler, path: &str) -> anyhow::Result<String> {
     if !matches!(LakeObject::parse(path), LakeObject::Manifest { .. }) {
         return Ok(format!("{path}: ignored (not a manifest)"));
     }
-    let settings = crate::config::LoadSettings {
+    let settings = crate::load::LoadSettings {
         lake: handler.settings.extract.lake.clone(),
         warehouse: database.clone(),
     };

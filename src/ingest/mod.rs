@@ -10,6 +10,9 @@
 //! cannot give whole. [`resubmit_unloaded`] is the hourly run's self-healing: what
 //! was committed but never reached Snowpipe is submitted again.
 
+mod settings;
+pub use settings::{IngestArgs, IngestMode, IngestSettings};
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};

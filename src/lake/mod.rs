@@ -6,6 +6,9 @@
 //! `_manifests/date=YYYY-MM-DD/{YYYYMMDDTHHMMZ}.json`, written last and create-only: the
 //! commit point. `_state/` holds what extraction remembers between runs.
 
+mod settings;
+pub use settings::LakeArgs;
+
 mod lines;
 mod manifest;
 mod ndjson;

@@ -11,6 +11,9 @@
 //! whose file is missing or unreadable is reported with its reason and skipped, the
 //! later slots load, and the next load tries it again.
 
+mod settings;
+pub use settings::{LoadArgs, LoadSettings};
+
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 

@@ -6,10 +6,12 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::{connect, load, open_warehouse};
-use crate::config::{LoadSettings, TwitchSettings, WarehouseTarget};
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
 use crate::lake::{Lake, LakeUrl, Manifest, Slot};
+use crate::load::LoadSettings;
 use crate::simulator::{self, SimClock, SimulatorConfig};
+use crate::twitch::TwitchSettings;
+use crate::warehouse::WarehouseTarget;
 
 /// Options of the local demo.
 #[derive(Clone, Debug)]

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 
-#[cfg(feature = "duckdb")]
-use crate::config::LoadSettings;
-use crate::config::{ExtractSettings, TwitchSettings};
-use crate::config::{TransformSettings, WarehouseTarget};
+use crate::extract::ExtractSettings;
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
 use crate::lake::{Entity, Lake, Slot};
+#[cfg(feature = "duckdb")]
+use crate::load::LoadSettings;
+use crate::transform::TransformSettings;
+use crate::twitch::TwitchSettings;
 use crate::twitch::{ClientOptions, HelixClient};
+use crate::warehouse::WarehouseTarget;
 use crate::warehouse::{AnyWarehouse, SnowflakeWarehouse};
 
 /// Extracts one slot as configured: the given slot, or the current one.
@@ -108,7 +110,7 @@ pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSu
 }
 
 /// Reconciles the lake's committed slots with the warehouse (`status`).
-pub async fn status(settings: &crate::config::StatusSettings) -> anyhow::Result<crate::status::Status> {
+pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<crate::status::Status> {
     let lake = Lake::open(&settings.lake)?;
     let mut warehouse = open_warehouse(&settings.warehouse, "status").await?;
     let now = Utc::now();
@@ -196,8 +198,8 @@ pub struct IngestReport {
 }
 
 /// Ingests into Snowflake as `settings` says.
-pub async fn ingest(settings: &crate::config::IngestSettings) -> anyhow::Result<IngestReport> {
-    use crate::config::IngestMode;
+pub async fn ingest(settings: &crate::ingest::IngestSettings) -> anyhow::Result<IngestReport> {
+    use crate::ingest::IngestMode;
     use crate::ingest::{self, IngestOutcome};
     let calls = crate::snowpipe::SharedInsertCalls::new(std::sync::Arc::new(crate::snowpipe::SnowpipeClient::new(
         &settings.snowflake,

@@ -5,6 +5,9 @@
 //! wall clock, so an old lake still reports), read from the marts the transform built;
 //! with the lake, a pipeline-health section ([`Health`]) comes first.
 
+mod settings;
+pub use settings::ReportArgs;
+
 mod health;
 pub mod html;
 pub mod terminal;

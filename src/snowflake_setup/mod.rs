@@ -30,6 +30,9 @@
 //! older version (without `ON_ERROR`) must be recreated by hand, which also drops its
 //! load history (see the README before doing so).
 
+mod settings;
+pub use settings::{SetupArgs, SetupSettings};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rsa::RsaPrivateKey;

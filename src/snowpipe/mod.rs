@@ -20,8 +20,8 @@ use url::Url;
 
 pub use self::jwt::KeyPairJwt;
 pub use self::shared_calls::SharedInsertCalls;
-use crate::config::SnowflakeSettings;
 use crate::retry::Backoff;
+use crate::warehouse::SnowflakeSettings;
 
 /// Most files one insertFiles call may carry (Snowpipe's limit).
 pub const MAX_FILES_PER_CALL: usize = 5_000;

@@ -12,6 +12,9 @@
 //! DuckDB and Snowflake, bounded by load time so its cost follows the window asked
 //! for, not the history.
 
+mod settings;
+pub use settings::{StatusArgs, StatusSettings};
+
 mod render;
 
 use std::collections::HashMap;

@@ -7,6 +7,10 @@
 //! ([`checks`]). As in `dbt build`, a model whose error-severity test fails stops its
 //! descendants, and the run reports every failing test with its failing-row count.
 
+mod settings;
+pub(crate) use settings::check_project;
+pub use settings::{TransformArgs, TransformSettings};
+
 pub mod checks;
 pub mod config;
 pub mod dag;

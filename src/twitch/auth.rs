@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Backoff, HelixError};
-use crate::config::TwitchSettings;
+use crate::twitch::TwitchSettings;
 
 /// A token is replaced this long before Twitch says it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);

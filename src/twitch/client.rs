@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use tracing::warn;
 
 use super::{Backoff, HelixPage, Pacer, TokenSource};
-use crate::config::TwitchSettings;
+use crate::twitch::TwitchSettings;
 
 /// A Helix failure, saying what was asked and what to do.
 #[derive(Debug, thiserror::Error)]

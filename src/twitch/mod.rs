@@ -1,5 +1,8 @@
 //! The Twitch Helix client: app token, pacing on `Ratelimit-*`, retries, pages.
 
+mod settings;
+pub use settings::{TwitchArgs, TwitchSettings};
+
 mod auth;
 mod client;
 mod pacing;

@@ -5,6 +5,9 @@
 //! `RAW_STREAMS`, `RAW_USERS`, `RAW_GAMES` with `RAW_JSON`, `FILE_NAME`,
 //! `FILE_ROW_NUMBER` and `LOADED_AT`.
 
+mod settings;
+pub use settings::{SnowflakeArgs, SnowflakeSettings, WarehouseArgs, WarehouseTarget};
+
 #[cfg(feature = "duckdb")]
 mod duckdb;
 mod snowflake;

@@ -9,7 +9,7 @@ use snowflake_connector_rs::{
 };
 
 use super::{Cell, Table, Warehouse, WarehouseError};
-use crate::config::SnowflakeSettings;
+use crate::warehouse::SnowflakeSettings;
 
 /// An open Snowflake session.
 pub struct SnowflakeWarehouse {

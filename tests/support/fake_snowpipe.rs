@@ -17,9 +17,9 @@ use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::signature::Verifier;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::Sha256;
-use twitch_pipeline::config::SnowflakeSettings;
 use twitch_pipeline::retry::Backoff;
 use twitch_pipeline::snowpipe::{SnowpipeClient, SnowpipeOptions};
+use twitch_pipeline::warehouse::SnowflakeSettings;
 
 /// One call the fake accepted.
 #[derive(Debug, Clone)]

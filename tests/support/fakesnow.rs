@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-use twitch_pipeline::config::SnowflakeSettings;
+use twitch_pipeline::warehouse::SnowflakeSettings;
 
 use super::{free_port, required_tool};
 

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use twitch_pipeline::config::{ExtractSettings, ServeSettings, WarehouseTarget};
+use twitch_pipeline::extract::ExtractSettings;
+use twitch_pipeline::functions::ServeSettings;
 use twitch_pipeline::lake::LakeUrl;
+use twitch_pipeline::warehouse::WarehouseTarget;
 
 use super::twitch_settings;
 

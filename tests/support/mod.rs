@@ -19,10 +19,10 @@ use chrono::Utc;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use twitch_pipeline::config::TwitchSettings;
 use twitch_pipeline::extract::{ExtractError, ExtractOptions, ExtractOutcome, extract_slot};
 use twitch_pipeline::lake::{Entity, EntityFile, Lake, LakeUrl, Manifest, Slot};
 use twitch_pipeline::simulator::{self, RunningSimulator, SimClock, SimulatorConfig};
+use twitch_pipeline::twitch::TwitchSettings;
 use twitch_pipeline::twitch::{Backoff, ClientOptions, HelixClient};
 
 /// A tool the test command installs, named by the environment variable `name`; `None`
@@ -254,7 +254,7 @@ pub async fn wait_for_serve(child: &mut std::process::Child, url: &str, within: 
 /// Gives `command` the Snowflake settings in `settings`, as `SNOWFLAKE_*` variables.
 pub fn snowflake_env<'c>(
     command: &'c mut std::process::Command,
-    settings: &twitch_pipeline::config::SnowflakeSettings,
+    settings: &twitch_pipeline::warehouse::SnowflakeSettings,
 ) -> &'c mut std::process::Command {
     use secrecy::ExposeSecret;
     command

@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rsa::RsaPublicKey;
 use serde_json::{Value, json};
-use twitch_pipeline::config::SnowflakeSettings;
 use twitch_pipeline::lake::Lake;
+use twitch_pipeline::warehouse::SnowflakeSettings;
 use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
 
 use super::fake_snowpipe::verify_jwt;

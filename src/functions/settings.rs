@@ -1,0 +1,61 @@
+//! `serve`'s settings: everything its functions need, validated at start.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, Problems};
+use crate::extract::{ExtractArgs, ExtractSettings};
+use crate::warehouse::{WarehouseArgs, WarehouseTarget};
+
+/// Options of `serve`, the Functions custom handler, as given: everything its
+/// functions need, validated at start so a bad deployment says so at once.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (127.0.0.1); the Functions host sets it.
+    #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT", default_value = "3000")]
+    pub port: String,
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Folder holding dbt_project.yml.
+    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// Minutes after its commit a file Snowflake has no load record of is submitted
+    /// again by the hourly run (a lost blob event); Snowpipe loads within minutes.
+    #[arg(long, env = "RESUBMIT_AFTER_MINUTES", default_value_t = 30)]
+    pub resubmit_after_minutes: u32,
+}
+
+/// A validated `serve`.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    pub port: u16,
+    pub extract: ExtractSettings,
+    pub warehouse: WarehouseTarget,
+    pub project: PathBuf,
+    /// How long a committed file may go without a load record before the hourly run
+    /// submits it again.
+    pub resubmit_after: chrono::Duration,
+}
+
+impl ServeArgs {
+    /// Validates every setting of every function, reporting all problems at once.
+    pub fn validate(&self) -> Result<ServeSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let extract = self.extract.validate().map_err(|error| problems.extend(error)).ok();
+        let port = problems.parse(&self.port, "FUNCTIONS_CUSTOMHANDLER_PORT (--port)", |p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|e| format!("`{p}` is not a port ({e})"))
+        });
+        let warehouse = self.warehouse.check(&mut problems);
+        crate::transform::check_project(&self.project, &mut problems);
+        problems.finish(|| ServeSettings {
+            port: port.expect("validated"),
+            extract: extract.expect("validated"),
+            warehouse: warehouse.expect("validated"),
+            project: self.project.clone(),
+            resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
+        })
+    }
+}

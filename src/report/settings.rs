@@ -1,0 +1,34 @@
+//! `report`'s settings.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, Problems};
+use crate::lake::{LakeArgs, LakeUrl};
+use crate::warehouse::{WarehouseArgs, WarehouseTarget};
+
+/// Options of a report, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// The lake whose slots the pipeline-health section checks (LAKE_URL); a lake
+    /// with no committed slot leaves the section out.
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Rows per table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Also write the report as a self-contained HTML page with charts here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The validated warehouse and lake.
+    pub fn validate(&self) -> Result<(WarehouseTarget, LakeUrl), ConfigError> {
+        let mut problems = Problems::default();
+        let warehouse = self.warehouse.check(&mut problems);
+        let lake = self.lake.check(&mut problems);
+        problems.finish(|| (warehouse.expect("validated"), lake.expect("validated")))
+    }
+}

@@ -1,0 +1,192 @@
+//! `transform`'s settings.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, Problems};
+use crate::warehouse::{WarehouseArgs, WarehouseTarget};
+
+/// Options of a transform run, as given.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Folder holding dbt_project.yml.
+    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// Models to build: NAME, +NAME (with ancestors), NAME+ (with descendants); repeatable.
+    #[arg(long = "select", short = 's')]
+    pub select: Vec<String>,
+    /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Do not check source freshness (e.g. when rebuilding from an old lake).
+    #[arg(long)]
+    pub skip_freshness: bool,
+}
+
+/// A validated transform run.
+#[derive(Clone, Debug)]
+pub struct TransformSettings {
+    pub warehouse: WarehouseTarget,
+    pub project: PathBuf,
+    pub options: super::TransformOptions,
+}
+
+/// The dbt project folder (TRANSFORM_PROJECT_DIR) must hold a dbt_project.yml.
+pub(crate) fn check_project(project: &std::path::Path, problems: &mut Problems) {
+    if !project.join("dbt_project.yml").is_file() {
+        problems.push(format!(
+            "TRANSFORM_PROJECT_DIR (--project) is malformed: {} has no dbt_project.yml",
+            project.display()
+        ));
+    }
+}
+
+impl TransformArgs {
+    /// Validates the warehouse and the project folder, reporting all problems at once.
+    pub fn validate(&self) -> Result<TransformSettings, ConfigError> {
+        let mut problems = Problems::default();
+        let warehouse = self.warehouse.check(&mut problems);
+        check_project(&self.project, &mut problems);
+        problems.finish(|| TransformSettings {
+            warehouse: warehouse.expect("validated"),
+            project: self.project.clone(),
+            options: super::TransformOptions {
+                select: self.select.clone(),
+                full_refresh: self.full_refresh,
+                check_freshness: !self.skip_freshness,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::warehouse::SnowflakeArgs;
+
+    fn transform_args(snowflake: SnowflakeArgs) -> TransformArgs {
+        TransformArgs {
+            warehouse: WarehouseArgs {
+                warehouse: "snowflake".into(),
+                snowflake,
+            },
+            project: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            select: Vec::new(),
+            full_refresh: false,
+            skip_freshness: false,
+        }
+    }
+
+    const PEM: &str =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-hunter2\n-----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn snowflake_lists_every_missing_setting_together() {
+        let err = transform_args(SnowflakeArgs {
+            schema: "PUBLIC".into(),
+            ..Default::default()
+        })
+        .validate()
+        .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 5, "{text}");
+        for needle in [
+            "SNOWFLAKE_ACCOUNT",
+            "SNOWFLAKE_USER",
+            "SNOWFLAKE_PRIVATE_KEY",
+            "SNOWFLAKE_WAREHOUSE",
+            "SNOWFLAKE_DATABASE",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn snowflake_key_is_pem_or_a_pem_file_and_never_printed() {
+        let complete = |key: &str| SnowflakeArgs {
+            account: Some("myorg-acct".into()),
+            user: Some("pipeline".into()),
+            private_key: Some(key.into()),
+            role: None,
+            warehouse: Some("WH".into()),
+            database: Some("TWITCH".into()),
+            schema: "PUBLIC".into(),
+            url: None,
+        };
+        let args = transform_args(complete(PEM));
+        assert!(!format!("{args:?}").contains("hunter2"));
+        let settings = args.validate().unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        let WarehouseTarget::Snowflake(snowflake) = &settings.warehouse else {
+            panic!("snowflake")
+        };
+        assert_eq!(
+            (snowflake.account.as_str(), snowflake.user.as_str()),
+            ("MYORG-ACCT", "PIPELINE")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key.p8");
+        std::fs::write(&file, PEM).unwrap();
+        assert!(transform_args(complete(file.to_str().unwrap())).validate().is_ok());
+
+        let err = transform_args(complete("not-a-key-hunter2"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SNOWFLAKE_PRIVATE_KEY") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    /// Flags as clap reads them: every Snowflake setting reaches its own field (a shared
+    /// argument id once sent SNOWFLAKE_WAREHOUSE nowhere, and release builds skip
+    /// clap's own check).
+    #[test]
+    fn every_snowflake_flag_reaches_its_field() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            transform: TransformArgs,
+        }
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "twitch-pipeline",
+            "--warehouse",
+            "snowflake",
+            "--project",
+            env!("CARGO_MANIFEST_DIR"),
+            "--snowflake-account",
+            "acct",
+            "--snowflake-user",
+            "me",
+            &format!("--snowflake-private-key={PEM}"),
+            "--snowflake-warehouse",
+            "WH_X",
+            "--snowflake-database",
+            "DB_X",
+            "--snowflake-role",
+            "ROLE_X",
+            "--snowflake-schema",
+            "SCHEMA_X",
+        ])
+        .unwrap();
+        let WarehouseTarget::Snowflake(s) = cli.transform.validate().unwrap().warehouse else {
+            panic!("snowflake")
+        };
+        assert_eq!(
+            (
+                s.account.as_str(),
+                s.user.as_str(),
+                s.warehouse.as_str(),
+                s.database.as_str()
+            ),
+            ("ACCT", "ME", "WH_X", "DB_X")
+        );
+        assert_eq!((s.role.as_deref(), s.schema.as_str()), (Some("ROLE_X"), "SCHEMA_X"));
+    }
+}

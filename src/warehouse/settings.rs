@@ -1,0 +1,164 @@
+//! Which warehouse, and Snowflake's connection settings.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::WarehouseUrl;
+use crate::config::{Problems, parse_http_url};
+
+/// Which warehouse, and Snowflake's settings when it is Snowflake.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WarehouseArgs {
+    /// Warehouse: duckdb:PATH for the embedded DuckDB file, or snowflake (SNOWFLAKE_* settings).
+    #[arg(
+        long = "warehouse",
+        env = "WAREHOUSE_URL",
+        default_value = "duckdb:./data/warehouse.duckdb"
+    )]
+    pub warehouse: String,
+    #[command(flatten)]
+    pub snowflake: SnowflakeArgs,
+}
+
+/// A validated warehouse.
+#[derive(Clone, Debug)]
+pub enum WarehouseTarget {
+    /// The embedded DuckDB file.
+    DuckDb(PathBuf),
+    Snowflake(Box<SnowflakeSettings>),
+}
+
+impl fmt::Display for WarehouseTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseTarget::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseTarget::Snowflake(s) => write!(f, "snowflake:{}.{}.{}", s.account, s.database, s.schema),
+        }
+    }
+}
+
+impl WarehouseArgs {
+    pub(crate) fn check(&self, problems: &mut Problems) -> Option<WarehouseTarget> {
+        match problems.parse(&self.warehouse, "WAREHOUSE_URL (--warehouse)", str::parse)? {
+            WarehouseUrl::DuckDb(path) => Some(WarehouseTarget::DuckDb(path)),
+            WarehouseUrl::Snowflake => self
+                .snowflake
+                .check(problems)
+                .map(|s| WarehouseTarget::Snowflake(Box::new(s))),
+        }
+    }
+}
+
+/// Snowflake connection settings, as given; read only when the warehouse is `snowflake`.
+#[derive(clap::Args, Clone, Default)]
+pub struct SnowflakeArgs {
+    /// Snowflake account identifier (e.g. myorg-myaccount).
+    #[arg(id = "snowflake_account", long = "snowflake-account", env = "SNOWFLAKE_ACCOUNT")]
+    pub account: Option<String>,
+    /// Snowflake user of the key pair.
+    #[arg(id = "snowflake_user", long = "snowflake-user", env = "SNOWFLAKE_USER")]
+    pub user: Option<String>,
+    /// The user's private key: PEM text, or the path of a PEM file (never printed).
+    #[arg(
+        long = "snowflake-private-key",
+        env = "SNOWFLAKE_PRIVATE_KEY",
+        hide_env_values = true
+    )]
+    pub private_key: Option<String>,
+    /// Role for the session (the user's default when unset).
+    #[arg(id = "snowflake_role", long = "snowflake-role", env = "SNOWFLAKE_ROLE")]
+    pub role: Option<String>,
+    /// Virtual warehouse that runs the queries.
+    #[arg(
+        id = "snowflake_warehouse",
+        long = "snowflake-warehouse",
+        env = "SNOWFLAKE_WAREHOUSE"
+    )]
+    pub warehouse: Option<String>,
+    /// Database holding the RAW schema and the models.
+    #[arg(id = "snowflake_database", long = "snowflake-database", env = "SNOWFLAKE_DATABASE")]
+    pub database: Option<String>,
+    /// Schema for models without one of their own (dbt's target.schema).
+    #[arg(
+        id = "snowflake_schema",
+        long = "snowflake-schema",
+        env = "SNOWFLAKE_SCHEMA",
+        default_value = "PUBLIC"
+    )]
+    pub schema: String,
+    /// Base URL instead of https://ACCOUNT.snowflakecomputing.com (private link, tests).
+    #[arg(id = "snowflake_url", long = "snowflake-url", env = "SNOWFLAKE_URL")]
+    pub url: Option<String>,
+}
+
+impl fmt::Debug for SnowflakeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnowflakeArgs")
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("private_key", &self.private_key.as_ref().map(|_| "[REDACTED]"))
+            .field("role", &self.role)
+            .field("warehouse", &self.warehouse)
+            .field("database", &self.database)
+            .field("schema", &self.schema)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// Validated Snowflake settings.
+#[derive(Clone, Debug)]
+pub struct SnowflakeSettings {
+    pub account: String,
+    pub user: String,
+    /// PEM text; redacted in Debug by `secrecy`, and it has no Display.
+    pub private_key: SecretString,
+    pub role: Option<String>,
+    pub warehouse: String,
+    pub database: String,
+    pub schema: String,
+    pub base_url: Option<Url>,
+}
+
+impl SnowflakeArgs {
+    pub(crate) fn check(&self, problems: &mut Problems) -> Option<SnowflakeSettings> {
+        let account = problems.required(&self.account, "SNOWFLAKE_ACCOUNT", "--snowflake-account");
+        let user = problems.required(&self.user, "SNOWFLAKE_USER", "--snowflake-user");
+        let key = problems.required(&self.private_key, "SNOWFLAKE_PRIVATE_KEY", "--snowflake-private-key");
+        let private_key = key.and_then(|key| problems.parse(&key, "SNOWFLAKE_PRIVATE_KEY", read_private_key));
+        let warehouse = problems.required(&self.warehouse, "SNOWFLAKE_WAREHOUSE", "--snowflake-warehouse");
+        let database = problems.required(&self.database, "SNOWFLAKE_DATABASE", "--snowflake-database");
+        let base_url = match &self.url {
+            Some(url) => Some(problems.parse(url, "SNOWFLAKE_URL (--snowflake-url)", parse_http_url)?),
+            None => None,
+        };
+        Some(SnowflakeSettings {
+            account: account?.to_ascii_uppercase(),
+            user: user?.to_ascii_uppercase(),
+            private_key: private_key?,
+            role: self.role.clone().filter(|r| !r.trim().is_empty()),
+            warehouse: warehouse?,
+            database: database?,
+            schema: self.schema.clone(),
+            base_url,
+        })
+    }
+}
+
+/// The key as PEM text, read from a file when the value is not PEM itself. The
+/// messages never quote the value: it may be the key.
+fn read_private_key(value: &str) -> Result<SecretString, String> {
+    let pem = if value.trim_start().starts_with("-----BEGIN") {
+        value.to_string()
+    } else {
+        std::fs::read_to_string(value.trim())
+            .map_err(|e| format!("it is neither PEM text nor a readable PEM file ({e})"))?
+    };
+    if !pem.contains("PRIVATE KEY-----") {
+        return Err("it holds no PEM private key (expected -----BEGIN PRIVATE KEY-----)".into());
+    }
+    Ok(SecretString::from(pem))
+}
