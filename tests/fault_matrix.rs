@@ -437,16 +437,17 @@ async fn a_timer_firing_early_extracts_its_own_slot_and_a_late_one_the_same() {
     let log = reply["Logs"][0].as_str().unwrap();
     assert!(log.contains("slot 2026-11-23T20:00:00Z: 300 streams"), "{log}");
 
-    // A past-due run of the same schedule, minutes late, finds its slot done.
-    let (status, reply) = post(
-        &url,
-        "extract_timer",
-        &timer_envelope("extract_timer", "2026-11-23T20:09:30Z"),
-    )
-    .await;
+    // A past-due run of the same schedule (the host marks it IsPastDue), minutes
+    // late, finds its slot done.
+    let mut past_due = timer_envelope("extract_timer", "2026-11-23T20:09:30Z");
+    past_due["Data"]["timer"]["IsPastDue"] = serde_json::Value::Bool(true);
+    let (status, reply) = post(&url, "extract_timer", &past_due).await;
     assert_eq!(status, 200, "{reply}");
     let log = reply["Logs"][0].as_str().unwrap();
-    assert!(log.contains("slot 2026-11-23T20:00:00Z already extracted"), "{log}");
+    assert!(
+        log.contains("slot 2026-11-23T20:00:00Z already extracted") && log.ends_with("(past due)"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

@@ -297,6 +297,28 @@ async fn failures_say_why_to_the_host_and_to_the_caller() {
     }
 }
 
+/// On a first start, before the app's identity can read Key Vault, App Service leaves
+/// the reference's text in the setting: serve must say so and stop, not use that text
+/// as the secret.
+#[test]
+fn serve_refuses_an_unresolved_key_vault_reference_at_start() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/twitch-client-secret/)";
+    let output = local_serve_command(port, dir.path())
+        .env("TWITCH_CLIENT_SECRET", reference)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("TWITCH_CLIENT_SECRET is a Key Vault reference the platform has not resolved")
+            && stderr.contains("restart the app"),
+        "{stderr}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
 #[test]
 fn serve_answers_the_hosts_probe_from_the_real_binary() {
     let port = free_port();
