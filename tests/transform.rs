@@ -234,8 +234,13 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
 
 /// Every row of every relation the project builds, in a stable order.
 async fn contents(warehouse: &mut DuckDbWarehouse) -> Vec<Vec<Vec<String>>> {
+    contents_of(warehouse, &MODELS).await
+}
+
+/// Every row of `relations`, in a stable order.
+async fn contents_of(warehouse: &mut DuckDbWarehouse, relations: &[&str]) -> Vec<Vec<Vec<String>>> {
     let mut all = Vec::new();
-    for relation in MODELS {
+    for relation in relations {
         // staged_at is when a run took the row (volatile by design): all but it.
         let sql = format!("select columns(lambda c: c <> 'staged_at') from {relation} order by all");
         all.push(rows(warehouse, &sql).await);
@@ -577,4 +582,119 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
         warnings[0].starts_with("WARN") && warnings[0].contains("assert_every_loaded_file_was_staged (1 failing rows)"),
         "{warnings:?}"
     );
+}
+
+/// The metric rules, worked out by hand on four slots across midnight (23:30, 23:45,
+/// 00:00, 00:15): a broadcast that crosses midnight is counted once, on its first
+/// day, with its hours on the days they were watched; a broadcast's language is its
+/// latest; a reload that moves a stream to another game and language leaves no row of
+/// the old ones, and the aggregates equal a rebuild.
+#[tokio::test]
+async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_hand() {
+    let (_dir, lake) = temp_lake();
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let start: Slot = "2026-11-23T23:30:00Z".parse().unwrap();
+    let s = |n: i64| start.offset(n);
+    let (alice, bob) = (("u1", "alice"), ("u2", "bob"));
+    let (one, two) = (("g1", "Game One"), ("g2", "Game Two"));
+    // M (alice) from 23:30 to 00:15: Game Two in English, then Game One in French at
+    // 23:45, then Game Two in German after midnight. N (bob) only after midnight.
+    let slots = [
+        vec![stream(s(0), "M", alice, two, "en", 100)],
+        vec![stream(s(1), "M", alice, one, "fr", 100)],
+        vec![
+            stream(s(2), "M", alice, two, "de", 200),
+            stream(s(2), "N", bob, two, "de", 50),
+        ],
+        vec![
+            stream(s(3), "M", alice, two, "de", 200),
+            stream(s(3), "N", bob, two, "de", 50),
+        ],
+    ];
+    for (n, streams) in slots.iter().enumerate() {
+        commit(&lake, s(n as i64), streams, &[], &[]).await;
+    }
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    transform(&mut warehouse).await;
+    let by_day = |table: &str, dimension: &str| {
+        format!(
+            "select {dimension}, cast(snapshot_date as varchar), hours_watched, hours_streamed, peak_viewers, avg_viewers \
+             from marts.{table} order by snapshot_date, {dimension}"
+        )
+    };
+    assert_eq!(
+        rows(&mut warehouse, &by_day("agg_game_daily", "game_id")).await,
+        [
+            ["g1", "2026-11-23", "25", "0.25", "100", "50"],
+            ["g2", "2026-11-23", "25", "0.25", "100", "50"],
+            ["g2", "2026-11-24", "125", "1", "250", "250"],
+        ]
+    );
+
+    // The 23:45 file is loaded again, corrected: M was in Game Two, in English.
+    warehouse
+        .execute(
+            "insert into raw.raw_streams select \
+             cast(replace(replace(cast(raw_json as varchar), '\"game_id\":\"g1\"', '\"game_id\":\"g2\"'), '\"language\":\"fr\"', '\"language\":\"en\"') as json), \
+             'reload-' || file_name, file_row_number, loaded_at + interval 1 hour \
+             from raw.raw_streams where file_name like '%20261123T2345Z%'",
+        )
+        .await
+        .unwrap();
+    transform(&mut warehouse).await;
+
+    // Games: day 23 has M's two slots (100 each) in Game Two alone: Game One's row is
+    // gone. Day 24: M 200 + N 50 in two slots.
+    assert_eq!(
+        rows(&mut warehouse, &by_day("agg_game_daily", "game_id")).await,
+        [
+            ["g2", "2026-11-23", "50", "0.5", "100", "100"],
+            ["g2", "2026-11-24", "125", "1", "250", "250"],
+        ]
+    );
+    assert_eq!(
+        rows(&mut warehouse, &by_day("agg_language_daily", "language")).await,
+        [
+            ["en", "2026-11-23", "50", "0.5", "100", "100"],
+            ["de", "2026-11-24", "125", "1", "250", "250"],
+        ]
+    );
+    // M counts once for alice, on the 23rd; its 00:00 and 00:15 hours are on the 24th.
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select user_id, cast(snapshot_date as varchar), broadcasts, hours_watched, hours_streamed, avg_viewers, peak_viewers \
+             from marts.agg_streamer_daily order by snapshot_date, user_id"
+        )
+        .await,
+        [
+            ["u1", "2026-11-23", "1", "50", "0.5", "100", "100"],
+            ["u1", "2026-11-24", "0", "100", "0.5", "200", "200"],
+            ["u2", "2026-11-24", "1", "25", "0.5", "50", "50"],
+        ]
+    );
+    // M's language is its latest (de), not the greatest (en).
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select stream_id, language, snapshots from marts.fct_broadcasts order by stream_id"
+        )
+        .await,
+        [["M", "de", "4"], ["N", "de", "2"]]
+    );
+
+    // The fact and the aggregates equal a rebuild. (dim_games keeps Game One, first
+    // and last seen at 23:45: a dimension folds in what it has seen, and a reload
+    // that takes a game out of every slot is not something it unlearns.)
+    let facts = [
+        "marts.fact_stream_snapshots",
+        "marts.fct_broadcasts",
+        "marts.agg_streamer_daily",
+        "marts.agg_game_daily",
+        "marts.agg_language_daily",
+    ];
+    let incremental = contents_of(&mut warehouse, &facts).await;
+    let rebuilt = rebuild(&mut warehouse, &[]).await;
+    assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
+    assert_eq!(contents_of(&mut warehouse, &facts).await, incremental);
 }

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='game_id', schema='marts') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='game_id', schema='marts') }}
 
 -- Every game streamed: its current name, box art and IGDB id (from the SCD2 snapshot,
 -- or the stream's game name until the game is fetched) and first and last seen.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='user_id', schema='marts') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='user_id', schema='marts') }}
 
 -- Every streamer seen live: the current profile (from the SCD2 snapshot, or the
 -- stream's own login and name while the profile has not been fetched yet) and when

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', unique_key='snapshot_key', schema='marts',
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='marts',
     incremental_predicates=[
         "snapshot_at >= (select min(snapshot_at) from staging.stg_streams where staged_at > (select max(staged_at) from marts.fact_stream_snapshots))"
     ]

@@ -1,11 +1,12 @@
-{{ config(materialized='incremental', unique_key='stream_id', schema='marts') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='stream_id', schema='marts') }}
 
 -- One row per broadcast (Helix stream id): when it ran and how it was watched.
 -- An incremental run recomputes only the broadcasts that new snapshots touch.
 select
     stream_id,
     max(user_id) as user_id,
-    max(language) as language,
+    -- Its latest language: a streamer who switches mid-broadcast is counted in the new one.
+    max_by(language, snapshot_at) as language,
     min(started_at) as started_at,
     min(snapshot_at) as first_seen_at,
     max(snapshot_at) as last_seen_at,

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', unique_key='snapshot_key', schema='staging',
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='staging',
     incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging.stg_streams')]
 ) }}
 

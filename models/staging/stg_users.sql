@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', unique_key='fetch_key', schema='staging',
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='fetch_key', schema='staging',
     incremental_predicates=[only_new_slots_replaced('raw.raw_users', 'staging.stg_users')]
 ) }}
 

@@ -19,8 +19,32 @@ pub enum Materialized {
     },
 }
 
-/// The parts of dbt's config this runner acts on; other keys are accepted and ignored,
-/// as dbt ignores configs an adapter does not use.
+/// How an incremental run writes its new rows (dbt's `incremental_strategy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncrementalStrategy {
+    /// Delete the target's rows whose `unique_key` is among the new rows (and that
+    /// match the `incremental_predicates`), then insert the new rows.
+    DeleteInsert,
+    /// Insert the new rows; `unique_key` is not used.
+    Append,
+    /// `merge into` on `unique_key` (and the predicates): matched rows are updated,
+    /// the others inserted.
+    Merge,
+}
+
+impl IncrementalStrategy {
+    /// The adapter's default when a model names none: dbt-duckdb's is delete+insert
+    /// (`duckdb__get_incremental_default_sql`), dbt-snowflake's merge.
+    pub fn default_for(target_type: &str) -> IncrementalStrategy {
+        if target_type == "snowflake" {
+            IncrementalStrategy::Merge
+        } else {
+            IncrementalStrategy::DeleteInsert
+        }
+    }
+}
+
+/// The parts of dbt's config this runner acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
     pub materialized: Materialized,
@@ -32,6 +56,8 @@ pub struct NodeConfig {
     /// Extra conditions on the rows an incremental merge may replace, as in dbt's
     /// delete+insert: they let the warehouse skip most of a large table.
     pub incremental_predicates: Vec<String>,
+    /// `None`: the adapter's default ([`IncrementalStrategy::default_for`]).
+    pub incremental_strategy: Option<IncrementalStrategy>,
 }
 
 impl NodeConfig {
@@ -70,6 +96,17 @@ impl NodeConfig {
         };
         let unique_key = texts("unique_key", "column name")?;
         let incremental_predicates = texts("incremental_predicates", "SQL condition")?;
+        let incremental_strategy = match text("incremental_strategy")?.as_deref() {
+            None => None,
+            Some("delete+insert") => Some(IncrementalStrategy::DeleteInsert),
+            Some("append") => Some(IncrementalStrategy::Append),
+            Some("merge") => Some(IncrementalStrategy::Merge),
+            Some(other) => {
+                return Err(bad(format!(
+                    "incremental_strategy `{other}` is not supported here; use delete+insert, append or merge"
+                )));
+            }
+        };
         let materialized = match (node.kind, text("materialized")?.as_deref()) {
             (NodeKind::Snapshot, _) => {
                 match text("strategy")?.as_deref() {
@@ -110,6 +147,7 @@ impl NodeConfig {
             alias: text("alias")?,
             unique_key,
             incremental_predicates,
+            incremental_strategy,
         })
     }
 
@@ -193,6 +231,45 @@ mod tests {
         assert!(
             NodeConfig::from_rendered(&node(NodeKind::Model), &config(&[("materialized", json!("ephemeral"))]))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn incremental_strategies_are_dbts_three_or_refused() {
+        let model = node(NodeKind::Model);
+        let strategy = |value: &str| {
+            NodeConfig::from_rendered(
+                &model,
+                &config(&[
+                    ("materialized", json!("incremental")),
+                    ("incremental_strategy", json!(value)),
+                ]),
+            )
+        };
+        assert_eq!(
+            strategy("delete+insert").unwrap().incremental_strategy,
+            Some(IncrementalStrategy::DeleteInsert)
+        );
+        assert_eq!(
+            strategy("append").unwrap().incremental_strategy,
+            Some(IncrementalStrategy::Append)
+        );
+        assert_eq!(
+            strategy("merge").unwrap().incremental_strategy,
+            Some(IncrementalStrategy::Merge)
+        );
+        let refused = strategy("insert_overwrite").unwrap_err().to_string();
+        assert!(
+            refused.contains("models/n.sql") && refused.contains("delete+insert, append or merge"),
+            "{refused}"
+        );
+        assert_eq!(
+            IncrementalStrategy::default_for("duckdb"),
+            IncrementalStrategy::DeleteInsert
+        );
+        assert_eq!(
+            IncrementalStrategy::default_for("snowflake"),
+            IncrementalStrategy::Merge
         );
     }
 }

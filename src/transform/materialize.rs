@@ -3,7 +3,7 @@
 //! The SQL is the common subset of DuckDB and Snowflake, so both run the same
 //! statements; each statement goes to the warehouse on its own.
 
-use super::config::{Materialized, NodeConfig};
+use super::config::{IncrementalStrategy, Materialized, NodeConfig};
 use super::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -145,40 +145,76 @@ async fn apply_staged<W: Warehouse>(
     warehouse.execute(&format!("drop table if exists {staged}")).await
 }
 
-/// Incremental merge: rows whose `unique_key` is already there are replaced (delete +
-/// insert, in one transaction); without a key, rows are appended. The delete also
-/// carries the model's `incremental_predicates`, as dbt's delete+insert does.
+/// An incremental run's write, as dbt's strategies do it (dbt-adapters'
+/// `default__get_delete_insert_merge_sql` and `default__get_merge_sql`), in one
+/// transaction. The target is aliased `DBT_INTERNAL_DEST` and the new rows
+/// `DBT_INTERNAL_SOURCE`, as there, so `incremental_predicates` written for dbt work.
+/// - delete+insert: the target's rows whose `unique_key` is among the new rows, and
+///   that match every predicate, are deleted; then the new rows are inserted.
+/// - append: the new rows are inserted.
+/// - merge: matched on the predicates and the key, rows are updated or inserted;
+///   without a key, every row is inserted.
 async fn merge<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
     config: &NodeConfig,
 ) -> Result<(), WarehouseError> {
+    let strategy = config
+        .incremental_strategy
+        .unwrap_or_else(|| IncrementalStrategy::default_for(warehouse.target_type()));
     apply_staged(warehouse, relation, sql, |staged, target_columns| {
         let columns = target_columns.join(", ");
-        let predicates: String = config
-            .incremental_predicates
-            .iter()
-            .map(|predicate| format!(" and ({predicate})"))
-            .collect();
-        let mut statements = Vec::new();
-        match config.unique_key.as_slice() {
-            [] => {}
-            [key] => statements.push(format!(
-                "delete from {relation} where {key} in (select {key} from {staged}){predicates}"
-            )),
-            keys => {
-                let matches: Vec<String> = keys.iter().map(|k| format!("s.{k} = {}.{k}", relation.name)).collect();
-                statements.push(format!(
-                    "delete from {relation} where exists (select 1 from {staged} as s where {}){predicates}",
-                    matches.join(" and ")
-                ));
+        let keys = &config.unique_key;
+        let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
+        match strategy {
+            IncrementalStrategy::Append => vec![insert],
+            IncrementalStrategy::DeleteInsert if keys.is_empty() => vec![insert],
+            IncrementalStrategy::DeleteInsert => {
+                let keys = keys.join(", ");
+                let predicates: String = config
+                    .incremental_predicates
+                    .iter()
+                    .map(|predicate| format!(" and {predicate}"))
+                    .collect();
+                vec![
+                    format!(
+                        "delete from {relation} as DBT_INTERNAL_DEST where ({keys}) in \
+                         (select distinct {keys} from {staged} as DBT_INTERNAL_SOURCE){predicates}"
+                    ),
+                    insert,
+                ]
+            }
+            IncrementalStrategy::Merge => {
+                let mut on: Vec<String> = config.incremental_predicates.clone();
+                if keys.is_empty() {
+                    on.push("FALSE".into());
+                }
+                on.extend(
+                    keys.iter()
+                        .map(|key| format!("DBT_INTERNAL_SOURCE.{key} = DBT_INTERNAL_DEST.{key}")),
+                );
+                let source_columns: Vec<String> = target_columns
+                    .iter()
+                    .map(|column| format!("DBT_INTERNAL_SOURCE.{column}"))
+                    .collect();
+                let update = if keys.is_empty() {
+                    String::new()
+                } else {
+                    let set: Vec<String> = target_columns
+                        .iter()
+                        .map(|column| format!("{column} = DBT_INTERNAL_SOURCE.{column}"))
+                        .collect();
+                    format!(" when matched then update set {}", set.join(", "))
+                };
+                vec![format!(
+                    "merge into {relation} as DBT_INTERNAL_DEST using {staged} as DBT_INTERNAL_SOURCE \
+                     on ({}){update} when not matched then insert ({columns}) values ({})",
+                    on.join(") and ("),
+                    source_columns.join(", ")
+                )]
             }
         }
-        statements.push(format!(
-            "insert into {relation} ({columns}) select {columns} from {staged}"
-        ));
-        statements
     })
     .await
 }
