@@ -155,3 +155,245 @@ async fn dbt_and_our_runner_build_identical_tables() {
         problems.join("\n")
     );
 }
+
+/// A small dbt project that sets the configs a dbt user would: folder configs in
+/// `dbt_project.yml`, `config:` in a properties file, incremental strategies,
+/// `on_schema_change`, `full_refresh: false`, hooks, a disabled model and `--vars`.
+const FIDELITY_PROJECT: &[(&str, &str)] = &[
+    (
+        "dbt_project.yml",
+        r#"name: fidelity
+version: "1.0.0"
+config-version: 2
+profile: twitch_pipeline
+model-paths: ["models"]
+vars:
+  factor: 2
+models:
+  fidelity:
+    +materialized: table
+    marts:
+      +schema: marts
+      +tags: ["daily"]
+"#,
+    ),
+    (
+        "models/sources.yml",
+        "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
+    ),
+    (
+        "models/properties.yml",
+        "models:\n  - name: from_yaml\n    config:\n      materialized: view\n",
+    ),
+    (
+        "models/base_events.sql",
+        "select id, grp, v from {{ source('raw', 'events') }}",
+    ),
+    ("models/from_yaml.sql", "select id, v from {{ ref('base_events') }}"),
+    (
+        "models/marts/appended.sql",
+        "{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}\n\
+         select id, v from {{ ref('base_events') }}\n\
+         {% if is_incremental() %} where id > (select max(id) from {{ this }}) {% endif %}",
+    ),
+    (
+        "models/marts/merged.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\n\
+         select id, v, id * {{ var('factor') }} as scaled from {{ ref('base_events') }}",
+    ),
+    (
+        "models/marts/by_group.sql",
+        "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='grp') }}\n\
+         select grp, id, v from {{ ref('base_events') }}\n\
+         {% if is_incremental() %} where grp in (select grp from {{ ref('base_events') }} where id > (select max(id) from {{ this }})) {% endif %}",
+    ),
+    (
+        "models/marts/widened.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='append_new_columns') }}\n\
+         select id, v{% if is_incremental() %}, id * 10 as tens{% endif %} from {{ ref('base_events') }}",
+    ),
+    (
+        "models/marts/synced.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='sync_all_columns') }}\n\
+         select id{% if is_incremental() %}, id * 10 as tens{% else %}, v{% endif %} from {{ ref('base_events') }}",
+    ),
+    (
+        "models/marts/strict.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='fail') }}\n\
+         select id{% if is_incremental() %}, id * 10 as tens{% endif %} from {{ ref('base_events') }}",
+    ),
+    (
+        "models/marts/hooked.sql",
+        "{{ config(pre_hook='create table if not exists main.hook_log (n integer)', \
+                   post_hook=['insert into main.hook_log values (1)', \"update {{ this }} set v = 'hooked' where id = 1\"]) }}\n\
+         select id, v from {{ ref('base_events') }}",
+    ),
+    (
+        "models/marts/switched_off.sql",
+        "{{ config(enabled=false) }}\nselect 1 / 0 as never",
+    ),
+];
+
+/// Relations the fidelity project builds (the disabled one is absent from both).
+const FIDELITY_RELATIONS: &[&str] = &[
+    "main.base_events",
+    "main.from_yaml",
+    "main_marts.appended",
+    "main_marts.merged",
+    "main_marts.by_group",
+    "main_marts.widened",
+    "main_marts.synced",
+    "main_marts.strict",
+    "main_marts.hooked",
+    "main.hook_log",
+];
+
+fn write_project(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// `dbt <args>` on `project`: whether it succeeded, and its output.
+async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> (bool, String) {
+    let work = tempfile::tempdir().unwrap();
+    let output = run(support::dbt::command(dbt, project, work.path(), database, args)).await;
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+async fn ours_on(project: &Path, database: &Path, options: TransformOptions) -> transform::RunReport {
+    let project = Project::load(project).unwrap();
+    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    transform::run(&project, &mut warehouse, &options, |_| {})
+        .await
+        .unwrap()
+}
+
+/// How each relation differs between the two databases: kind, columns (in order), rows.
+async fn relation_differences(ours: &Path, theirs: &Path, relations: &[&str]) -> Vec<String> {
+    let mut warehouse = DuckDbWarehouse::open(ours).unwrap();
+    warehouse
+        .execute(&format!("attach '{}' as dbt (read_only)", theirs.display()))
+        .await
+        .unwrap();
+    let mut problems = Vec::new();
+    for relation in relations {
+        let (schema, name) = relation.split_once('.').unwrap();
+        let catalog = |database: &str| {
+            format!(
+                "select (select table_type from information_schema.tables where table_catalog = {database} \
+                 and table_schema = '{schema}' and table_name = '{name}'), \
+                 (select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) \
+                 from information_schema.columns where table_catalog = {database} and table_schema = '{schema}' and table_name = '{name}')"
+            )
+        };
+        let ours_shape = rows(&mut warehouse, &catalog("current_database()")).await;
+        let theirs_shape = rows(&mut warehouse, &catalog("'dbt'")).await;
+        if ours_shape != theirs_shape {
+            problems.push(format!("{relation}: ours {ours_shape:?}, dbt's {theirs_shape:?}"));
+            continue;
+        }
+        if ours_shape[0][0] == "NULL" {
+            problems.push(format!("{relation}: built by neither"));
+            continue;
+        }
+        for (a, b) in [("", "dbt."), ("dbt.", "")] {
+            let extra = warehouse
+                .query(&format!(
+                    "select count(*) from (select * from {a}{relation} except all select * from {b}{relation})"
+                ))
+                .await
+                .unwrap()
+                .scalar_i64()
+                .unwrap();
+            if extra > 0 {
+                let side = if a.is_empty() { "ours" } else { "dbt's" };
+                let all = rows(&mut warehouse, &format!("select * from {a}{relation} order by all")).await;
+                problems.push(format!("{relation}: {extra} row(s) only in {side}: {all:?}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Each config of [`FIDELITY_PROJECT`], as dbt-duckdb applies it: a first build, an
+/// incremental one after new and changed rows (where `strict` fails in both, on the
+/// columns it gained), and a `--full-refresh` (which `appended` refuses).
+#[tokio::test]
+async fn configs_are_honoured_as_dbt_honours_them() {
+    let Some(dbt) = dbt() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    write_project(&project, FIDELITY_PROJECT);
+    let (ours, theirs) = (work.path().join("ours.duckdb"), work.path().join("theirs.duckdb"));
+    let raw = |sql: &'static str| {
+        let (ours, theirs) = (ours.clone(), theirs.clone());
+        async move {
+            for database in [ours, theirs] {
+                DuckDbWarehouse::open(&database).unwrap().execute(sql).await.unwrap();
+            }
+        }
+    };
+    raw("create schema if not exists raw; create table raw.events as \
+         select * from (values (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')) as t(id, grp, v)")
+    .await;
+    let vars = TransformOptions {
+        vars: [("factor".to_string(), serde_json::json!(3))].into(),
+        ..Default::default()
+    };
+
+    let (ok, log) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    assert!(ok, "{log}");
+    let report = ours_on(&project, &ours, vars.clone()).await;
+    assert!(report.succeeded(), "{}", report.summary_line());
+    assert!(!report.nodes.iter().any(|n| n.name.0 == "switched_off"));
+    let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
+    assert!(problems.is_empty(), "after the first build:\n{}", problems.join("\n"));
+
+    // New rows (4 in group 2, 5 in a new group) and a changed one (id 2).
+    raw("insert into raw.events values (4, 2, 'd'), (5, 3, 'e'); update raw.events set v = 'B' where id = 2").await;
+    let (ok, log) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    assert!(!ok && log.contains("strict"), "dbt fails strict: {log}");
+    let report = ours_on(&project, &ours, vars.clone()).await;
+    let strict = report.nodes.iter().find(|n| n.name.0 == "strict").unwrap();
+    assert!(
+        matches!(&strict.outcome, transform::NodeOutcome::Failed(m) if m.contains("out of sync") && m.contains("tens")),
+        "{strict:?}"
+    );
+    let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
+    assert!(
+        problems.is_empty(),
+        "after the incremental build:\n{}",
+        problems.join("\n")
+    );
+
+    let (ok, log) = dbt_on(
+        &dbt,
+        &project,
+        &theirs,
+        &["build", "--full-refresh", "--vars", "{factor: 3}"],
+    )
+    .await;
+    assert!(ok, "{log}");
+    let report = ours_on(
+        &project,
+        &ours,
+        TransformOptions {
+            full_refresh: true,
+            ..vars
+        },
+    )
+    .await;
+    assert!(report.succeeded(), "{}", report.summary_line());
+    let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
+    assert!(problems.is_empty(), "after --full-refresh:\n{}", problems.join("\n"));
+}

@@ -1,4 +1,10 @@
-//! A node's `config(...)`: how it is materialized and where it goes.
+//! A node's config: how it is materialized, where it goes, and what runs around it.
+//!
+//! As in dbt, a node's config comes in layers ([`layered`]): `dbt_project.yml`'s
+//! `models:` / `snapshots:` (`+key` by folder), then the node's `config:` in a
+//! properties YAML, then its own `config(...)`; a later layer overrides an earlier
+//! one, except `tags` and the hooks, which add up. Every key is either honoured or
+//! refused with the file, the key and what is supported: nothing is ignored silently.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +50,132 @@ impl IncrementalStrategy {
     }
 }
 
+/// What an incremental run does when the model's columns no longer match the table's
+/// (dbt's `on_schema_change`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnSchemaChange {
+    /// Insert the table's columns; a new column is left out, a removed one fails.
+    #[default]
+    Ignore,
+    /// Stop with the differences.
+    Fail,
+    /// Add the new columns to the table.
+    AppendNewColumns,
+    /// Add the new columns and drop the removed ones.
+    SyncAllColumns,
+}
+
+/// Keys a model may set, all honoured.
+const MODEL_KEYS: &[&str] = &[
+    "materialized",
+    "schema",
+    "alias",
+    "unique_key",
+    "incremental_strategy",
+    "incremental_predicates",
+    "on_schema_change",
+    "full_refresh",
+    "enabled",
+    "tags",
+    "pre_hook",
+    "post_hook",
+    "meta",
+    "docs",
+];
+
+/// Keys a snapshot may set, all honoured.
+const SNAPSHOT_KEYS: &[&str] = &[
+    "strategy",
+    "unique_key",
+    "updated_at",
+    "target_schema",
+    "schema",
+    "alias",
+    "hard_deletes",
+    "invalidate_hard_deletes",
+    "enabled",
+    "tags",
+    "pre_hook",
+    "post_hook",
+    "meta",
+    "docs",
+];
+
+/// dbt configs this runner does not apply, and why; an empty value is accepted
+/// (it asks for nothing).
+const REFUSED: &[(&str, &str)] = &[
+    ("persist_docs", "the runner writes no relation or column comments"),
+    (
+        "grants",
+        "the runner grants nothing; grant to the pipeline's role (snowflake-setup) or in a post_hook",
+    ),
+    ("database", "every relation goes to the target's database"),
+    ("target_database", "every relation goes to the target's database"),
+    ("sql_header", "the runner sends each statement alone"),
+    ("contract", "model contracts are not enforced here"),
+    ("check_cols", "only the timestamp strategy is supported"),
+    ("dbt_valid_to_current", "current rows keep dbt_valid_to NULL here"),
+    (
+        "snapshot_meta_column_names",
+        "the snapshot columns keep dbt's default names here",
+    ),
+];
+
+/// The keys dbt users write with hyphens in YAML (`pre-hook`) are the same configs.
+fn normalized(key: &str) -> String {
+    key.trim_start_matches('+').replace('-', "_")
+}
+
+/// Configs that add up across layers instead of being overridden.
+fn is_additive(key: &str) -> bool {
+    matches!(key, "tags" | "pre_hook" | "post_hook")
+}
+
+/// `layers` from the least to the most specific, combined as dbt combines them.
+pub fn layered<'a>(
+    layers: impl IntoIterator<Item = &'a BTreeMap<String, serde_json::Value>>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut merged: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for layer in layers {
+        for (key, value) in layer {
+            let key = normalized(key);
+            let value = match (is_additive(&key), merged.remove(&key)) {
+                (true, Some(earlier)) => {
+                    let mut items = as_list(earlier);
+                    for item in as_list(value.clone()) {
+                        if !items.contains(&item) {
+                            items.push(item);
+                        }
+                    }
+                    serde_json::Value::Array(items)
+                }
+                _ => value.clone(),
+            };
+            merged.insert(key, value);
+        }
+    }
+    merged
+}
+
+fn as_list(value: serde_json::Value) -> Vec<serde_json::Value> {
+    match value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Whether a refused config's value asks for nothing (`{}`, `[]`, false, null, or a
+/// mapping of only those).
+fn asks_nothing(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null | serde_json::Value::Bool(false) => true,
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(map) => map.values().all(asks_nothing),
+        _ => false,
+    }
+}
+
 /// The parts of dbt's config this runner acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -58,6 +190,15 @@ pub struct NodeConfig {
     pub incremental_predicates: Vec<String>,
     /// `None`: the adapter's default ([`IncrementalStrategy::default_for`]).
     pub incremental_strategy: Option<IncrementalStrategy>,
+    pub on_schema_change: OnSchemaChange,
+    /// `enabled=false`: the node is not part of the project.
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    /// SQL run before and after the node is built (Jinja, rendered at run time).
+    pub pre_hook: Vec<String>,
+    pub post_hook: Vec<String>,
+    /// `Some(false)`: never rebuilt by `--full-refresh`; `Some(true)`: always rebuilt.
+    pub full_refresh: Option<bool>,
 }
 
 impl NodeConfig {
@@ -70,6 +211,39 @@ impl NodeConfig {
             file: node.path.clone(),
             node: node.name.0.clone(),
             message,
+        };
+        let known = match node.kind {
+            NodeKind::Model => MODEL_KEYS,
+            NodeKind::Snapshot => SNAPSHOT_KEYS,
+        };
+        for (key, value) in config {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| refused == key) {
+                if asks_nothing(value) {
+                    continue;
+                }
+                return Err(bad(format!("config `{key}` is not supported: {why}")));
+            }
+            return Err(bad(format!(
+                "config `{key}` is not one this runner knows; a {} may set {}",
+                match node.kind {
+                    NodeKind::Model => "model",
+                    NodeKind::Snapshot => "snapshot",
+                },
+                known.join(", ")
+            )));
+        }
+        let flag = |key: &str| -> Result<Option<bool>, TransformError> {
+            match config.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+                // YAML and Jinja users write "true"/"false" too.
+                Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+                Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+                Some(other) => Err(bad(format!("`{key}` must be true or false, not {other}"))),
+            }
         };
         let text = |key: &str| -> Result<Option<String>, TransformError> {
             match config.get(key) {
@@ -107,6 +281,29 @@ impl NodeConfig {
                 )));
             }
         };
+        let on_schema_change = match text("on_schema_change")?.as_deref() {
+            None | Some("ignore") => OnSchemaChange::Ignore,
+            Some("fail") => OnSchemaChange::Fail,
+            Some("append_new_columns") => OnSchemaChange::AppendNewColumns,
+            Some("sync_all_columns") => OnSchemaChange::SyncAllColumns,
+            Some(other) => {
+                return Err(bad(format!(
+                    "on_schema_change `{other}` is not one of ignore, fail, append_new_columns, sync_all_columns"
+                )));
+            }
+        };
+        // dbt 1.9+ `hard_deletes`; the older `invalidate_hard_deletes=true` is `invalidate`.
+        let hard_deletes = match (text("hard_deletes")?.as_deref(), flag("invalidate_hard_deletes")?) {
+            (None | Some("ignore"), None | Some(false)) => "ignore",
+            (Some(other), _) => other,
+            (None, Some(true)) => "invalidate",
+        }
+        .to_string();
+        if hard_deletes != "ignore" {
+            return Err(bad(format!(
+                "hard_deletes `{hard_deletes}` is not supported here: a key missing from the source keeps its current row (`ignore`)"
+            )));
+        }
         let materialized = match (node.kind, text("materialized")?.as_deref()) {
             (NodeKind::Snapshot, _) => {
                 match text("strategy")?.as_deref() {
@@ -148,6 +345,12 @@ impl NodeConfig {
             unique_key,
             incremental_predicates,
             incremental_strategy,
+            on_schema_change,
+            enabled: flag("enabled")?.unwrap_or(true),
+            tags: texts("tags", "tag")?,
+            pre_hook: texts("pre_hook", "SQL statement")?,
+            post_hook: texts("post_hook", "SQL statement")?,
+            full_refresh: flag("full_refresh")?,
         })
     }
 
@@ -183,6 +386,8 @@ mod tests {
             kind,
             path: "models/n.sql".into(),
             sql: String::new(),
+            fqn: vec!["p".into(), "n".into()],
+            yaml_config: BTreeMap::new(),
         }
     }
 
@@ -271,5 +476,102 @@ mod tests {
             IncrementalStrategy::default_for("snowflake"),
             IncrementalStrategy::Merge
         );
+    }
+
+    #[test]
+    fn every_key_is_honoured_or_refused_with_the_file_and_what_is_supported() {
+        let model = node(NodeKind::Model);
+        let refused = |pairs: &[(&str, serde_json::Value)]| {
+            NodeConfig::from_rendered(&model, &config(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown = refused(&[("materialised", json!("table"))]);
+        assert!(
+            unknown.contains("models/n.sql")
+                && unknown.contains("`materialised` is not one this runner knows")
+                && unknown.contains("materialized, schema"),
+            "{unknown}"
+        );
+        let docs = refused(&[("persist_docs", json!({"relation": true}))]);
+        assert!(
+            docs.contains("`persist_docs` is not supported: the runner writes no"),
+            "{docs}"
+        );
+        assert!(refused(&[("grants", json!({"select": ["reporter"]}))]).contains("grants nothing"));
+        // Asking for nothing is fine.
+        assert!(
+            NodeConfig::from_rendered(
+                &model,
+                &config(&[("grants", json!({})), ("persist_docs", json!({"relation": false}))])
+            )
+            .is_ok()
+        );
+        let snapshot = node(NodeKind::Snapshot);
+        let base = [
+            ("strategy", json!("timestamp")),
+            ("unique_key", json!("id")),
+            ("updated_at", json!("t")),
+        ];
+        let with = |extra: (&str, serde_json::Value)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            NodeConfig::from_rendered(&snapshot, &config(&pairs))
+        };
+        assert!(with(("hard_deletes", json!("ignore"))).is_ok());
+        let invalidate = with(("invalidate_hard_deletes", json!(true))).unwrap_err().to_string();
+        assert!(
+            invalidate.contains("hard_deletes `invalidate` is not supported"),
+            "{invalidate}"
+        );
+        assert!(
+            with(("materialized", json!("table")))
+                .unwrap_err()
+                .to_string()
+                .contains("a snapshot may set")
+        );
+
+        let full = NodeConfig::from_rendered(
+            &model,
+            &config(&[
+                ("enabled", json!("false")),
+                ("tags", json!("daily")),
+                ("pre_hook", json!(["a", "b"])),
+                ("full_refresh", json!(false)),
+                ("on_schema_change", json!("append_new_columns")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                full.enabled,
+                full.tags,
+                full.pre_hook,
+                full.full_refresh,
+                full.on_schema_change
+            ),
+            (
+                false,
+                vec!["daily".to_string()],
+                vec!["a".to_string(), "b".to_string()],
+                Some(false),
+                OnSchemaChange::AppendNewColumns
+            )
+        );
+    }
+
+    #[test]
+    fn layers_override_except_tags_and_hooks_which_add_up() {
+        let project = config(&[
+            ("+materialized", json!("table")),
+            ("+tags", json!(["a"])),
+            ("pre-hook", json!("p1")),
+        ]);
+        let yaml = config(&[("materialized", json!("view")), ("tags", json!("b"))]);
+        let file = config(&[("tags", json!(["a", "c"])), ("pre_hook", json!("p2"))]);
+        let merged = layered([&project, &yaml, &file]);
+        assert_eq!(merged["materialized"], json!("view"));
+        assert_eq!(merged["tags"], json!(["a", "b", "c"]));
+        assert_eq!(merged["pre_hook"], json!(["p1", "p2"]));
     }
 }

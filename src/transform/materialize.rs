@@ -3,9 +3,19 @@
 //! The SQL is the common subset of DuckDB and Snowflake, so both run the same
 //! statements; each statement goes to the warehouse on its own.
 
-use super::config::{IncrementalStrategy, Materialized, NodeConfig};
+use super::config::{IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange};
 use super::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
+
+/// Why a node could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// The model's columns and the table's differ and `on_schema_change` is `fail`.
+    #[error("{0}")]
+    OutOfSync(String),
+}
 
 /// What kind of object a relation is in the warehouse right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +71,7 @@ pub async fn build<W: Warehouse>(
     sql: &str,
     existing: Existing,
     full_refresh: bool,
-) -> Result<Built, WarehouseError> {
+) -> Result<Built, BuildError> {
     // A model that changed kind (view <-> table) must lose its old object first.
     let wanted = if config.materialized == Materialized::View {
         Existing::View
@@ -128,21 +138,103 @@ fn staging_name(relation: &Relation) -> String {
     format!("{}__dbt_tmp", relation.name)
 }
 
-/// Stages the select `sql` in a temporary table, then runs, all or nothing, the
-/// statements `write` makes from the staged table's name and the target's columns.
+/// Stages the select `sql` in a temporary table, brings the target's columns in line
+/// with it as `on_schema_change` says, then runs, all or nothing, the statements
+/// `write` makes from the staged table's name and the target's columns.
 async fn apply_staged<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
+    on_schema_change: OnSchemaChange,
     write: impl FnOnce(&str, &[String]) -> Vec<String>,
-) -> Result<(), WarehouseError> {
+) -> Result<(), BuildError> {
     let staged = staging_name(relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
-    let target_columns = columns(warehouse, relation).await?;
+    let target_columns = match on_schema_change {
+        OnSchemaChange::Ignore => columns(warehouse, relation).await?,
+        change => sync_columns(warehouse, relation, &staged, change).await?,
+    };
     in_transaction(warehouse, &write(&staged, &target_columns)).await?;
-    warehouse.execute(&format!("drop table if exists {staged}")).await
+    Ok(warehouse.execute(&format!("drop table if exists {staged}")).await?)
+}
+
+/// dbt's `on_schema_change` other than `ignore`: compares the new rows' columns with
+/// the table's (by name, case-insensitively), then fails, adds the new ones, or adds
+/// the new and drops the removed ones. Returns the table's columns afterwards.
+async fn sync_columns<W: Warehouse>(
+    warehouse: &mut W,
+    relation: &Relation,
+    staged: &str,
+    change: OnSchemaChange,
+) -> Result<Vec<String>, BuildError> {
+    let target = columns(warehouse, relation).await?;
+    let source = columns(
+        warehouse,
+        &Relation {
+            schema: String::new(),
+            name: staged.to_string(),
+        },
+    )
+    .await?;
+    let has = |list: &[String], column: &str| list.iter().any(|c| c.eq_ignore_ascii_case(column));
+    let added: Vec<&String> = source.iter().filter(|c| !has(&target, c)).collect();
+    let removed: Vec<&String> = target.iter().filter(|c| !has(&source, c)).collect();
+    if added.is_empty() && removed.is_empty() {
+        return Ok(target);
+    }
+    let list = |columns: &[&String]| {
+        if columns.is_empty() {
+            "none".to_string()
+        } else {
+            columns.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+        }
+    };
+    if change == OnSchemaChange::Fail {
+        return Err(BuildError::OutOfSync(format!(
+            "the model's columns and {relation}'s are out of sync (on_schema_change='fail'): \
+             new in the model: {}; gone from the model: {}. Set on_schema_change to \
+             append_new_columns or sync_all_columns, or rebuild it with --full-refresh",
+            list(&added),
+            list(&removed)
+        )));
+    }
+    let types = column_types(warehouse, staged).await?;
+    for column in &added {
+        let data_type = types
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(column))
+            .map(|(_, data_type)| data_type.clone())
+            .ok_or_else(|| {
+                BuildError::OutOfSync(format!("no type found in the catalog for the new column {column}"))
+            })?;
+        warehouse
+            .execute(&format!("alter table {relation} add column {column} {data_type}"))
+            .await?;
+    }
+    if change == OnSchemaChange::SyncAllColumns {
+        for column in &removed {
+            warehouse
+                .execute(&format!("alter table {relation} drop column {column}"))
+                .await?;
+        }
+    }
+    Ok(columns(warehouse, relation).await?)
+}
+
+/// The columns of the temporary table `name` and their types, from the catalog.
+async fn column_types<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+    let table = warehouse
+        .query(&format!(
+            "select column_name, data_type from information_schema.columns where lower(table_name) = lower('{name}')"
+        ))
+        .await?;
+    Ok(table
+        .rows
+        .into_iter()
+        .filter_map(|row| Some((row.first()?.clone()?, row.get(1)?.clone()?)))
+        .collect())
 }
 
 /// An incremental run's write, as dbt's strategies do it (dbt-adapters'
@@ -159,63 +251,69 @@ async fn merge<W: Warehouse>(
     relation: &Relation,
     sql: &str,
     config: &NodeConfig,
-) -> Result<(), WarehouseError> {
+) -> Result<(), BuildError> {
     let strategy = config
         .incremental_strategy
         .unwrap_or_else(|| IncrementalStrategy::default_for(warehouse.target_type()));
-    apply_staged(warehouse, relation, sql, |staged, target_columns| {
-        let columns = target_columns.join(", ");
-        let keys = &config.unique_key;
-        let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
-        match strategy {
-            IncrementalStrategy::Append => vec![insert],
-            IncrementalStrategy::DeleteInsert if keys.is_empty() => vec![insert],
-            IncrementalStrategy::DeleteInsert => {
-                let keys = keys.join(", ");
-                let predicates: String = config
-                    .incremental_predicates
-                    .iter()
-                    .map(|predicate| format!(" and {predicate}"))
-                    .collect();
-                vec![
-                    format!(
-                        "delete from {relation} as DBT_INTERNAL_DEST where ({keys}) in \
-                         (select distinct {keys} from {staged} as DBT_INTERNAL_SOURCE){predicates}"
-                    ),
-                    insert,
-                ]
-            }
-            IncrementalStrategy::Merge => {
-                let mut on: Vec<String> = config.incremental_predicates.clone();
-                if keys.is_empty() {
-                    on.push("FALSE".into());
-                }
-                on.extend(
-                    keys.iter()
-                        .map(|key| format!("DBT_INTERNAL_SOURCE.{key} = DBT_INTERNAL_DEST.{key}")),
-                );
-                let source_columns: Vec<String> = target_columns
-                    .iter()
-                    .map(|column| format!("DBT_INTERNAL_SOURCE.{column}"))
-                    .collect();
-                let update = if keys.is_empty() {
-                    String::new()
-                } else {
-                    let set: Vec<String> = target_columns
+    apply_staged(
+        warehouse,
+        relation,
+        sql,
+        config.on_schema_change,
+        |staged, target_columns| {
+            let columns = target_columns.join(", ");
+            let keys = &config.unique_key;
+            let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
+            match strategy {
+                IncrementalStrategy::Append => vec![insert],
+                IncrementalStrategy::DeleteInsert if keys.is_empty() => vec![insert],
+                IncrementalStrategy::DeleteInsert => {
+                    let keys = keys.join(", ");
+                    let predicates: String = config
+                        .incremental_predicates
                         .iter()
-                        .map(|column| format!("{column} = DBT_INTERNAL_SOURCE.{column}"))
+                        .map(|predicate| format!(" and {predicate}"))
                         .collect();
-                    format!(" when matched then update set {}", set.join(", "))
-                };
-                vec![format!(
-                    "merge into {relation} as DBT_INTERNAL_DEST using {staged} as DBT_INTERNAL_SOURCE \
+                    vec![
+                        format!(
+                            "delete from {relation} as DBT_INTERNAL_DEST where ({keys}) in \
+                         (select distinct {keys} from {staged} as DBT_INTERNAL_SOURCE){predicates}"
+                        ),
+                        insert,
+                    ]
+                }
+                IncrementalStrategy::Merge => {
+                    let mut on: Vec<String> = config.incremental_predicates.clone();
+                    if keys.is_empty() {
+                        on.push("FALSE".into());
+                    }
+                    on.extend(
+                        keys.iter()
+                            .map(|key| format!("DBT_INTERNAL_SOURCE.{key} = DBT_INTERNAL_DEST.{key}")),
+                    );
+                    let source_columns: Vec<String> = target_columns
+                        .iter()
+                        .map(|column| format!("DBT_INTERNAL_SOURCE.{column}"))
+                        .collect();
+                    let update = if keys.is_empty() {
+                        String::new()
+                    } else {
+                        let set: Vec<String> = target_columns
+                            .iter()
+                            .map(|column| format!("{column} = DBT_INTERNAL_SOURCE.{column}"))
+                            .collect();
+                        format!(" when matched then update set {}", set.join(", "))
+                    };
+                    vec![format!(
+                        "merge into {relation} as DBT_INTERNAL_DEST using {staged} as DBT_INTERNAL_SOURCE \
                      on ({}){update} when not matched then insert ({columns}) values ({})",
-                    on.join(") and ("),
-                    source_columns.join(", ")
-                )]
+                        on.join(") and ("),
+                        source_columns.join(", ")
+                    )]
+                }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -227,9 +325,9 @@ async fn snapshot<W: Warehouse>(
     relation: &Relation,
     sql: &str,
     config: &NodeConfig,
-) -> Result<(), WarehouseError> {
+) -> Result<(), BuildError> {
     let (key, updated_at) = config.snapshot_keys();
-    apply_staged(warehouse, relation, sql, |staged, target_columns| {
+    apply_staged(warehouse, relation, sql, OnSchemaChange::Ignore, |staged, target_columns| {
         let select: Vec<String> = target_columns
             .iter()
             .map(|column| match column.to_ascii_lowercase().as_str() {

@@ -82,6 +82,8 @@ pub struct TransformOptions {
     pub full_refresh: bool,
     /// Check source freshness before building.
     pub check_freshness: bool,
+    /// `--vars`: values for `var()` over the project's `vars:`.
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
 /// What happened to one model or snapshot.
@@ -273,14 +275,19 @@ pub async fn run<W: Warehouse>(
         kind: warehouse.target_type(),
         schema: warehouse.default_schema().to_string(),
     };
-    let renderer = Renderer::new(project, target);
+    let renderer = Renderer::new(project, target).with_vars(&options.vars);
 
     // Parse: every node's refs and config, as dbt does before it runs anything.
     let mut deps = dag::Dependencies::new();
     let mut planned = BTreeMap::new();
+    let mut disabled = BTreeSet::new();
     for node in &project.nodes {
         let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
-        let config = NodeConfig::from_rendered(node, &rendered.config)?;
+        let config = NodeConfig::from_rendered(node, &config::layered([&node.yaml_config, &rendered.config]))?;
+        if !config.enabled {
+            disabled.insert(node.name.clone());
+            continue;
+        }
         let relation = Relation {
             schema: schema_name(&renderer, config.schema.as_deref())?,
             name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
@@ -288,13 +295,27 @@ pub async fn run<W: Warehouse>(
         deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
         planned.insert(node.name.clone(), Planned { node, config, relation });
     }
+    // As dbt: a disabled node is not in the project, and an enabled one may not use it.
+    for (name, parents) in &deps {
+        if let Some(parent) = parents.iter().find(|p| disabled.contains(*p)) {
+            return Err(TransformError::Config {
+                file: planned[name].node.path.clone(),
+                node: name.0.clone(),
+                message: format!("it refers to `{parent}`, which is disabled (enabled=false)"),
+            });
+        }
+    }
     let order = dag::build_order(&deps)?;
     let selected = dag::select(&deps, &options.select)?;
     let relations: BTreeMap<NodeName, Relation> = planned
         .iter()
         .map(|(name, p)| (name.clone(), p.relation.clone()))
         .collect();
-    let tests = plan_tests(project, &renderer)?;
+    // Tests of a disabled node are disabled with it, as in dbt.
+    let tests: Vec<PlannedTest> = plan_tests(project, &renderer)?
+        .into_iter()
+        .filter(|test| test.refs.is_disjoint(&disabled))
+        .collect();
     // A test runs after the last of the models it reads, if all of them are selected.
     let mut tests_after: BTreeMap<NodeName, Vec<&PlannedTest>> = BTreeMap::new();
     for test in &tests {
@@ -356,7 +377,15 @@ pub async fn run<W: Warehouse>(
         let node_started = Instant::now();
         let outcome = match deps[name].iter().find_map(|parent| broken.get(parent)) {
             Some(cause) => NodeOutcome::Skipped { because: cause.clone() },
-            None => match build_node(warehouse, &renderer, plan, &relations, options.full_refresh).await {
+            None => match build_node(
+                warehouse,
+                &renderer,
+                plan,
+                &relations,
+                plan.config.full_refresh.unwrap_or(options.full_refresh),
+            )
+            .await
+            {
                 Ok(built) => NodeOutcome::Built(built),
                 Err(error) => NodeOutcome::Failed(error.to_string()),
             },
@@ -491,7 +520,8 @@ async fn build_node<W: Warehouse>(
     let rendered = renderer
         .render(&plan.node.path, &plan.node.sql, pass)
         .map_err(|e| e.to_string())?;
-    materialize::build(
+    run_hooks(warehouse, renderer, plan, pass, "pre_hook", &plan.config.pre_hook).await?;
+    let built = materialize::build(
         warehouse,
         &plan.config,
         &plan.relation,
@@ -511,7 +541,30 @@ async fn build_node<W: Warehouse>(
             String::new()
         };
         format!("{}: {e}{hint}", plan.node.path)
-    })
+    })?;
+    run_hooks(warehouse, renderer, plan, pass, "post_hook", &plan.config.post_hook).await?;
+    Ok(built)
+}
+
+/// A node's hooks, rendered at run time (they may use `this`) and run in order; the
+/// first that fails fails the node, named.
+async fn run_hooks<W: Warehouse>(
+    warehouse: &mut W,
+    renderer: &Renderer<'_>,
+    plan: &Planned<'_>,
+    pass: Pass<'_>,
+    which: &str,
+    hooks: &[String],
+) -> Result<(), String> {
+    for (n, hook) in hooks.iter().enumerate() {
+        let what = format!("{} ({which} {})", plan.node.path, n + 1);
+        let sql = renderer.render(&what, hook, pass).map_err(|e| e.to_string())?.sql;
+        if sql.trim().is_empty() {
+            continue;
+        }
+        warehouse.execute(&sql).await.map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
 }
 
 async fn run_test<W: Warehouse>(

@@ -36,6 +36,12 @@ pub struct Node {
     pub path: String,
     /// The template; for a snapshot, the body of its block (line numbers kept).
     pub sql: String,
+    /// dbt's fully qualified name: the project, the folders under the model path,
+    /// the node's name.
+    pub fqn: Vec<String>,
+    /// Its config from YAML, before its own `config(...)`: `dbt_project.yml`'s
+    /// folder configs, then its properties file's `config:`.
+    pub yaml_config: BTreeMap<String, serde_json::Value>,
 }
 
 /// A source table declared in YAML: `source('twitch', 'raw_streams')`.
@@ -152,21 +158,45 @@ impl Project {
             sources: Vec::new(),
             tests: Vec::new(),
         };
+        let fqn = |project_name: &str, dir: &Path, file: &Path, name: &str| -> Vec<String> {
+            let folders = file
+                .parent()
+                .and_then(|parent| parent.strip_prefix(dir).ok())
+                .map(|rel| {
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            std::iter::once(project_name.to_string())
+                .chain(folders)
+                .chain(std::iter::once(name.to_string()))
+                .collect()
+        };
         for dir in paths("model-paths", "models") {
             for file in files_under(&dir, "sql")? {
                 let name = file_stem(&file);
+                let fqn = fqn(&project.name, &dir, &file, &name);
                 project.nodes.push(Node {
+                    yaml_config: folder_config(config.get("models"), &fqn)
+                        .map_err(|e| TransformError::project(&project_file, e))?,
                     name: NodeName(name),
                     kind: NodeKind::Model,
                     path: project.relative(&file),
                     sql: read(&file)?,
+                    fqn,
                 });
             }
         }
         for dir in paths("snapshot-paths", "snapshots") {
             for file in files_under(&dir, "sql")? {
                 let path = project.relative(&file);
-                project.nodes.extend(snapshot_blocks(&path, &read(&file)?)?);
+                for mut node in snapshot_blocks(&path, &read(&file)?)? {
+                    node.fqn = fqn(&project.name, &dir, &file, &node.name.0);
+                    node.yaml_config = folder_config(config.get("snapshots"), &node.fqn)
+                        .map_err(|e| TransformError::project(&project_file, e))?;
+                    project.nodes.push(node);
+                }
             }
         }
         for dir in paths("macro-paths", "macros") {
@@ -263,6 +293,14 @@ impl Project {
             for model in seq(&yaml, key) {
                 let model_name =
                     str_of(model, "name").ok_or_else(|| bad(format!("an entry of `{key}` has no `name`")))?;
+                if let Some(config) = model.get("config") {
+                    let config = yaml_mapping(config).map_err(|e| bad(format!("`config:` of `{model_name}`: {e}")))?;
+                    let node =
+                        self.nodes.iter_mut().find(|n| n.name.0 == model_name).ok_or_else(|| {
+                            bad(format!("`config:` for `{model_name}`, which the project does not have"))
+                        })?;
+                    node.yaml_config = super::config::layered([&node.yaml_config, &config]);
+                }
                 for column in seq(model, "columns") {
                     let column_name = str_of(column, "name")
                         .ok_or_else(|| bad(format!("a column of `{model_name}` has no `name`")))?;
@@ -425,6 +463,8 @@ fn snapshot_blocks(path: &str, text: &str) -> Result<Vec<Node>, TransformError> 
             kind: NodeKind::Snapshot,
             path: path.to_string(),
             sql: body,
+            fqn: Vec::new(),
+            yaml_config: BTreeMap::new(),
         });
         rest = close_end;
     }
@@ -448,6 +488,43 @@ fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -
         at = end;
     }
     None
+}
+
+/// Configs that take a mapping as their value: under `models:` in `dbt_project.yml`
+/// they are configs even without the `+`, not folders.
+const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
+
+/// The config `dbt_project.yml`'s `models:` (or `snapshots:`) tree gives the node `fqn`:
+/// each level on its path adds its `+key` entries (and plain keys with a non-mapping
+/// value), the deeper level winning, as dbt resolves them.
+fn folder_config(tree: Option<&Yaml>, fqn: &[String]) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let mut layers = Vec::new();
+    let mut level = tree;
+    for part in fqn.iter().map(Some).chain(std::iter::once(None)) {
+        let Some(map) = level.and_then(Yaml::as_mapping) else {
+            break;
+        };
+        let mut layer = BTreeMap::new();
+        for (key, value) in map {
+            let Some(key) = key.as_str() else { continue };
+            let is_config = key.starts_with('+') || !value.is_mapping() || MAPPING_CONFIGS.contains(&key);
+            if is_config {
+                let value = serde_json::to_value(value).map_err(|e| format!("models: `{key}`: {e}"))?;
+                layer.insert(key.to_string(), value);
+            }
+        }
+        layers.push(layer);
+        level = part.and_then(|part| map.get(part.as_str()));
+    }
+    Ok(super::config::layered(&layers))
+}
+
+/// A YAML mapping as config entries.
+fn yaml_mapping(yaml: &Yaml) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    serde_json::to_value(yaml)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| "must be a mapping of config names to values".to_string())
 }
 
 fn seq<'a>(yaml: &'a Yaml, key: &str) -> impl Iterator<Item = &'a Yaml> {
@@ -559,5 +636,22 @@ mod tests {
                 filter: Some("x > 1".into()),
             })
         );
+    }
+
+    #[test]
+    fn folder_configs_apply_down_the_fqn_the_deeper_winning() {
+        let yaml: Yaml = serde_yaml_ng::from_str(
+            "+tags: [all]\nproj:\n  +materialized: table\n  marts:\n    +schema: marts\n    materialized: view\n    meta: {owner: x}\n    daily:\n      +tags: [daily]\n  staging:\n    +schema: staging",
+        )
+        .unwrap();
+        let fqn = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let deep = folder_config(Some(&yaml), &fqn(&["proj", "marts", "daily", "agg"])).unwrap();
+        assert_eq!(deep["materialized"], serde_json::json!("view"));
+        assert_eq!(deep["schema"], serde_json::json!("marts"));
+        assert_eq!(deep["meta"], serde_json::json!({"owner": "x"}));
+        assert_eq!(deep["tags"], serde_json::json!(["all", "daily"]));
+        let top = folder_config(Some(&yaml), &fqn(&["proj", "top"])).unwrap();
+        assert_eq!(top["materialized"], serde_json::json!("table"));
+        assert!(!top.contains_key("schema"));
     }
 }

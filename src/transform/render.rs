@@ -93,6 +93,8 @@ pub struct Renderer<'p> {
     /// The macro template, and where each macro file starts in it (0-based line).
     macros_source: String,
     macro_files: Vec<(usize, String)>,
+    /// `vars:` of `dbt_project.yml`, with the run's `--vars` over them.
+    vars: BTreeMap<String, serde_json::Value>,
 }
 
 impl fmt::Debug for Renderer<'_> {
@@ -121,7 +123,14 @@ impl<'p> Renderer<'p> {
             macro_names,
             macros_source,
             macro_files,
+            vars: project.vars.clone(),
         }
+    }
+
+    /// The run's `--vars`, which override the project's, as in dbt.
+    pub fn with_vars(mut self, overrides: &BTreeMap<String, serde_json::Value>) -> Renderer<'p> {
+        self.vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self
     }
 
     /// The target this renderer renders for.
@@ -269,7 +278,7 @@ impl<'p> Renderer<'p> {
         };
         env.add_global("this", Value::from_object(this));
 
-        let vars = self.project.vars.clone();
+        let vars = self.vars.clone();
         env.add_function(
             "var",
             move |name: &str, default: Option<Value>| -> Result<Value, Error> {
@@ -369,6 +378,8 @@ mod tests {
                     kind: NodeKind::Model,
                     path: format!("{n}.sql"),
                     sql: String::new(),
+                    fqn: vec!["p".into(), n.to_string()],
+                    yaml_config: BTreeMap::new(),
                 })
                 .collect(),
             macros: macros.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect(),

@@ -1,5 +1,6 @@
 //! `transform`'s settings.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::{ConfigError, Problems};
@@ -22,6 +23,9 @@ pub struct TransformArgs {
     /// Do not check source freshness (e.g. when rebuilding from an old lake).
     #[arg(long)]
     pub skip_freshness: bool,
+    /// Values for `var()`, as dbt takes them: a YAML mapping, e.g. '{days: 3}'.
+    #[arg(long)]
+    pub vars: Option<String>,
 }
 
 /// A validated transform run.
@@ -30,6 +34,15 @@ pub struct TransformSettings {
     pub warehouse: WarehouseTarget,
     pub project: PathBuf,
     pub options: super::TransformOptions,
+}
+
+/// `--vars`: a YAML mapping of names to values.
+fn parse_vars(text: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
+    serde_json::to_value(&yaml)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| format!("`{text}` is not a mapping of names to values, e.g. '{{days: 3}}'"))
 }
 
 /// The dbt project folder (TRANSFORM_PROJECT_DIR) must hold a dbt_project.yml.
@@ -48,6 +61,10 @@ impl TransformArgs {
         let mut problems = Problems::default();
         let warehouse = self.warehouse.check(&mut problems);
         check_project(&self.project, &mut problems);
+        let vars = match &self.vars {
+            Some(text) => problems.parse(text, "--vars", parse_vars),
+            None => Some(BTreeMap::new()),
+        };
         problems.finish(|| TransformSettings {
             warehouse: warehouse.expect("validated"),
             project: self.project.clone(),
@@ -55,6 +72,7 @@ impl TransformArgs {
                 select: self.select.clone(),
                 full_refresh: self.full_refresh,
                 check_freshness: !self.skip_freshness,
+                vars: vars.expect("validated"),
             },
         })
     }
@@ -77,7 +95,20 @@ mod tests {
             select: Vec::new(),
             full_refresh: false,
             skip_freshness: false,
+            vars: None,
         }
+    }
+
+    #[test]
+    fn vars_are_a_yaml_mapping() {
+        assert_eq!(
+            parse_vars("{days: 3, name: x}").unwrap(),
+            BTreeMap::from([
+                ("days".to_string(), serde_json::json!(3)),
+                ("name".to_string(), serde_json::json!("x"))
+            ])
+        );
+        assert!(parse_vars("[1, 2]").unwrap_err().contains("not a mapping"));
     }
 
     const PEM: &str =
