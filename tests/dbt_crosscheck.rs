@@ -179,11 +179,46 @@ models:
     ),
     (
         "models/sources.yml",
-        "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
+        r#"sources:
+  - name: raw
+    schema: raw
+    tables:
+      - name: events
+        columns:
+          - name: id
+            data_tests: [unique, not_null]
+          - name: grp
+            data_tests:
+              - accepted_values:
+                  arguments: {values: [1, 2]}
+                  config: {warn_if: ">0", error_if: ">1"}
+"#,
     ),
     (
         "models/properties.yml",
-        "models:\n  - name: from_yaml\n    config:\n      materialized: view\n",
+        r#"models:
+  - name: from_yaml
+    config:
+      materialized: view
+    data_tests:
+      - unique:
+          column_name: id
+    columns:
+      - name: v
+        data_tests:
+          - accepted_values:
+              values: ['a', 'b', 'c']
+              severity: warn
+          - not_null:
+              config: {where: "id > 1"}
+  - name: merged
+    columns:
+      - name: scaled
+        data_tests:
+          - accepted_values:
+              arguments: {values: [3, 6, 9]}
+              config: {error_if: ">= 2"}
+"#,
     ),
     (
         "models/base_events.sql",
@@ -256,10 +291,30 @@ fn write_project(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
-/// `dbt <args>` on `project`: whether it succeeded, and its output.
-async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> (bool, String) {
+/// `dbt <args>` on `project`: whether it succeeded, its output, and each node's and
+/// test's status from its run_results.json (`pass`, `warn`, `fail`, `error`, `success`).
+async fn dbt_on(
+    dbt: &str,
+    project: &Path,
+    database: &Path,
+    args: &[&str],
+) -> (bool, String, std::collections::BTreeMap<String, String>) {
     let work = tempfile::tempdir().unwrap();
     let output = run(support::dbt::command(dbt, project, work.path(), database, args)).await;
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("target/run_results.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let statuses = results["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            // unique_id: test.<project>.<name>.<hash> or model.<project>.<name>
+            let id = r["unique_id"].as_str().unwrap_or_default();
+            let name = id.split('.').nth(2).unwrap_or(id).to_string();
+            (name, r["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
     (
         output.status.success(),
         format!(
@@ -267,7 +322,45 @@ async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> (b
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ),
+        statuses,
     )
+}
+
+/// Our tests' outcomes in dbt's words, next to dbt's, for every test either ran.
+fn test_statuses(
+    report: &transform::RunReport,
+    dbt: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    use transform::{Severity, TestOutcome};
+    let ours: std::collections::BTreeMap<String, &str> = report
+        .tests
+        .iter()
+        .map(|t| {
+            let status = match (&t.outcome, t.severity) {
+                (TestOutcome::Pass, _) => "pass",
+                (TestOutcome::Fail { .. }, Severity::Warn) => "warn",
+                (TestOutcome::Fail { .. }, Severity::Error) => "fail",
+                (TestOutcome::Error(_), _) => "error",
+                (TestOutcome::Skipped, _) => "skipped",
+            };
+            (t.name.clone(), status)
+        })
+        .collect();
+    let tests = dbt
+        .iter()
+        .filter(|(_, status)| ["pass", "warn", "fail"].contains(&status.as_str()))
+        .map(|(name, _)| name.clone());
+    ours.keys()
+        .cloned()
+        .chain(tests)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|name| {
+            let o = ours.get(&name).map_or("absent", |s| s).to_string();
+            let d = dbt.get(&name).map_or("absent".to_string(), String::clone);
+            (name, o, d)
+        })
+        .collect()
 }
 
 async fn ours_on(project: &Path, database: &Path, options: TransformOptions) -> transform::RunReport {
@@ -351,19 +444,36 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         ..Default::default()
     };
 
-    let (ok, log) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    let (ok, log, statuses) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
     assert!(ok, "{log}");
     let report = ours_on(&project, &ours, vars.clone()).await;
     assert!(report.succeeded(), "{}", report.summary_line());
     assert!(!report.nodes.iter().any(|n| n.name.0 == "switched_off"));
+    let tests = test_statuses(&report, &statuses);
+    assert!(tests.len() >= 7 && tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
     assert!(problems.is_empty(), "after the first build:\n{}", problems.join("\n"));
 
     // New rows (4 in group 2, 5 in a new group) and a changed one (id 2).
     raw("insert into raw.events values (4, 2, 'd'), (5, 3, 'e'); update raw.events set v = 'B' where id = 2").await;
-    let (ok, log) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    let (ok, log, statuses) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
     assert!(!ok && log.contains("strict"), "dbt fails strict: {log}");
     let report = ours_on(&project, &ours, vars.clone()).await;
+    // Group 3 is one value outside [1, 2]: a warning (warn_if >0, error_if >1); v has
+    // B, d, e outside [a, b, c]: a warning (severity warn); scaled has 12 and 15
+    // outside [3, 6, 9]: a failure (error_if >= 2).
+    let tests = test_statuses(&report, &statuses);
+    assert!(tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
+    for (test, status) in [
+        ("source_accepted_values_raw_events_grp__1__2", "warn"),
+        ("accepted_values_from_yaml_v__a__b__c", "warn"),
+        ("accepted_values_merged_scaled__3__6__9", "fail"),
+    ] {
+        assert!(
+            tests.iter().any(|(n, o, _)| n == test && o == status),
+            "{test}: {tests:#?}"
+        );
+    }
     let strict = report.nodes.iter().find(|n| n.name.0 == "strict").unwrap();
     assert!(
         matches!(&strict.outcome, transform::NodeOutcome::Failed(m) if m.contains("out of sync") && m.contains("tens")),
@@ -376,7 +486,9 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         problems.join("\n")
     );
 
-    let (ok, log) = dbt_on(
+    // Rows that fail `merged`'s test go, so the rebuild passes.
+    raw("delete from raw.events where id > 3").await;
+    let (ok, log, statuses) = dbt_on(
         &dbt,
         &project,
         &theirs,
@@ -394,6 +506,8 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     )
     .await;
     assert!(report.succeeded(), "{}", report.summary_line());
+    let tests = test_statuses(&report, &statuses);
+    assert!(tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
     assert!(problems.is_empty(), "after --full-refresh:\n{}", problems.join("\n"));
 }

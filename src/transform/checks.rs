@@ -4,16 +4,32 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::project::{DataTest, NodeName, SourceTable, TestKind};
+use super::project::{DataTest, NodeName, SourceTable, TestKind, Tested};
 use super::render::Relation;
 
 /// The query returning a generic test's failing rows, as dbt writes them. With a
-/// `filter` (dbt's `where`, rendered) only the tested model's matching rows count.
-pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>, filter: Option<&str>) -> Option<String> {
+/// `filter` (dbt's `where`, rendered) only the tested relation's matching rows count.
+/// `sources` are the project's declared source tables.
+pub fn generic_sql(
+    kind: &TestKind,
+    relations: &BTreeMap<NodeName, Relation>,
+    sources: &[SourceTable],
+    filter: Option<&str>,
+) -> Option<String> {
     let relation = |name: &NodeName| relations.get(name).expect("tests refer to known models").to_string();
-    let tested = |name: &NodeName| match filter {
-        Some(filter) => format!("(select * from {} where {filter})", relation(name)),
-        None => relation(name),
+    let tested = |on: &Tested| {
+        let relation = match on {
+            Tested::Node(name) => relation(name),
+            Tested::Source { source, table } => sources
+                .iter()
+                .find(|s| &s.source == source && &s.name == table)
+                .map(|s| format!("{}.{}", s.schema, s.identifier))
+                .expect("tests refer to declared sources"),
+        };
+        match filter {
+            Some(filter) => format!("(select * from {relation} where {filter})"),
+            None => relation,
+        }
     };
     Some(match kind {
         TestKind::NotNull { model, column } => {
@@ -49,13 +65,18 @@ pub fn generic_sql(kind: &TestKind, relations: &BTreeMap<NodeName, Relation>, fi
     })
 }
 
-/// The models a generic test reads (a singular test's come from rendering it).
+/// The models a generic test reads (a singular test's come from rendering it); a
+/// test of a source reads none.
 pub fn generic_refs(test: &DataTest) -> Vec<NodeName> {
+    let node = |on: &Tested| match on {
+        Tested::Node(name) => Some(name.clone()),
+        Tested::Source { .. } => None,
+    };
     match &test.kind {
         TestKind::NotNull { model, .. } | TestKind::Unique { model, .. } | TestKind::AcceptedValues { model, .. } => {
-            vec![model.clone()]
+            node(model).into_iter().collect()
         }
-        TestKind::Relationships { model, to, .. } => vec![model.clone(), to.clone()],
+        TestKind::Relationships { model, to, .. } => node(model).into_iter().chain([to.clone()]).collect(),
         TestKind::Singular { .. } => Vec::new(),
     }
 }
@@ -175,17 +196,17 @@ mod tests {
             },
         )]);
         let kind = TestKind::AcceptedValues {
-            model: NodeName("m".into()),
+            model: Tested::Node(NodeName("m".into())),
             column: "c".into(),
             values: vec!["it's".into()],
         };
         assert!(
-            generic_sql(&kind, &relations, None)
+            generic_sql(&kind, &relations, &[], None)
                 .unwrap()
                 .contains("not in ('it''s')")
         );
         assert!(
-            generic_sql(&kind, &relations, Some("day > 1"))
+            generic_sql(&kind, &relations, &[], Some("day > 1"))
                 .unwrap()
                 .contains("from (select * from s.m where day > 1) as dbt_subquery")
         );

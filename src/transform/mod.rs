@@ -370,6 +370,19 @@ pub async fn run<W: Warehouse>(
             .await?;
     }
 
+    // Tests that read no model (of a source, or a singular test of sources only) run
+    // first, in a run that selects everything, as `dbt build` runs them.
+    if options.select.is_empty() {
+        for test in tests.iter().filter(|t| t.refs.is_empty()) {
+            let result = run_planned_test(warehouse, &renderer, test, &relations, &project.sources).await;
+            if result.fails_run() {
+                warn!(test = %result.name, outcome = ?result.outcome, "test failed");
+            }
+            on_step(&Step::Test(result.clone()));
+            report.tests.push(result);
+        }
+    }
+
     // Node -> the failed node that stops it (itself, if it failed).
     let mut broken: BTreeMap<NodeName, NodeName> = BTreeMap::new();
     for name in order.iter().filter(|n| selected.contains(*n)) {
@@ -413,17 +426,15 @@ pub async fn run<W: Warehouse>(
         // other tests of this batch: they all still run.
         let mut failed_models = Vec::new();
         for test in tests_after.get(name).into_iter().flatten() {
-            let test_started = Instant::now();
-            let outcome = if test.refs.iter().any(|r| broken.contains_key(r)) {
-                TestOutcome::Skipped
+            let result = if test.refs.iter().any(|r| broken.contains_key(r)) {
+                TestResult {
+                    name: test.test.name.clone(),
+                    severity: test.severity,
+                    outcome: TestOutcome::Skipped,
+                    seconds: 0.0,
+                }
             } else {
-                run_test(warehouse, &renderer, test.test, &relations).await
-            };
-            let result = TestResult {
-                name: test.test.name.clone(),
-                severity: test.severity,
-                outcome,
-                seconds: test_started.elapsed().as_secs_f64(),
+                run_planned_test(warehouse, &renderer, test, &relations, &project.sources).await
             };
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
@@ -567,11 +578,47 @@ async fn run_hooks<W: Warehouse>(
     Ok(())
 }
 
+/// Runs a planned test and judges its failing rows by its severity and thresholds.
+async fn run_planned_test<W: Warehouse>(
+    warehouse: &mut W,
+    renderer: &Renderer<'_>,
+    test: &PlannedTest<'_>,
+    relations: &BTreeMap<NodeName, Relation>,
+    sources: &[project::SourceTable],
+) -> TestResult {
+    let started = Instant::now();
+    let outcome = run_test(warehouse, renderer, test.test, relations, sources).await;
+    let (outcome, severity) = judge(outcome, test.severity, test.test);
+    TestResult {
+        name: test.test.name.clone(),
+        severity,
+        outcome,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// dbt's test status from the failing-row count: with severity error, a failure when
+/// `error_if` holds, else a warning when `warn_if` does, else a pass; with severity
+/// warn, a warning when `warn_if` holds.
+fn judge(outcome: TestOutcome, severity: Severity, test: &DataTest) -> (TestOutcome, Severity) {
+    let TestOutcome::Fail { failing_rows } = outcome else {
+        return (outcome, severity);
+    };
+    if severity == Severity::Error && test.error_if.holds(failing_rows) {
+        (outcome, Severity::Error)
+    } else if test.warn_if.holds(failing_rows) {
+        (outcome, Severity::Warn)
+    } else {
+        (TestOutcome::Pass, severity)
+    }
+}
+
 async fn run_test<W: Warehouse>(
     warehouse: &mut W,
     renderer: &Renderer<'_>,
     test: &DataTest,
     relations: &BTreeMap<NodeName, Relation>,
+    sources: &[project::SourceTable],
 ) -> TestOutcome {
     let failing_rows = match &test.kind {
         TestKind::Singular { path, sql } => {
@@ -601,12 +648,12 @@ async fn run_test<W: Warehouse>(
                 },
                 None => None,
             };
-            checks::generic_sql(kind, relations, filter.as_deref()).expect("generic tests have SQL")
+            checks::generic_sql(kind, relations, sources, filter.as_deref()).expect("generic tests have SQL")
         }
     };
     match warehouse.query(&checks::count_sql(&failing_rows)).await {
         Ok(table) => match table.scalar_i64() {
-            Some(0) => TestOutcome::Pass,
+            // Zero rows too: `judge` compares the count with the test's thresholds.
             Some(n) => TestOutcome::Fail { failing_rows: n },
             None => TestOutcome::Error(format!("the count query returned no number: {table}")),
         },

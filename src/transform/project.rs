@@ -71,6 +71,86 @@ pub enum Severity {
     Warn,
 }
 
+/// What a generic test reads: a model or snapshot, or a declared source table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tested {
+    Node(NodeName),
+    Source { source: String, table: String },
+}
+
+impl fmt::Display for Tested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tested::Node(name) => write!(f, "{name}"),
+            Tested::Source { source, table } => write!(f, "source {source}.{table}"),
+        }
+    }
+}
+
+/// dbt's `warn_if` / `error_if`: a comparison of the failing-row count with a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold {
+    op: Comparison,
+    value: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Comparison {
+    Equal,
+    NotEqual,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl Default for Threshold {
+    /// dbt's default for both: `!= 0`.
+    fn default() -> Self {
+        Threshold {
+            op: Comparison::NotEqual,
+            value: 0,
+        }
+    }
+}
+
+impl Threshold {
+    /// `"!= 0"`, `">10"`, `">= 5"`, `"= 0"`, …
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let text = text.trim();
+        let (op, rest) = [
+            ("!=", Comparison::NotEqual),
+            ("<>", Comparison::NotEqual),
+            (">=", Comparison::GreaterOrEqual),
+            ("<=", Comparison::LessOrEqual),
+            ("==", Comparison::Equal),
+            ("=", Comparison::Equal),
+            (">", Comparison::Greater),
+            ("<", Comparison::Less),
+        ]
+        .into_iter()
+        .find_map(|(symbol, op)| text.strip_prefix(symbol).map(|rest| (op, rest)))
+        .ok_or_else(|| format!("`{text}` is not a comparison such as '!= 0' or '>10'"))?;
+        let value = rest
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` does not compare with a whole number"))?;
+        Ok(Threshold { op, value })
+    }
+
+    /// Whether `failures` failing rows meet the condition.
+    pub fn holds(self, failures: i64) -> bool {
+        match self.op {
+            Comparison::Equal => failures == self.value,
+            Comparison::NotEqual => failures != self.value,
+            Comparison::Greater => failures > self.value,
+            Comparison::GreaterOrEqual => failures >= self.value,
+            Comparison::Less => failures < self.value,
+            Comparison::LessOrEqual => failures <= self.value,
+        }
+    }
+}
+
 /// A data test: a query returning the failing rows.
 #[derive(Clone, Debug)]
 pub struct DataTest {
@@ -80,26 +160,30 @@ pub struct DataTest {
     pub kind: TestKind,
     /// dbt's `where` config: a generic test checks only the model's rows that match.
     pub filter: Option<String>,
+    /// As in dbt: an error-severity test fails when `error_if` holds, else warns when
+    /// `warn_if` does; a warn-severity test only warns.
+    pub warn_if: Threshold,
+    pub error_if: Threshold,
 }
 
 /// The four generic tests, or a singular test's own SQL.
 #[derive(Clone, Debug)]
 pub enum TestKind {
     NotNull {
-        model: NodeName,
+        model: Tested,
         column: String,
     },
     Unique {
-        model: NodeName,
+        model: Tested,
         column: String,
     },
     AcceptedValues {
-        model: NodeName,
+        model: Tested,
         column: String,
         values: Vec<String>,
     },
     Relationships {
-        model: NodeName,
+        model: Tested,
         column: String,
         to: NodeName,
         field: String,
@@ -210,6 +294,8 @@ impl Project {
                     name: file_stem(&file),
                     severity: Severity::Error,
                     filter: None,
+                    warn_if: Threshold::default(),
+                    error_if: Threshold::default(),
                     kind: TestKind::Singular {
                         path: project.relative(&file),
                         sql: read(&file)?,
@@ -277,6 +363,11 @@ impl Project {
                     Some(f) => freshness(Some(f)).map_err(&bad)?,
                     None => source_freshness.clone(),
                 };
+                let tested = Tested::Source {
+                    source: source_name.to_string(),
+                    table: name.to_string(),
+                };
+                self.push_tests(&tested, table).map_err(&bad)?;
                 self.sources.push(SourceTable {
                     source: source_name.to_string(),
                     name: name.to_string(),
@@ -301,114 +392,201 @@ impl Project {
                         })?;
                     node.yaml_config = super::config::layered([&node.yaml_config, &config]);
                 }
-                for column in seq(model, "columns") {
-                    let column_name = str_of(column, "name")
-                        .ok_or_else(|| bad(format!("a column of `{model_name}` has no `name`")))?;
-                    for test in seq(column, "data_tests").chain(seq(column, "tests")) {
-                        let test = generic_test(model_name, column_name, test).map_err(&bad)?;
-                        self.tests.push(test);
-                    }
-                }
+                let tested = Tested::Node(NodeName(model_name.to_string()));
+                self.push_tests(&tested, model).map_err(&bad)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The tests of a model, snapshot or source table in a properties file: its own
+    /// (`data_tests:` or `tests:`, naming their column in `column_name`) and its
+    /// columns'.
+    fn push_tests(&mut self, tested: &Tested, entry: &Yaml) -> Result<(), String> {
+        for test in seq(entry, "data_tests").chain(seq(entry, "tests")) {
+            self.tests.extend(generic_test(tested, None, test)?);
+        }
+        for column in seq(entry, "columns") {
+            let column_name = str_of(column, "name").ok_or_else(|| format!("a column of `{tested}` has no `name`"))?;
+            for test in seq(column, "data_tests").chain(seq(column, "tests")) {
+                self.tests.extend(generic_test(tested, Some(column_name), test)?);
             }
         }
         Ok(())
     }
 }
 
-fn generic_test(model: &str, column: &str, test: &Yaml) -> Result<DataTest, String> {
+/// Config keys a generic test may set, and those refused (why).
+const TEST_KEYS: &[&str] = &["severity", "where", "warn_if", "error_if", "enabled", "tags", "meta"];
+const TEST_REFUSED: &[(&str, &str)] = &[
+    ("limit", "the runner counts every failing row"),
+    ("fail_calc", "the runner counts failing rows (count(*))"),
+    ("store_failures", "the runner stores no failing rows"),
+    ("store_failures_as", "the runner stores no failing rows"),
+];
+
+/// One generic test of `tested`; `column` is the column it is listed under, if any
+/// (a test listed on the model names its column in `column_name`). Config comes from
+/// `config:` or, as dbt 1.10 still accepts, the top level of the test's arguments.
+/// `None` when the test is disabled.
+fn generic_test(tested: &Tested, column: Option<&str>, test: &Yaml) -> Result<Option<DataTest>, String> {
     let (kind, args) = match test {
         Yaml::String(name) => (name.as_str(), None),
         Yaml::Mapping(map) if map.len() == 1 => {
             let (k, v) = map.iter().next().expect("one entry");
             (k.as_str().unwrap_or_default(), Some(v))
         }
-        _ => {
-            return Err(format!(
-                "test on `{model}.{column}` must be a name or a one-key mapping"
-            ));
-        }
+        _ => return Err(format!("a test on `{tested}` must be a name or a one-key mapping")),
     };
     // dbt 1.10 accepts arguments at the top level or under `arguments:`.
     let argument = |name: &str| args.and_then(|a| a.get("arguments").and_then(|x| x.get(name)).or_else(|| a.get(name)));
+    let column = match column {
+        Some(column) => column.to_string(),
+        None => argument("column_name")
+            .and_then(Yaml::as_str)
+            .ok_or_else(|| format!("test `{kind}` on `{tested}` needs `column_name`"))?
+            .to_string(),
+    };
+    let at = format!("test `{kind}` on `{tested}.{column}`");
     let config = args.and_then(|a| a.get("config"));
-    let filter = config.and_then(|c| str_of(c, "where")).map(str::to_string);
-    let severity = match config.and_then(|c| str_of(c, "severity")) {
+    if let Some(map) = config.and_then(Yaml::as_mapping) {
+        for key in map.keys().filter_map(Yaml::as_str) {
+            if let Some((_, why)) = TEST_REFUSED.iter().find(|(k, _)| *k == key) {
+                return Err(format!("{at}: config `{key}` is not supported: {why}"));
+            }
+            if !TEST_KEYS.contains(&key) {
+                return Err(format!(
+                    "{at}: config `{key}` is not one this runner knows; a test may set {}",
+                    TEST_KEYS.join(", ")
+                ));
+            }
+        }
+    }
+    let setting = |key: &str| {
+        config
+            .and_then(|c| c.get(key))
+            .or_else(|| args.and_then(|a| a.get(key)))
+    };
+    let text_setting = |key: &str| setting(key).and_then(Yaml::as_str);
+    let filter = text_setting("where").map(str::to_string);
+    let severity = match text_setting("severity") {
         None => Severity::Error,
         Some(s) if s.eq_ignore_ascii_case("error") => Severity::Error,
         Some(s) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
-        Some(s) => {
-            return Err(format!(
-                "test on `{model}.{column}`: severity `{s}` is not `error` or `warn`"
-            ));
-        }
+        Some(s) => return Err(format!("{at}: severity `{s}` is not `error` or `warn`")),
     };
-    let model_name = NodeName(model.to_string());
-    let column = column.to_string();
-    let (name, kind) = match kind {
-        "not_null" => (
-            format!("not_null_{model}_{column}"),
-            TestKind::NotNull {
-                model: model_name,
-                column,
-            },
-        ),
-        "unique" => (
-            format!("unique_{model}_{column}"),
-            TestKind::Unique {
-                model: model_name,
-                column,
-            },
-        ),
+    let threshold = |key: &str| match text_setting(key) {
+        None => Ok(Threshold::default()),
+        Some(text) => Threshold::parse(text).map_err(|e| format!("{at}: {key}: {e}")),
+    };
+    let (warn_if, error_if) = (threshold("warn_if")?, threshold("error_if")?);
+    let name = dbt_test_name(tested, kind, &column, args);
+    let model = tested.clone();
+    let kind = match kind {
+        "not_null" => TestKind::NotNull { model, column },
+        "unique" => TestKind::Unique { model, column },
         "accepted_values" => {
             let values = argument("values")
                 .and_then(Yaml::as_sequence)
-                .ok_or_else(|| format!("accepted_values on `{model}.{column}` needs a `values` list"))?
+                .ok_or_else(|| format!("{at} needs a `values` list"))?
                 .iter()
                 .map(|v| match v {
                     Yaml::String(s) => s.clone(),
                     other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
                 })
                 .collect();
-            (
-                format!("accepted_values_{model}_{column}"),
-                TestKind::AcceptedValues {
-                    model: model_name,
-                    column,
-                    values,
-                },
-            )
+            TestKind::AcceptedValues { model, column, values }
         }
         "relationships" => {
             let to = argument("to")
                 .and_then(Yaml::as_str)
                 .and_then(parse_ref)
-                .ok_or_else(|| format!("relationships on `{model}.{column}` needs `to: ref('model')`"))?;
+                .ok_or_else(|| format!("{at} needs `to: ref('model')`"))?;
             let field = argument("field")
                 .and_then(Yaml::as_str)
-                .ok_or_else(|| format!("relationships on `{model}.{column}` needs `field`"))?
+                .ok_or_else(|| format!("{at} needs `field`"))?
                 .to_string();
-            (
-                format!("relationships_{model}_{column}__{field}__{to}"),
-                TestKind::Relationships {
-                    model: model_name,
-                    column,
-                    to: NodeName(to),
-                    field,
-                },
-            )
+            TestKind::Relationships {
+                model,
+                column,
+                to: NodeName(to),
+                field,
+            }
         }
         other => {
             return Err(format!(
-                "test `{other}` on `{model}.{column}` is not one of not_null, unique, accepted_values, relationships"
+                "test `{other}` on `{tested}.{column}` is not one of not_null, unique, accepted_values, relationships"
             ));
         }
     };
-    Ok(DataTest {
+    let enabled = !matches!(setting("enabled"), Some(Yaml::Bool(false)));
+    Ok(enabled.then_some(DataTest {
         name,
         severity,
         kind,
         filter,
-    })
+        warn_if,
+        error_if,
+    }))
+}
+
+/// The name dbt gives a generic test (dbt-core's `synthesize_generic_test_names`, its
+/// full name, which the unique id uses): a `name:` given in YAML, else the test's
+/// type (`source_` before it on a source), the tested model or `{source}_{table}`, and
+/// every argument by argument name (`column_name` included), each cleaned to
+/// `[0-9a-zA-Z_]`, joined by `__`.
+fn dbt_test_name(tested: &Tested, kind: &str, column: &str, args: Option<&Yaml>) -> String {
+    if let Some(name) = args.and_then(|a| str_of(a, "name")) {
+        return name.to_string();
+    }
+    let (test_type, target) = match tested {
+        Tested::Node(name) => (kind.to_string(), name.0.clone()),
+        Tested::Source { source, table } => (format!("source_{kind}"), format!("{source}_{table}")),
+    };
+    // Arguments: under `arguments:`, or at the top level less dbt's own keys.
+    let mut arguments: BTreeMap<String, &Yaml> = BTreeMap::new();
+    let not_arguments = ["config", "arguments", "name", "description", "column_name"];
+    for map in [args, args.and_then(|a| a.get("arguments"))].into_iter().flatten() {
+        for (key, value) in map.as_mapping().into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            if !not_arguments.contains(&key) && !TEST_KEYS.contains(&key) {
+                arguments.insert(key.to_string(), value);
+            }
+        }
+    }
+    let column_value = Yaml::String(column.to_string());
+    arguments.insert("column_name".to_string(), &column_value);
+    let python_str = |value: &Yaml| match value {
+        Yaml::String(s) => s.clone(),
+        Yaml::Bool(true) => "True".into(),
+        Yaml::Bool(false) => "False".into(),
+        Yaml::Null => "None".into(),
+        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+    };
+    let parts: Vec<String> = arguments
+        .values()
+        .flat_map(|value| match value {
+            Yaml::Sequence(items) => items.iter().map(python_str).collect::<Vec<_>>(),
+            Yaml::Mapping(map) => map.values().map(python_str).collect(),
+            other => vec![python_str(other)],
+        })
+        .map(|part| {
+            // re.sub("[^0-9a-zA-Z_]+", "_", part)
+            let mut cleaned = String::new();
+            let mut in_run = false;
+            for c in part.chars() {
+                let kept = c.is_ascii_alphanumeric() || c == '_';
+                if kept {
+                    cleaned.push(c);
+                } else if !in_run {
+                    cleaned.push('_');
+                }
+                in_run = !kept;
+            }
+            cleaned
+        })
+        .collect();
+    format!("{test_type}_{target}_{}", parts.join("__"))
 }
 
 /// `ref('name')` or `ref("name")` as written in YAML.
@@ -600,26 +778,44 @@ mod tests {
     #[test]
     fn generic_tests_read_dbt_shapes() {
         let yaml: Yaml = serde_yaml_ng::from_str(
-            "- unique: {config: {where: \"day > 1\"}}\n- accepted_values: {values: [live], config: {severity: warn}}\n- relationships: {arguments: {to: \"ref('dim')\", field: id}}",
+            "- unique: {config: {where: \"day > 1\"}}\n- accepted_values: {values: [live], config: {severity: warn}}\n- relationships: {arguments: {to: \"ref('dim')\", field: id}}\n- not_null: {severity: warn, warn_if: '>10', error_if: '>= 100'}\n- not_null: {config: {enabled: false}}",
         )
         .unwrap();
+        let on = Tested::Node(NodeName("m".into()));
         let tests: Vec<DataTest> = yaml
             .as_sequence()
             .unwrap()
             .iter()
-            .map(|t| generic_test("m", "c", t).unwrap())
+            .filter_map(|t| generic_test(&on, Some("c"), t).unwrap())
             .collect();
+        assert_eq!(tests.len(), 4, "the disabled one is left out");
         assert_eq!(tests[0].name, "unique_m_c");
         assert_eq!(tests[0].filter.as_deref(), Some("day > 1"));
         assert_eq!(tests[1].filter, None);
         assert_eq!(tests[1].severity, Severity::Warn);
         assert!(matches!(&tests[1].kind, TestKind::AcceptedValues { values, .. } if values == &["live"]));
         assert!(matches!(&tests[2].kind, TestKind::Relationships { to, field, .. } if to.0 == "dim" && field == "id"));
-        assert!(
-            generic_test("m", "c", &Yaml::String("dbt_utils_thing".into()))
-                .unwrap_err()
-                .contains("not one of")
-        );
+        // Named as dbt names them: every argument, cleaned, by argument name.
+        assert_eq!(tests[1].name, "accepted_values_m_c__live");
+        assert_eq!(tests[2].name, "relationships_m_c__id__ref_dim_");
+        // Config at the top level of the arguments, as dbt 1.10 still takes it.
+        assert_eq!(tests[3].severity, Severity::Warn);
+        assert!(!tests[3].warn_if.holds(10) && tests[3].warn_if.holds(11));
+        assert!(tests[3].error_if.holds(100) && !tests[3].error_if.holds(99));
+        let error = |text: &str| generic_test(&on, Some("c"), &serde_yaml_ng::from_str(text).unwrap()).unwrap_err();
+        assert!(error("dbt_utils_thing").contains("not one of"));
+        assert!(error("unique: {config: {store_failures: true}}").contains("`store_failures` is not supported"));
+        assert!(error("unique: {config: {limt: 3}}").contains("a test may set severity"));
+        assert!(error("unique: {error_if: lots}").contains("error_if"));
+        // Listed on the model, a test names its column; on a source, it reads the table.
+        let source = Tested::Source {
+            source: "raw".into(),
+            table: "events".into(),
+        };
+        let listed: Yaml = serde_yaml_ng::from_str("unique: {column_name: id}").unwrap();
+        let test = generic_test(&source, None, &listed).unwrap().unwrap();
+        assert_eq!(test.name, "source_unique_raw_events_id");
+        assert!(matches!(&test.kind, TestKind::Unique { model, column } if model == &source && column == "id"));
     }
 
     #[test]
