@@ -233,7 +233,7 @@ models:
     ),
     (
         "models/marts/merged.sql",
-        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\n\
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id', tags=['hourly']) }}\n\
          select id, v, id * {{ var('factor') }} as scaled from {{ ref('base_events') }}",
     ),
     (
@@ -510,4 +510,73 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     assert!(tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
     assert!(problems.is_empty(), "after --full-refresh:\n{}", problems.join("\n"));
+}
+
+/// `--select` and `--exclude` pick the same nodes as `dbt ls` does, on the fidelity
+/// project (folder tags, a model tag, folders, depths, `@`, intersections).
+#[tokio::test]
+async fn selection_picks_what_dbt_ls_picks() {
+    let Some(python) = required_tool("TOOLS_PYTHON", "dbt-duckdb") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    write_project(&project, FIDELITY_PROJECT);
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["tag:daily"], &[]),
+        (&["tag:daily,config.materialized:incremental"], &[]),
+        (&["tag:hourly", "from_yaml"], &[]),
+        (&["+merged"], &[]),
+        (&["base_events+1"], &[]),
+        (&["@widened"], &[]),
+        (&["path:models/marts"], &["tag:hourly"]),
+        (&["2+hooked"], &[]),
+        (&["fqn:fidelity.marts.*"], &[]),
+        (&["models/from_yaml.sql"], &[]),
+        (&[], &["tag:daily"]),
+    ];
+    // One Python process runs every `dbt ls` (dbt's programmatic entry point).
+    let script = format!(
+        "import json, sys\nfrom dbt.cli.main import dbtRunner\nout = []\nfor select, exclude in json.loads(sys.argv[1]):\n    \
+         args = ['ls', '--project-dir', {project:?}, '--profiles-dir', {work:?}, '--resource-type', 'model', '--output', 'name', '--quiet']\n    \
+         args += ['--select', *select] if select else []\n    args += ['--exclude', *exclude] if exclude else []\n    \
+         res = dbtRunner().invoke(args)\n    out.append(sorted(res.result or []))\nprint('RESULT ' + json.dumps(out))\n",
+        project = project.display().to_string(),
+        work = work.path().display().to_string(),
+    );
+    // `dbt ls` reads the profile: this writes one into `work`.
+    support::dbt::command("dbt", &project, work.path(), &work.path().join("x.duckdb"), &[]);
+    let cases_json = serde_json::to_string(cases).unwrap();
+    let output = run({
+        let mut command = std::process::Command::new(python);
+        command
+            .arg("-c")
+            .arg(&script)
+            .arg(&cases_json)
+            .current_dir(work.path())
+            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
+        command
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("{stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    let theirs: Vec<Vec<String>> = serde_json::from_str(line).unwrap();
+    let project = Project::load(&project).unwrap();
+    for ((select, exclude), theirs) in cases.iter().zip(theirs) {
+        let options = TransformOptions {
+            select: select.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut ours: Vec<String> = transform::list(&project, &options, "duckdb")
+            .unwrap()
+            .into_iter()
+            .map(|n| n.0)
+            .collect();
+        ours.sort();
+        assert_eq!(ours, theirs, "--select {select:?} --exclude {exclude:?}");
+    }
 }

@@ -76,8 +76,11 @@ impl TransformError {
 /// What to build.
 #[derive(Clone, Debug, Default)]
 pub struct TransformOptions {
-    /// dbt selectors: `name`, `+name` (with ancestors), `name+` (with descendants).
+    /// dbt's `--select`: names, `tag:`, `path:`, `fqn:`, `config.<key>:`, with `+`,
+    /// `N+`/`+N` and `@`; words are a union, commas an intersection ([`dag::select`]).
     pub select: Vec<String>,
+    /// dbt's `--exclude`, in the same grammar.
+    pub exclude: Vec<String>,
     /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
     pub full_refresh: bool,
     /// Check source freshness before building.
@@ -277,36 +280,13 @@ pub async fn run<W: Warehouse>(
     };
     let renderer = Renderer::new(project, target).with_vars(&options.vars);
 
-    // Parse: every node's refs and config, as dbt does before it runs anything.
-    let mut deps = dag::Dependencies::new();
-    let mut planned = BTreeMap::new();
-    let mut disabled = BTreeSet::new();
-    for node in &project.nodes {
-        let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
-        let config = NodeConfig::from_rendered(node, &config::layered([&node.yaml_config, &rendered.config]))?;
-        if !config.enabled {
-            disabled.insert(node.name.clone());
-            continue;
-        }
-        let relation = Relation {
-            schema: schema_name(&renderer, config.schema.as_deref())?,
-            name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
-        };
-        deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
-        planned.insert(node.name.clone(), Planned { node, config, relation });
-    }
-    // As dbt: a disabled node is not in the project, and an enabled one may not use it.
-    for (name, parents) in &deps {
-        if let Some(parent) = parents.iter().find(|p| disabled.contains(*p)) {
-            return Err(TransformError::Config {
-                file: planned[name].node.path.clone(),
-                node: name.0.clone(),
-                message: format!("it refers to `{parent}`, which is disabled (enabled=false)"),
-            });
-        }
-    }
-    let order = dag::build_order(&deps)?;
-    let selected = dag::select(&deps, &options.select)?;
+    let Parsed {
+        deps,
+        planned,
+        disabled,
+        order,
+        selected,
+    } = parse(project, &renderer, options)?;
     let relations: BTreeMap<NodeName, Relation> = planned
         .iter()
         .map(|(name, p)| (name.clone(), p.relation.clone()))
@@ -316,17 +296,17 @@ pub async fn run<W: Warehouse>(
         .into_iter()
         .filter(|test| test.refs.is_disjoint(&disabled))
         .collect();
-    // A test runs after the last of the models it reads, if all of them are selected.
+    // A test is selected when any model it reads is (dbt build's default, "eager"
+    // indirect selection), and runs after the last selected one of them.
     let mut tests_after: BTreeMap<NodeName, Vec<&PlannedTest>> = BTreeMap::new();
     for test in &tests {
-        if test.refs.is_empty() || !test.refs.is_subset(&selected) {
-            continue;
-        }
-        let last = order
+        let Some(last) = order
             .iter()
             .rev()
-            .find(|n| test.refs.contains(*n))
-            .expect("a test's refs are nodes");
+            .find(|n| test.refs.contains(*n) && selected.contains(*n))
+        else {
+            continue;
+        };
         tests_after.entry(last.clone()).or_default().push(test);
     }
 
@@ -454,6 +434,97 @@ pub async fn run<W: Warehouse>(
         "transform finished"
     );
     Ok(report)
+}
+
+/// The project parsed as dbt parses it before it runs anything: every enabled node's
+/// refs, config and relation, the build order, and what the options select.
+struct Parsed<'p> {
+    deps: dag::Dependencies,
+    planned: BTreeMap<NodeName, Planned<'p>>,
+    disabled: BTreeSet<NodeName>,
+    order: Vec<NodeName>,
+    selected: BTreeSet<NodeName>,
+}
+
+fn parse<'p>(
+    project: &'p Project,
+    renderer: &Renderer<'_>,
+    options: &TransformOptions,
+) -> Result<Parsed<'p>, TransformError> {
+    // Parse: every node's refs and config, as dbt does before it runs anything.
+    let mut deps = dag::Dependencies::new();
+    let mut planned = BTreeMap::new();
+    let mut disabled = BTreeSet::new();
+    for node in &project.nodes {
+        let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
+        let config = NodeConfig::from_rendered(node, &config::layered([&node.yaml_config, &rendered.config]))?;
+        if !config.enabled {
+            disabled.insert(node.name.clone());
+            continue;
+        }
+        let relation = Relation {
+            schema: schema_name(renderer, config.schema.as_deref())?,
+            name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
+        };
+        deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
+        planned.insert(node.name.clone(), Planned { node, config, relation });
+    }
+    // As dbt: a disabled node is not in the project, and an enabled one may not use it.
+    for (name, parents) in &deps {
+        if let Some(parent) = parents.iter().find(|p| disabled.contains(*p)) {
+            return Err(TransformError::Config {
+                file: planned[name].node.path.clone(),
+                node: name.0.clone(),
+                message: format!("it refers to `{parent}`, which is disabled (enabled=false)"),
+            });
+        }
+    }
+    let order = dag::build_order(&deps)?;
+    let selectable: BTreeMap<NodeName, dag::Selectable> = planned
+        .iter()
+        .map(|(name, plan)| {
+            let config = BTreeMap::from([
+                ("materialized".to_string(), plan.config.kind().to_string()),
+                ("schema".to_string(), plan.relation.schema.clone()),
+                ("alias".to_string(), plan.relation.name.clone()),
+            ]);
+            let node = dag::Selectable {
+                tags: plan.config.tags.clone(),
+                path: plan.node.path.clone(),
+                fqn: plan.node.fqn.clone(),
+                config,
+            };
+            (name.clone(), node)
+        })
+        .collect();
+    let selected = dag::select(&deps, &selectable, &options.select, &options.exclude)?;
+    Ok(Parsed {
+        deps,
+        planned,
+        disabled,
+        order,
+        selected,
+    })
+}
+
+/// The nodes `options` select, in build order, as `dbt ls --resource-type model
+/// --resource-type snapshot` lists them, for `target_type` (`duckdb`, `snowflake`).
+pub fn list(
+    project: &Project,
+    options: &TransformOptions,
+    target_type: &'static str,
+) -> Result<Vec<NodeName>, TransformError> {
+    let target = Target {
+        kind: target_type,
+        schema: "main".to_string(),
+    };
+    let renderer = Renderer::new(project, target).with_vars(&options.vars);
+    let parsed = parse(project, &renderer, options)?;
+    Ok(parsed
+        .order
+        .into_iter()
+        .filter(|n| parsed.selected.contains(n))
+        .collect())
 }
 
 /// Each test with the models it reads; singular tests are parsed for their refs.

@@ -14,9 +14,14 @@ pub struct TransformArgs {
     /// Folder holding dbt_project.yml.
     #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
     pub project: PathBuf,
-    /// Models to build: NAME, +NAME (with ancestors), NAME+ (with descendants); repeatable.
+    /// Nodes to build, in dbt's grammar: NAME, tag:T, path:P, fqn:F, config.KEY:V, with
+    /// +NAME (ancestors), NAME+ (descendants), 2+NAME, NAME+1, @NAME; words are a
+    /// union, commas an intersection; repeatable.
     #[arg(long = "select", short = 's')]
     pub select: Vec<String>,
+    /// Nodes to leave out, in the same grammar.
+    #[arg(long)]
+    pub exclude: Vec<String>,
     /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
     #[arg(long)]
     pub full_refresh: bool,
@@ -70,6 +75,7 @@ impl TransformArgs {
             project: self.project.clone(),
             options: super::TransformOptions {
                 select: self.select.clone(),
+                exclude: self.exclude.clone(),
                 full_refresh: self.full_refresh,
                 check_freshness: !self.skip_freshness,
                 vars: vars.expect("validated"),
@@ -93,6 +99,7 @@ mod tests {
             },
             project: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
             select: Vec::new(),
+            exclude: Vec::new(),
             full_refresh: false,
             skip_freshness: false,
             vars: None,
