@@ -264,6 +264,19 @@ models:
          select id, v from {{ ref('base_events') }}",
     ),
     (
+        "macros/context.sql",
+        "{% macro picked_columns() %}ignored {% do return(['id', 'v']) %}{% endmacro %}\n\
+         {% macro doubled(x) %}{{ return(x * 2) }}{% endmacro %}",
+    ),
+    (
+        "models/contextual.sql",
+        "{% set columns = picked_columns() %}\n\
+         select {% for c in columns %}{{ c }}, {% endfor %}'{{ target.name }}' as target_name, {{ doubled(2) }} as four\n\
+         from {{ ref('base_events') }}\n\
+         {{ log('contextual: ' ~ columns | length ~ ' columns', info=true) }}\n\
+         {% if var('factor') < 0 %}{{ exceptions.raise_compiler_error('factor must be positive') }}{% endif %}",
+    ),
+    (
         "models/marts/switched_off.sql",
         "{{ config(enabled=false) }}\nselect 1 / 0 as never",
     ),
@@ -272,6 +285,7 @@ models:
 /// Relations the fidelity project builds (the disabled one is absent from both).
 const FIDELITY_RELATIONS: &[&str] = &[
     "main.base_events",
+    "main.contextual",
     "main.from_yaml",
     "main_marts.appended",
     "main_marts.merged",
@@ -441,6 +455,8 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     .await;
     let vars = TransformOptions {
         vars: [("factor".to_string(), serde_json::json!(3))].into(),
+        // The cross-check's dbt profile names its target `local`.
+        target_name: Some("local".into()),
         ..Default::default()
     };
 

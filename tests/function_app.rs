@@ -262,6 +262,7 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         "SNOWFLAKE_WAREHOUSE",
         "SNOWFLAKE_DATABASE",
         "TRANSFORM_PROJECT_DIR",
+        "TRANSFORM_TARGET_NAME",
         "AzureWebJobsStorage__accountName",
         &format!("{connection}__blobServiceUri"),
         // run's queue output and run_job's trigger use the same connection.
@@ -273,6 +274,7 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
             "functionapp.bicep does not set {setting}"
         );
     }
+    assert!(app.contains("{ name: 'TRANSFORM_TARGET_NAME', value: 'prod' }"));
     for secret in ["TWITCH_CLIENT_SECRET", "SNOWFLAKE_PRIVATE_KEY"] {
         let line = app.lines().find(|l| l.contains(&format!("name: '{secret}'"))).unwrap();
         assert!(

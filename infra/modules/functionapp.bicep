@@ -145,6 +145,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SNOWFLAKE_SCHEMA', value: 'PUBLIC' }
         { name: 'SNOWFLAKE_PRIVATE_KEY', value: '@Microsoft.KeyVault(SecretUri=${snowflakePrivateKeyUri})' }
         { name: 'TRANSFORM_PROJECT_DIR', value: '.' }
+        // dbt's target.name for the models: production here, `dev` elsewhere.
+        { name: 'TRANSFORM_TARGET_NAME', value: 'prod' }
       ]
     }
   }

@@ -170,6 +170,7 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
         project: handler.settings.project.clone(),
         options: crate::transform::TransformOptions {
             check_freshness: true,
+            target_name: Some(handler.settings.target_name.clone()),
             ..Default::default()
         },
     };

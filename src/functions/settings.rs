@@ -20,6 +20,9 @@ pub struct ServeArgs {
     /// Folder holding dbt_project.yml.
     #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
     pub project: PathBuf,
+    /// dbt's `target.name` for the hourly transform (`prod` in the Function App).
+    #[arg(long = "target-name", env = "TRANSFORM_TARGET_NAME", default_value = "dev")]
+    pub target_name: String,
     /// Minutes after its commit a file Snowflake has no load record of is submitted
     /// again by the hourly run (a lost blob event); Snowpipe loads within minutes.
     #[arg(long, env = "RESUBMIT_AFTER_MINUTES", default_value_t = 30)]
@@ -33,6 +36,8 @@ pub struct ServeSettings {
     pub extract: ExtractSettings,
     pub warehouse: WarehouseTarget,
     pub project: PathBuf,
+    /// dbt's `target.name` for the transform.
+    pub target_name: String,
     /// How long a committed file may go without a load record before the hourly run
     /// submits it again.
     pub resubmit_after: chrono::Duration,
@@ -55,6 +60,7 @@ impl ServeArgs {
             extract: extract.expect("validated"),
             warehouse: warehouse.expect("validated"),
             project: self.project.clone(),
+            target_name: self.target_name.clone(),
             resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
         })
     }

@@ -87,6 +87,14 @@ pub struct TransformOptions {
     pub check_freshness: bool,
     /// `--vars`: values for `var()` over the project's `vars:`.
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// dbt's `target.name`; `dev` when unset.
+    pub target_name: Option<String>,
+}
+
+impl TransformOptions {
+    pub fn target_name(&self) -> &str {
+        self.target_name.as_deref().unwrap_or("dev")
+    }
 }
 
 /// What happened to one model or snapshot.
@@ -274,9 +282,12 @@ pub async fn run<W: Warehouse>(
     mut on_step: impl FnMut(&Step),
 ) -> Result<RunReport, TransformError> {
     let started = Instant::now();
+    let database = warehouse.query("select current_database()").await?;
     let target = Target {
         kind: warehouse.target_type(),
         schema: warehouse.default_schema().to_string(),
+        name: options.target_name().to_string(),
+        database: database.scalar().unwrap_or_default().to_string(),
     };
     let renderer = Renderer::new(project, target).with_vars(&options.vars);
 
@@ -517,6 +528,8 @@ pub fn list(
     let target = Target {
         kind: target_type,
         schema: "main".to_string(),
+        name: options.target_name().to_string(),
+        database: String::new(),
     };
     let renderer = Renderer::new(project, target).with_vars(&options.vars);
     let parsed = parse(project, &renderer, options)?;

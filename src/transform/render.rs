@@ -59,6 +59,91 @@ pub struct Target {
     pub kind: &'static str,
     /// Where models without a custom schema go.
     pub schema: String,
+    /// dbt's `target.name`: `dev` unless the run says otherwise (`prod` in Azure).
+    pub name: String,
+    /// The warehouse's current database.
+    pub database: String,
+}
+
+/// What one run shares with every template: dbt's `run_started_at` and `invocation_id`.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub id: String,
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Invocation {
+            started_at: chrono::Utc::now(),
+            id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// `run_started_at`: a UTC datetime, printed as Python prints one, with `strftime`
+/// and `isoformat`.
+#[derive(Debug)]
+struct StartedAt(chrono::DateTime<chrono::Utc>);
+
+impl Object for StartedAt {
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match (method, args) {
+            ("strftime", [format]) => {
+                let format = format
+                    .as_str()
+                    .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "strftime() takes a format string"))?;
+                Ok(Value::from(self.0.format(format).to_string()))
+            }
+            ("isoformat", []) => Ok(Value::from(self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string())),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("run_started_at.{method}() is not supported here; use strftime(format) or isoformat()"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    }
+}
+
+/// dbt's `exceptions`: `raise_compiler_error(message)` stops the render with the
+/// message; `warn(message)` logs it.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _: &mut minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let message = args.first().map(|m| m.to_string()).unwrap_or_default();
+        match method {
+            "raise_compiler_error" => Err(Error::new(ErrorKind::InvalidOperation, message)),
+            "warn" => {
+                tracing::warn!(%message, "a model's template warns");
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("exceptions.{method}() is not supported here; use raise_compiler_error or warn"),
+            )),
+        }
+    }
+}
+
+/// A macro's definition is renamed to this, and `name` becomes a function that calls
+/// it, so that `return(value)` inside it can end the call with `value`, as in dbt.
+fn macro_body_name(name: &str) -> String {
+    format!("dbt_macro_body__{name}")
 }
 
 /// What rendering a node produced and found out.
@@ -95,6 +180,7 @@ pub struct Renderer<'p> {
     macro_files: Vec<(usize, String)>,
     /// `vars:` of `dbt_project.yml`, with the run's `--vars` over them.
     vars: BTreeMap<String, serde_json::Value>,
+    invocation: Invocation,
 }
 
 impl fmt::Debug for Renderer<'_> {
@@ -113,9 +199,10 @@ impl<'p> Renderer<'p> {
         let mut macro_names = Vec::new();
         for (path, source) in &project.macros {
             macro_files.push((macros_source.matches('\n').count(), path.clone()));
-            macros_source.push_str(source);
+            let names = macro_definitions(source);
+            macros_source.push_str(&with_renamed_definitions(source, &names));
             macros_source.push('\n');
-            macro_names.extend(macro_definitions(source));
+            macro_names.extend(names);
         }
         Renderer {
             project,
@@ -124,7 +211,14 @@ impl<'p> Renderer<'p> {
             macros_source,
             macro_files,
             vars: project.vars.clone(),
+            invocation: Invocation::default(),
         }
+    }
+
+    /// The run's start time and id, shared by every template of the run.
+    pub fn with_invocation(mut self, invocation: Invocation) -> Renderer<'p> {
+        self.invocation = invocation;
+        self
     }
 
     /// The run's `--vars`, which override the project's, as in dbt.
@@ -175,7 +269,8 @@ impl<'p> Renderer<'p> {
         if self.macro_names.is_empty() {
             return String::new();
         }
-        format!("{{%- from \"{MACROS}\" import {} -%}}", self.macro_names.join(", "))
+        let bodies: Vec<String> = self.macro_names.iter().map(|n| macro_body_name(n)).collect();
+        format!("{{%- from \"{MACROS}\" import {} -%}}", bodies.join(", "))
     }
 
     fn environment(&self, pass: Pass<'_>, captured: &Arc<Mutex<Rendered>>) -> Environment<'static> {
@@ -187,9 +282,58 @@ impl<'p> Renderer<'p> {
 
         let mut target = BTreeMap::new();
         target.insert("type", self.target.kind.to_string());
-        target.insert("name", self.target.kind.to_string());
+        target.insert("name", self.target.name.clone());
         target.insert("schema", self.target.schema.clone());
+        target.insert("database", self.target.database.clone());
         env.add_global("target", Value::from(Serde(&target)));
+        env.add_global(
+            "run_started_at",
+            Value::from_object(StartedAt(self.invocation.started_at)),
+        );
+        env.add_global("invocation_id", Value::from(self.invocation.id.clone()));
+        env.add_global("exceptions", Value::from_object(Exceptions));
+        env.add_function("log", |message: Value, info: Option<bool>, kwargs: Kwargs| {
+            let info = info.or_else(|| kwargs.get::<Option<bool>>("info").ok().flatten());
+            if info.unwrap_or(false) {
+                tracing::info!(message = %message, "a model's template logs");
+            } else {
+                tracing::debug!(message = %message, "a model's template logs");
+            }
+            String::new()
+        });
+        // return(value): the innermost macro call ends with `value` (see macro_body_name).
+        let returned: Arc<Mutex<Vec<Option<Value>>>> = Arc::default();
+        let slot = Arc::clone(&returned);
+        env.add_function("return", move |value: Value| -> Result<Value, Error> {
+            let mut stack = slot.lock().expect("render state is not poisoned");
+            let Some(top) = stack.last_mut() else {
+                return Err(Error::new(ErrorKind::InvalidOperation, "return() is only for macros"));
+            };
+            *top = Some(value);
+            // Stops the macro's body; its caller takes the value.
+            Err(Error::new(ErrorKind::InvalidOperation, "return"))
+        });
+        for name in &self.macro_names {
+            let body = macro_body_name(name);
+            let returned = Arc::clone(&returned);
+            env.add_function(
+                name.clone(),
+                move |state: &mut minijinja::State<'_, '_>,
+                      args: minijinja::value::Rest<Value>|
+                      -> Result<Value, Error> {
+                    let target = state
+                        .lookup(&body)
+                        .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("macro {body} is not loaded")))?;
+                    returned.lock().expect("render state is not poisoned").push(None);
+                    let result = target.call(state, &args);
+                    let value = returned.lock().expect("render state is not poisoned").pop().flatten();
+                    match (result, value) {
+                        (_, Some(value)) => Ok(value),
+                        (result, None) => result,
+                    }
+                },
+            );
+        }
 
         let known: Vec<NodeName> = self.project.nodes.iter().map(|n| n.name.clone()).collect();
         let relations = match pass {
@@ -337,6 +481,38 @@ impl<'p> Renderer<'p> {
     }
 }
 
+/// `source` with each `{% macro name(` in `names` renamed to its body's name.
+fn with_renamed_definitions(source: &str, names: &[String]) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        let (before, after) = rest.split_at(start + 2);
+        out.push_str(before);
+        let trimmed = after.trim_start_matches(['-', '+']).trim_start();
+        let skipped = after.len() - trimmed.len();
+        match trimmed.strip_prefix("macro ") {
+            Some(definition) => {
+                let name_start = definition.len() - definition.trim_start().len();
+                let name: String = definition
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.push_str(&after[..skipped + "macro ".len() + name_start]);
+                if names.contains(&name) {
+                    out.push_str(&macro_body_name(&name));
+                } else {
+                    out.push_str(&name);
+                }
+                rest = &definition.trim_start()[name.len()..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Names of the macros a file defines: `{% macro name(…) %}`.
 fn macro_definitions(source: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -392,7 +568,53 @@ mod tests {
         Target {
             kind: "duckdb",
             schema: "main".into(),
+            name: "dev".into(),
+            database: "warehouse".into(),
         }
+    }
+
+    #[test]
+    fn dbts_context_return_exceptions_log_and_the_run() {
+        let project = project(
+            &[(
+                "m/util.sql",
+                "{% macro columns(t) %}ignored text {% do return(['a', 'b'] if t == 'x' else []) %}{% endmacro %}\n\
+                 {% macro pick(t) -%}{{ return(columns(t) | length) }}{%- endmacro %}\n\
+                 {% macro check(v) %}{% if v < 0 %}{{ exceptions.raise_compiler_error('negative: ' ~ v) }}{% endif %}{{ log('checked', info=true) }}ok{% endmacro %}",
+            )],
+            &["n"],
+        );
+        let started: chrono::DateTime<chrono::Utc> = "2026-11-29T22:11:00.5Z".parse().unwrap();
+        let renderer = Renderer::new(&project, duckdb()).with_invocation(Invocation {
+            started_at: started,
+            id: "inv-1".into(),
+        });
+        let render = |sql: &str| renderer.render("models/n.sql", sql, Pass::Parse);
+        // return() ends the macro with a value of any type, its other text dropped.
+        assert_eq!(
+            render("{% set c = columns('x') %}{{ c | join(',') }}").unwrap().sql,
+            "a,b"
+        );
+        assert_eq!(render("{{ pick('x') }}-{{ pick('y') }}").unwrap().sql, "2-0");
+        assert_eq!(render("{{ check(1) }}").unwrap().sql, "ok");
+        let error = render("select\n{{ check(-1) }}").unwrap_err().to_string();
+        // Named where it was raised: the macro's file and line.
+        assert!(
+            error.contains("m/util.sql:3") && error.contains("negative: -1"),
+            "{error}"
+        );
+        assert_eq!(
+            render("{{ target.name }} {{ target.database }} {{ invocation_id }} {{ run_started_at.strftime('%Y-%m-%d') }} {{ run_started_at }}")
+                .unwrap()
+                .sql,
+            "dev warehouse inv-1 2026-11-29 2026-11-29 22:11:00.500000+00:00"
+        );
+        assert!(
+            render("{{ return(1) }}")
+                .unwrap_err()
+                .to_string()
+                .contains("only for macros")
+        );
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct TransformArgs {
     /// Values for `var()`, as dbt takes them: a YAML mapping, e.g. '{days: 3}'.
     #[arg(long)]
     pub vars: Option<String>,
+    /// dbt's `target.name`, for models that differ by environment.
+    #[arg(long = "target-name", env = "TRANSFORM_TARGET_NAME", default_value = "dev")]
+    pub target_name: String,
 }
 
 /// A validated transform run.
@@ -79,6 +82,7 @@ impl TransformArgs {
                 full_refresh: self.full_refresh,
                 check_freshness: !self.skip_freshness,
                 vars: vars.expect("validated"),
+                target_name: Some(self.target_name.clone()),
             },
         })
     }
@@ -103,6 +107,7 @@ mod tests {
             full_refresh: false,
             skip_freshness: false,
             vars: None,
+            target_name: "dev".into(),
         }
     }
 

@@ -42,6 +42,7 @@ pub fn serve_settings(
         },
         warehouse,
         project: env!("CARGO_MANIFEST_DIR").into(),
+        target_name: "prod".into(),
         resubmit_after: chrono::Duration::minutes(30),
     }
 }
