@@ -220,6 +220,7 @@ impl Project {
                 None => vec![root.join(default)],
             }
         };
+        check_project_keys(&config).map_err(|e| TransformError::project(&project_file, e))?;
         let name = config
             .get("name")
             .and_then(Yaml::as_str)
@@ -351,6 +352,7 @@ impl Project {
     fn read_properties(&mut self, file: &Path) -> Result<(), TransformError> {
         let yaml = read_yaml(file)?;
         let bad = |what: String| TransformError::project(file, what);
+        check_properties_keys(&yaml).map_err(&bad)?;
         for source in seq(&yaml, "sources") {
             let source_name = str_of(source, "name").ok_or_else(|| bad("a source has no `name`".into()))?;
             let schema = str_of(source, "schema").unwrap_or(source_name);
@@ -668,6 +670,121 @@ fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -
     None
 }
 
+/// `dbt_project.yml` keys the runner acts on, or that change nothing in a build.
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "config-version",
+    "profile",
+    "model-paths",
+    "snapshot-paths",
+    "macro-paths",
+    "test-paths",
+    "vars",
+    "models",
+    "snapshots",
+    // Where dbt itself keeps files, or checks its own version: nothing to build.
+    "target-path",
+    "log-path",
+    "packages-install-path",
+    "clean-targets",
+    "require-dbt-version",
+    "analysis-paths",
+    "docs-paths",
+    "asset-paths",
+];
+
+/// `dbt_project.yml` keys the runner does not apply, and why; an empty value is fine.
+const PROJECT_REFUSED: &[(&str, &str)] = &[
+    ("on-run-start", "run hooks are not supported; use a model's pre_hook"),
+    ("on-run-end", "run hooks are not supported; use a model's post_hook"),
+    ("seeds", "seeds are not supported; load the data as a source"),
+    ("seed-paths", "seeds are not supported; load the data as a source"),
+    (
+        "data_tests",
+        "project-level test configs are not read; set them on each test",
+    ),
+    (
+        "tests",
+        "project-level test configs are not read; set them on each test",
+    ),
+    ("sources", "project-level source configs are not read"),
+    ("quoting", "identifiers are not quoted here"),
+    ("dispatch", "macro dispatch is not supported"),
+    ("query-comment", "statements go without comments"),
+    ("flags", "dbt's behaviour flags do not apply"),
+];
+
+/// Every top-level key of `dbt_project.yml` is acted on, harmless, or refused.
+fn check_project_keys(config: &Yaml) -> Result<(), String> {
+    for key in config
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.as_str())
+    {
+        if PROJECT_KEYS.contains(&key) {
+            continue;
+        }
+        let value = &config[key];
+        let empty = value.is_null()
+            || value.as_sequence().is_some_and(|s| s.is_empty())
+            || value.as_mapping().is_some_and(|m| m.is_empty());
+        match PROJECT_REFUSED.iter().find(|(k, _)| *k == key) {
+            Some(_) if empty => {}
+            Some((_, why)) => return Err(format!("`{key}` is not supported: {why}")),
+            None => {
+                return Err(format!(
+                    "`{key}` is not a key this runner knows; it reads {}",
+                    PROJECT_KEYS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A properties file's keys: what the runner reads, what only documents, and what it
+/// refuses (unit tests and seeds would otherwise be skipped unnoticed; versions and
+/// constraints change what a model builds).
+fn check_properties_keys(yaml: &Yaml) -> Result<(), String> {
+    const READ_OR_DOCUMENTING: &[&str] = &[
+        "version",
+        "models",
+        "snapshots",
+        "sources",
+        "macros",
+        "exposures",
+        "metrics",
+        "semantic_models",
+        "saved_queries",
+        "groups",
+        "analyses",
+    ];
+    let non_empty = |value: &Yaml| !(value.is_null() || value.as_sequence().is_some_and(|s| s.is_empty()));
+    for (key, value) in yaml.as_mapping().into_iter().flatten() {
+        let Some(key) = key.as_str() else { continue };
+        match key {
+            "unit_tests" if non_empty(value) => {
+                return Err("`unit_tests` are not supported by this runner; run them with dbt".into());
+            }
+            "seeds" if non_empty(value) => return Err("`seeds` are not supported; load the data as a source".into()),
+            "unit_tests" | "seeds" => {}
+            key if READ_OR_DOCUMENTING.contains(&key) => {}
+            key => return Err(format!("`{key}` is not a properties key this runner knows")),
+        }
+    }
+    for entry in seq(yaml, "models").chain(seq(yaml, "snapshots")) {
+        let name = str_of(entry, "name").unwrap_or("?");
+        for refused in ["versions", "constraints"] {
+            if entry.get(refused).is_some_and(non_empty) {
+                return Err(format!("`{name}`: `{refused}` is not supported by this runner"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Configs that take a mapping as their value: under `models:` in `dbt_project.yml`
 /// they are configs even without the `+`, not folders.
 const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
@@ -849,5 +966,43 @@ mod tests {
         let top = folder_config(Some(&yaml), &fqn(&["proj", "top"])).unwrap();
         assert_eq!(top["materialized"], serde_json::json!("table"));
         assert!(!top.contains_key("schema"));
+    }
+
+    #[test]
+    fn every_project_key_is_read_harmless_or_refused() {
+        let check = |text: &str| check_project_keys(&serde_yaml_ng::from_str(text).unwrap());
+        assert!(check("name: p\nprofile: p\nclean-targets: [target]\non-run-start: []").is_ok());
+        assert!(
+            check("on-run-end: [\"grant select\"]")
+                .unwrap_err()
+                .contains("run hooks are not supported")
+        );
+        assert!(
+            check("data_tests:\n  +severity: warn")
+                .unwrap_err()
+                .contains("set them on each test")
+        );
+        assert!(
+            check("modles: {}")
+                .unwrap_err()
+                .contains("`modles` is not a key this runner knows")
+        );
+    }
+
+    #[test]
+    fn properties_that_would_be_skipped_are_refused() {
+        let check = |text: &str| check_properties_keys(&serde_yaml_ng::from_str(text).unwrap());
+        assert!(check("version: 2\nmodels: []\nexposures: []").is_ok());
+        assert!(
+            check("unit_tests:\n  - name: t")
+                .unwrap_err()
+                .contains("`unit_tests` are not supported")
+        );
+        assert!(
+            check("models:\n  - name: m\n    versions: [{v: 1}]")
+                .unwrap_err()
+                .contains("`m`: `versions`")
+        );
+        assert!(check("modles: []").unwrap_err().contains("not a properties key"));
     }
 }
