@@ -19,25 +19,6 @@ fn dbt() -> Option<String> {
     required_tool("DBT", "dbt-duckdb")
 }
 
-async fn dbt_build(dbt: &str, work: &Path, database: &Path) {
-    let output = run(support::dbt::build_command(dbt, work, database)).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "dbt build failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-async fn our_build(database: &Path) {
-    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
-    let report = transform::run(&project, &mut warehouse, &TransformOptions::default(), |_| {})
-        .await
-        .unwrap();
-    assert!(report.succeeded(), "{}", report.summary_line());
-}
-
 /// Copies raw rows that `to` lacks from `from` (same files, same load times).
 async fn copy_raw(from: &Path, to: &Path) {
     let mut warehouse = DuckDbWarehouse::open(from).unwrap();
@@ -115,6 +96,58 @@ async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
     problems
 }
 
+/// `dbt build <args>` of the repository's project on `database`; fails the test if dbt does.
+async fn dbt_build_with(dbt: &str, database: &Path, args: &[&str]) {
+    let work = tempfile::tempdir().unwrap();
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let output = run(support::dbt::command(
+        dbt,
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        work.path(),
+        database,
+        &all,
+    ))
+    .await;
+    assert!(
+        output.status.success(),
+        "dbt {all:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn our_build_with(database: &Path, options: TransformOptions) {
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    let report = transform::run(&project, &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{}", report.summary_line());
+}
+
+/// Both builds, then the comparison of every model.
+async fn both_build_the_same(dbt: &str, ours: &Path, theirs: &Path, args: &[&str], when: &str) {
+    let options = TransformOptions {
+        full_refresh: args.contains(&"--full-refresh"),
+        select: args
+            .iter()
+            .skip_while(|a| **a != "--select")
+            .skip(1)
+            .map(|s| s.to_string())
+            .collect(),
+        ..Default::default()
+    };
+    our_build_with(ours, options).await;
+    dbt_build_with(dbt, theirs, args).await;
+    let problems = differences(ours, theirs).await;
+    assert!(problems.is_empty(), "{when}:\n{}", problems.join("\n"));
+}
+
+/// The hard cases, each built by both and compared: a first build; an incremental
+/// one; slots across midnight loaded before earlier, late ones; a file loaded again
+/// under another name; users refetched with a changed profile (the snapshot closes
+/// their rows); `--full-refresh`; and a `--select` of part of the project.
 #[tokio::test]
 async fn dbt_and_our_runner_build_identical_tables() {
     let Some(dbt) = dbt() else { return };
@@ -128,32 +161,75 @@ async fn dbt_and_our_runner_build_identical_tables() {
     .await;
     let (_dir, lake) = temp_lake();
     let client = connect(&sim).await;
+    let load = |lake: &twitch_pipeline::lake::Lake| {
+        let (lake, ours, theirs) = (lake.clone(), ours.clone(), theirs.clone());
+        async move {
+            load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
+                .await
+                .unwrap();
+            copy_raw(&ours, &theirs).await;
+        }
+    };
 
-    // First build: both from the same raw file.
+    // First build: both from the same raw files (20:00 to 20:45).
     extract_slots(&sim, &client, &lake, 0..4).await;
     load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
         .await
         .unwrap();
     std::fs::copy(&ours, &theirs).unwrap();
-    our_build(&ours).await;
-    dbt_build(&dbt, work.path(), &theirs).await;
-    let problems = differences(&ours, &theirs).await;
-    assert!(problems.is_empty(), "after the first build:\n{}", problems.join("\n"));
+    both_build_the_same(&dbt, &ours, &theirs, &[], "after the first build").await;
 
-    // Incremental build: new slots (streams end, start, rename) reach both the same way.
+    // Incremental: new slots (streams end, start, rename) reach both the same way.
     extract_slots(&sim, &client, &lake, 4..8).await;
-    load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
+    load(&lake).await;
+    both_build_the_same(&dbt, &ours, &theirs, &[], "after the incremental build").await;
+
+    // 23:00 to 00:15, across midnight; then the late slots 22:00 to 22:45.
+    extract_slots(&sim, &client, &lake, 12..18).await;
+    load(&lake).await;
+    both_build_the_same(&dbt, &ours, &theirs, &[], "after the slots across midnight").await;
+    extract_slots(&sim, &client, &lake, 8..12).await;
+    load(&lake).await;
+    both_build_the_same(&dbt, &ours, &theirs, &[], "after the late slots").await;
+
+    // A file loaded again under another name, and every user fetched at 20:00
+    // refetched at 00:30 as a partner.
+    DuckDbWarehouse::open(&ours)
+        .unwrap()
+        .execute(
+            "insert into raw.raw_streams select raw_json, 'again-' || file_name, file_row_number, loaded_at + interval 1 hour \
+             from raw.raw_streams where file_name like '%20261123T2200Z%'; \
+             insert into raw.raw_users select \
+             json_merge_patch(raw_json, '{\"broadcaster_type\": \"partner\", \"_snapshot_at\": \"2026-11-24T00:30:00+00:00\"}'), \
+             'refetch-' || file_name, file_row_number, loaded_at + interval 5 hour \
+             from raw.raw_users where file_name like '%20261123T2000Z%'",
+        )
         .await
         .unwrap();
     copy_raw(&ours, &theirs).await;
-    our_build(&ours).await;
-    dbt_build(&dbt, work.path(), &theirs).await;
-    let problems = differences(&ours, &theirs).await;
-    assert!(
-        problems.is_empty(),
-        "after the incremental build:\n{}",
-        problems.join("\n")
-    );
+    both_build_the_same(&dbt, &ours, &theirs, &[], "after a reload and refetched users").await;
+    let closed = DuckDbWarehouse::open(&ours)
+        .unwrap()
+        .query("select count(*) from snapshots.snap_streamers where dbt_valid_to is not null")
+        .await
+        .unwrap()
+        .scalar_i64()
+        .unwrap();
+    assert!(closed > 0, "the refetch closed snapshot rows");
+
+    both_build_the_same(&dbt, &ours, &theirs, &["--full-refresh"], "after --full-refresh").await;
+
+    // Part of the project: the fact and what is built on it.
+    extract_slots(&sim, &client, &lake, 18..20).await;
+    load(&lake).await;
+    both_build_the_same(
+        &dbt,
+        &ours,
+        &theirs,
+        &["--select", "fact_stream_snapshots+"],
+        "after --select fact_stream_snapshots+",
+    )
+    .await;
 }
 
 /// A small dbt project that sets the configs a dbt user would: folder configs in
