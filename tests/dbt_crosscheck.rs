@@ -260,6 +260,9 @@ models:
     schema: raw
     tables:
       - name: events
+        loaded_at_field: ts
+        freshness:
+          warn_after: {count: 1, period: hour}
         columns:
           - name: id
             data_tests: [unique, not_null]
@@ -357,6 +360,11 @@ models:
         "{{ config(enabled=false) }}\nselect 1 / 0 as never",
     ),
 ];
+
+/// The current UTC time as a DuckDB timestamp literal.
+fn now_literal() -> String {
+    format!("timestamp '{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"))
+}
 
 /// Relations the fidelity project builds (the disabled one is absent from both).
 const FIDELITY_RELATIONS: &[&str] = &[
@@ -520,14 +528,16 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     let (ours, theirs) = (work.path().join("ours.duckdb"), work.path().join("theirs.duckdb"));
     let raw = |sql: &'static str| {
         let (ours, theirs) = (ours.clone(), theirs.clone());
+        // `now`: the load time, as a literal (DuckDB's localtimestamp needs ICU).
+        let sql = sql.replace("now", &now_literal());
         async move {
             for database in [ours, theirs] {
-                DuckDbWarehouse::open(&database).unwrap().execute(sql).await.unwrap();
+                DuckDbWarehouse::open(&database).unwrap().execute(&sql).await.unwrap();
             }
         }
     };
     raw("create schema if not exists raw; create table raw.events as \
-         select * from (values (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')) as t(id, grp, v)")
+         select *, now as ts from (values (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')) as t(id, grp, v)")
     .await;
     let vars = TransformOptions {
         vars: [("factor".to_string(), serde_json::json!(3))].into(),
@@ -547,7 +557,8 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     assert!(problems.is_empty(), "after the first build:\n{}", problems.join("\n"));
 
     // New rows (4 in group 2, 5 in a new group) and a changed one (id 2).
-    raw("insert into raw.events values (4, 2, 'd'), (5, 3, 'e'); update raw.events set v = 'B' where id = 2").await;
+    raw("insert into raw.events values (4, 2, 'd', now), (5, 3, 'e', now); update raw.events set v = 'B' where id = 2")
+        .await;
     let (ok, log, statuses) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
     assert!(!ok && log.contains("strict"), "dbt fails strict: {log}");
     let report = ours_on(&project, &ours, vars.clone()).await;
@@ -671,4 +682,58 @@ async fn selection_picks_what_dbt_ls_picks() {
         ours.sort();
         assert_eq!(ours, theirs, "--select {select:?} --exclude {exclude:?}");
     }
+}
+
+/// Our runs' artifacts (manifest.json, run_results.json, sources.json) are read by
+/// dbt-core's own classes (tests/support/validate_artifacts.py): the schemas dbt 1.10
+/// writes, and a manifest dbt loads as it loads its own.
+#[tokio::test]
+async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
+    let Some(python) = required_tool("TOOLS_PYTHON", "dbt-duckdb") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    write_project(&project, FIDELITY_PROJECT);
+    let database = work.path().join("ours.duckdb");
+    DuckDbWarehouse::open(&database)
+        .unwrap()
+        .execute(
+            &"create schema if not exists raw; create table raw.events as \
+             select *, now as ts from (values (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')) as t(id, grp, v)"
+                .replace("now", &now_literal()),
+        )
+        .await
+        .unwrap();
+    let target = work.path().join("target");
+    let report = ours_on(
+        &project,
+        &database,
+        TransformOptions {
+            check_freshness: true,
+            target_path: Some(target.clone()),
+            vars: [("factor".to_string(), serde_json::json!(3))].into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(report.succeeded(), "{}", report.summary_line());
+    let output = run({
+        let mut command = std::process::Command::new(python);
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate_artifacts.py"))
+            .arg(&target);
+        command
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The 10 enabled models and 7 tests, the one source; its freshness.
+    assert!(stdout.contains("valid manifest.json: 17 nodes, 1 sources"), "{stdout}");
+    assert!(stdout.contains("valid run_results.json: 17 results"), "{stdout}");
+    assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }

@@ -193,6 +193,15 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
     .await;
     assert_eq!(status, 200, "{reply}");
     assert!(log(&reply).starts_with("transform finished: 12 built"), "{reply}");
+    // dbt's artifacts of the run are kept in the lake (the package is read-only in Azure).
+    let runs: Vec<_> = std::fs::read_dir(lake.join("_runs")).unwrap().flatten().collect();
+    assert_eq!(runs.len(), 1);
+    for artifact in ["manifest.json", "run_results.json", "sources.json"] {
+        let path = runs[0].path().join(artifact);
+        let json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(json["metadata"]["dbt_schema_version"].is_string(), "{path:?}");
+    }
+    assert!(log(&reply).contains("(artifacts: _runs/"), "{reply}");
 
     // Locally (`func start`, Azurite has no Event Grid) the run function's ingest job
     // is how a slot loads: here it finds the slot loaded already.

@@ -175,8 +175,24 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
         },
     };
     let report = pipeline::transform(&settings, |step| info!(step = %step, "transform")).await?;
+    // The package's folder is read-only in Azure: dbt's artifacts go to the lake, so
+    // the last runs can be inspected (and read by tools that read dbt's artifacts).
+    let folder = format!(
+        "{}/{}-{}",
+        crate::lake::RUNS_DIR,
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        report.artifacts.run_results["metadata"]["invocation_id"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    for (name, bytes) in report.artifacts.files() {
+        let path = object_store::path::Path::from(format!("{folder}/{name}"));
+        if let Err(error) = handler.lake.put(&path, bytes).await {
+            tracing::warn!(%error, path = %path, "could not keep the run's dbt artifacts in the lake");
+        }
+    }
     anyhow::ensure!(report.succeeded(), "{}", report.summary_line());
-    Ok(report.summary_line())
+    Ok(format!("{} (artifacts: {folder}/)", report.summary_line()))
 }
 
 /// A new lake blob at `path` (relative to the lake root), with its bytes when the

@@ -20,7 +20,7 @@ mod store;
 pub use lines::{CheckedFile, Rejected, check_file};
 pub use manifest::{EntityFile, Manifest};
 pub use ndjson::{BackgroundWriter, NdjsonGzWriter, WrittenFile};
-pub use paths::{Entity, JOBS_DIR, LakeObject, RunTag, manifest_path, quarantine_path};
+pub use paths::{Entity, JOBS_DIR, LakeObject, RUNS_DIR, RunTag, manifest_path, quarantine_path};
 pub use slot::{SLOT_MINUTES, Slot, SlotParseError};
 pub use state::LookupState;
 pub use store::{Lake, LakeError, LakeUrl};

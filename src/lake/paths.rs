@@ -115,6 +115,10 @@ pub const STATE_DIR: &str = "_state";
 /// Folder of the manual jobs' records (`serve`'s `run` function); never ingested.
 pub const JOBS_DIR: &str = "_jobs";
 
+/// Folder of the transform runs' dbt artifacts in Azure (`_runs/{started}-{id}/`);
+/// never ingested.
+pub const RUNS_DIR: &str = "_runs";
+
 /// What a lake path holds, recognised from its name alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LakeObject {
@@ -126,7 +130,8 @@ pub enum LakeObject {
     },
     /// A slot's commit record.
     Manifest { slot: Slot },
-    /// The pipeline's own bookkeeping: `_state/` (extraction) and `_jobs/` (manual jobs).
+    /// The pipeline's own bookkeeping: `_state/` (extraction), `_jobs/` (manual jobs),
+    /// `_runs/` (transform artifacts).
     State,
     /// Anything else (foreign files, temporary uploads).
     Unknown,
@@ -137,7 +142,7 @@ impl LakeObject {
     pub fn parse(path: &str) -> LakeObject {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            [first, ..] if *first == STATE_DIR || *first == JOBS_DIR => LakeObject::State,
+            [first, ..] if [STATE_DIR, JOBS_DIR, RUNS_DIR].contains(first) => LakeObject::State,
             ["_manifests", date, file] => file
                 .strip_suffix(".json")
                 .and_then(Slot::from_compact)

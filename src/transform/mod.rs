@@ -11,6 +11,7 @@ mod settings;
 pub(crate) use settings::check_project;
 pub use settings::{TransformArgs, TransformSettings};
 
+pub mod artifacts;
 pub mod checks;
 pub mod config;
 pub mod dag;
@@ -89,6 +90,8 @@ pub struct TransformOptions {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// dbt's `target.name`; `dev` when unset.
     pub target_name: Option<String>,
+    /// Where to write dbt's artifacts (dbt's `target/`); none: not written.
+    pub target_path: Option<PathBuf>,
 }
 
 impl TransformOptions {
@@ -229,6 +232,8 @@ pub struct RunReport {
     pub nodes: Vec<NodeResult>,
     pub tests: Vec<TestResult>,
     pub seconds: f64,
+    /// dbt's artifacts of the run.
+    pub artifacts: artifacts::Artifacts,
 }
 
 impl RunReport {
@@ -262,6 +267,8 @@ impl RunReport {
 struct Planned<'p> {
     node: &'p project::Node,
     config: NodeConfig,
+    /// The config as layered, before it was read (for the manifest).
+    raw_config: BTreeMap<String, serde_json::Value>,
     relation: Relation,
 }
 
@@ -289,7 +296,10 @@ pub async fn run<W: Warehouse>(
         name: options.target_name().to_string(),
         database: database.scalar().unwrap_or_default().to_string(),
     };
-    let renderer = Renderer::new(project, target).with_vars(&options.vars);
+    let invocation = render::Invocation::default();
+    let renderer = Renderer::new(project, target.clone())
+        .with_vars(&options.vars)
+        .with_invocation(invocation.clone());
 
     let Parsed {
         deps,
@@ -439,6 +449,21 @@ pub async fn run<W: Warehouse>(
         }
     }
     report.seconds = started.elapsed().as_secs_f64();
+    report.artifacts = artifacts::build(&artifacts::Inputs {
+        project,
+        target: &target,
+        invocation: &invocation,
+        planned: &planned,
+        deps: &deps,
+        tests: &tests,
+        report: &report,
+        checked_freshness: options.check_freshness,
+    });
+    if let Some(dir) = &options.target_path {
+        if let Err(error) = report.artifacts.write_to(dir) {
+            warn!(%error, dir = %dir.display(), "could not write dbt's artifacts");
+        }
+    }
     info!(
         seconds = report.seconds,
         succeeded = report.succeeded(),
@@ -468,7 +493,8 @@ fn parse<'p>(
     let mut disabled = BTreeSet::new();
     for node in &project.nodes {
         let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
-        let config = NodeConfig::from_rendered(node, &config::layered([&node.yaml_config, &rendered.config]))?;
+        let raw_config = config::layered([&node.yaml_config, &rendered.config]);
+        let config = NodeConfig::from_rendered(node, &raw_config)?;
         if !config.enabled {
             disabled.insert(node.name.clone());
             continue;
@@ -478,7 +504,15 @@ fn parse<'p>(
             name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
         };
         deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
-        planned.insert(node.name.clone(), Planned { node, config, relation });
+        planned.insert(
+            node.name.clone(),
+            Planned {
+                node,
+                config,
+                raw_config,
+                relation,
+            },
+        );
     }
     // As dbt: a disabled node is not in the project, and an enabled one may not use it.
     for (name, parents) in &deps {

@@ -83,6 +83,8 @@ impl TransformArgs {
                 check_freshness: !self.skip_freshness,
                 vars: vars.expect("validated"),
                 target_name: Some(self.target_name.clone()),
+                // dbt's place for them: target/ in the project.
+                target_path: Some(self.project.join("target")),
             },
         })
     }
