@@ -93,6 +93,11 @@ fn generate(path: &Path, world: &World, slots: &[Slot]) {
 /// Our runner on the database at `path`; with `freshness`, as the hourly timer runs
 /// it (source freshness checked too).
 async fn ours(path: &Path, freshness: bool) -> f64 {
+    ours_report(path, freshness).await.0
+}
+
+/// [`ours`], with the run's report.
+async fn ours_report(path: &Path, freshness: bool) -> (f64, transform::RunReport) {
     let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut warehouse = DuckDbWarehouse::open(path).unwrap();
     let options = TransformOptions {
@@ -105,7 +110,7 @@ async fn ours(path: &Path, freshness: bool) -> f64 {
         .unwrap();
     let seconds = started.elapsed().as_secs_f64();
     assert!(report.succeeded(), "{}", report.summary_line());
-    seconds
+    (seconds, report)
 }
 
 fn dbt(dbt: &str, work: &Path, database: &Path) -> f64 {
@@ -227,6 +232,19 @@ async fn main() {
         (seconds[1], seconds)
     };
     let (incremental_seconds, incremental_runs) = median_of_runs(incremental.clone()).await;
+    // Where an hourly run's time goes: its slowest steps.
+    let copy = incremental.with_extension("steps.duckdb");
+    std::fs::copy(&incremental, &copy).unwrap();
+    let (_, report) = ours_report(&copy, check_freshness).await;
+    let mut steps: Vec<(f64, String)> = report
+        .nodes
+        .iter()
+        .map(|n| (n.seconds, n.name.0.clone()))
+        .chain(report.tests.iter().map(|t| (t.seconds, format!("test {}", t.name))))
+        .collect();
+    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let slowest: Vec<String> = steps.iter().take(6).map(|(s, n)| format!("{n} {s:.3} s")).collect();
+    println!("  hourly run's slowest steps: {}", slowest.join(", "));
     let (slice_seconds, slice_runs) = median_of_runs(slice.clone()).await;
     println!("  hourly run, our runner:   {incremental_seconds:8.2} s (median of {incremental_runs:.2?})");
     println!("  that hour built alone:    {slice_seconds:8.2} s (median of {slice_runs:.2?})");

@@ -9,10 +9,11 @@ cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
 {#- Which days a daily aggregate builds: all of them, or in an incremental run the
     days from the earliest that snapshots staged since the last run fall on. Days in
     between come out the same as before; a plain comparison (not `in (...)`) lets
-    the warehouse skip the older part of the fact unread. -#}
-{% macro days_to_build() -%}
+    the warehouse skip the older part of the fact unread. `column` is the day, or a
+    time on it, of the rows to keep. -#}
+{% macro days_to_build(column='snapshot_date') -%}
 {%- if is_incremental() -%}
-snapshot_date >= (
+{{ column }} >= (
     select min(snapshot_date) from {{ ref('fact_stream_snapshots') }}
     where staged_at > (select max(staged_at) from {{ this }})
 )

@@ -21,6 +21,10 @@ select
     max(snapshots.loaded_at) as loaded_at,
     max(snapshots.staged_at) as staged_at
 from {{ ref('fact_stream_snapshots') }} as snapshots
-join {{ ref('fct_broadcasts') }} as broadcasts on broadcasts.stream_id = snapshots.stream_id
+join (
+    -- Only broadcasts still live on a day being built: the rest of the table unread.
+    select stream_id, first_seen_at from {{ ref('fct_broadcasts') }}
+    where {{ days_to_build('last_seen_at') }}
+) as broadcasts on broadcasts.stream_id = snapshots.stream_id
 where {{ days_to_build() }}
 group by snapshots.user_id, snapshots.snapshot_date
