@@ -55,6 +55,9 @@ enum Command {
         /// Folder holding dbt_project.yml.
         #[arg(long = "project", default_value = ".")]
         project_dir: PathBuf,
+        /// The most memory the embedded DuckDB may use before it spills to disk.
+        #[arg(long = "duckdb-memory-limit", env = "DUCKDB_MEMORY_LIMIT", default_value = twitch_pipeline::warehouse::DEFAULT_MEMORY_LIMIT)]
+        duckdb_memory_limit: String,
     },
     /// Snapshot every live stream, with its users and games, into the lake for one slot.
     Extract(ExtractArgs),
@@ -229,6 +232,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             data_dir,
             seed,
             project_dir,
+            duckdb_memory_limit,
         } => {
             let options = DemoOptions {
                 slots,
@@ -236,6 +240,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 data_dir,
                 seed,
                 project_dir,
+                duckdb_memory_limit,
             };
             println!(
                 "Simulated Twitch (synthetic data): {streams} live streams, {slots} slots → {}",

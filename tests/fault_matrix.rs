@@ -423,7 +423,9 @@ async fn a_timer_firing_early_extracts_its_own_slot_and_a_late_one_the_same() {
     let sim = spawn_sim(world(300, &[])).await;
     let dir = tempfile::tempdir().unwrap();
     let lake_dir = dir.path().join("lake");
-    let warehouse = twitch_pipeline::warehouse::WarehouseTarget::DuckDb(dir.path().join("w.duckdb"));
+    let warehouse = twitch_pipeline::warehouse::WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("w.duckdb"),
+    ));
     let (url, _stop) = spawn_handler(serve_settings(&sim, &lake_dir, warehouse)).await;
 
     // 19:59:59.996 is the 20:00 run, fired 4 ms early: not the 19:45 slot.

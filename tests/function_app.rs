@@ -158,7 +158,9 @@ async fn every_function_does_its_job_when_the_host_posts_its_invocation() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let warehouse = twitch_pipeline::warehouse::WarehouseTarget::DuckDb(dir.path().join("warehouse.duckdb"));
+    let warehouse = twitch_pipeline::warehouse::WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("warehouse.duckdb"),
+    ));
     // A recent slot, so the transform's freshness check passes; the timer fires at
     // its start (as the host fires it), whatever the time within the slot now.
     let slot = Slot::containing(chrono::Utc::now());

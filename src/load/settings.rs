@@ -1,10 +1,8 @@
 //! `load`'s settings.
 
-use std::path::PathBuf;
-
 use crate::config::{ConfigError, Problems};
 use crate::lake::{LakeArgs, LakeUrl};
-use crate::warehouse::{WarehouseArgs, WarehouseTarget};
+use crate::warehouse::{DuckDbTarget, WarehouseArgs, WarehouseTarget};
 
 /// Options of a local load, as given.
 #[derive(clap::Args, Clone, Debug)]
@@ -20,7 +18,7 @@ pub struct LoadArgs {
 pub struct LoadSettings {
     pub lake: LakeUrl,
     /// The embedded DuckDB file (Snowflake loads through Snowpipe instead).
-    pub warehouse: PathBuf,
+    pub warehouse: DuckDbTarget,
 }
 
 impl LoadArgs {
@@ -29,7 +27,7 @@ impl LoadArgs {
         let mut problems = Problems::default();
         let lake = self.lake.check(&mut problems);
         let warehouse = match self.warehouse.check(&mut problems) {
-            Some(WarehouseTarget::DuckDb(path)) => Some(path),
+            Some(WarehouseTarget::DuckDb(target)) => Some(target),
             Some(WarehouseTarget::Snowflake(_)) => {
                 problems.push(
                     "WAREHOUSE_URL (--warehouse) is snowflake: `load` fills the embedded DuckDB; Snowflake loads through Snowpipe (`ingest`)"

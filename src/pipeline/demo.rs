@@ -22,6 +22,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// The dbt project the transform builds (the folder with dbt_project.yml).
     pub project_dir: PathBuf,
+    /// DuckDB's memory limit (it spills beside the database file past it).
+    pub duckdb_memory_limit: String,
 }
 
 /// What the demo is doing, for progress display.
@@ -110,7 +112,10 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
     }
     sim.stop().await;
 
-    let database = options.data_dir.join("warehouse.duckdb");
+    let database = crate::warehouse::DuckDbTarget {
+        memory_limit: options.duckdb_memory_limit.clone(),
+        ..crate::warehouse::DuckDbTarget::at(options.data_dir.join("warehouse.duckdb"))
+    };
     on_event(DemoEvent::Stage {
         name: "load",
         total: None,

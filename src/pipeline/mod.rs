@@ -82,7 +82,9 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
 pub async fn open_warehouse(target: &WarehouseTarget, command: &str) -> anyhow::Result<AnyWarehouse> {
     match target {
         #[cfg(feature = "duckdb")]
-        WarehouseTarget::DuckDb(path) => Ok(AnyWarehouse::DuckDb(crate::warehouse::DuckDbWarehouse::open(path)?)),
+        WarehouseTarget::DuckDb(target) => Ok(AnyWarehouse::DuckDb(crate::warehouse::DuckDbWarehouse::open_target(
+            target,
+        )?)),
         #[cfg(not(feature = "duckdb"))]
         WarehouseTarget::DuckDb(_) => {
             anyhow::bail!("this build has no embedded DuckDB (cargo feature `duckdb`); use --warehouse snowflake")
@@ -105,7 +107,7 @@ pub fn run_id() -> String {
 #[cfg(feature = "duckdb")]
 pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSummary> {
     let lake = Lake::open(&settings.lake)?;
-    let mut warehouse = crate::warehouse::DuckDbWarehouse::open(&settings.warehouse)?;
+    let mut warehouse = crate::warehouse::DuckDbWarehouse::open_target(&settings.warehouse)?;
     Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
 }
 

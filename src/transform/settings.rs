@@ -101,6 +101,8 @@ mod tests {
         TransformArgs {
             warehouse: WarehouseArgs {
                 warehouse: "snowflake".into(),
+                duckdb_memory_limit: crate::warehouse::DEFAULT_MEMORY_LIMIT.into(),
+                duckdb_temp_directory: None,
                 snowflake,
             },
             project: PathBuf::from(env!("CARGO_MANIFEST_DIR")),

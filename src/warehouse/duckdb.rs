@@ -44,8 +44,15 @@ impl<T> Doing<T> for Result<T, duckdb::Error> {
 }
 
 impl DuckDbWarehouse {
-    /// Opens (creating if needed) the database at `path` and its raw layer.
+    /// Opens (creating if needed) the database at `path`, with the default limits.
     pub fn open(path: &Path) -> Result<DuckDbWarehouse, DuckDbError> {
+        Self::open_target(&super::DuckDbTarget::at(path))
+    }
+
+    /// Opens (creating if needed) the database `target` names, with its limits, and
+    /// its raw layer.
+    pub fn open_target(target: &super::DuckDbTarget) -> Result<DuckDbWarehouse, DuckDbError> {
+        let path = target.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| DuckDbError {
                 doing: format!("create the folder {}", parent.display()),
@@ -53,6 +60,14 @@ impl DuckDbWarehouse {
             })?;
         }
         let connection = Connection::open(path).doing(format!("open {}", path.display()))?;
+        let limits = format!(
+            "SET memory_limit = '{}'; SET temp_directory = '{}';",
+            target.memory_limit.replace('\'', "''"),
+            target.spill_directory().display().to_string().replace('\'', "''")
+        );
+        connection
+            .execute_batch(&limits)
+            .doing(format!("set DuckDB's limits ({limits})"))?;
         let warehouse = DuckDbWarehouse { connection };
         warehouse.create_raw_layer()?;
         Ok(warehouse)

@@ -6,7 +6,9 @@
 //! `FILE_ROW_NUMBER` and `LOADED_AT`.
 
 mod settings;
-pub use settings::{SnowflakeArgs, SnowflakeSettings, WarehouseArgs, WarehouseTarget};
+pub use settings::{
+    DEFAULT_MEMORY_LIMIT, DuckDbTarget, SnowflakeArgs, SnowflakeSettings, WarehouseArgs, WarehouseTarget,
+};
 
 #[cfg(feature = "duckdb")]
 mod duckdb;

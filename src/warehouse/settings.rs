@@ -19,22 +19,67 @@ pub struct WarehouseArgs {
         default_value = "duckdb:./data/warehouse.duckdb"
     )]
     pub warehouse: String,
+    /// The most memory the embedded DuckDB may use before it spills to disk, e.g. 2GB.
+    #[arg(long = "duckdb-memory-limit", env = "DUCKDB_MEMORY_LIMIT", default_value = DEFAULT_MEMORY_LIMIT)]
+    pub duckdb_memory_limit: String,
+    /// Where the embedded DuckDB spills (default: beside its file, `<file>.tmp`).
+    #[arg(long = "duckdb-temp-directory", env = "DUCKDB_TEMP_DIRECTORY")]
+    pub duckdb_temp_directory: Option<PathBuf>,
     #[command(flatten)]
     pub snowflake: SnowflakeArgs,
+}
+
+/// The embedded DuckDB file, and the memory and spill space it may use.
+///
+/// DuckDB's own default memory limit is 80% of the machine's RAM: a week of the full
+/// catalog then peaked at 20 GB. The limit here bounds its buffer manager; what does
+/// not fit spills to `temp_directory` ("Memory management", duckdb.org/docs: the
+/// `memory_limit` and `temp_directory` settings; joins, aggregates, sorts and windows
+/// spill).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuckDbTarget {
+    pub path: std::path::PathBuf,
+    /// DuckDB's `memory_limit`, e.g. `2GB`.
+    pub memory_limit: String,
+    /// Where DuckDB spills; `None`: beside the database file (`<file>.tmp`).
+    pub temp_directory: Option<std::path::PathBuf>,
+}
+
+/// The default `memory_limit` (`DUCKDB_MEMORY_LIMIT`).
+pub const DEFAULT_MEMORY_LIMIT: &str = "2GB";
+
+impl DuckDbTarget {
+    /// The file at `path` with the default limits.
+    pub fn at(path: impl Into<std::path::PathBuf>) -> DuckDbTarget {
+        DuckDbTarget {
+            path: path.into(),
+            memory_limit: DEFAULT_MEMORY_LIMIT.to_string(),
+            temp_directory: None,
+        }
+    }
+
+    /// Where DuckDB spills.
+    pub fn spill_directory(&self) -> std::path::PathBuf {
+        self.temp_directory.clone().unwrap_or_else(|| {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(".tmp");
+            name.into()
+        })
+    }
 }
 
 /// A validated warehouse.
 #[derive(Clone, Debug)]
 pub enum WarehouseTarget {
     /// The embedded DuckDB file.
-    DuckDb(PathBuf),
+    DuckDb(DuckDbTarget),
     Snowflake(Box<SnowflakeSettings>),
 }
 
 impl fmt::Display for WarehouseTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WarehouseTarget::DuckDb(path) => write!(f, "duckdb:{}", path.display()),
+            WarehouseTarget::DuckDb(target) => write!(f, "duckdb:{}", target.path.display()),
             WarehouseTarget::Snowflake(s) => write!(f, "snowflake:{}.{}.{}", s.account, s.database, s.schema),
         }
     }
@@ -43,12 +88,35 @@ impl fmt::Display for WarehouseTarget {
 impl WarehouseArgs {
     pub(crate) fn check(&self, problems: &mut Problems) -> Option<WarehouseTarget> {
         match problems.parse(&self.warehouse, "WAREHOUSE_URL (--warehouse)", str::parse)? {
-            WarehouseUrl::DuckDb(path) => Some(WarehouseTarget::DuckDb(path)),
+            WarehouseUrl::DuckDb(path) => {
+                let memory_limit = problems.parse(
+                    &self.duckdb_memory_limit,
+                    "DUCKDB_MEMORY_LIMIT (--duckdb-memory-limit)",
+                    parse_memory_limit,
+                )?;
+                Some(WarehouseTarget::DuckDb(DuckDbTarget {
+                    path,
+                    memory_limit,
+                    temp_directory: self.duckdb_temp_directory.clone(),
+                }))
+            }
             WarehouseUrl::Snowflake => self
                 .snowflake
                 .check(problems)
                 .map(|s| WarehouseTarget::Snowflake(Box::new(s))),
         }
+    }
+}
+
+/// A DuckDB memory size: a number and a unit (`2GB`, `1536MB`, `4GiB`).
+fn parse_memory_limit(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic()).trim();
+    let unit = text[digits.len()..].trim().to_ascii_uppercase();
+    let units = ["KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB"];
+    match (digits.parse::<f64>(), units.contains(&unit.as_str())) {
+        (Ok(n), true) if n > 0.0 => Ok(format!("{digits}{unit}")),
+        _ => Err(format!("`{text}` is not a memory size such as 2GB or 1536MB")),
     }
 }
 
@@ -161,4 +229,24 @@ fn read_private_key(value: &str) -> Result<SecretString, String> {
         return Err("it holds no PEM private key (expected -----BEGIN PRIVATE KEY-----)".into());
     }
     Ok(SecretString::from(pem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duckdb_gets_a_memory_limit_and_a_spill_folder_beside_its_file() {
+        assert_eq!(parse_memory_limit(" 1536mb").unwrap(), "1536MB");
+        assert_eq!(parse_memory_limit("4GiB").unwrap(), "4GIB");
+        for bad in ["lots", "0GB", "2", "GB"] {
+            assert!(
+                parse_memory_limit(bad).unwrap_err().contains("not a memory size"),
+                "{bad}"
+            );
+        }
+        let target = DuckDbTarget::at("data/warehouse.duckdb");
+        assert_eq!(target.memory_limit, DEFAULT_MEMORY_LIMIT);
+        assert_eq!(target.spill_directory(), PathBuf::from("data/warehouse.duckdb.tmp"));
+    }
 }
