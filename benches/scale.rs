@@ -1,0 +1,299 @@
+//! Full-catalog scale benchmark: prints figures and ratios; not a timed test.
+//!
+//! The simulator's world, 100,000 live streams every 15 minutes, written straight into
+//! a lake on the contract paths with manifests (no HTTP paging: the extract bench
+//! measures that), day by day up to `--days` (7: 67M snapshot rows). At day 1, 3, 5
+//! and 7 of history: `load`, a `transform` of what arrived, then an hourly run (4 new
+//! slots loaded and transformed) against the same hour built alone. At the end: a full
+//! rebuild (`--full-refresh`) and the report. Each stage's time and peak RSS
+//! (VmHWM, reset before each stage) are printed, with the lake's and the warehouse's
+//! size on disk.
+//!
+//! Goals (issue 14): hourly run flat (±20%) from day 1 to day 7; hourly ≤ 2× that hour
+//! built alone; load ≥ 200,000 rows/s; peak RSS of every stage ≤ 2 GiB.
+//!
+//! `cargo bench --bench scale -- --days 1` runs smaller; `--streams N` changes the
+//! catalog; `--dir PATH` keeps the data there (default: a temporary folder).
+
+// The test helpers (the module allows what this bench leaves unused).
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Duration;
+use twitch_pipeline::lake::{Entity, Lake, LakeUrl, Slot};
+use twitch_pipeline::load::LoadSettings;
+use twitch_pipeline::simulator::World;
+use twitch_pipeline::transform::{TransformOptions, TransformSettings};
+use twitch_pipeline::warehouse::{DuckDbTarget, WarehouseTarget};
+
+const DAY: i64 = 96;
+const HOUR: i64 = 4;
+/// What one day of the full catalog takes on disk (measured: an 859 MB lake and a
+/// 3.5 GB warehouse for 100,000 streams), with a margin.
+const BYTES_PER_DAY_PER_100K: u64 = 5 * 1024 * 1024 * 1024;
+
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resets this process's peak RSS (Linux: `clear_refs` 5), so the next reading is the
+/// next stage's.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS since the last reset, in GiB.
+fn peak_gib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0 / 1024.0
+}
+
+fn size_gib(path: &Path) -> f64 {
+    fn bytes(path: &Path) -> u64 {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| bytes(&e.path()))
+                .sum(),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
+    bytes(path) as f64 / (1024.0 * 1024.0 * 1024.0)
+}
+
+fn stamp(record: &impl serde::Serialize, slot: Slot) -> String {
+    let mut value = serde_json::to_value(record).unwrap();
+    value["_snapshot_at"] = serde_json::json!(slot.rfc3339());
+    value["_extracted_at"] = serde_json::json!((slot.time() + Duration::seconds(20)).to_rfc3339());
+    value.to_string()
+}
+
+/// Commits `slots` of the world into `lake`, users and games as extraction fetches
+/// them (each at most once a day, `fetched` remembering when).
+async fn generate(lake: &Lake, world: &World, slots: &[Slot], fetched: &mut HashMap<String, i64>) {
+    for &slot in slots {
+        let streams = world.streams(slot);
+        let (mut users, mut games) = (Vec::new(), Vec::new());
+        for stream in &streams {
+            let mut fresh = |key: String| {
+                let stale = fetched.get(&key).is_none_or(|at| slot.index() - at >= DAY);
+                if stale {
+                    fetched.insert(key, slot.index());
+                }
+                stale
+            };
+            if fresh(format!("u{}", stream.user_id)) {
+                users.push(stamp(&world.user(&stream.user_id, slot).unwrap(), slot));
+            }
+            if !stream.game_id.is_empty() && fresh(format!("g{}", stream.game_id)) {
+                games.push(stamp(world.game(&stream.game_id).unwrap(), slot));
+            }
+        }
+        let streams: Vec<String> = streams.iter().map(|s| stamp(s, slot)).collect();
+        let (s, u, g): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+            streams.iter().map(String::as_str).collect(),
+            users.iter().map(String::as_str).collect(),
+            games.iter().map(String::as_str).collect(),
+        );
+        support::commit_slot(
+            lake,
+            slot,
+            &[(Entity::Streams, &s), (Entity::Users, &u), (Entity::Games, &g)],
+        )
+        .await;
+    }
+}
+
+/// Load and transform, timed, with each one's peak RSS. Returns (load s, rows,
+/// load GiB, transform s, transform GiB).
+async fn load_and_transform(lake: &Path, warehouse: &DuckDbTarget, full_refresh: bool) -> (f64, u64, f64, f64, f64) {
+    reset_peak();
+    let started = Instant::now();
+    let loaded = twitch_pipeline::pipeline::load(&LoadSettings {
+        lake: LakeUrl::Local(lake.to_path_buf()),
+        warehouse: warehouse.clone(),
+    })
+    .await
+    .unwrap();
+    let load_seconds = started.elapsed().as_secs_f64();
+    let load_peak = peak_gib();
+    let rows: u64 = loaded.rows.values().sum();
+    reset_peak();
+    let started = Instant::now();
+    let report = twitch_pipeline::pipeline::transform(
+        &TransformSettings {
+            warehouse: WarehouseTarget::DuckDb(warehouse.clone()),
+            project: env!("CARGO_MANIFEST_DIR").into(),
+            options: TransformOptions {
+                full_refresh,
+                ..Default::default()
+            },
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{}", report.summary_line());
+    (
+        load_seconds,
+        rows,
+        load_peak,
+        started.elapsed().as_secs_f64(),
+        peak_gib(),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let days: i64 = arg("--days", 7);
+    let streams: usize = arg("--streams", 100_000);
+    let keep: Option<PathBuf> = arg("--dir", String::new())
+        .parse()
+        .ok()
+        .filter(|p: &PathBuf| !p.as_os_str().is_empty());
+    let temp = tempfile::tempdir().unwrap();
+    let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Say before starting if it cannot fit.
+    let needed = BYTES_PER_DAY_PER_100K * days as u64 * streams as u64 / 100_000;
+    let free = nix::sys::statvfs::statvfs(&dir)
+        .map(|s| s.blocks_available() * s.fragment_size())
+        .unwrap_or(u64::MAX);
+    let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+    println!(
+        "scale benchmark: {days} day(s) x 96 slots x {streams} streams = {} snapshot rows in {}",
+        days * DAY * streams as i64,
+        dir.display()
+    );
+    if free < needed {
+        println!(
+            "  does not fit: needs about {:.0} GiB of disk, {:.0} GiB free; run fewer days (--days N) or elsewhere (--dir)",
+            gib(needed),
+            gib(free)
+        );
+        return;
+    }
+    println!(
+        "  needs about {:.0} GiB of disk, {:.0} GiB free",
+        gib(needed),
+        gib(free)
+    );
+
+    let world = World::new(7, streams);
+    let end = Slot::containing(chrono::Utc::now());
+    // The data ends at the current slot, as a live pipeline's does.
+    let checkpoints = [1, 3, 5, 7].into_iter().filter(|d| *d <= days).count() as i64 + i64::from(days > 7);
+    let first = end.offset(-(days * DAY + HOUR * checkpoints));
+    let lake_dir = dir.join("lake");
+    let lake = Lake::open(&LakeUrl::Local(lake_dir.clone())).unwrap();
+    let warehouse = DuckDbTarget::at(dir.join("warehouse.duckdb"));
+    let mut fetched = HashMap::new();
+    let (mut loaded_rows, mut load_seconds, mut load_peak) = (0u64, 0f64, 0f64);
+    let mut hourly: Vec<(i64, f64, f64, f64)> = Vec::new();
+    // The next slot to generate (as an offset from `first`).
+    let mut next = 0;
+    for day in [1, 3, 5, 7]
+        .into_iter()
+        .filter(|d| *d <= days)
+        .chain((days > 7).then_some(days))
+    {
+        // History up to `day` days, then the hour on top.
+        let history: Vec<Slot> = (next..day * DAY).map(|i| first.offset(i)).collect();
+        let started = Instant::now();
+        generate(&lake, &world, &history, &mut fetched).await;
+        println!(
+            "  day {day}: generated {} slots in {:.1} s",
+            history.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let (seconds, rows, peak, transform_seconds, transform_peak) =
+            load_and_transform(&lake_dir, &warehouse, false).await;
+        (loaded_rows, load_seconds, load_peak) = (loaded_rows + rows, load_seconds + seconds, load_peak.max(peak));
+        println!(
+            "  day {day}: loaded {rows} rows in {seconds:.1} s ({:.0} rows/s, peak {peak:.2} GiB); transformed in {transform_seconds:.1} s (peak {transform_peak:.2} GiB)",
+            rows as f64 / seconds
+        );
+        // The hour on top, and the same hour alone in an empty warehouse (its users
+        // and games all fetched, as a first extraction fetches them).
+        let hour: Vec<Slot> = (day * DAY..day * DAY + HOUR).map(|i| first.offset(i)).collect();
+        let alone_dir = dir.join(format!("alone-{day}"));
+        let alone_lake = Lake::open(&LakeUrl::Local(alone_dir.join("lake"))).unwrap();
+        generate(&lake, &world, &hour, &mut fetched).await;
+        generate(&alone_lake, &world, &hour, &mut HashMap::new()).await;
+        let (_, _, _, hourly_seconds, hourly_peak) = load_and_transform(&lake_dir, &warehouse, false).await;
+        let (_, _, _, alone_seconds, _) = load_and_transform(
+            &alone_dir.join("lake"),
+            &DuckDbTarget::at(alone_dir.join("w.duckdb")),
+            false,
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&alone_dir);
+        println!(
+            "  day {day}: hourly run {hourly_seconds:.2} s (peak {hourly_peak:.2} GiB); that hour alone {alone_seconds:.2} s; ratio {:.2} (goal <= 2)",
+            hourly_seconds / alone_seconds
+        );
+        hourly.push((day, hourly_seconds, alone_seconds, hourly_peak));
+        next = day * DAY + HOUR;
+    }
+
+    let (_, _, _, full_seconds, full_peak) = load_and_transform(&lake_dir, &warehouse, true).await;
+    reset_peak();
+    let started = Instant::now();
+    twitch_pipeline::pipeline::report(
+        &WarehouseTarget::DuckDb(warehouse.clone()),
+        10,
+        Some(&LakeUrl::Local(lake_dir.clone())),
+    )
+    .await
+    .unwrap();
+    let report_seconds = started.elapsed().as_secs_f64();
+    let report_peak = peak_gib();
+
+    println!("figures:");
+    println!(
+        "  lake on disk: {:.2} GiB; warehouse on disk: {:.2} GiB",
+        size_gib(&lake_dir),
+        size_gib(&warehouse.path)
+    );
+    println!(
+        "  load: {loaded_rows} rows at {:.0} rows/s (goal >= 200000: ratio {:.2}), peak {load_peak:.2} GiB",
+        loaded_rows as f64 / load_seconds,
+        loaded_rows as f64 / load_seconds / 200_000.0
+    );
+    println!("  full rebuild: {full_seconds:.1} s, peak {full_peak:.2} GiB");
+    let first_hourly = hourly.first().map_or(1.0, |h| h.1);
+    for (day, seconds, alone, peak) in &hourly {
+        println!(
+            "  hourly at day {day}: {seconds:.2} s, {:.2}x day 1 (goal within 0.8-1.2), {:.2}x the hour alone (goal <= 2), peak {peak:.2} GiB",
+            seconds / first_hourly,
+            seconds / alone
+        );
+    }
+    println!("  report: {report_seconds:.2} s, peak {report_peak:.2} GiB");
+    let worst = [load_peak, full_peak, report_peak]
+        .into_iter()
+        .chain(hourly.iter().map(|h| h.3))
+        .fold(0.0, f64::max);
+    println!(
+        "  worst peak RSS of a stage: {worst:.2} GiB (goal <= 2: ratio {:.2})",
+        worst / 2.0
+    );
+}
