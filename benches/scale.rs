@@ -121,8 +121,21 @@ async fn generate(lake: &Lake, world: &World, slots: &[Slot], fetched: &mut Hash
     }
 }
 
+/// The run's slowest steps, for where the time goes.
+fn slowest(report: &twitch_pipeline::transform::RunReport) -> String {
+    let mut steps: Vec<(f64, String)> = report
+        .nodes
+        .iter()
+        .map(|n| (n.seconds, n.name.0.clone()))
+        .chain(report.tests.iter().map(|t| (t.seconds, format!("test {}", t.name))))
+        .collect();
+    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = steps.iter().take(6).map(|(s, n)| format!("{n} {s:.2} s")).collect();
+    top.join(", ")
+}
+
 /// Load and transform, timed, with each one's peak RSS. Returns (load s, rows,
-/// load GiB, transform s, transform GiB).
+/// load GiB, transform s, transform GiB), and prints the transform's slowest steps.
 async fn load_and_transform(lake: &Path, warehouse: &DuckDbTarget, full_refresh: bool) -> (f64, u64, f64, f64, f64) {
     reset_peak();
     let started = Instant::now();
@@ -151,13 +164,9 @@ async fn load_and_transform(lake: &Path, warehouse: &DuckDbTarget, full_refresh:
     .await
     .unwrap();
     assert!(report.succeeded(), "{}", report.summary_line());
-    (
-        load_seconds,
-        rows,
-        load_peak,
-        started.elapsed().as_secs_f64(),
-        peak_gib(),
-    )
+    let transform_seconds = started.elapsed().as_secs_f64();
+    println!("    slowest steps: {}", slowest(&report));
+    (load_seconds, rows, load_peak, transform_seconds, peak_gib())
 }
 
 #[tokio::main]
