@@ -18,6 +18,11 @@ pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
 /// A running job whose heartbeat is older than this has lost its instance.
 const STALLED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 
+/// A job still queued after this was not delivered: an idle queue trigger polls at
+/// least every `maxPollingInterval`, 1 minute by default (Azure/azure-webjobs-sdk
+/// issue 2967, "default is 1 minute"); the margin covers a cold start and a retry.
+const QUEUED_TOO_LONG: chrono::Duration = chrono::Duration::minutes(15);
+
 /// What a job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "lowercase")]
@@ -88,6 +93,14 @@ impl JobRecord {
     /// delivers the job again once its message becomes visible; nothing else will.
     pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
+        if self.state == JobState::Queued && now - self.requested_at > QUEUED_TOO_LONG {
+            value["stalled"] = serde_json::Value::Bool(true);
+            value["note"] = serde_json::Value::String(format!(
+                "queued since {} and never started: the jobs queue has not delivered it; look at the run_job \
+                 function's failures and the jobs-poison queue, or POST the job again",
+                self.requested_at.to_rfc3339()
+            ));
+        }
         let last_beat = self.heartbeat_at.or(self.started_at);
         let stalled_since = last_beat.filter(|beat| self.state == JobState::Running && now - *beat > STALLED_AFTER);
         if let Some(beat) = stalled_since {
@@ -143,6 +156,17 @@ mod tests {
         let slot: Slot = "2026-11-23T20:15:00Z".parse().unwrap();
         let mut record = JobRecord::queued(JobSpec::Extract { slot }, now);
         assert!(is_job_id(&record.id) && record.id.starts_with("20261123T201600Z-"));
+        assert!(
+            record
+                .view(now + chrono::Duration::minutes(10))
+                .get("stalled")
+                .is_none()
+        );
+        let undelivered = record.view(now + chrono::Duration::minutes(20));
+        assert!(
+            undelivered["note"].as_str().unwrap().contains("never started"),
+            "{undelivered}"
+        );
         let text = serde_json::to_string(&record).unwrap();
         assert!(
             text.contains(r#""job":"extract","slot":"2026-11-23T20:15:00Z""#),
