@@ -125,19 +125,6 @@ async fn generate(lake: &Lake, world: &World, slots: &[Slot], fetched: &mut Hash
     }
 }
 
-/// The run's slowest steps, for where the time goes.
-fn slowest(report: &twitch_pipeline::transform::RunReport) -> String {
-    let mut steps: Vec<(f64, String)> = report
-        .nodes
-        .iter()
-        .map(|n| (n.seconds, n.name.0.clone()))
-        .chain(report.tests.iter().map(|t| (t.seconds, format!("test {}", t.name))))
-        .collect();
-    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let top: Vec<String> = steps.iter().take(6).map(|(s, n)| format!("{n} {s:.2} s")).collect();
-    top.join(", ")
-}
-
 /// Stamps the rows a bulk load just wrote with the time the hourly pipeline would have
 /// loaded them: five minutes after their slot (named in their file's name). Loaded in
 /// one go, a day of history would all look loaded within the last hour, and every
@@ -197,7 +184,7 @@ async fn load_and_transform(
     .unwrap();
     assert!(report.succeeded(), "{}", report.summary_line());
     let transform_seconds = started.elapsed().as_secs_f64();
-    println!("    slowest steps: {}", slowest(&report));
+    println!("    slowest steps: {}", support::slowest_steps(&report, 6));
     (load_seconds, rows, load_peak, transform_seconds, peak_gib())
 }
 

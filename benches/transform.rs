@@ -220,32 +220,26 @@ async fn main() {
     add_slots(&full, &incremental, new).await;
     // Sub-second runs on a shared machine are noisy: the median of three, each on a
     // fresh copy of the same database.
+    // The median run's report says where its time went.
     let median_of_runs = |template: PathBuf| async move {
-        let mut seconds = Vec::new();
+        let mut runs = Vec::new();
         for run in 0..3 {
             let copy = template.with_extension(format!("run{run}.duckdb"));
             std::fs::copy(&template, &copy).unwrap();
-            seconds.push(ours(&copy, check_freshness).await);
+            runs.push(ours_report(&copy, check_freshness).await);
             std::fs::remove_file(&copy).unwrap();
         }
-        seconds.sort_by(f64::total_cmp);
-        (seconds[1], seconds)
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let seconds: Vec<f64> = runs.iter().map(|(s, _)| *s).collect();
+        let (median, report) = runs.swap_remove(1);
+        (median, seconds, report)
     };
-    let (incremental_seconds, incremental_runs) = median_of_runs(incremental.clone()).await;
-    // Where an hourly run's time goes: its slowest steps.
-    let copy = incremental.with_extension("steps.duckdb");
-    std::fs::copy(&incremental, &copy).unwrap();
-    let (_, report) = ours_report(&copy, check_freshness).await;
-    let mut steps: Vec<(f64, String)> = report
-        .nodes
-        .iter()
-        .map(|n| (n.seconds, n.name.0.clone()))
-        .chain(report.tests.iter().map(|t| (t.seconds, format!("test {}", t.name))))
-        .collect();
-    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let slowest: Vec<String> = steps.iter().take(6).map(|(s, n)| format!("{n} {s:.3} s")).collect();
-    println!("  hourly run's slowest steps: {}", slowest.join(", "));
-    let (slice_seconds, slice_runs) = median_of_runs(slice.clone()).await;
+    let (incremental_seconds, incremental_runs, incremental_report) = median_of_runs(incremental.clone()).await;
+    println!(
+        "  hourly run's slowest steps: {}",
+        support::slowest_steps(&incremental_report, 6)
+    );
+    let (slice_seconds, slice_runs, _) = median_of_runs(slice.clone()).await;
     println!("  hourly run, our runner:   {incremental_seconds:8.2} s (median of {incremental_runs:.2?})");
     println!("  that hour built alone:    {slice_seconds:8.2} s (median of {slice_runs:.2?})");
     println!(

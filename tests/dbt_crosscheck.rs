@@ -38,13 +38,19 @@ async fn copy_raw(from: &Path, to: &Path) {
     warehouse.execute("detach other").await.unwrap();
 }
 
-/// Rows of each model in one database and not the other, by column name.
-async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
+/// Our database, with dbt's attached read-only as `dbt`, to compare the two.
+async fn with_dbts_attached(ours: &Path, theirs: &Path) -> DuckDbWarehouse {
     let mut warehouse = DuckDbWarehouse::open(ours).unwrap();
     warehouse
         .execute(&format!("attach '{}' as dbt (read_only)", theirs.display()))
         .await
         .unwrap();
+    warehouse
+}
+
+/// Rows of each model in one database and not the other, by column name.
+async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
+    let mut warehouse = with_dbts_attached(ours, theirs).await;
     let mut problems = Vec::new();
     for model in MODELS {
         let (schema, name) = model.split_once('.').unwrap();
@@ -471,11 +477,7 @@ async fn ours_on(project: &Path, database: &Path, options: TransformOptions) -> 
 
 /// How each relation differs between the two databases: kind, columns (in order), rows.
 async fn relation_differences(ours: &Path, theirs: &Path, relations: &[&str]) -> Vec<String> {
-    let mut warehouse = DuckDbWarehouse::open(ours).unwrap();
-    warehouse
-        .execute(&format!("attach '{}' as dbt (read_only)", theirs.display()))
-        .await
-        .unwrap();
+    let mut warehouse = with_dbts_attached(ours, theirs).await;
     let mut problems = Vec::new();
     for relation in relations {
         let (schema, name) = relation.split_once('.').unwrap();

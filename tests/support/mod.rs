@@ -360,3 +360,20 @@ pub fn sim_env<'c>(command: &'c mut std::process::Command, sim: &RunningSimulato
         .env("TWITCH_API_URL", sim.api_url())
         .env("TWITCH_AUTH_URL", sim.auth_url())
 }
+
+/// A transform's `n` slowest models and tests, slowest first, for where its time goes.
+pub fn slowest_steps(report: &twitch_pipeline::transform::RunReport, n: usize) -> String {
+    let mut steps: Vec<(f64, String)> = report
+        .nodes
+        .iter()
+        .map(|node| (node.seconds, node.name.0.clone()))
+        .chain(report.tests.iter().map(|t| (t.seconds, format!("test {}", t.name))))
+        .collect();
+    steps.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = steps
+        .iter()
+        .take(n)
+        .map(|(s, name)| format!("{name} {s:.3} s"))
+        .collect();
+    top.join(", ")
+}
