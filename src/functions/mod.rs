@@ -185,14 +185,16 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
             .as_str()
             .unwrap_or_default()
     );
+    let mut kept = format!("artifacts: {folder}/");
     for (name, bytes) in report.artifacts.files() {
         let path = object_store::path::Path::from(format!("{folder}/{name}"));
         if let Err(error) = handler.lake.put(&path, bytes).await {
             tracing::warn!(%error, path = %path, "could not keep the run's dbt artifacts in the lake");
+            kept = format!("WARNING: dbt's artifacts not kept in the lake: {error}");
         }
     }
-    anyhow::ensure!(report.succeeded(), "{}", report.summary_line());
-    Ok(format!("{} (artifacts: {folder}/)", report.summary_line()))
+    anyhow::ensure!(report.succeeded(), "{} ({kept})", report.summary_line());
+    Ok(format!("{} ({kept})", report.summary_line()))
 }
 
 /// A new lake blob at `path` (relative to the lake root), with its bytes when the
