@@ -288,6 +288,10 @@ async fn main() {
     let started = Instant::now();
     twitch_pipeline::pipeline::report(
         &WarehouseTarget::DuckDb(warehouse.clone()),
+        &twitch_pipeline::transform::ProjectSettings {
+            dir: env!("CARGO_MANIFEST_DIR").into(),
+            target_name: "dev".into(),
+        },
         10,
         Some(&LakeUrl::Local(lake_dir.clone())),
     )

@@ -209,8 +209,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Report(args) => {
-            let (warehouse, lake) = args.validate()?;
-            let report = pipeline::report(&warehouse, args.top, Some(&lake)).await?;
+            let (warehouse, lake, project) = args.validate()?;
+            let report = pipeline::report(&warehouse, &project, args.top, Some(&lake)).await?;
             if let Some(health) = &report.health {
                 print!(
                     "{}",

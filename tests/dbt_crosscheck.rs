@@ -216,7 +216,7 @@ async fn dbt_and_our_runner_build_identical_tables() {
     both_build_the_same(&dbt, &ours, &theirs, &[], "after a reload and refetched users").await;
     let closed = DuckDbWarehouse::open(&ours)
         .unwrap()
-        .query("select count(*) from snapshots.snap_streamers where dbt_valid_to is not null")
+        .query("select count(*) from main_snapshots.snap_streamers where dbt_valid_to is not null")
         .await
         .unwrap()
         .scalar_i64()

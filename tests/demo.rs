@@ -54,7 +54,7 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
     // Three slots of 400 streams: viewers and channels per slot, straight from the fact.
     let timeline = query(
         &mut warehouse,
-        "select cast(snapshot_at as varchar), sum(viewer_count), count(*) from marts.fact_stream_snapshots group by snapshot_at order by snapshot_at",
+        "select cast(snapshot_at as varchar), sum(viewer_count), count(*) from main_marts.fact_stream_snapshots group by snapshot_at order by snapshot_at",
     )
     .await;
     assert_eq!(figures["timeline"]["rows"], serde_json::json!(timeline));
@@ -76,7 +76,7 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
 
     let hours = query(
         &mut warehouse,
-        "select round(sum(viewer_count) * 0.25, 0) from marts.fact_stream_snapshots",
+        "select round(sum(viewer_count) * 0.25, 0) from main_marts.fact_stream_snapshots",
     )
     .await;
     let overview = &figures["overview"];
@@ -91,13 +91,13 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
     // The top streamer and game are the marts' own, by hours watched.
     let top_streamer = query(
         &mut warehouse,
-        "select d.display_name from marts.fact_stream_snapshots f join marts.dim_streamers d using (user_id) group by f.user_id, d.display_name order by sum(viewer_count) desc limit 1",
+        "select d.display_name from main_marts.fact_stream_snapshots f join main_marts.dim_streamers d using (user_id) group by f.user_id, d.display_name order by sum(viewer_count) desc limit 1",
     )
     .await;
     assert_eq!(figures["top_streamers"]["rows"][0][0], top_streamer[0][0]);
     let top_game = query(
         &mut warehouse,
-        "select d.game_name from marts.fact_stream_snapshots f join marts.dim_games d using (game_id) group by f.game_id, d.game_name order by sum(viewer_count) desc limit 1",
+        "select d.game_name from main_marts.fact_stream_snapshots f join main_marts.dim_games d using (game_id) group by f.game_id, d.game_name order by sum(viewer_count) desc limit 1",
     )
     .await;
     assert_eq!(figures["top_games"]["rows"][0][0], top_game[0][0]);

@@ -106,11 +106,10 @@ async fn spawn_serve(
 ) -> (Serve, String) {
     let port = free_port();
     let mut command = serve_command(port);
-    snowflake_env(&mut command, snowflake).env("SNOWFLAKE_SCHEMA", &snowflake.schema);
+    production_env(&mut command, snowflake);
     azurite.lake_env(sim_env(&mut command, sim));
     let mut serve = Serve(
         command
-            .env("WAREHOUSE_URL", "snowflake")
             .env("RESUBMIT_AFTER_MINUTES", resubmit_after)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -392,8 +391,10 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     let mut local = twitch_pipeline::warehouse::DuckDbWarehouse::in_memory().unwrap();
     let loaded = twitch_pipeline::load::load_lake(&lake, &mut local).await.unwrap();
     assert_eq!(loaded.rejected, 1);
+    // Built for prod, as the Function App builds Snowflake: the same schemas.
     let options = twitch_pipeline::transform::TransformOptions {
         check_freshness: false,
+        target_name: Some("prod".into()),
         ..Default::default()
     };
     let project = twitch_pipeline::transform::Project::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -417,7 +418,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         [[expected.to_string()]],
         "every committed stream row but the bad line, once"
     );
-    for model in MODELS {
+    for model in MODELS.iter().map(|m| m.trim_start_matches("main_")) {
         let (schema, name) = model.split_once('.').unwrap();
         let columns: Vec<(String, String)> = rows(
             &mut local,
@@ -466,6 +467,18 @@ async fn status_on_snowflake(
     on_snowflake(azurite, snowflake, &args).await
 }
 
+/// The Function App's settings for `command`: Snowflake, and the `prod` target (the
+/// production schemas).
+fn production_env<'c>(
+    command: &'c mut std::process::Command,
+    snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
+) -> &'c mut std::process::Command {
+    snowflake_env(command, snowflake)
+        .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
+        .env("WAREHOUSE_URL", "snowflake")
+        .env("TRANSFORM_TARGET_NAME", "prod")
+}
+
 /// A command with `WAREHOUSE_URL=snowflake` over the lake in Azurite: exit code, output.
 #[cfg(feature = "duckdb")]
 async fn on_snowflake(
@@ -474,11 +487,8 @@ async fn on_snowflake(
     args: &[&str],
 ) -> (Option<i32>, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
-    snowflake_env(&mut command, snowflake).env("SNOWFLAKE_SCHEMA", &snowflake.schema);
-    azurite
-        .lake_env(&mut command)
-        .env("WAREHOUSE_URL", "snowflake")
-        .args(args);
+    production_env(&mut command, snowflake);
+    azurite.lake_env(&mut command).args(args);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();

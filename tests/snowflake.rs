@@ -105,8 +105,10 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     .await;
 
     let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    // The Function App's target: the production schemas.
     let options = TransformOptions {
         check_freshness: true,
+        target_name: Some("prod".into()),
         ..Default::default()
     };
     let mut problems = Vec::new();
@@ -250,11 +252,87 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
 }
 
 /// On Snowflake SQL too, a file that becomes visible after newer ones were transformed
-/// (Snowpipe's load time is its scan's start) is merged once, with the right metrics.
+/// (Snowpipe's load time is its scan's start) is merged once, with the right metrics;
+/// in prod, in the production schemas.
 #[tokio::test]
 async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
-    let Some(python) = python() else { return };
-    let fakesnow = spawn_fakesnow(&python).await;
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let Some((_fakesnow, mut warehouse)) = late_visible_file(&project, "prod", "marts", &[]).await else {
+        return;
+    };
+    assert_eq!(schemas(&mut warehouse).await, ["MARTS", "RAW", "SNAPSHOTS", "STAGING"]);
+}
+
+/// A dev target builds and reads `<schema>_staging` and so on, incremental predicates
+/// included: it never writes, nor reads, a production table.
+#[tokio::test]
+async fn a_dev_target_builds_its_own_schemas_and_never_touches_production() {
+    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let Some((_fakesnow, mut warehouse)) = late_visible_file(&project, "dev", "analytics_marts", &[]).await else {
+        return;
+    };
+    assert_eq!(
+        schemas(&mut warehouse).await,
+        ["ANALYTICS_MARTS", "ANALYTICS_SNAPSHOTS", "ANALYTICS_STAGING", "RAW"]
+    );
+}
+
+/// The incremental predicates are qualified (`DBT_INTERNAL_DEST`), so they hold inside a
+/// MERGE too: the project with its models that have predicates switched to `merge`,
+/// the Snowflake adapter's default, gives the same tables.
+#[tokio::test]
+async fn the_incremental_predicates_hold_inside_a_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_project(dir.path());
+    let mut switched = Vec::new();
+    for file in files_under(&dir.path().join("models")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // The models with predicates (the daily aggregates replace whole days by a key
+        // that is not unique, which only delete+insert does).
+        if text.contains("incremental_predicates=") {
+            switched.push(file.file_name().unwrap().to_string_lossy().into_owned());
+            let merge = text.replace("incremental_strategy='delete+insert'", "incremental_strategy='merge'");
+            std::fs::write(&file, merge).unwrap();
+        }
+    }
+    switched.sort();
+    assert_eq!(
+        switched,
+        ["fact_stream_snapshots.sql", "stg_streams.sql", "stg_users.sql"]
+    );
+    let project = Project::load(dir.path()).unwrap();
+    // fakesnow cannot MERGE inside a transaction: it records table metadata in a second
+    // DuckDB database, and a DuckDB transaction writes to one database only. The
+    // transaction is not what this test checks, so it runs without one.
+    let no_transaction = ["(?i)^begin transaction$", "(?i)^commit$"];
+    late_visible_file(&project, "prod", "marts", &no_transaction).await;
+}
+
+/// The schemas holding tables or views.
+async fn schemas(warehouse: &mut SnowflakeWarehouse) -> Vec<String> {
+    rows(
+        warehouse,
+        "select distinct table_schema from information_schema.tables \
+         where table_schema <> 'INFORMATION_SCHEMA' order by 1",
+    )
+    .await
+    .into_iter()
+    .map(|row| row[0].clone())
+    .collect()
+}
+
+/// Slot 2 is transformed, then slots 1 and 0 become visible with older load times;
+/// `project` built for `target_name` must merge each once, into `marts`. None without
+/// fakesnow; fakesnow (statements matching `nops` succeed without effect) runs while
+/// the first is kept.
+async fn late_visible_file(
+    project: &Project,
+    target_name: &str,
+    marts: &str,
+    nops: &[&str],
+) -> Option<(support::fakesnow::FakeSnow, SnowflakeWarehouse)> {
+    let python = python()?;
+    let fakesnow = spawn_fakesnow_with(&python, nops).await;
     let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "late")
         .await
         .unwrap();
@@ -266,12 +344,20 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
             stream(slot, "B", ("u2", "bob"), ("g1", "Game One"), "de", viewers / 10),
         ]
     };
-    let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let options = TransformOptions {
+        target_name: Some(target_name.into()),
+        ..Default::default()
+    };
     let run = async |warehouse: &mut SnowflakeWarehouse| {
-        let report = transform::run(&project, warehouse, &TransformOptions::default(), |_| {})
-            .await
-            .unwrap();
-        assert!(report.succeeded(), "{}", report.summary_line());
+        let mut problems = Vec::new();
+        let report = transform::run(project, warehouse, &options, |step| {
+            if !step.went_well() {
+                problems.push(step.to_string());
+            }
+        })
+        .await
+        .unwrap();
+        assert!(report.succeeded(), "{}: {problems:#?}", report.summary_line());
     };
     insert_raw(
         &mut warehouse,
@@ -301,13 +387,17 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
     run(&mut warehouse).await;
     run(&mut warehouse).await;
     assert_eq!(
-        rows(&mut warehouse, "select count(*) from marts.fact_stream_snapshots").await,
+        rows(
+            &mut warehouse,
+            &format!("select count(*) from {marts}.fact_stream_snapshots")
+        )
+        .await,
         [["6"]]
     );
     assert_eq!(
         rows(
             &mut warehouse,
-            "select stream_id, snapshots, peak_viewers from marts.fct_broadcasts order by stream_id"
+            &format!("select stream_id, snapshots, peak_viewers from {marts}.fct_broadcasts order by stream_id")
         )
         .await,
         [["A", "3", "300"], ["B", "3", "30"]]
@@ -315,9 +405,10 @@ async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
     assert_eq!(
         rows(
             &mut warehouse,
-            "select hours_watched, peak_viewers from marts.agg_game_daily"
+            &format!("select hours_watched, peak_viewers from {marts}.agg_game_daily")
         )
         .await,
         [["165", "330"]]
     );
+    Some((fakesnow, warehouse))
 }

@@ -105,7 +105,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
     assert_eq!(loaded.rejected, 1, "the malformed line is rejected, the rest loads");
     let first = transform(&mut warehouse).await;
     assert_eq!(first.nodes.len(), 12);
-    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 4);
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 4);
 
     // Second delivery: the late slot 1, and slot 3 where alice is now alice2.
     commit(
@@ -140,7 +140,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
             NodeOutcome::Built(transform::Built::Incremental { created: false })
         )));
     assert_eq!(
-        count(&mut warehouse, "marts.fact_stream_snapshots").await,
+        count(&mut warehouse, "main_marts.fact_stream_snapshots").await,
         8,
         "the late slot is merged"
     );
@@ -155,14 +155,14 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
         .unwrap();
     transform(&mut warehouse).await;
     assert_eq!(
-        count(&mut warehouse, "marts.fact_stream_snapshots").await,
+        count(&mut warehouse, "main_marts.fact_stream_snapshots").await,
         8,
         "a duplicate file adds no rows"
     );
 
     // Broadcasts: A = 100+200+300+400 viewers over 4 slots, B = 10+30 (no category), C = 50+70.
     assert_eq!(
-        rows(&mut warehouse, "select stream_id, snapshots, peak_viewers, avg_viewers, hours_watched, hours_streamed, games_played, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from marts.fct_broadcasts order by stream_id").await,
+        rows(&mut warehouse, "select stream_id, snapshots, peak_viewers, avg_viewers, hours_watched, hours_streamed, games_played, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from main_marts.fct_broadcasts order by stream_id").await,
         [
             ["A", "4", "400", "250", "250", "1", "2", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
             ["B", "2", "30", "20", "10", "0.5", "0", "2026-11-23 20:00:00", "2026-11-23 20:15:00"],
@@ -172,7 +172,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
     // Games over the day's 4 observed slots. g1: 100, 200 (one channel each).
     // g2: 50 (C), 370 (A+C, two channels), 400 (A). B has no game and is not here.
     assert_eq!(
-        rows(&mut warehouse, "select game_id, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, viewer_ratio from marts.agg_game_daily order by game_id").await,
+        rows(&mut warehouse, "select game_id, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, viewer_ratio from main_marts.agg_game_daily order by game_id").await,
         [
             ["g1", "75", "0.5", "200", "75", "1", "0.5", "150"],
             ["g2", "205", "1", "400", "205", "2", "1", "205"],
@@ -180,14 +180,14 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
     );
     // Languages: en = 100, 250, 370, 400 over 6 channel-slots; de = 10, 30.
     assert_eq!(
-        rows(&mut warehouse, "select language, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, round(viewer_ratio, 4) from marts.agg_language_daily order by language").await,
+        rows(&mut warehouse, "select language, hours_watched, hours_streamed, peak_viewers, avg_viewers, peak_channels, avg_channels, round(viewer_ratio, 4) from main_marts.agg_language_daily order by language").await,
         [
             ["de", "10", "0.5", "30", "10", "1", "0.5", "20"],
             ["en", "280", "1.5", "400", "280", "2", "1.5", "186.6667"],
         ]
     );
     assert_eq!(
-        rows(&mut warehouse, "select user_id, broadcasts, hours_watched, hours_streamed, avg_viewers, peak_viewers, games_played from marts.agg_streamer_daily order by user_id").await,
+        rows(&mut warehouse, "select user_id, broadcasts, hours_watched, hours_streamed, avg_viewers, peak_viewers, games_played from main_marts.agg_streamer_daily order by user_id").await,
         [
             ["u1", "1", "250", "1", "250", "400", "2"],
             ["u2", "1", "10", "0.5", "20", "30", "0"],
@@ -195,11 +195,14 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
         ]
     );
     // The empty game id is NULL, not "".
-    assert_eq!(count(&mut warehouse, "staging.stg_streams where game_id = ''").await, 0);
+    assert_eq!(
+        count(&mut warehouse, "main_staging.stg_streams where game_id = ''").await,
+        0
+    );
     assert_eq!(
         count(
             &mut warehouse,
-            "staging.stg_streams where stream_id = 'B' and game_id is null"
+            "main_staging.stg_streams where stream_id = 'B' and game_id is null"
         )
         .await,
         2
@@ -207,7 +210,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
 
     // The rename closed alice's row and opened alice2's; carol (late) got her first row.
     assert_eq!(
-        rows(&mut warehouse, "select user_id, login, cast(dbt_valid_from as varchar), cast(dbt_valid_to as varchar) from snapshots.snap_streamers order by user_id, dbt_valid_from").await,
+        rows(&mut warehouse, "select user_id, login, cast(dbt_valid_from as varchar), cast(dbt_valid_to as varchar) from main_snapshots.snap_streamers order by user_id, dbt_valid_from").await,
         [
             ["u1", "alice", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
             ["u1", "alice2", "2026-11-23 20:45:00", "NULL"],
@@ -217,7 +220,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
         ]
     );
     assert_eq!(
-        rows(&mut warehouse, "select user_id, login, broadcaster_type, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from marts.dim_streamers order by user_id").await,
+        rows(&mut warehouse, "select user_id, login, broadcaster_type, cast(first_seen_at as varchar), cast(last_seen_at as varchar) from main_marts.dim_streamers order by user_id").await,
         [
             ["u1", "alice2", "affiliate", "2026-11-23 20:00:00", "2026-11-23 20:45:00"],
             ["u2", "bob", "affiliate", "2026-11-23 20:00:00", "2026-11-23 20:15:00"],
@@ -295,8 +298,8 @@ async fn a_bad_row_among_the_recent_loads_fails_the_history_tests() {
     // A second copy of one row, with negative viewers, as a faulty merge might leave it.
     warehouse
         .execute(
-            "insert into marts.fact_stream_snapshots \
-             select * replace (-1 as viewer_count) from marts.fact_stream_snapshots limit 1",
+            "insert into main_marts.fact_stream_snapshots \
+             select * replace (-1 as viewer_count) from main_marts.fact_stream_snapshots limit 1",
         )
         .await
         .unwrap();
@@ -392,11 +395,11 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
         report.nodes[1].outcome,
         NodeOutcome::Built(transform::Built::Incremental { created: true })
     ));
-    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 1);
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 1);
 
     // A table built by an older version of a model: the error says how to rebuild it.
     warehouse
-        .execute("alter table marts.dim_streamers drop column stream_login")
+        .execute("alter table main_marts.dim_streamers drop column stream_login")
         .await
         .unwrap();
     let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
@@ -487,7 +490,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     )
     .await;
     transform(&mut warehouse).await;
-    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 2);
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 2);
 
     // Loads that started before the newest one but committed after the run: slot 1
     // five minutes earlier, slot 0 (with a user) 50 minutes earlier.
@@ -517,19 +520,19 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     .await;
     transform(&mut warehouse).await;
     assert_eq!(
-        count(&mut warehouse, "marts.fact_stream_snapshots").await,
+        count(&mut warehouse, "main_marts.fact_stream_snapshots").await,
         6,
         "both late files merged"
     );
     assert_eq!(
-        count(&mut warehouse, "staging.stg_users").await,
+        count(&mut warehouse, "main_staging.stg_users").await,
         2,
         "the late user fetch staged"
     );
     assert_eq!(
         rows(
             &mut warehouse,
-            "select stream_id, snapshots, peak_viewers from marts.fct_broadcasts order by all"
+            "select stream_id, snapshots, peak_viewers from main_marts.fct_broadcasts order by all"
         )
         .await,
         [["A", "3", "300"], ["B", "3", "30"]]
@@ -537,7 +540,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     assert_eq!(
         rows(
             &mut warehouse,
-            "select hours_watched, peak_viewers from marts.agg_game_daily"
+            "select hours_watched, peak_viewers from main_marts.agg_game_daily"
         )
         .await,
         [["165", "330"]],
@@ -546,7 +549,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
 
     // Again: nothing is taken twice.
     transform(&mut warehouse).await;
-    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 6);
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 6);
     let incremental = contents(&mut warehouse).await;
     let rebuilt = rebuild(&mut warehouse, &[]).await;
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
@@ -576,7 +579,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     .await
     .unwrap();
     assert!(report.succeeded(), "{}", report.summary_line());
-    assert_eq!(count(&mut warehouse, "marts.fact_stream_snapshots").await, 6);
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 6);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].starts_with("WARN") && warnings[0].contains("assert_every_loaded_file_was_staged (1 failing rows)"),
@@ -619,7 +622,7 @@ async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_
     let by_day = |table: &str, dimension: &str| {
         format!(
             "select {dimension}, cast(snapshot_date as varchar), hours_watched, hours_streamed, peak_viewers, avg_viewers \
-             from marts.{table} order by snapshot_date, {dimension}"
+             from main_marts.{table} order by snapshot_date, {dimension}"
         )
     };
     assert_eq!(
@@ -664,7 +667,7 @@ async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_
         rows(
             &mut warehouse,
             "select user_id, cast(snapshot_date as varchar), broadcasts, hours_watched, hours_streamed, avg_viewers, peak_viewers \
-             from marts.agg_streamer_daily order by snapshot_date, user_id"
+             from main_marts.agg_streamer_daily order by snapshot_date, user_id"
         )
         .await,
         [
@@ -677,7 +680,7 @@ async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_
     assert_eq!(
         rows(
             &mut warehouse,
-            "select stream_id, language, snapshots from marts.fct_broadcasts order by stream_id"
+            "select stream_id, language, snapshots from main_marts.fct_broadcasts order by stream_id"
         )
         .await,
         [["M", "de", "4"], ["N", "de", "2"]]
@@ -687,14 +690,50 @@ async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_
     // and last seen at 23:45: a dimension folds in what it has seen, and a reload
     // that takes a game out of every slot is not something it unlearns.)
     let facts = [
-        "marts.fact_stream_snapshots",
-        "marts.fct_broadcasts",
-        "marts.agg_streamer_daily",
-        "marts.agg_game_daily",
-        "marts.agg_language_daily",
+        "main_marts.fact_stream_snapshots",
+        "main_marts.fct_broadcasts",
+        "main_marts.agg_streamer_daily",
+        "main_marts.agg_game_daily",
+        "main_marts.agg_language_daily",
     ];
     let incremental = contents_of(&mut warehouse, &facts).await;
     let rebuilt = rebuild(&mut warehouse, &[]).await;
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
     assert_eq!(contents_of(&mut warehouse, &facts).await, incremental);
+}
+
+/// The report and `status` read where the transform wrote for the same target: `prod`
+/// the production schemas, any other target its own; a model they need that the
+/// project does not build is named.
+#[tokio::test]
+async fn the_readers_find_the_marts_where_each_target_builds_them() {
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let project = project();
+    let marts = |name: &str| transform::Marts {
+        fact_stream_snapshots: format!("{name}.fact_stream_snapshots"),
+        dim_streamers: format!("{name}.dim_streamers"),
+        dim_games: format!("{name}.dim_games"),
+    };
+    for (target, expected) in [
+        ("prod", marts("marts")),
+        ("dev", marts("main_marts")),
+        ("ci", marts("main_marts")),
+    ] {
+        let resolved = transform::Marts::resolve(&project, &mut warehouse, target)
+            .await
+            .unwrap();
+        assert_eq!(resolved, expected, "{target}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    copy_project(dir.path());
+    let dim_games = dir.path().join("models/marts/dim_games.sql");
+    let sql = std::fs::read_to_string(&dim_games).unwrap();
+    std::fs::write(&dim_games, format!("{{{{ config(enabled=false) }}}}\n{sql}")).unwrap();
+    let disabled = Project::load(dir.path()).unwrap();
+    let error = transform::Marts::resolve(&disabled, &mut warehouse, "prod")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("builds no model `dim_games`"), "{error}");
 }

@@ -31,12 +31,22 @@ loaded_at > {{ since }}
     and file_name not in (select file_name from {{ staging_table }} where loaded_at > {{ since }})
 {%- endmacro %}
 
-{#- An `incremental_predicates` entry for a staging table merged from a raw table: a
+{#- The target's column `name` in an incremental predicate, qualified as the adapter's
+    SQL names the target. dbt-snowflake writes delete+insert and merge with dbt-adapters'
+    default macros, which alias the target `DBT_INTERNAL_DEST` (a bare name would be
+    ambiguous in a MERGE, where the new rows have the same columns). dbt-duckdb's own
+    delete+insert (`duckdb__get_delete_insert_merge_sql`) leaves a single-key target
+    unaliased, so on DuckDB the name stays bare. -#}
+{% macro incremental_target_column(name) -%}
+{{ 'DBT_INTERNAL_DEST.' if target.type == 'snowflake' else '' }}{{ name }}
+{%- endmacro %}
+
+{#- An `incremental_predicates` entry for a staging model merged from a raw table: a
     row the merge replaces is of the same slot as a new one, so it is no older than
-    the oldest new slot, and the delete may skip the rest of the table. It names the
-    tables directly because dbt renders config before it resolves source(), ref() or
-    even this. -#}
-{% macro only_new_slots_replaced(raw_table, staging_table) -%}
-snapshot_at >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
-    where {{ unstaged_files(staging_table) }})
+    the oldest new slot, and the delete may skip the rest of the table. The raw table
+    is a source (the same schema in every target); the staging model is named through
+    `model_relation`, as config() cannot use this. -#}
+{% macro only_new_slots_replaced(raw_table, staging_schema, staging_model) -%}
+{{ incremental_target_column('snapshot_at') }} >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
+    where {{ unstaged_files(model_relation(staging_schema, staging_model)) }})
 {%- endmacro %}

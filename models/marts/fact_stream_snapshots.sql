@@ -1,7 +1,8 @@
 {{ config(
     materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='marts',
     incremental_predicates=[
-        "snapshot_at >= (select min(snapshot_at) from staging.stg_streams where staged_at > (select max(staged_at) from marts.fact_stream_snapshots))"
+        incremental_target_column('snapshot_at') ~ " >= (select min(snapshot_at) from " ~ model_relation('staging', 'stg_streams')
+        ~ " where staged_at > (select max(staged_at) from " ~ model_relation('marts', 'fact_stream_snapshots') ~ "))"
     ]
 ) }}
 
@@ -9,7 +10,7 @@
 -- (staged_at, not snapshot or load time), so a slot that lands late is still merged;
 -- the key makes a reload replace, not add.
 -- A replaced row is of the same slot as a new one: the predicate lets the delete skip
--- older slots (tables named directly: dbt renders config before ref() or this).
+-- older slots (named through model_relation: dbt renders config before ref() or this).
 select
     snapshot_key,
     stream_id,

@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='staging',
-    incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging.stg_streams')]
+    incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging', 'stg_streams')]
 ) }}
 
 -- One row per stream per slot, typed. A slot's file can be loaded twice (a late or

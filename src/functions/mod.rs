@@ -167,10 +167,10 @@ const MIN_EXTRACT_TIME: std::time::Duration = std::time::Duration::from_secs(60)
 async fn transform(handler: &Handler) -> anyhow::Result<String> {
     let settings = crate::transform::TransformSettings {
         warehouse: handler.settings.warehouse.clone(),
-        project: handler.settings.project.clone(),
+        project: handler.settings.project.dir.clone(),
         options: crate::transform::TransformOptions {
             check_freshness: true,
-            target_name: Some(handler.settings.target_name.clone()),
+            target_name: Some(handler.settings.project.target_name.clone()),
             ..Default::default()
         },
     };
@@ -289,9 +289,11 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let mut warehouse = pipeline::open_warehouse(&handler.settings.warehouse, "resubmit").await?;
+    let marts = pipeline::marts(&handler.settings.project, &mut warehouse).await?;
     let (status, resubmitted) = crate::ingest::resubmit_unloaded(
         &handler.lake,
         &mut warehouse,
+        &marts.fact_stream_snapshots,
         snowpipe.client(),
         &snowflake.database,
         chrono::Utc::now(),

@@ -1,9 +1,8 @@
 //! `serve`'s settings: everything its functions need, validated at start.
 
-use std::path::PathBuf;
-
 use crate::config::{ConfigError, Problems};
 use crate::extract::{ExtractArgs, ExtractSettings};
+use crate::transform::{ProjectArgs, ProjectSettings};
 use crate::warehouse::{WarehouseArgs, WarehouseTarget};
 
 /// Options of `serve`, the Functions custom handler, as given: everything its
@@ -17,12 +16,9 @@ pub struct ServeArgs {
     pub extract: ExtractArgs,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
-    /// Folder holding dbt_project.yml.
-    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
-    pub project: PathBuf,
-    /// dbt's `target.name` for the hourly transform (`prod` in the Function App).
-    #[arg(long = "target-name", env = "TRANSFORM_TARGET_NAME", default_value = "dev")]
-    pub target_name: String,
+    /// The hourly transform's project and target (`prod` in the Function App).
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// Minutes after its commit a file Snowflake has no load record of is submitted
     /// again by the hourly run (a lost blob event); Snowpipe loads within minutes.
     #[arg(long, env = "RESUBMIT_AFTER_MINUTES", default_value_t = 30)]
@@ -35,9 +31,8 @@ pub struct ServeSettings {
     pub port: u16,
     pub extract: ExtractSettings,
     pub warehouse: WarehouseTarget,
-    pub project: PathBuf,
-    /// dbt's `target.name` for the transform.
-    pub target_name: String,
+    /// The transform's project and target, where the hourly run reads the fact too.
+    pub project: ProjectSettings,
     /// How long a committed file may go without a load record before the hourly run
     /// submits it again.
     pub resubmit_after: chrono::Duration,
@@ -54,13 +49,12 @@ impl ServeArgs {
                 .map_err(|e| format!("`{p}` is not a port ({e})"))
         });
         let warehouse = self.warehouse.check(&mut problems);
-        crate::transform::check_project(&self.project, &mut problems);
+        let project = self.project.check(&mut problems);
         problems.finish(|| ServeSettings {
             port: port.expect("validated"),
             extract: extract.expect("validated"),
             warehouse: warehouse.expect("validated"),
-            project: self.project.clone(),
-            target_name: self.target_name.clone(),
+            project: project.expect("validated"),
             resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
         })
     }

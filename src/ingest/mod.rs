@@ -210,6 +210,7 @@ pub const RESUBMIT_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
 pub async fn resubmit_unloaded<W: Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
+    fact: &str,
     snowpipe: &SnowpipeClient,
     database: &str,
     now: DateTime<Utc>,
@@ -223,7 +224,7 @@ pub async fn resubmit_unloaded<W: Warehouse>(
         now,
         grace,
     };
-    let status = crate::status::reconcile(lake, warehouse, options, Some(&records)).await?;
+    let status = crate::status::reconcile(lake, warehouse, fact, options, Some(&records)).await?;
     let mut resubmitted = Vec::new();
     let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for slot in status.slots.iter().filter(|s| s.state == SlotState::Incomplete) {

@@ -151,10 +151,12 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
             name: "report",
             total: None,
         });
-        let mut built = crate::report::build(&mut connection, 10)
+        let marts =
+            crate::transform::Marts::resolve(&project, &mut connection, options_transform.target_name()).await?;
+        let mut built = crate::report::build(&mut connection, &marts, 10)
             .await
             .context("cannot read the marts for the report")?;
-        built.health = super::report_health(&lake, &mut connection, &warehouse).await?;
+        built.health = super::report_health(&lake, &mut connection, &warehouse, &marts).await?;
         let page = options.data_dir.join("report.html");
         let subtitle = format!(
             "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",

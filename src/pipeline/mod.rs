@@ -111,10 +111,20 @@ pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSu
     Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
 }
 
+/// Where `project`, built for its target, puts the models the report and `status` read.
+pub async fn marts<W: crate::warehouse::Warehouse>(
+    project: &crate::transform::ProjectSettings,
+    warehouse: &mut W,
+) -> anyhow::Result<crate::transform::Marts> {
+    let parsed = crate::transform::Project::load(&project.dir)?;
+    Ok(crate::transform::Marts::resolve(&parsed, warehouse, &project.target_name).await?)
+}
+
 /// Reconciles the lake's committed slots with the warehouse (`status`).
 pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<crate::status::Status> {
     let lake = Lake::open(&settings.lake)?;
     let mut warehouse = open_warehouse(&settings.warehouse, "status").await?;
+    let marts = marts(&settings.project, &mut warehouse).await?;
     let now = Utc::now();
     let options = crate::status::StatusOptions {
         since: settings.since.unwrap_or(now - chrono::Duration::hours(24)),
@@ -123,7 +133,14 @@ pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<
         grace: settings.grace,
     };
     let records = load_records(&settings.warehouse, options.since, now).await?;
-    Ok(crate::status::reconcile(&lake, &mut warehouse, options, records.as_ref()).await?)
+    Ok(crate::status::reconcile(
+        &lake,
+        &mut warehouse,
+        &marts.fact_stream_snapshots,
+        options,
+        records.as_ref(),
+    )
+    .await?)
 }
 
 /// On Snowflake, Snowpipe's load history since `since`: each file's fate and error
@@ -156,15 +173,22 @@ pub async fn transform(
 /// pipeline's health over the same window first.
 pub async fn report(
     target: &WarehouseTarget,
+    project: &crate::transform::ProjectSettings,
     top: usize,
     lake: Option<&crate::lake::LakeUrl>,
 ) -> anyhow::Result<crate::report::Report> {
     let mut warehouse = open_warehouse(target, "report").await?;
-    let mut report = crate::report::build(&mut warehouse, top)
+    let marts = marts(project, &mut warehouse).await?;
+    let mut report = crate::report::build(&mut warehouse, &marts, top)
         .await
-        .context("cannot read the marts; run `twitch-pipeline transform` first")?;
+        .with_context(|| {
+            format!(
+                "cannot read the marts of target `{}`; run `twitch-pipeline transform` for it first",
+                project.target_name
+            )
+        })?;
     if let Some(lake) = lake {
-        report.health = report_health(&Lake::open(lake)?, &mut warehouse, target).await?;
+        report.health = report_health(&Lake::open(lake)?, &mut warehouse, target, &marts).await?;
     }
     Ok(report)
 }
@@ -175,6 +199,7 @@ pub async fn report_health<W: crate::warehouse::Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
     target: &WarehouseTarget,
+    marts: &crate::transform::Marts,
 ) -> anyhow::Result<Option<crate::report::Health>> {
     let committed = lake.committed_slots().await?;
     let Some(newest) = committed.last() else {
@@ -188,7 +213,8 @@ pub async fn report_health<W: crate::warehouse::Warehouse>(
         grace: chrono::Duration::hours(2),
     };
     let records = load_records(target, options.since, options.now).await?;
-    let status = crate::status::reconcile(lake, warehouse, options, records.as_ref()).await?;
+    let status =
+        crate::status::reconcile(lake, warehouse, &marts.fact_stream_snapshots, options, records.as_ref()).await?;
     Ok(Some(crate::report::Health::from_status(&status)))
 }
 

@@ -15,6 +15,7 @@ pub mod terminal;
 pub use health::Health;
 
 use crate::lake::SLOT_MINUTES;
+use crate::transform::Marts;
 use crate::warehouse::{Table, Warehouse, WarehouseError};
 
 /// One titled table of the report.
@@ -37,18 +38,24 @@ pub struct Report {
     pub health: Option<Health>,
 }
 
-/// The last 24 hours of the snapshot fact.
-const RECENT: &str = "with newest as (select max(snapshot_at) as snapshot_at from marts.fact_stream_snapshots),
+/// The last 24 hours of the snapshot fact, `fact`.
+fn recent(fact: &str) -> String {
+    format!(
+        "with newest as (select max(snapshot_at) as snapshot_at from {fact}),
 recent as (
-    select fact.* from marts.fact_stream_snapshots as fact, newest
+    select fact.* from {fact} as fact, newest
     where fact.snapshot_at > newest.snapshot_at - interval '24 hours'
-)";
+)"
+    )
+}
 
-/// Runs the report's queries.
-pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report, WarehouseError> {
+/// Runs the report's queries on the relations the transform built for its target.
+pub async fn build<W: Warehouse>(warehouse: &mut W, marts: &Marts, top: usize) -> Result<Report, WarehouseError> {
     let interval = SLOT_MINUTES as f64 / 60.0;
+    let recent = recent(&marts.fact_stream_snapshots);
+    let recent = recent.as_str();
     let overview = format!(
-        "{RECENT}
+        "{recent}
         select
             cast(min(snapshot_at) as varchar) as first_slot,
             cast(max(snapshot_at) as varchar) as last_slot,
@@ -60,7 +67,7 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report
         from recent"
     );
     let streamers = format!(
-        "{RECENT}
+        "{recent}
         select
             coalesce(dim.display_name, recent.user_id) as streamer,
             round(cast(sum(recent.viewer_count) as double) * {interval}, 1) as hours_watched,
@@ -68,25 +75,27 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report
             round(cast(sum(recent.viewer_count) as double) / count(*), 0) as avg_viewers,
             max(recent.viewer_count) as peak_viewers
         from recent
-        left join marts.dim_streamers as dim on dim.user_id = recent.user_id
+        left join {dim_streamers} as dim on dim.user_id = recent.user_id
         group by recent.user_id, dim.display_name
         order by hours_watched desc, streamer
-        limit {top}"
+        limit {top}",
+        dim_streamers = marts.dim_streamers
     );
     let games = audience_sql(
+        recent,
         "coalesce(dim.game_name, recent.game_id, '(no category)')",
-        "left join marts.dim_games as dim on dim.game_id = recent.game_id",
+        &format!("left join {} as dim on dim.game_id = recent.game_id", marts.dim_games),
         "game",
         top,
     );
-    let languages = audience_sql("recent.language", "", "language", top);
+    let languages = audience_sql(recent, "recent.language", "", "language", top);
     let timeline = format!(
-        "{RECENT}
+        "{recent}
         select cast(snapshot_at as varchar) as slot, sum(viewer_count) as viewers, count(*) as channels
         from recent group by snapshot_at order by snapshot_at"
     );
     let language_share = format!(
-        "{RECENT}
+        "{recent}
         select
             language,
             round(cast(sum(viewer_count) as double) * {interval}, 1) as hours_watched,
@@ -115,10 +124,10 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, top: usize) -> Result<Report
 
 /// Audience of a dimension over the window, TwitchTracker-style: averages over every
 /// slot of the window, peaks of per-slot totals.
-fn audience_sql(label: &str, join: &str, name: &str, top: usize) -> String {
+fn audience_sql(recent: &str, label: &str, join: &str, name: &str, top: usize) -> String {
     let interval = SLOT_MINUTES as f64 / 60.0;
     format!(
-        "{RECENT},
+        "{recent},
         per_slot as (
             select {label} as {name}, recent.snapshot_at, sum(recent.viewer_count) as viewers, count(*) as channels
             from recent {join}

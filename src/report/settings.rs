@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::config::{ConfigError, Problems};
 use crate::lake::{LakeArgs, LakeUrl};
+use crate::transform::{ProjectArgs, ProjectSettings};
 use crate::warehouse::{WarehouseArgs, WarehouseTarget};
 
 /// Options of a report, as given.
@@ -15,6 +16,9 @@ pub struct ReportArgs {
     /// with no committed slot leaves the section out.
     #[command(flatten)]
     pub lake: LakeArgs,
+    /// The project and target whose marts to read.
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// Rows per table.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -24,11 +28,18 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// The validated warehouse and lake.
-    pub fn validate(&self) -> Result<(WarehouseTarget, LakeUrl), ConfigError> {
+    /// The validated warehouse, lake and project.
+    pub fn validate(&self) -> Result<(WarehouseTarget, LakeUrl, ProjectSettings), ConfigError> {
         let mut problems = Problems::default();
         let warehouse = self.warehouse.check(&mut problems);
         let lake = self.lake.check(&mut problems);
-        problems.finish(|| (warehouse.expect("validated"), lake.expect("validated")))
+        let project = self.project.check(&mut problems);
+        problems.finish(|| {
+            (
+                warehouse.expect("validated"),
+                lake.expect("validated"),
+                project.expect("validated"),
+            )
+        })
     }
 }

@@ -175,11 +175,13 @@ pub enum StatusError {
 }
 
 /// Reconciles the slots since `options.since` (or the lake's first committed slot, if
-/// later) between `lake` and `warehouse`; with
-/// Snowpipe's `records`, each file's load record and error too.
+/// later) between `lake` and `warehouse`, whose snapshot fact is the relation `fact`
+/// ([`crate::transform::Marts`]); with Snowpipe's `records`, each file's load record
+/// and error too.
 pub async fn reconcile<W: Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
+    fact: &str,
     options: StatusOptions,
     records: Option<&LoadRecords>,
 ) -> Result<Status, StatusError> {
@@ -194,7 +196,7 @@ pub async fn reconcile<W: Warehouse>(
         .into_iter()
         .filter(|s| *s >= first && s.time() < options.until)
         .collect();
-    let counts = WarehouseCounts::read(warehouse, first).await?;
+    let counts = WarehouseCounts::read(warehouse, fact, first).await?;
     let mut slots = Vec::new();
     for slot in expected_slots(first, options.until.min(options.now), &committed) {
         let status = if committed.contains(&slot) {
@@ -374,7 +376,7 @@ struct WarehouseCounts {
 }
 
 impl WarehouseCounts {
-    async fn read<W: Warehouse>(warehouse: &mut W, first: Slot) -> Result<Self, WarehouseError> {
+    async fn read<W: Warehouse>(warehouse: &mut W, fact: &str, first: Slot) -> Result<Self, WarehouseError> {
         // A slot's files are loaded after the slot began: the bound lets the
         // warehouse skip older data unread.
         let since = format!("cast('{}' as timestamp)", first.time().format("%Y-%m-%d %H:%M:%S"));
@@ -405,7 +407,7 @@ impl WarehouseCounts {
         };
         let fact = warehouse
             .query(&format!(
-                "select {epoch}, count(*) from marts.fact_stream_snapshots where snapshot_at >= {since} group by snapshot_at"
+                "select {epoch}, count(*) from {fact} where snapshot_at >= {since} group by snapshot_at"
             ))
             .await;
         // No fact yet (the transform never ran) is a state to report, not an error.

@@ -2,6 +2,7 @@
 
 use crate::config::{ConfigError, Problems};
 use crate::lake::{LakeArgs, LakeUrl};
+use crate::transform::{ProjectArgs, ProjectSettings};
 use crate::warehouse::{WarehouseArgs, WarehouseTarget};
 
 /// Options of `status`, as given.
@@ -11,6 +12,9 @@ pub struct StatusArgs {
     pub lake: LakeArgs,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
+    /// The project and target whose fact to reconcile with.
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// First slot to check: a UTC date (2026-11-23) or an RFC 3339 time. Default: 24
     /// hours ago.
     #[arg(long)]
@@ -29,6 +33,7 @@ pub struct StatusArgs {
 pub struct StatusSettings {
     pub lake: LakeUrl,
     pub warehouse: WarehouseTarget,
+    pub project: ProjectSettings,
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     pub grace: chrono::Duration,
@@ -40,6 +45,7 @@ impl StatusArgs {
         let mut problems = Problems::default();
         let lake = self.lake.check(&mut problems);
         let warehouse = self.warehouse.check(&mut problems);
+        let project = self.project.check(&mut problems);
         let since = self
             .since
             .as_deref()
@@ -51,6 +57,7 @@ impl StatusArgs {
         problems.finish(|| StatusSettings {
             lake: lake.expect("validated"),
             warehouse: warehouse.expect("validated"),
+            project: project.expect("validated"),
             since,
             until,
             grace: chrono::Duration::minutes(self.grace_minutes.into()),

@@ -237,24 +237,28 @@ async fn column_types<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Vec
         .collect())
 }
 
-/// An incremental run's write, as dbt's strategies do it (dbt-adapters'
-/// `default__get_delete_insert_merge_sql` and `default__get_merge_sql`), in one
-/// transaction. The target is aliased `DBT_INTERNAL_DEST` and the new rows
-/// `DBT_INTERNAL_SOURCE`, as there, so `incremental_predicates` written for dbt work.
+/// An incremental run's write, as the target's dbt adapter writes it, in one
+/// transaction, so `incremental_predicates` written for dbt work unchanged:
 /// - delete+insert: the target's rows whose `unique_key` is among the new rows, and
-///   that match every predicate, are deleted; then the new rows are inserted.
+///   that match every predicate, are deleted; then the new rows are inserted. On
+///   Snowflake as dbt-adapters' `default__get_delete_insert_merge_sql` (which
+///   dbt-snowflake calls): the target aliased `DBT_INTERNAL_DEST`. On DuckDB as
+///   dbt-duckdb's `duckdb__get_delete_insert_merge_sql`: one key leaves the target
+///   unaliased, several alias it `DBT_INCREMENTAL_TARGET` and join the new rows.
 /// - append: the new rows are inserted.
 /// - merge: matched on the predicates and the key, rows are updated or inserted;
-///   without a key, every row is inserted.
+///   without a key, every row is inserted (`default__get_merge_sql`: the target
+///   aliased `DBT_INTERNAL_DEST`, the new rows `DBT_INTERNAL_SOURCE`).
 async fn merge<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
     config: &NodeConfig,
 ) -> Result<(), BuildError> {
+    let target_type = warehouse.target_type();
     let strategy = config
         .incremental_strategy
-        .unwrap_or_else(|| IncrementalStrategy::default_for(warehouse.target_type()));
+        .unwrap_or_else(|| IncrementalStrategy::default_for(target_type));
     apply_staged(
         warehouse,
         relation,
@@ -268,19 +272,34 @@ async fn merge<W: Warehouse>(
                 IncrementalStrategy::Append => vec![insert],
                 IncrementalStrategy::DeleteInsert if keys.is_empty() => vec![insert],
                 IncrementalStrategy::DeleteInsert => {
-                    let keys = keys.join(", ");
                     let predicates: String = config
                         .incremental_predicates
                         .iter()
                         .map(|predicate| format!(" and {predicate}"))
                         .collect();
-                    vec![
-                        format!(
-                            "delete from {relation} as DBT_INTERNAL_DEST where ({keys}) in \
-                         (select distinct {keys} from {staged} as DBT_INTERNAL_SOURCE){predicates}"
-                        ),
-                        insert,
-                    ]
+                    let delete = match (target_type, keys.as_slice()) {
+                        ("duckdb", [key]) => {
+                            format!("delete from {relation} where ({key}) in (select ({key}) from {staged}){predicates}")
+                        }
+                        ("duckdb", _) => {
+                            let on: Vec<String> = keys
+                                .iter()
+                                .map(|key| format!("{staged}.{key} = DBT_INCREMENTAL_TARGET.{key}"))
+                                .collect();
+                            format!(
+                                "delete from {relation} as DBT_INCREMENTAL_TARGET using {staged} where ({}{predicates})",
+                                on.join(" and ")
+                            )
+                        }
+                        _ => {
+                            let keys = keys.join(", ");
+                            format!(
+                                "delete from {relation} as DBT_INTERNAL_DEST where ({keys}) in \
+                                 (select distinct {keys} from {staged} as DBT_INTERNAL_SOURCE){predicates}"
+                            )
+                        }
+                    };
+                    vec![delete, insert]
                 }
                 IncrementalStrategy::Merge => {
                     let mut on: Vec<String> = config.incremental_predicates.clone();

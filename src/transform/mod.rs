@@ -8,13 +8,13 @@
 //! descendants, and the run reports every failing test with its failing-row count.
 
 mod settings;
-pub(crate) use settings::check_project;
-pub use settings::{TransformArgs, TransformSettings};
+pub use settings::{ProjectArgs, ProjectSettings, TransformArgs, TransformSettings};
 
 pub mod artifacts;
 pub mod checks;
 pub mod config;
 pub mod dag;
+mod marts;
 pub mod materialize;
 pub mod project;
 pub mod render;
@@ -28,6 +28,7 @@ use tracing::{info, instrument, warn};
 
 pub use self::checks::{FreshnessResult, FreshnessStatus};
 use self::config::NodeConfig;
+pub use self::marts::Marts;
 pub use self::materialize::Built;
 use self::project::{DataTest, TestKind};
 pub use self::project::{NodeName, Project, Severity};
@@ -289,13 +290,7 @@ pub async fn run<W: Warehouse>(
     mut on_step: impl FnMut(&Step),
 ) -> Result<RunReport, TransformError> {
     let started = Instant::now();
-    let database = warehouse.query("select current_database()").await?;
-    let target = Target {
-        kind: warehouse.target_type(),
-        schema: warehouse.default_schema().to_string(),
-        name: options.target_name().to_string(),
-        database: database.scalar().unwrap_or_default().to_string(),
-    };
+    let target = target_of(warehouse, options.target_name()).await?;
     let invocation = render::Invocation::default();
     let renderer = Renderer::new(project, target.clone())
         .with_vars(&options.vars)
@@ -549,6 +544,17 @@ fn parse<'p>(
         disabled,
         order,
         selected,
+    })
+}
+
+/// dbt's `target` on `warehouse`: its type, default schema and database, named `name`.
+async fn target_of<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Target, WarehouseError> {
+    let database = warehouse.query("select current_database()").await?;
+    Ok(Target {
+        kind: warehouse.target_type(),
+        schema: warehouse.default_schema().to_string(),
+        name: name.to_string(),
+        database: database.scalar().unwrap_or_default().to_string(),
     })
 }
 

@@ -11,9 +11,8 @@ use crate::warehouse::{WarehouseArgs, WarehouseTarget};
 pub struct TransformArgs {
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
-    /// Folder holding dbt_project.yml.
-    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
-    pub project: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// Nodes to build, in dbt's grammar: NAME, tag:T, path:P, fqn:F, config.KEY:V, with
     /// +NAME (ancestors), NAME+ (descendants), 2+NAME, NAME+1, @NAME; words are a
     /// union, commas an intersection; repeatable.
@@ -31,9 +30,41 @@ pub struct TransformArgs {
     /// Values for `var()`, as dbt takes them: a YAML mapping, e.g. '{days: 3}'.
     #[arg(long)]
     pub vars: Option<String>,
-    /// dbt's `target.name`, for models that differ by environment.
+}
+
+/// The dbt project and the target it is built for, as given: what the transform
+/// builds, and where the readers of its models (report, status) find them.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ProjectArgs {
+    /// Folder holding dbt_project.yml.
+    #[arg(long = "project", env = "TRANSFORM_PROJECT_DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// dbt's `target.name`: `prod` builds the production schemas (staging, snapshots,
+    /// marts), any other name `<schema>_staging` and so on (macros/generate_schema_name.sql).
     #[arg(long = "target-name", env = "TRANSFORM_TARGET_NAME", default_value = "dev")]
     pub target_name: String,
+}
+
+/// A validated [`ProjectArgs`].
+#[derive(Clone, Debug)]
+pub struct ProjectSettings {
+    pub dir: PathBuf,
+    pub target_name: String,
+}
+
+impl ProjectArgs {
+    /// The project and target, with their problems added to `problems`.
+    pub fn check(&self, problems: &mut Problems) -> Option<ProjectSettings> {
+        check_project(&self.dir, problems);
+        let name = self.target_name.trim();
+        if name.is_empty() {
+            problems.push("TRANSFORM_TARGET_NAME (--target-name) is empty: name the target, e.g. dev or prod".into());
+        }
+        Some(ProjectSettings {
+            dir: self.dir.clone(),
+            target_name: name.to_string(),
+        })
+    }
 }
 
 /// A validated transform run.
@@ -54,7 +85,7 @@ fn parse_vars(text: &str) -> Result<BTreeMap<String, serde_json::Value>, String>
 }
 
 /// The dbt project folder (TRANSFORM_PROJECT_DIR) must hold a dbt_project.yml.
-pub(crate) fn check_project(project: &std::path::Path, problems: &mut Problems) {
+fn check_project(project: &std::path::Path, problems: &mut Problems) {
     if !project.join("dbt_project.yml").is_file() {
         problems.push(format!(
             "TRANSFORM_PROJECT_DIR (--project) is malformed: {} has no dbt_project.yml",
@@ -68,24 +99,27 @@ impl TransformArgs {
     pub fn validate(&self) -> Result<TransformSettings, ConfigError> {
         let mut problems = Problems::default();
         let warehouse = self.warehouse.check(&mut problems);
-        check_project(&self.project, &mut problems);
+        let project = self.project.check(&mut problems);
         let vars = match &self.vars {
             Some(text) => problems.parse(text, "--vars", parse_vars),
             None => Some(BTreeMap::new()),
         };
-        problems.finish(|| TransformSettings {
-            warehouse: warehouse.expect("validated"),
-            project: self.project.clone(),
-            options: super::TransformOptions {
-                select: self.select.clone(),
-                exclude: self.exclude.clone(),
-                full_refresh: self.full_refresh,
-                check_freshness: !self.skip_freshness,
-                vars: vars.expect("validated"),
-                target_name: Some(self.target_name.clone()),
-                // dbt's place for them: target/ in the project.
-                target_path: Some(self.project.join("target")),
-            },
+        problems.finish(|| {
+            let project = project.expect("validated");
+            TransformSettings {
+                warehouse: warehouse.expect("validated"),
+                project: project.dir.clone(),
+                options: super::TransformOptions {
+                    select: self.select.clone(),
+                    exclude: self.exclude.clone(),
+                    full_refresh: self.full_refresh,
+                    check_freshness: !self.skip_freshness,
+                    vars: vars.expect("validated"),
+                    target_name: Some(project.target_name),
+                    // dbt's place for them: target/ in the project.
+                    target_path: Some(project.dir.join("target")),
+                },
+            }
         })
     }
 }
@@ -105,13 +139,15 @@ mod tests {
                 duckdb_temp_directory: None,
                 snowflake,
             },
-            project: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            project: ProjectArgs {
+                dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+                target_name: "dev".into(),
+            },
             select: Vec::new(),
             exclude: Vec::new(),
             full_refresh: false,
             skip_freshness: false,
             vars: None,
-            target_name: "dev".into(),
         }
     }
 

@@ -41,8 +41,10 @@ pub fn serve_settings(
             passes: 2,
         },
         warehouse,
-        project: env!("CARGO_MANIFEST_DIR").into(),
-        target_name: "prod".into(),
+        project: twitch_pipeline::transform::ProjectSettings {
+            dir: env!("CARGO_MANIFEST_DIR").into(),
+            target_name: "prod".into(),
+        },
         resubmit_after: chrono::Duration::minutes(30),
     }
 }

@@ -42,18 +42,18 @@ pub fn required_tool(name: &str, what: &str) -> Option<String> {
 
 /// Every relation the repository's dbt project builds.
 pub const MODELS: [&str; 12] = [
-    "staging.stg_streams",
-    "staging.stg_users",
-    "staging.stg_games",
-    "snapshots.snap_streamers",
-    "snapshots.snap_games",
-    "marts.dim_streamers",
-    "marts.dim_games",
-    "marts.fact_stream_snapshots",
-    "marts.fct_broadcasts",
-    "marts.agg_streamer_daily",
-    "marts.agg_game_daily",
-    "marts.agg_language_daily",
+    "main_staging.stg_streams",
+    "main_staging.stg_users",
+    "main_staging.stg_games",
+    "main_snapshots.snap_streamers",
+    "main_snapshots.snap_games",
+    "main_marts.dim_streamers",
+    "main_marts.dim_games",
+    "main_marts.fact_stream_snapshots",
+    "main_marts.fct_broadcasts",
+    "main_marts.agg_streamer_daily",
+    "main_marts.agg_game_daily",
+    "main_marts.agg_language_daily",
 ];
 
 pub fn slot() -> Slot {
@@ -376,4 +376,29 @@ pub fn slowest_steps(report: &twitch_pipeline::transform::RunReport, n: usize) -
         .map(|(s, name)| format!("{name} {s:.3} s"))
         .collect();
     top.join(", ")
+}
+
+/// Copies the project (dbt_project.yml and models/) into `to`, to be edited there.
+pub fn copy_project(to: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("dbt_project.yml"), to.join("dbt_project.yml")).unwrap();
+    for file in files_under(&root.join("models")) {
+        let copy = to.join(file.strip_prefix(root).unwrap());
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &copy).unwrap();
+    }
+}
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
