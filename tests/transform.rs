@@ -251,20 +251,46 @@ async fn contents_of(warehouse: &mut DuckDbWarehouse, relations: &[&str]) -> Vec
     all
 }
 
-#[tokio::test]
-async fn loading_and_transforming_twice_adds_zero_rows() {
+/// A simulator of `streams` live streams, a lake of its first `slots`, and a
+/// warehouse that loaded and transformed them. Keep `_dir` while the lake is used.
+struct Simulated {
+    sim: twitch_pipeline::simulator::RunningSimulator,
+    client: std::sync::Arc<twitch_pipeline::twitch::HelixClient>,
+    _dir: tempfile::TempDir,
+    lake: Lake,
+    warehouse: DuckDbWarehouse,
+}
+
+async fn simulated(streams: usize, slots: std::ops::Range<i64>) -> Simulated {
     let sim = spawn_sim(twitch_pipeline::simulator::SimulatorConfig {
-        streams: 300,
+        streams,
         rate_limit: None,
         ..Default::default()
     })
     .await;
-    let (_dir, lake) = temp_lake();
+    let (dir, lake) = temp_lake();
     let client = connect(&sim).await;
-    extract_slots(&sim, &client, &lake, 0..3).await;
+    extract_slots(&sim, &client, &lake, slots).await;
     let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
     load_lake(&lake, &mut warehouse).await.unwrap();
-    transform(&mut warehouse).await;
+    assert!(transform(&mut warehouse).await.succeeded());
+    Simulated {
+        sim,
+        client,
+        _dir: dir,
+        lake,
+        warehouse,
+    }
+}
+
+#[tokio::test]
+async fn loading_and_transforming_twice_adds_zero_rows() {
+    let Simulated {
+        lake,
+        mut warehouse,
+        _dir,
+        ..
+    } = simulated(300, 0..3).await;
     let mut before = Vec::new();
     for relation in MODELS {
         before.push(count(&mut warehouse, relation).await);
@@ -283,19 +309,10 @@ async fn loading_and_transforming_twice_adds_zero_rows() {
 /// The history tables' tests read the rows of recent runs: a bad row there fails them.
 #[tokio::test]
 async fn a_bad_row_among_the_recent_loads_fails_the_history_tests() {
-    let sim = spawn_sim(twitch_pipeline::simulator::SimulatorConfig {
-        streams: 100,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let (_dir, lake) = temp_lake();
-    extract_slots(&sim, &connect(&sim).await, &lake, 0..2).await;
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
-    load_lake(&lake, &mut warehouse).await.unwrap();
-    transform(&mut warehouse).await;
+    let Simulated { mut warehouse, .. } = simulated(100, 0..2).await;
 
     // A second copy of one row, with negative viewers, as a faulty merge might leave it.
+    // Written by hand, outside any run, so only `--full-checks` reads it.
     warehouse
         .execute(
             "insert into main_marts.fact_stream_snapshots \
@@ -303,7 +320,11 @@ async fn a_bad_row_among_the_recent_loads_fails_the_history_tests() {
         )
         .await
         .unwrap();
-    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+    let full_checks = TransformOptions {
+        full_checks: true,
+        ..Default::default()
+    };
+    let report = transform::run(&project(), &mut warehouse, &full_checks, |_| {})
         .await
         .unwrap();
     assert!(!report.succeeded());
@@ -736,4 +757,63 @@ async fn the_readers_find_the_marts_where_each_target_builds_them() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("builds no model `dim_games`"), "{error}");
+}
+
+/// After a run where a test of an incremental model passed, the next run checks only
+/// what it merges; a test that failed checks the whole table until it passes, so its
+/// failing rows are never forgotten.
+#[tokio::test]
+async fn a_failed_test_checks_the_whole_table_until_it_passes_then_only_what_is_merged() {
+    let Simulated {
+        sim,
+        client,
+        _dir,
+        lake,
+        mut warehouse,
+    } = simulated(50, 0..2).await;
+    let unique = "unique_fact_stream_snapshots_snapshot_key";
+    let run = async |warehouse: &mut DuckDbWarehouse, full_checks: bool| {
+        let options = TransformOptions {
+            full_checks,
+            ..Default::default()
+        };
+        let report = transform::run(&project(), warehouse, &options, |_| {}).await.unwrap();
+        report.tests.into_iter().find(|t| t.name == unique).unwrap().outcome
+    };
+    let duplicate =
+        "insert into main_marts.fact_stream_snapshots select * from main_marts.fact_stream_snapshots limit 1";
+    let deduplicate = "create or replace table main_marts.fact_stream_snapshots as \
+                       select distinct * from main_marts.fact_stream_snapshots order by snapshot_at";
+
+    // A duplicate written by hand: the passed test checks only what runs merge.
+    warehouse.execute(duplicate).await.unwrap();
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Pass);
+    // The whole table, asked for: it fails, and keeps failing on the runs after it.
+    assert_eq!(run(&mut warehouse, true).await, TestOutcome::Fail { failing_rows: 1 });
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Fail { failing_rows: 1 });
+    extract_slots(&sim, &client, &lake, 2..3).await;
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Fail { failing_rows: 1 });
+
+    // Fixed by hand: the whole table passes, and the next runs check their merges.
+    warehouse.execute(deduplicate).await.unwrap();
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Pass);
+    warehouse.execute(duplicate).await.unwrap();
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Pass);
+
+    // Fixed again; then a duplicate that a merge brings: two staged copies of one row,
+    // newer than the fact, so the next run merges both. The narrowed check sees it.
+    warehouse.execute(deduplicate).await.unwrap();
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Pass);
+    for _ in 0..2 {
+        warehouse
+            .execute(
+                "insert into main_staging.stg_streams \
+                 select * replace (staged_at + interval 1 hour as staged_at) from main_staging.stg_streams \
+                 order by snapshot_key limit 1",
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(run(&mut warehouse, false).await, TestOutcome::Fail { failing_rows: 1 });
 }

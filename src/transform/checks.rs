@@ -42,14 +42,11 @@ pub fn generic_sql(
             "select {column} as unique_field, count(*) as n_records from {} as dbt_subquery where {column} is not null group by {column} having count(*) > 1",
             tested(model)
         ),
-        TestKind::AcceptedValues { model, column, values } => {
-            let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
-            format!(
-                "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
-                tested(model),
-                list.join(", ")
-            )
-        }
+        TestKind::AcceptedValues { model, column, values } => format!(
+            "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
+            tested(model),
+            quoted_list(values)
+        ),
         TestKind::Relationships {
             model,
             column,
@@ -63,6 +60,63 @@ pub fn generic_sql(
         ),
         TestKind::Singular { .. } => return None,
     })
+}
+
+/// The failing-rows query of a generic test on `model` that checks only what an
+/// incremental run merged, its `batch` (the table of new rows), when the test passed on
+/// the run before; `None` for a test that must read the whole table.
+///
+/// After a passing run, only a merged row can break the test: every row not in the
+/// batch was there, and passed, before. `not_null` and `accepted_values` read the
+/// batch, which the merge wrote whole into the model; `unique` reads the model, but
+/// only the values the batch brings, as a duplicate needs a new row. `relationships`
+/// reads the whole table: a rebuilt parent can orphan old rows. The count of failing
+/// rows is the full test's, so severity thresholds judge it the same.
+pub fn batch_sql(
+    kind: &TestKind,
+    model: &NodeName,
+    relation: &Relation,
+    batch: &str,
+    filter: Option<&str>,
+) -> Option<String> {
+    if !narrowable(kind, model) {
+        return None;
+    }
+    let filtered = |from: &str| match filter {
+        Some(filter) => format!("(select * from {from} where {filter})"),
+        None => from.to_string(),
+    };
+    Some(match kind {
+        TestKind::NotNull { column, .. } => {
+            format!(
+                "select {column} from {} as dbt_subquery where {column} is null",
+                filtered(batch)
+            )
+        }
+        TestKind::Unique { column, .. } => format!(
+            "select {column} as unique_field, count(*) as n_records from {} as dbt_subquery \
+             where {column} is not null and {column} in (select {column} from {batch}) \
+             group by {column} having count(*) > 1",
+            filtered(&relation.to_string())
+        ),
+        TestKind::AcceptedValues { column, values, .. } => format!(
+            "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
+            filtered(batch),
+            quoted_list(values)
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether [`batch_sql`] can narrow `kind` on `model`: `not_null`, `unique` and
+/// `accepted_values` of the model itself.
+pub fn narrowable(kind: &TestKind, model: &NodeName) -> bool {
+    match kind {
+        TestKind::NotNull { model: on, .. }
+        | TestKind::Unique { model: on, .. }
+        | TestKind::AcceptedValues { model: on, .. } => matches!(on, Tested::Node(name) if name == model),
+        TestKind::Relationships { .. } | TestKind::Singular { .. } => false,
+    }
 }
 
 /// The models a generic test reads (a singular test's come from rendering it); a
@@ -79,6 +133,12 @@ pub fn generic_refs(test: &DataTest) -> Vec<NodeName> {
         TestKind::Relationships { model, to, .. } => node(model).into_iter().chain([to.clone()]).collect(),
         TestKind::Singular { .. } => Vec::new(),
     }
+}
+
+/// `values` as SQL string literals, comma-separated.
+fn quoted_list(values: &[String]) -> String {
+    let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
+    list.join(", ")
 }
 
 /// How many rows a failing-rows query returns.

@@ -138,14 +138,30 @@ fn staging_name(relation: &Relation) -> String {
     format!("{}__dbt_tmp", relation.name)
 }
 
+/// The temporary table holding the rows an incremental run of `relation` merged (its
+/// batch), kept after the merge for the model's tests ([`super::checks::batch_sql`])
+/// until [`drop_batch`].
+pub fn batch_table(relation: &Relation) -> String {
+    staging_name(relation)
+}
+
+/// Drops the batch of `relation`'s incremental run.
+pub async fn drop_batch<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<(), WarehouseError> {
+    warehouse
+        .execute(&format!("drop table if exists {}", batch_table(relation)))
+        .await
+}
+
 /// Stages the select `sql` in a temporary table, brings the target's columns in line
 /// with it as `on_schema_change` says, then runs, all or nothing, the statements
-/// `write` makes from the staged table's name and the target's columns.
+/// `write` makes from the staged table's name and the target's columns. The staged
+/// table is dropped unless `keep_staged`.
 async fn apply_staged<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
     on_schema_change: OnSchemaChange,
+    keep_staged: bool,
     write: impl FnOnce(&str, &[String]) -> Vec<String>,
 ) -> Result<(), BuildError> {
     let staged = staging_name(relation);
@@ -157,7 +173,10 @@ async fn apply_staged<W: Warehouse>(
         change => sync_columns(warehouse, relation, &staged, change).await?,
     };
     in_transaction(warehouse, &write(&staged, &target_columns)).await?;
-    Ok(warehouse.execute(&format!("drop table if exists {staged}")).await?)
+    if !keep_staged {
+        warehouse.execute(&format!("drop table if exists {staged}")).await?;
+    }
+    Ok(())
 }
 
 /// dbt's `on_schema_change` other than `ignore`: compares the new rows' columns with
@@ -264,6 +283,7 @@ async fn merge<W: Warehouse>(
         relation,
         sql,
         config.on_schema_change,
+        true,
         |staged, target_columns| {
             let columns = target_columns.join(", ");
             let keys = &config.unique_key;
@@ -346,7 +366,7 @@ async fn snapshot<W: Warehouse>(
     config: &NodeConfig,
 ) -> Result<(), BuildError> {
     let (key, updated_at) = config.snapshot_keys();
-    apply_staged(warehouse, relation, sql, OnSchemaChange::Ignore, |staged, target_columns| {
+    apply_staged(warehouse, relation, sql, OnSchemaChange::Ignore, false, |staged, target_columns| {
         let select: Vec<String> = target_columns
             .iter()
             .map(|column| match column.to_ascii_lowercase().as_str() {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dag;
 mod marts;
 pub mod materialize;
+mod passed_checks;
 pub mod project;
 pub mod render;
 
@@ -93,6 +94,9 @@ pub struct TransformOptions {
     pub target_name: Option<String>,
     /// Where to write dbt's artifacts (dbt's `target/`); none: not written.
     pub target_path: Option<PathBuf>,
+    /// Check whole tables, even where a test passed on the last run and an
+    /// incremental run could check only what it merged ([`checks::batch_sql`]).
+    pub full_checks: bool,
 }
 
 impl TransformOptions {
@@ -370,7 +374,7 @@ pub async fn run<W: Warehouse>(
     // first, in a run that selects everything, as `dbt build` runs them.
     if options.select.is_empty() {
         for test in tests.iter().filter(|t| t.refs.is_empty()) {
-            let result = run_planned_test(warehouse, &renderer, test, &relations, &project.sources).await;
+            let result = run_planned_test(warehouse, &renderer, test, &relations, &project.sources, None).await;
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
             }
@@ -384,7 +388,14 @@ pub async fn run<W: Warehouse>(
     for name in order.iter().filter(|n| selected.contains(*n)) {
         let plan = &planned[name];
         let node_started = Instant::now();
-        let outcome = match deps[name].iter().find_map(|parent| broken.get(parent)) {
+        let blocked = deps[name].iter().find_map(|parent| broken.get(parent));
+        // An incremental model's tests that passed last time, taken before it changes.
+        let incremental_model = plan.config.materialized == config::Materialized::Incremental;
+        let passed_before = match (incremental_model, blocked) {
+            (true, None) => passed_checks::take(warehouse, &plan.relation).await,
+            _ => BTreeMap::new(),
+        };
+        let outcome = match blocked {
             Some(cause) => NodeOutcome::Skipped { because: cause.clone() },
             None => match build_node(
                 warehouse,
@@ -409,6 +420,14 @@ pub async fn run<W: Warehouse>(
             }
             NodeOutcome::Built(_) => info!(model = %name, relation = %plan.relation, "built"),
         }
+        let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
+        let batch = materialize::batch_table(&plan.relation);
+        let increment = Increment {
+            model: name,
+            relation: &plan.relation,
+            batch: (merged && !options.full_checks).then_some(batch.as_str()),
+            passed_before: &passed_before,
+        };
         let result = NodeResult {
             name: name.clone(),
             relation: plan.relation.to_string(),
@@ -430,7 +449,8 @@ pub async fn run<W: Warehouse>(
                     seconds: 0.0,
                 }
             } else {
-                run_planned_test(warehouse, &renderer, test, &relations, &project.sources).await
+                let increment = incremental_model.then_some(&increment);
+                run_planned_test(warehouse, &renderer, test, &relations, &project.sources, increment).await
             };
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
@@ -438,6 +458,11 @@ pub async fn run<W: Warehouse>(
             }
             on_step(&Step::Test(result.clone()));
             report.tests.push(result);
+        }
+        if merged {
+            if let Err(error) = materialize::drop_batch(warehouse, &plan.relation).await {
+                warn!(model = %name, %error, "could not drop the batch table");
+            }
         }
         for model in failed_models {
             broken.entry(model.clone()).or_insert(model);
@@ -702,16 +727,50 @@ async fn run_hooks<W: Warehouse>(
     Ok(())
 }
 
+/// An incremental model as its tests see it: what this run merged, and which tests
+/// passed on the last run.
+struct Increment<'a> {
+    model: &'a NodeName,
+    relation: &'a Relation,
+    /// The table of the rows this run merged; none when it built the model whole (or
+    /// `--full-checks`).
+    batch: Option<&'a str>,
+    /// Test name -> the query it passed with last time ([`passed_checks`]).
+    passed_before: &'a BTreeMap<String, String>,
+}
+
 /// Runs a planned test and judges its failing rows by its severity and thresholds.
+/// On an incremental model (`increment`), a generic test that passed last time with
+/// the same query checks only what this run merged; a test that finds no failing row
+/// is recorded as passed for the next run.
 async fn run_planned_test<W: Warehouse>(
     warehouse: &mut W,
     renderer: &Renderer<'_>,
     test: &PlannedTest<'_>,
     relations: &BTreeMap<NodeName, Relation>,
     sources: &[project::SourceTable],
+    increment: Option<&Increment<'_>>,
 ) -> TestResult {
     let started = Instant::now();
-    let outcome = run_test(warehouse, renderer, test.test, relations, sources).await;
+    let outcome = match failing_rows_sql(renderer, test.test, relations, sources) {
+        Ok((full, filter)) => {
+            let kind = &test.test.kind;
+            let narrowed = increment
+                .filter(|i| i.passed_before.get(&test.test.name) == Some(&full))
+                .and_then(|i| checks::batch_sql(kind, i.model, i.relation, i.batch?, filter.as_deref()));
+            let outcome = count_failing_rows(warehouse, narrowed.as_deref().unwrap_or(&full)).await;
+            // No failing row at all: a pass under any thresholds, which the next run's
+            // narrowed check may build on.
+            let narrowable = increment.filter(|i| checks::narrowable(kind, i.model));
+            if let (Some(i), TestOutcome::Fail { failing_rows: 0 }) = (narrowable, &outcome) {
+                if let Err(error) = passed_checks::record(warehouse, i.relation, &test.test.name, &full).await {
+                    warn!(test = %test.test.name, %error, "could not record the passed test; the next run checks the whole table");
+                }
+            }
+            outcome
+        }
+        Err(outcome) => outcome,
+    };
     let (outcome, severity) = judge(outcome, test.severity, test.test);
     TestResult {
         name: test.test.name.clone(),
@@ -737,14 +796,15 @@ fn judge(outcome: TestOutcome, severity: Severity, test: &DataTest) -> (TestOutc
     }
 }
 
-async fn run_test<W: Warehouse>(
-    warehouse: &mut W,
+/// A test's failing-rows query as dbt runs it (over the whole tested relation), with
+/// its `where` filter rendered; a test that cannot render is an error outcome.
+fn failing_rows_sql(
     renderer: &Renderer<'_>,
     test: &DataTest,
     relations: &BTreeMap<NodeName, Relation>,
     sources: &[project::SourceTable],
-) -> TestOutcome {
-    let failing_rows = match &test.kind {
+) -> Result<(String, Option<String>), TestOutcome> {
+    Ok(match &test.kind {
         TestKind::Singular { path, sql } => {
             let this = Relation {
                 schema: String::new(),
@@ -759,8 +819,8 @@ async fn run_test<W: Warehouse>(
                     is_incremental: false,
                 },
             ) {
-                Ok(rendered) => rendered.sql,
-                Err(error) => return TestOutcome::Error(error.to_string()),
+                Ok(rendered) => (rendered.sql, None),
+                Err(error) => return Err(TestOutcome::Error(error.to_string())),
             }
         }
         kind => {
@@ -768,14 +828,19 @@ async fn run_test<W: Warehouse>(
             let filter = match &test.filter {
                 Some(filter) => match renderer.render(&test.name, filter, Pass::Parse) {
                     Ok(rendered) => Some(rendered.sql),
-                    Err(error) => return TestOutcome::Error(error.to_string()),
+                    Err(error) => return Err(TestOutcome::Error(error.to_string())),
                 },
                 None => None,
             };
-            checks::generic_sql(kind, relations, sources, filter.as_deref()).expect("generic tests have SQL")
+            let sql = checks::generic_sql(kind, relations, sources, filter.as_deref()).expect("generic tests have SQL");
+            (sql, filter)
         }
-    };
-    match warehouse.query(&checks::count_sql(&failing_rows)).await {
+    })
+}
+
+/// Runs a failing-rows query and counts its rows.
+async fn count_failing_rows<W: Warehouse>(warehouse: &mut W, failing_rows: &str) -> TestOutcome {
+    match warehouse.query(&checks::count_sql(failing_rows)).await {
         Ok(table) => match table.scalar_i64() {
             // Zero rows too: `judge` compares the count with the test's thresholds.
             Some(n) => TestOutcome::Fail { failing_rows: n },

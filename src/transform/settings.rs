@@ -30,6 +30,10 @@ pub struct TransformArgs {
     /// Values for `var()`, as dbt takes them: a YAML mapping, e.g. '{days: 3}'.
     #[arg(long)]
     pub vars: Option<String>,
+    /// Check whole tables: no test of an incremental model checks only what the run
+    /// merged, even after it passed (e.g. after editing a table by hand).
+    #[arg(long)]
+    pub full_checks: bool,
 }
 
 /// The dbt project and the target it is built for, as given: what the transform
@@ -118,6 +122,7 @@ impl TransformArgs {
                     target_name: Some(project.target_name),
                     // dbt's place for them: target/ in the project.
                     target_path: Some(project.dir.join("target")),
+                    full_checks: self.full_checks,
                 },
             }
         })
@@ -148,6 +153,7 @@ mod tests {
             full_refresh: false,
             skip_freshness: false,
             vars: None,
+            full_checks: false,
         }
     }
 
