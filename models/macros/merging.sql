@@ -28,7 +28,7 @@
 (select max(loaded_at) from {{ staging_table }}) - interval '{{ var("late_load_window_hours") }} hours'
 {%- endset -%}
 loaded_at > {{ since }}
-    and file_name not in (select file_name from {{ staging_table }} where loaded_at > {{ since }})
+    and file_name not in (select distinct file_name from {{ staging_table }} where loaded_at > {{ since }})
 {%- endmacro %}
 
 {#- The target's column `name` in an incremental predicate, qualified as the adapter's

@@ -17,10 +17,11 @@ from (
     select file_name, count(*) as rows_loaded
     from {{ raw_relation }}
     where loaded_at >= {{ since }}
-        and file_name not in (select file_name from {{ ref(staged) }} where loaded_at >= {{ since }})
     group by file_name
-) as unstaged
-where {{ file_slot('file_name') }} not in (
+) as loaded
+-- File names compared as sets (a day holds a few hundred files and millions of rows).
+where file_name not in (select distinct file_name from {{ ref(staged) }} where loaded_at >= {{ since }})
+    and {{ file_slot('file_name') }} not in (
     select {{ file_slot('file_name') }}
     from (select distinct file_name from {{ ref(staged) }} where loaded_at >= {{ since }}) as staged_files
 )

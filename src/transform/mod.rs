@@ -374,7 +374,7 @@ pub async fn run<W: Warehouse>(
     // first, in a run that selects everything, as `dbt build` runs them.
     if options.select.is_empty() {
         for test in tests.iter().filter(|t| t.refs.is_empty()) {
-            let result = run_planned_test(warehouse, &renderer, test, &relations, &project.sources, None).await;
+            let (result, _) = run_planned_test(warehouse, &renderer, test, &relations, &project.sources, None).await;
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
             }
@@ -440,6 +440,7 @@ pub async fn run<W: Warehouse>(
         // As in `dbt build`, a failing test stops what is built on its models, not the
         // other tests of this batch: they all still run.
         let mut failed_models = Vec::new();
+        let mut passes = Vec::new();
         for test in tests_after.get(name).into_iter().flatten() {
             let result = if test.refs.iter().any(|r| broken.contains_key(r)) {
                 TestResult {
@@ -450,7 +451,10 @@ pub async fn run<W: Warehouse>(
                 }
             } else {
                 let increment = incremental_model.then_some(&increment);
-                run_planned_test(warehouse, &renderer, test, &relations, &project.sources, increment).await
+                let (result, pass) =
+                    run_planned_test(warehouse, &renderer, test, &relations, &project.sources, increment).await;
+                passes.extend(pass);
+                result
             };
             if result.fails_run() {
                 warn!(test = %result.name, outcome = ?result.outcome, "test failed");
@@ -458,6 +462,9 @@ pub async fn run<W: Warehouse>(
             }
             on_step(&Step::Test(result.clone()));
             report.tests.push(result);
+        }
+        if let Err(error) = passed_checks::record(warehouse, &plan.relation, &passes).await {
+            warn!(model = %name, %error, "could not record the passed tests; the next run checks the whole table");
         }
         if merged {
             if let Err(error) = materialize::drop_batch(warehouse, &plan.relation).await {
@@ -741,8 +748,9 @@ struct Increment<'a> {
 
 /// Runs a planned test and judges its failing rows by its severity and thresholds.
 /// On an incremental model (`increment`), a generic test that passed last time with
-/// the same query checks only what this run merged; a test that finds no failing row
-/// is recorded as passed for the next run.
+/// the same query checks only what this run merged; a narrowable test that finds no
+/// failing row comes back with its name and full query, to be recorded as passed for
+/// the next run ([`passed_checks::record`]).
 async fn run_planned_test<W: Warehouse>(
     warehouse: &mut W,
     renderer: &Renderer<'_>,
@@ -750,8 +758,9 @@ async fn run_planned_test<W: Warehouse>(
     relations: &BTreeMap<NodeName, Relation>,
     sources: &[project::SourceTable],
     increment: Option<&Increment<'_>>,
-) -> TestResult {
+) -> (TestResult, Option<(String, String)>) {
     let started = Instant::now();
+    let mut pass = None;
     let outcome = match failing_rows_sql(renderer, test.test, relations, sources) {
         Ok((full, filter)) => {
             let kind = &test.test.kind;
@@ -761,23 +770,22 @@ async fn run_planned_test<W: Warehouse>(
             let outcome = count_failing_rows(warehouse, narrowed.as_deref().unwrap_or(&full)).await;
             // No failing row at all: a pass under any thresholds, which the next run's
             // narrowed check may build on.
-            let narrowable = increment.filter(|i| checks::narrowable(kind, i.model));
-            if let (Some(i), TestOutcome::Fail { failing_rows: 0 }) = (narrowable, &outcome) {
-                if let Err(error) = passed_checks::record(warehouse, i.relation, &test.test.name, &full).await {
-                    warn!(test = %test.test.name, %error, "could not record the passed test; the next run checks the whole table");
-                }
+            let narrowable = increment.is_some_and(|i| checks::narrowable(kind, i.model));
+            if narrowable && outcome == (TestOutcome::Fail { failing_rows: 0 }) {
+                pass = Some((test.test.name.clone(), full));
             }
             outcome
         }
         Err(outcome) => outcome,
     };
     let (outcome, severity) = judge(outcome, test.severity, test.test);
-    TestResult {
+    let result = TestResult {
         name: test.test.name.clone(),
         severity,
         outcome,
         seconds: started.elapsed().as_secs_f64(),
-    }
+    };
+    (result, pass)
 }
 
 /// dbt's test status from the failing-row count: with severity error, a failure when

@@ -60,25 +60,34 @@ pub async fn take<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> BTree
     passed
 }
 
-/// Records that `test_name` on `relation` passed with the query `checked_sql`.
+/// Records that the `passes` (test name, the query it passed with) on `relation`
+/// passed, in one statement.
 pub async fn record<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
-    test_name: &str,
-    checked_sql: &str,
+    passes: &[(String, String)],
 ) -> Result<(), WarehouseError> {
+    if passes.is_empty() {
+        return Ok(());
+    }
     let table = table(relation);
     warehouse
         .execute(&format!(
             "create table if not exists {table} (relation_name varchar, test_name varchar, checked_sql varchar)"
         ))
         .await?;
+    let rows: Vec<String> = passes
+        .iter()
+        .map(|(test_name, checked_sql)| {
+            format!(
+                "({}, {}, {})",
+                quoted(&relation.name),
+                quoted(test_name),
+                quoted(checked_sql)
+            )
+        })
+        .collect();
     warehouse
-        .execute(&format!(
-            "insert into {table} values ({}, {}, {})",
-            quoted(&relation.name),
-            quoted(test_name),
-            quoted(checked_sql)
-        ))
+        .execute(&format!("insert into {table} values {}", rows.join(", ")))
         .await
 }
