@@ -247,14 +247,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 options.data_dir.display()
             );
             let mut progress = progress::Stages::default();
+            let (mut extracted, mut slots_extracted) = (0u64, 0u64);
             let run = pipeline::demo(&options, |event| match event {
                 DemoEvent::Stage { name, total } => progress.start(name, total),
                 DemoEvent::Slot(manifest) => {
                     let outcome = twitch_pipeline::extract::ExtractOutcome::Extracted(Box::new(manifest.clone()));
                     progress.step(Some(format!("  {}", pipeline::summary_line(&outcome))));
+                    extracted += manifest.files.iter().map(|f| f.rows).sum::<u64>();
+                    slots_extracted += 1;
+                    progress.rows(slots_extracted, u64::from(slots), extracted);
                 }
+                DemoEvent::Loading { done, total, rows } => progress.rows(done as u64, total as u64, rows),
                 DemoEvent::Loaded(summary) => {
-                    progress.step(Some(format!("  {}", summary.line(0.0).trim_end_matches("; 0.0 s"))))
+                    progress.line(format!("  {}", summary.line(0.0).trim_end_matches("; 0.0 s")))
                 }
                 // The demo shows only what went wrong; `transform` shows every step.
                 DemoEvent::Step(step) => progress.step((!step.went_well()).then(|| format!("  {step}"))),

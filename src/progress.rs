@@ -18,11 +18,7 @@ impl Stages {
     pub fn start(&mut self, name: &'static str, total: Option<u64>) {
         self.finish();
         let bar = match total {
-            Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:32}] {pos}/{len} {elapsed}")
-                    .expect("the template is valid")
-                    .progress_chars("=> "),
-            ),
+            Some(total) => ProgressBar::new(total).with_style(bar_style()),
             None => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{prefix:>10} {spinner} {elapsed}").expect("the template is valid"),
             ),
@@ -48,10 +44,39 @@ impl Stages {
         }
     }
 
+    /// Prints `line` above the bar, without a step.
+    pub fn line(&mut self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    /// Where the stage is: `position` of `length` steps, and `rows` so far, shown with
+    /// their rate since the stage began (rows/s).
+    pub fn rows(&mut self, position: u64, length: u64, rows: u64) {
+        if let Some(bar) = &self.bar {
+            if bar.length() != Some(length) {
+                bar.set_style(bar_style());
+                bar.set_length(length);
+            }
+            bar.set_position(position);
+            let seconds = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / seconds));
+        }
+    }
+
     /// Clears the last bar.
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A stage of known length: its steps, time, and a message (rows and rows/s).
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>10} [{bar:32}] {pos}/{len} {elapsed} {msg}")
+        .expect("the template is valid")
+        .progress_chars("=> ")
 }

@@ -108,11 +108,24 @@ impl From<DuckDbError> for SlotFailure {
 /// or files cannot be read is skipped (and reported) while the later slots load.
 #[instrument(skip_all, fields(lake = lake.url()))]
 pub async fn load_lake(lake: &Lake, warehouse: &mut DuckDbWarehouse) -> Result<LoadSummary, LoadError> {
+    load_lake_with_progress(lake, warehouse, |_, _, _| {}).await
+}
+
+/// [`load_lake`], calling `on_slot(done, total, summary so far)` after each committed
+/// slot, for a progress bar.
+pub async fn load_lake_with_progress(
+    lake: &Lake,
+    warehouse: &mut DuckDbWarehouse,
+    mut on_slot: impl FnMut(usize, usize, &LoadSummary),
+) -> Result<LoadSummary, LoadError> {
     let started = Instant::now();
     let loaded = loaded_files(warehouse)?;
     let mut summary = LoadSummary::default();
-    for slot in lake.committed_slots().await? {
-        match load_slot(lake, warehouse, slot, &loaded, &mut summary).await {
+    let committed = lake.committed_slots().await?;
+    for (done, slot) in committed.iter().copied().enumerate() {
+        let outcome = load_slot(lake, warehouse, slot, &loaded, &mut summary).await;
+        on_slot(done + 1, committed.len(), &summary);
+        match outcome {
             Ok(0) => {}
             Ok(_) => summary.slots += 1,
             Err(SlotFailure::Skip(reason)) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::Utc;
 
-use super::{connect, load, open_warehouse};
+use super::{connect, load_with_progress, open_warehouse};
 use crate::extract::{ExtractOptions, ExtractOutcome, extract_slot};
 use crate::lake::{Lake, LakeUrl, Manifest, Slot};
 use crate::load::LoadSettings;
@@ -33,6 +33,8 @@ pub enum DemoEvent<'a> {
     Stage { name: &'static str, total: Option<u64> },
     /// A slot was extracted.
     Slot(&'a Manifest),
+    /// The load finished `done` of `total` committed slots, with `rows` rows so far.
+    Loading { done: usize, total: usize, rows: u64 },
     /// The load finished.
     Loaded(&'a crate::load::LoadSummary),
     /// A model, test or freshness check finished.
@@ -120,10 +122,16 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         name: "load",
         total: None,
     });
-    let load = load(&LoadSettings {
-        lake: lake_url,
-        warehouse: database.clone(),
-    })
+    let load = load_with_progress(
+        &LoadSettings {
+            lake: lake_url,
+            warehouse: database.clone(),
+        },
+        |done, total, summary| {
+            let rows = summary.rows.values().sum();
+            on_event(DemoEvent::Loading { done, total, rows })
+        },
+    )
     .await?;
     on_event(DemoEvent::Loaded(&load));
 

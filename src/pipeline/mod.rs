@@ -106,9 +106,18 @@ pub fn run_id() -> String {
 /// Loads every committed lake file not loaded yet into the embedded warehouse.
 #[cfg(feature = "duckdb")]
 pub async fn load(settings: &LoadSettings) -> anyhow::Result<crate::load::LoadSummary> {
+    load_with_progress(settings, |_, _, _| {}).await
+}
+
+/// [`load`], calling `on_slot(done, total, summary so far)` after each committed slot.
+#[cfg(feature = "duckdb")]
+pub async fn load_with_progress(
+    settings: &LoadSettings,
+    on_slot: impl FnMut(usize, usize, &crate::load::LoadSummary),
+) -> anyhow::Result<crate::load::LoadSummary> {
     let lake = Lake::open(&settings.lake)?;
     let mut warehouse = crate::warehouse::DuckDbWarehouse::open_target(&settings.warehouse)?;
-    Ok(crate::load::load_lake(&lake, &mut warehouse).await?)
+    Ok(crate::load::load_lake_with_progress(&lake, &mut warehouse, on_slot).await?)
 }
 
 /// Where `project`, built for its target, puts the models the report and `status` read.
