@@ -202,16 +202,12 @@ fn demo_runs_and_a_rerun_continues_with_the_next_slots() {
     }
 }
 
+/// The names of the files under `dir`, at any depth, sorted.
 fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            names.extend(walk(&path));
-        } else {
-            names.push(path.file_name().unwrap().to_string_lossy().into_owned());
-        }
-    }
+    let mut names: Vec<String> = files_under(dir)
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }

@@ -26,27 +26,12 @@ pub fn generic_sql(
                 .map(|s| format!("{}.{}", s.schema, s.identifier))
                 .expect("tests refer to declared sources"),
         };
-        match filter {
-            Some(filter) => format!("(select * from {relation} where {filter})"),
-            None => relation,
-        }
+        filtered(&relation, filter)
     };
     Some(match kind {
-        TestKind::NotNull { model, column } => {
-            format!(
-                "select {column} from {} as dbt_subquery where {column} is null",
-                tested(model)
-            )
+        TestKind::NotNull { model, .. } | TestKind::Unique { model, .. } | TestKind::AcceptedValues { model, .. } => {
+            column_test_sql(kind, &tested(model), None)?
         }
-        TestKind::Unique { model, column } => format!(
-            "select {column} as unique_field, count(*) as n_records from {} as dbt_subquery where {column} is not null group by {column} having count(*) > 1",
-            tested(model)
-        ),
-        TestKind::AcceptedValues { model, column, values } => format!(
-            "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
-            tested(model),
-            quoted_list(values)
-        ),
         TestKind::Relationships {
             model,
             column,
@@ -82,29 +67,43 @@ pub fn batch_sql(
     if !narrowable(kind, model) {
         return None;
     }
-    let filtered = |from: &str| match filter {
+    match kind {
+        // A duplicate needs a new row: the model's rows, for the values the batch brings.
+        TestKind::Unique { .. } => column_test_sql(kind, &filtered(&relation.to_string(), filter), Some(batch)),
+        _ => column_test_sql(kind, &filtered(batch, filter), None),
+    }
+}
+
+/// `from` with only the rows dbt's `where` keeps, as dbt writes it.
+fn filtered(from: &str, filter: Option<&str>) -> String {
+    match filter {
         Some(filter) => format!("(select * from {from} where {filter})"),
         None => from.to_string(),
-    };
+    }
+}
+
+/// The failing-rows query of a `not_null`, `unique` or `accepted_values` test over
+/// `from`, as dbt writes it; `unique` counts only the values found in `unique_among`,
+/// when given. `None` for the other kinds.
+fn column_test_sql(kind: &TestKind, from: &str, unique_among: Option<&str>) -> Option<String> {
     Some(match kind {
         TestKind::NotNull { column, .. } => {
+            format!("select {column} from {from} as dbt_subquery where {column} is null")
+        }
+        TestKind::Unique { column, .. } => {
+            let among = unique_among
+                .map(|table| format!(" and {column} in (select {column} from {table})"))
+                .unwrap_or_default();
             format!(
-                "select {column} from {} as dbt_subquery where {column} is null",
-                filtered(batch)
+                "select {column} as unique_field, count(*) as n_records from {from} as dbt_subquery \
+                 where {column} is not null{among} group by {column} having count(*) > 1"
             )
         }
-        TestKind::Unique { column, .. } => format!(
-            "select {column} as unique_field, count(*) as n_records from {} as dbt_subquery \
-             where {column} is not null and {column} in (select {column} from {batch}) \
-             group by {column} having count(*) > 1",
-            filtered(&relation.to_string())
-        ),
         TestKind::AcceptedValues { column, values, .. } => format!(
-            "select {column} as value_field, count(*) as n_records from {} as dbt_subquery where {column} not in ({}) group by {column}",
-            filtered(batch),
+            "select {column} as value_field, count(*) as n_records from {from} as dbt_subquery where {column} not in ({}) group by {column}",
             quoted_list(values)
         ),
-        _ => return None,
+        TestKind::Relationships { .. } | TestKind::Singular { .. } => return None,
     })
 }
 
