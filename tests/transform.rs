@@ -817,3 +817,35 @@ async fn a_failed_test_checks_the_whole_table_until_it_passes_then_only_what_is_
     }
     assert_eq!(run(&mut warehouse, false).await, TestOutcome::Fail { failing_rows: 1 });
 }
+
+/// A record of passed tests that cannot be read (here: its table lost a column; in
+/// Snowflake, a lost grant) fails the model with the reason, instead of merging rows
+/// that a stale record would let go unchecked.
+#[tokio::test]
+async fn an_unreadable_record_of_passed_tests_fails_the_model_with_the_reason() {
+    let Simulated { mut warehouse, .. } = simulated(20, 0..2).await;
+    warehouse
+        .execute(
+            "create or replace table main_marts.twitch_pipeline_passed_checks as \
+             select 'fact_stream_snapshots' as relation_name, 'x' as test_name",
+        )
+        .await
+        .unwrap();
+    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let failed: Vec<String> = report
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.outcome {
+            NodeOutcome::Failed(message) => Some(format!("{}: {message}", node.name)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0].starts_with("fact_stream_snapshots: ")
+            && failed[0].contains("cannot take the record of its tests that passed last run"),
+        "{failed:#?}"
+    );
+}

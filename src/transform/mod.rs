@@ -393,11 +393,16 @@ pub async fn run<W: Warehouse>(
         let incremental_model = plan.config.materialized == config::Materialized::Incremental;
         let passed_before = match (incremental_model, blocked) {
             (true, None) => passed_checks::take(warehouse, &plan.relation).await,
-            _ => BTreeMap::new(),
+            _ => Ok(BTreeMap::new()),
         };
-        let outcome = match blocked {
-            Some(cause) => NodeOutcome::Skipped { because: cause.clone() },
-            None => match build_node(
+        let outcome = match (blocked, &passed_before) {
+            (Some(cause), _) => NodeOutcome::Skipped { because: cause.clone() },
+            (None, Err(error)) => NodeOutcome::Failed(format!(
+                "{}: cannot take the record of its tests that passed last run (in {}.twitch_pipeline_passed_checks): \
+                 {error}; not built, so no row goes unchecked",
+                plan.node.path, plan.relation.schema
+            )),
+            (None, Ok(_)) => match build_node(
                 warehouse,
                 &renderer,
                 plan,
@@ -420,13 +425,14 @@ pub async fn run<W: Warehouse>(
             }
             NodeOutcome::Built(_) => info!(model = %name, relation = %plan.relation, "built"),
         }
+        let no_passes = BTreeMap::new();
         let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
         let batch = materialize::batch_table(&plan.relation);
         let increment = Increment {
             model: name,
             relation: &plan.relation,
             batch: (merged && !options.full_checks).then_some(batch.as_str()),
-            passed_before: &passed_before,
+            passed_before: passed_before.as_ref().unwrap_or(&no_passes),
         };
         let result = NodeResult {
             name: name.clone(),

@@ -12,17 +12,21 @@
 
 use std::collections::BTreeMap;
 
+use super::materialize::{Existing, existing};
 use super::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
 
 const TABLE: &str = "twitch_pipeline_passed_checks";
 
-fn table(relation: &Relation) -> String {
+fn table_relation(relation: &Relation) -> Relation {
     Relation {
         schema: relation.schema.clone(),
         name: TABLE.to_string(),
     }
-    .to_string()
+}
+
+fn table(relation: &Relation) -> String {
+    table_relation(relation).to_string()
 }
 
 fn quoted(text: &str) -> String {
@@ -30,34 +34,40 @@ fn quoted(text: &str) -> String {
 }
 
 /// The tests of `relation` that passed on their last run, by name, with the query
-/// each passed with; the records are removed. None before the first record.
-pub async fn take<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> BTreeMap<String, String> {
+/// each passed with; the records are removed. None before the first record. A record
+/// that cannot be read or removed is an error: left in place, it would vouch for rows
+/// this run merges unchecked.
+pub async fn take<W: Warehouse>(
+    warehouse: &mut W,
+    relation: &Relation,
+) -> Result<BTreeMap<String, String>, WarehouseError> {
     let condition = format!("relation_name = {}", quoted(&relation.name));
-    let Ok(rows) = warehouse
+    let rows = match warehouse
         .query(&format!(
             "select test_name, checked_sql from {} where {condition}",
             table(relation)
         ))
         .await
-    else {
-        // No table yet: nothing passed here before.
-        return BTreeMap::new();
+    {
+        Ok(rows) => rows,
+        // No table yet: nothing passed here before (asked only when the read fails,
+        // so a run costs one query per model).
+        Err(_) if existing(warehouse, &table_relation(relation)).await? == Existing::Absent => {
+            return Ok(BTreeMap::new());
+        }
+        Err(error) => return Err(error),
     };
     let passed: BTreeMap<String, String> = rows
         .rows
         .iter()
         .filter_map(|row| Some((row.first()?.clone()?, row.get(1)?.clone()?)))
         .collect();
-    if !passed.is_empty()
-        && warehouse
+    if !passed.is_empty() {
+        warehouse
             .execute(&format!("delete from {} where {condition}", table(relation)))
-            .await
-            .is_err()
-    {
-        // Records that cannot be removed cannot be trusted after this run.
-        return BTreeMap::new();
+            .await?;
     }
-    passed
+    Ok(passed)
 }
 
 /// Records that the `passes` (test name, the query it passed with) on `relation`
