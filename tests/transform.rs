@@ -849,3 +849,62 @@ async fn an_unreadable_record_of_passed_tests_fails_the_model_with_the_reason() 
         "{failed:#?}"
     );
 }
+
+/// Hour by hour, the daily aggregates fold each run's new slots into the day's rows
+/// (streams switch games, broadcasts start and end, the days cross midnight); a late
+/// slot makes them rebuild the days from it. Either way they equal a full rebuild.
+#[tokio::test]
+async fn the_daily_aggregates_run_slot_by_slot_equal_a_rebuild() {
+    let mut s = simulated(200, 10..12).await;
+    let aggregates = [
+        "main_marts.fct_broadcasts",
+        "main_marts.agg_streamer_daily",
+        "main_marts.agg_game_daily",
+        "main_marts.agg_language_daily",
+    ];
+    // 22:30 to 00:15 one slot a run, across midnight.
+    for n in 12..18 {
+        add_slots(&mut s, n..n + 1).await;
+    }
+    let [games, days] = rows(
+        &mut s.warehouse,
+        "select max(games_played), count(distinct snapshot_date) from main_marts.agg_streamer_daily",
+    )
+    .await
+    .remove(0)
+    .try_into()
+    .unwrap();
+    assert!(
+        games.parse::<i64>().unwrap() >= 2 && days == "2",
+        "{games} games, {days} days"
+    );
+
+    // The runs folded: a value written into the day's row by hand outlives the next
+    // run that adds a slot after it...
+    let tamper = "update main_marts.agg_streamer_daily set broadcasts = broadcasts + 1000 \
+                  where snapshot_date = '2026-11-24' and user_id = (select min(user_id) from main_marts.agg_streamer_daily where snapshot_date = '2026-11-24')";
+    let tampered = "select count(*) from main_marts.agg_streamer_daily where broadcasts >= 1000";
+    s.warehouse.execute(tamper).await.unwrap();
+    add_slots(&mut s, 18..19).await;
+    assert_eq!(count_where(&mut s.warehouse, tampered).await, 1, "folded into");
+    // ...and a late slot (21:30, before every slot counted) rebuilds the days from it.
+    add_slots(&mut s, 6..7).await;
+    assert_eq!(count_where(&mut s.warehouse, tampered).await, 0, "rebuilt");
+
+    add_slots(&mut s, 19..20).await;
+    let incremental = contents_of(&mut s.warehouse, &aggregates).await;
+    let rebuilt = rebuild(&mut s.warehouse, &[]).await;
+    assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
+    assert_eq!(contents_of(&mut s.warehouse, &aggregates).await, incremental);
+}
+
+/// Extracts `slots`, loads them and transforms.
+async fn add_slots(s: &mut Simulated, slots: std::ops::Range<i64>) {
+    extract_slots(&s.sim, &s.client, &s.lake, slots).await;
+    load_lake(&s.lake, &mut s.warehouse).await.unwrap();
+    transform(&mut s.warehouse).await;
+}
+
+async fn count_where(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
+    warehouse.query(sql).await.unwrap().scalar_i64().unwrap()
+}

@@ -22,6 +22,30 @@ cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
 {%- endif -%}
 {%- endmacro %}
 
+{#- The days a folding aggregate (see agg_streamer_daily) rebuilds from the fact: all
+    of them, or in an incremental run that cannot fold, the days from the earliest
+    new snapshot's (none when it folds). Reads the model's `plan`. -#}
+{% macro days_to_rebuild(column) -%}
+{%- if is_incremental() -%}
+{{ column }} >= (select first_new_date from plan where not folds)
+{%- else -%}
+1 = 1
+{%- endif -%}
+{%- endmacro %}
+
+{#- A count of slots, or a sum of viewers over slots, back from the hours `hours()`
+    made of it. The division is exact to far below one half, so rounding gives back
+    the integer, and hours computed again from it equal a full build's. -#}
+{% macro from_hours(column) -%}
+cast(round({{ column }} / {{ var('snapshot_interval_hours') }}) as bigint)
+{%- endmacro %}
+
+{#- The larger of two values where either may be NULL (not both): Snowflake's
+    greatest() is NULL when any argument is. -#}
+{% macro larger(a, b) -%}
+greatest(coalesce({{ a }}, {{ b }}), coalesce({{ b }}, {{ a }}))
+{%- endmacro %}
+
 {#- Daily audience of a dimension (game, language) from the snapshot fact.
     Peaks are of concurrent totals within one slot; averages are over every slot the
     pipeline observed that day, so a game missing from a slot counts as zero there. -#}
