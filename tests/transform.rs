@@ -850,9 +850,10 @@ async fn an_unreadable_record_of_passed_tests_fails_the_model_with_the_reason() 
     );
 }
 
-/// Hour by hour, the daily aggregates fold each run's new slots into the day's rows
-/// (streams switch games, broadcasts start and end, the days cross midnight); a late
-/// slot makes them rebuild the days from it. Either way they equal a full rebuild.
+/// Hour by hour, the broadcasts and the streamers' days fold each run's new slots into
+/// their rows (streams switch games, broadcasts start and end, the days cross
+/// midnight); a late slot makes them recompute from it. Either way they and the other
+/// daily aggregates equal a full rebuild.
 #[tokio::test]
 async fn the_daily_aggregates_run_slot_by_slot_equal_a_rebuild() {
     let mut s = simulated(200, 10..12).await;

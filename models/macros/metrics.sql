@@ -40,6 +40,11 @@ cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
 cast(round({{ column }} / {{ var('snapshot_interval_hours') }}) as bigint)
 {%- endmacro %}
 
+{#- The smaller of two values where either may be NULL (not both), as `larger`. -#}
+{% macro smaller(a, b) -%}
+least(coalesce({{ a }}, {{ b }}), coalesce({{ b }}, {{ a }}))
+{%- endmacro %}
+
 {#- The larger of two values where either may be NULL (not both): Snowflake's
     greatest() is NULL when any argument is. -#}
 {% macro larger(a, b) -%}
