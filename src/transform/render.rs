@@ -318,9 +318,12 @@ impl<'p> Renderer<'p> {
             let returned = Arc::clone(&returned);
             env.add_function(
                 name.clone(),
+                // Keyword arguments too (`current_versions(..., by_staged_at=true)`):
+                // they reach the macro as written.
                 move |state: &mut minijinja::State<'_, '_>,
-                      args: minijinja::value::Rest<Value>|
+                      args: minijinja::value::Rest<minijinja::value::ValueOrKwargs>|
                       -> Result<Value, Error> {
+                    let args = args.into_values();
                     let target = state
                         .lookup(&body)
                         .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("macro {body} is not loaded")))?;
@@ -622,14 +625,25 @@ mod tests {
         let project = project(
             &[
                 ("m/a.sql", "{% macro outer(x) %}[{{ inner(x) }}]{% endmacro %}"),
-                ("m/b.sql", "{% macro inner(x) %}{{ x }}@{{ target.type }}{% endmacro %}"),
+                (
+                    "m/b.sql",
+                    "{% macro inner(x, y='-') %}{{ x }}{{ y }}@{{ target.type }}{% endmacro %}",
+                ),
             ],
             &[],
         );
         let renderer = Renderer::new(&project, duckdb());
         assert_eq!(
             renderer.render("x.sql", "{{ outer('v') }}", Pass::Parse).unwrap().sql,
-            "[v@duckdb]"
+            "[v-@duckdb]"
+        );
+        // Keyword arguments, as dbt passes them.
+        assert_eq!(
+            renderer
+                .render("x.sql", "{{ inner('v', y='+') }} {{ inner(x='w') }}", Pass::Parse)
+                .unwrap()
+                .sql,
+            "v+@duckdb w-@duckdb"
         );
     }
 
