@@ -281,7 +281,9 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     // Slot 2's streams file starts loading first and commits last: slot 3 is loaded
     // and transformed in between, so slot 2's rows appear behind newer ones.
     let late = manifest(2).await.file(Entity::Streams).unwrap().path.clone();
-    emulator.slow_down(&late, Duration::from_secs(3));
+    // Long enough for the hourly run below on a busy 2-core machine (3 s was not,
+    // with the test's neighbour running).
+    emulator.slow_down(&late, Duration::from_secs(8));
     deliver(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     deliver(3).await;

@@ -104,7 +104,7 @@ async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
     let loaded = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!(loaded.rejected, 1, "the malformed line is rejected, the rest loads");
     let first = transform(&mut warehouse).await;
-    assert_eq!(first.nodes.len(), 12);
+    assert_eq!(first.nodes.len(), 13);
     assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 4);
 
     // Second delivery: the late slot 1, and slot 3 where alice is now alice2.

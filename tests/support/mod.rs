@@ -41,7 +41,7 @@ pub fn required_tool(name: &str, what: &str) -> Option<String> {
 }
 
 /// Every relation the repository's dbt project builds.
-pub const MODELS: [&str; 12] = [
+pub const MODELS: [&str; 13] = [
     "main_staging.stg_streams",
     "main_staging.stg_users",
     "main_staging.stg_games",
@@ -54,6 +54,7 @@ pub const MODELS: [&str; 12] = [
     "main_marts.agg_streamer_daily",
     "main_marts.agg_game_daily",
     "main_marts.agg_language_daily",
+    "main_staging.stg_user_versions",
 ];
 
 pub fn slot() -> Slot {
