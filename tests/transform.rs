@@ -338,7 +338,7 @@ async fn a_bad_row_among_the_recent_loads_fails_the_history_tests() {
             .clone()
     };
     for failing in [
-        "unique_fact_stream_snapshots_snapshot_key",
+        "unique_fact_stream_snapshots_slot_stream_key",
         "assert_no_negative_viewers",
     ] {
         assert_eq!(outcome(failing), TestOutcome::Fail { failing_rows: 1 }, "{failing}");
@@ -771,7 +771,7 @@ async fn a_failed_test_checks_the_whole_table_until_it_passes_then_only_what_is_
         lake,
         mut warehouse,
     } = simulated(50, 0..2).await;
-    let unique = "unique_fact_stream_snapshots_snapshot_key";
+    let unique = "unique_fact_stream_snapshots_slot_stream_key";
     let run = async |warehouse: &mut DuckDbWarehouse, full_checks: bool| {
         let options = TransformOptions {
             full_checks,
@@ -810,7 +810,7 @@ async fn a_failed_test_checks_the_whole_table_until_it_passes_then_only_what_is_
             .execute(
                 "insert into main_staging.stg_streams \
                  select * replace (staged_at + interval 1 hour as staged_at) from main_staging.stg_streams \
-                 order by snapshot_key limit 1",
+                 order by slot_stream_key limit 1",
             )
             .await
             .unwrap();

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='marts',
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='slot_stream_key', schema='marts',
     incremental_predicates=[
         incremental_target_column('snapshot_at') ~ " >= (select min(snapshot_at) from " ~ model_relation('staging', 'stg_streams')
         ~ " where staged_at > (select max(staged_at) from " ~ model_relation('marts', 'fact_stream_snapshots') ~ "))"
@@ -12,7 +12,7 @@
 -- A replaced row is of the same slot as a new one: the predicate lets the delete skip
 -- older slots (named through model_relation: dbt renders config before ref() or this).
 select
-    snapshot_key,
+    slot_stream_key,
     stream_id,
     user_id,
     user_login,

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='delete+insert', unique_key='snapshot_key', schema='staging',
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='slot_stream_key', schema='staging',
     incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging', 'stg_streams')]
 ) }}
 
@@ -52,7 +52,11 @@ typed as (
 )
 
 select
-    stream_id || '@' || cast(snapshot_at as varchar) as snapshot_key,
+    -- The slot first: rows are stored in time order, so the keys are too, and a lookup
+    -- of recent keys (a merge, the fact's unique test) skips the older blocks by their
+    -- min/max. (Named anew when it was `stream_id@slot`, so that a table keyed the old
+    -- way fails with the advice to rebuild, not merge a reload under a second key.)
+    cast(snapshot_at as varchar) || '@' || stream_id as slot_stream_key,
     *
 from typed
 qualify row_number() over (
