@@ -65,12 +65,7 @@ async fn rebuild(warehouse: &mut DuckDbWarehouse, select: &[&str]) -> RunReport 
 }
 
 async fn count(warehouse: &mut DuckDbWarehouse, relation: &str) -> i64 {
-    warehouse
-        .query(&format!("select count(*) from {relation}"))
-        .await
-        .unwrap()
-        .scalar_i64()
-        .unwrap()
+    count_where(warehouse, &format!("select count(*) from {relation}")).await
 }
 
 /// The fixture, in two deliveries: slot 1 arrives late (after slot 2 was transformed),
@@ -906,6 +901,7 @@ async fn add_slots(s: &mut Simulated, slots: std::ops::Range<i64>) {
     transform(&mut s.warehouse).await;
 }
 
+/// The count a `select count(*) …` returns.
 async fn count_where(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
     warehouse.query(sql).await.unwrap().scalar_i64().unwrap()
 }

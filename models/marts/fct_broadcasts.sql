@@ -54,7 +54,9 @@ bounds as (
     select
         case when folds then cast('9999-12-31' as timestamp)
             else least(first_new_at, coalesce(earliest_touched, first_new_at)) end as recompute_from,
-        case when folds then earliest_touched end as fold_reads_from
+        -- (With no touched broadcast, none has an earlier row: an empty range, not a
+        -- NULL bound.)
+        case when folds then coalesce(earliest_touched, first_new_at) end as fold_reads_from
     from plan
     cross join (select min(first_seen_at) as earliest_touched from touched) as touched_bounds
 ),
