@@ -214,3 +214,71 @@ async fn a_slot_the_lake_cannot_give_is_skipped_and_reported_and_the_later_slots
     assert_eq!((next.files_loaded, next.files_already_loaded), (2, 1));
     assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 3);
 }
+
+#[tokio::test]
+async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_load_takes_them_all() {
+    let (_dir, lake) = temp_lake();
+    for n in 0..3 {
+        let stream = format!(r#"{{"id":"s{n}"}}"#);
+        let game = format!(r#"{{"id":"g{n}"}}"#);
+        commit_slot(
+            &lake,
+            slot().offset(n),
+            &[(Entity::Streams, &[stream.as_str()]), (Entity::Games, &[game.as_str()])],
+        )
+        .await;
+    }
+    // The warehouse refuses the last slot's game (a constraint stands in for a full
+    // disk or a crash): the load stops there with the file named.
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    warehouse
+        .connection()
+        .execute_batch(
+            "DROP TABLE raw.raw_games;
+             CREATE TABLE raw.raw_games (
+                 raw_json JSON NOT NULL CHECK (raw_json->>'id' <> 'g2'),
+                 file_name VARCHAR NOT NULL,
+                 file_row_number BIGINT NOT NULL,
+                 loaded_at TIMESTAMP NOT NULL
+             );",
+        )
+        .unwrap();
+    let error = load_lake(&lake, &mut warehouse).await.unwrap_err().to_string();
+    let refused = Entity::Games.data_path(slot().offset(2)).to_string();
+    assert!(error.contains(&refused), "{error}");
+
+    // Whatever committed before the failure is whole: every file in the history has
+    // all its rows, and no row lacks its file's history.
+    let consistent = |w: &mut DuckDbWarehouse| {
+        count(
+            w,
+            "SELECT count(*) FROM raw.load_history h
+             FULL JOIN (SELECT file_name, count(*) AS n FROM raw.raw_streams GROUP BY ALL
+                        UNION ALL SELECT file_name, count(*) FROM raw.raw_games GROUP BY ALL) r
+               USING (file_name)
+             WHERE h.rows_loaded IS DISTINCT FROM r.n",
+        )
+    };
+    assert_eq!(consistent(&mut warehouse), 0);
+    assert!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history") < 6);
+
+    // The warehouse is usable again, and the next load takes every file left, once.
+    warehouse
+        .connection()
+        .execute_batch(
+            "ALTER TABLE raw.raw_games RENAME TO refusing;
+             CREATE TABLE raw.raw_games AS SELECT * FROM raw.refusing;
+             DROP TABLE raw.refusing;",
+        )
+        .unwrap();
+    load_lake(&lake, &mut warehouse).await.unwrap();
+    assert_eq!(consistent(&mut warehouse), 0);
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history"), 6);
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "SELECT count(*) FROM raw.raw_games WHERE raw_json->>'id' = 'g2'"
+        ),
+        1
+    );
+}
