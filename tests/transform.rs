@@ -905,3 +905,43 @@ async fn add_slots(s: &mut Simulated, slots: std::ops::Range<i64>) {
 async fn count_where(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
     warehouse.query(sql).await.unwrap().scalar_i64().unwrap()
 }
+
+/// `fct_broadcasts` reads a touched broadcast's row from a day before its Helix
+/// `started_at` on (so the table's older blocks go unread), and from the start of the
+/// table when a new snapshot has no `started_at`: a broadcast seen again two days
+/// later, with and without one, is found and counted whole.
+#[tokio::test]
+async fn a_broadcast_seen_again_days_later_is_folded_into_its_row_with_or_without_started_at() {
+    let (_dir, lake) = temp_lake();
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let (alice, bob, one) = (("u1", "alice"), ("u2", "bob"), ("g1", "Game One"));
+    let without_started_at =
+        |line: String| line.replace(r#""started_at":"2026-11-23T19:00:00Z""#, r#""started_at":null"#);
+    let dated = |slot, viewers| stream(slot, "DATED", alice, one, "en", viewers);
+    let undated = |slot, viewers| without_started_at(stream(slot, "UNDATED", bob, one, "en", viewers));
+    // Both on day 1; two days later each again, alone in its run (so no other snapshot
+    // lends the run a started_at).
+    let (first, again, later) = (at(0), at(2 * 96), at(2 * 96 + 1));
+    for (slot, streams) in [
+        (first, vec![dated(first, 10), undated(first, 10)]),
+        (again, vec![dated(again, 30)]),
+        (later, vec![undated(later, 30)]),
+    ] {
+        commit(&lake, slot, &streams, &[], &[]).await;
+        load_lake(&lake, &mut warehouse).await.unwrap();
+        transform(&mut warehouse).await;
+    }
+    assert!(undated(first, 10).contains(r#""started_at":null"#));
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select stream_id, cast(first_seen_at as varchar), cast(last_seen_at as varchar), snapshots, peak_viewers, avg_viewers \
+             from main_marts.fct_broadcasts order by stream_id"
+        )
+        .await,
+        [
+            ["DATED", "2026-11-23 20:00:00", "2026-11-25 20:00:00", "2", "30", "20"],
+            ["UNDATED", "2026-11-23 20:00:00", "2026-11-25 20:15:00", "2", "30", "20"],
+        ]
+    );
+}

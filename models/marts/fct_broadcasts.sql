@@ -34,14 +34,24 @@ new_rows as (
 plan as (
     select
         min(snapshot_at) as first_new_at,
-        coalesce(min(snapshot_at) > (select max(last_seen_at) from {{ this }}), false) as folds
+        coalesce(min(snapshot_at) > (select max(last_seen_at) from {{ this }}), false) as folds,
+        -- How far back a touched broadcast's row can start. Helix's started_at is "when
+        -- the broadcast began" (dev.twitch.tv/docs/api/reference#get-streams), the same
+        -- in each of its snapshots, and a snapshot is at most a slot earlier (a stream
+        -- starting seconds after its slot began): the row's first_seen_at is later than
+        -- a day before any of its started_at. The table's older blocks then go unread
+        -- (by their min/max), and the read stays flat as history grows. A new snapshot
+        -- without started_at gives no bound: then the whole table is read.
+        case when count(*) = count(started_at) then min(started_at) - interval '1 day'
+            else cast('0001-01-01' as timestamp) end as touched_from
     from new_rows
 ),
 
 touched as (
     -- The broadcasts' rows as the table has them.
     select * from {{ this }}
-    where stream_id in (select stream_id from new_rows)
+    where first_seen_at >= (select touched_from from plan)
+        and stream_id in (select stream_id from new_rows)
 ),
 
 bounds as (
