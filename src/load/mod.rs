@@ -181,7 +181,7 @@ async fn commit_reads(
                 let batch_rows = batch.unwrap_or(0) + rows;
                 batch = Some(batch_rows);
                 if batch_rows >= BATCH_ROWS {
-                    commit(warehouse, &path)?;
+                    commit(warehouse, &format!("the files up to `{path}`"))?;
                     batch = None;
                 }
                 *summary.rows.entry(entity).or_default() += rows;
@@ -205,17 +205,17 @@ async fn commit_reads(
         on_slot(done, summary);
     }
     if batch.is_some() {
-        commit(warehouse, "the last files")?;
+        commit(warehouse, "the last batch of files")?;
     }
     Ok(())
 }
 
-/// Commits the open transaction, whose last file is `last`.
-fn commit(warehouse: &mut DuckDbWarehouse, last: &str) -> Result<(), DuckDbError> {
+/// Commits the open transaction, which loads `files` (for the error).
+fn commit(warehouse: &mut DuckDbWarehouse, files: &str) -> Result<(), DuckDbError> {
     warehouse
         .connection()
         .execute_batch("COMMIT")
-        .doing(format!("commit the load of the files up to `{last}`"))
+        .doing(format!("commit the load of {files}"))
 }
 
 /// What the reader hands the committer, slot by slot in order: each file of the slot,
