@@ -6,10 +6,11 @@
 //!
 //! 1. Full build of the project by our runner, and by `dbt build` (dbt-duckdb, same
 //!    DuckDB version) on the same data: dbt ÷ ours, goal ≥ 1.5 (both run the same SQL).
-//! 2. The hourly incremental run (4 new slots on top of the rest), as the hourly timer
-//!    runs it (with source freshness), ÷ a build of just those 4 slots from empty (the
-//!    same checks): goal ≤ 2. dbt's own hourly run (`dbt build`) is measured too:
-//!    dbt ÷ ours, goal ≥ 10.
+//! 2. The hourly incremental run (4 new slots on top of the rest, after an hourly run
+//!    of the 4 before them), as the hourly timer runs it (with source freshness), ÷ a
+//!    build of just those 4 slots from empty (the same checks): goal ≤ 2. dbt's own
+//!    hourly run (`dbt build`) is measured the same way: dbt ÷ ours, goal ≥ 10. The
+//!    first run after the catch-up build is printed too, for both.
 //!
 //! `cargo bench --bench transform`; `BENCH_STREAMS`, `BENCH_DAYS` change the size,
 //! `BENCH_END` the last slot, and `DBT` names the dbt executable (scripts/test installs
@@ -170,6 +171,9 @@ async fn main() {
     let first = last.offset(1 - days * 96);
     let all: Vec<Slot> = (0..days * 96).map(|i| first.offset(i)).collect();
     let new = &all[all.len() - NEW_SLOTS as usize..];
+    // The hour before it: an hourly run of those slots comes between the catch-up build
+    // and the measured run, as the hourly timer's runs follow each other.
+    let before = &all[all.len() - 2 * NEW_SLOTS as usize..all.len() - NEW_SLOTS as usize];
     println!(
         "transform benchmark: {days} days x 96 slots x {streams} streams = {} snapshot rows",
         all.len() * streams
@@ -182,13 +186,17 @@ async fn main() {
     generate(&slice, &world, new);
     println!("  generated the raw tables in {:.1} s", started.elapsed().as_secs_f64());
 
-    // Everything but the last hour, for the hourly runs.
+    // Everything but the last two hours, for the hourly runs.
     let base = dir.join("base.duckdb");
     std::fs::copy(&full, &base).unwrap();
     {
         let mut warehouse = DuckDbWarehouse::open(&base).unwrap();
         for entity in Entity::ALL {
-            let files: Vec<String> = new.iter().map(|s| format!("'{}'", entity.data_path(*s))).collect();
+            let files: Vec<String> = before
+                .iter()
+                .chain(new)
+                .map(|s| format!("'{}'", entity.data_path(*s)))
+                .collect();
             let sql = format!(
                 "delete from raw.raw_{} where file_name in ({})",
                 entity.name(),
@@ -214,9 +222,17 @@ async fn main() {
         println!("  dbt: skipped (set DBT to the dbt executable, e.g. .tools/venv/bin/dbt)");
     }
 
-    // 2. The hourly run: everything but the last hour built, then the last hour arrives.
+    // 2. The hourly run: everything but the last two hours built (catching up), the
+    // hour before the last run as an hourly run, then the last hour arrives. The run
+    // after the catch-up is slower (its deletes fall all over tables the full build
+    // wrote in its joins' order, and the checkpoint compacts them), so it is printed
+    // too, for both runners, but the goals are the hourly timer's case.
     let incremental = dir.join("incremental.duckdb");
     std::fs::copy(&base, &incremental).unwrap();
+    ours(&incremental, false).await;
+    add_slots(&full, &incremental, before).await;
+    let after_catch_up = dir.join("after-catch-up.duckdb");
+    std::fs::copy(&incremental, &after_catch_up).unwrap();
     ours(&incremental, false).await;
     add_slots(&full, &incremental, new).await;
     // Sub-second runs on a shared machine are noisy: the median of three, each on a
@@ -240,8 +256,10 @@ async fn main() {
         "  hourly run's slowest steps: {}",
         support::slowest_steps(&incremental_report, 6)
     );
+    let (catch_up_seconds, catch_up_runs, _) = median_of_runs(after_catch_up.clone()).await;
     let (slice_seconds, slice_runs, _) = median_of_runs(slice.clone()).await;
     println!("  hourly run, our runner:   {incremental_seconds:8.2} s (median of {incremental_runs:.2?})");
+    println!("  the run after catching up: {catch_up_seconds:7.2} s (median of {catch_up_runs:.2?})");
     println!("  that hour built alone:    {slice_seconds:8.2} s (median of {slice_runs:.2?})");
     println!(
         "  incremental ÷ slice = {:.2} (goal ≤ 2)",
@@ -251,9 +269,15 @@ async fn main() {
         let dbt_incremental = dir.join("dbt-incremental.duckdb");
         std::fs::copy(&base, &dbt_incremental).unwrap();
         dbt(dbt_path, &dir, &dbt_incremental);
+        add_slots(&full, &dbt_incremental, before).await;
+        let dbt_catch_up_seconds = dbt(dbt_path, &dir, &dbt_incremental);
         add_slots(&full, &dbt_incremental, new).await;
         let dbt_seconds = dbt(dbt_path, &dir, &dbt_incremental);
         println!("  hourly run, dbt build:    {dbt_seconds:8.2} s");
+        println!(
+            "  the run after catching up, dbt build: {dbt_catch_up_seconds:.2} s (dbt ÷ ours = {:.2})",
+            dbt_catch_up_seconds / catch_up_seconds
+        );
         println!(
             "  dbt ÷ ours, hourly = {:.2} (goal ≥ 10)",
             dbt_seconds / incremental_seconds
