@@ -322,6 +322,14 @@ models:
          select id, v, id * {{ var('factor') }} as scaled from {{ ref('base_events') }}",
     ),
     (
+        // Only `scaled` is updated in a matched row: id 2 keeps the `v` it was
+        // inserted with when the source changes it (dbt-adapters'
+        // default__get_merge_update_columns); updating every column would differ.
+        "models/marts/merged_some.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id', merge_update_columns=['scaled']) }}\n\
+         select id, v, id * {{ var('factor') }} as scaled from {{ ref('base_events') }}",
+    ),
+    (
         "models/marts/by_group.sql",
         "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='grp') }}\n\
          select grp, id, v from {{ ref('base_events') }}\n\
@@ -379,6 +387,7 @@ const FIDELITY_RELATIONS: &[&str] = &[
     "main.from_yaml",
     "main_marts.appended",
     "main_marts.merged",
+    "main_marts.merged_some",
     "main_marts.by_group",
     "main_marts.widened",
     "main_marts.synced",
@@ -734,8 +743,8 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The 10 enabled models and 7 tests, the one source; its freshness.
-    assert!(stdout.contains("valid manifest.json: 17 nodes, 1 sources"), "{stdout}");
-    assert!(stdout.contains("valid run_results.json: 17 results"), "{stdout}");
+    // The 11 enabled models and 7 tests, the one source; its freshness.
+    assert!(stdout.contains("valid manifest.json: 18 nodes, 1 sources"), "{stdout}");
+    assert!(stdout.contains("valid run_results.json: 18 results"), "{stdout}");
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }

@@ -65,6 +65,42 @@ pub enum OnSchemaChange {
     SyncAllColumns,
 }
 
+/// The columns a merge updates in a row it matches.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum MergeUpdate {
+    #[default]
+    All,
+    Only(Vec<String>),
+    AllBut(Vec<String>),
+}
+
+impl MergeUpdate {
+    /// Of the target's `columns`, those a matched row gets from the new one; an error
+    /// names a listed column the target lacks.
+    pub fn columns<'c>(&self, columns: &'c [String]) -> Result<Vec<&'c String>, String> {
+        let listed = match self {
+            MergeUpdate::All => return Ok(columns.iter().collect()),
+            MergeUpdate::Only(listed) | MergeUpdate::AllBut(listed) => listed,
+        };
+        let missing: Vec<&String> = listed
+            .iter()
+            .filter(|l| !columns.iter().any(|c| c.eq_ignore_ascii_case(l)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "merge_update_columns / merge_exclude_columns name {} that the table does not have (it has {})",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                columns.join(", ")
+            ));
+        }
+        let listed_has = |c: &String| listed.iter().any(|l| l.eq_ignore_ascii_case(c));
+        Ok(columns
+            .iter()
+            .filter(|c| matches!(self, MergeUpdate::Only(_)) == listed_has(c))
+            .collect())
+    }
+}
+
 /// Keys a model may set, all honoured.
 const MODEL_KEYS: &[&str] = &[
     "materialized",
@@ -73,6 +109,8 @@ const MODEL_KEYS: &[&str] = &[
     "unique_key",
     "incremental_strategy",
     "incremental_predicates",
+    "merge_update_columns",
+    "merge_exclude_columns",
     "on_schema_change",
     "full_refresh",
     "enabled",
@@ -190,6 +228,9 @@ pub struct NodeConfig {
     pub incremental_predicates: Vec<String>,
     /// `None`: the adapter's default ([`IncrementalStrategy::default_for`]).
     pub incremental_strategy: Option<IncrementalStrategy>,
+    /// Which columns a merge updates in a matched row: all of them (the default),
+    /// only these (`merge_update_columns`), or all but these (`merge_exclude_columns`).
+    pub merge_update: MergeUpdate,
     pub on_schema_change: OnSchemaChange,
     /// `enabled=false`: the node is not part of the project.
     pub enabled: bool,
@@ -281,6 +322,28 @@ impl NodeConfig {
                 )));
             }
         };
+        // As dbt-adapters' `default__get_merge_update_columns` (column_helpers.sql):
+        // one of the two lists, and only the merge strategy reads them.
+        let merge_update = match (
+            texts("merge_update_columns", "column name")?,
+            texts("merge_exclude_columns", "column name")?,
+        ) {
+            (only, except) if !only.is_empty() && !except.is_empty() => {
+                return Err(bad(
+                    "set merge_update_columns or merge_exclude_columns, not both (dbt refuses both too)".into(),
+                ));
+            }
+            (only, _) if !only.is_empty() => MergeUpdate::Only(only),
+            (_, except) if !except.is_empty() => MergeUpdate::AllBut(except),
+            _ => MergeUpdate::All,
+        };
+        if merge_update != MergeUpdate::All && incremental_strategy != Some(IncrementalStrategy::Merge) {
+            return Err(bad(
+                "merge_update_columns and merge_exclude_columns apply to incremental_strategy='merge' only; \
+                 set that strategy or remove them"
+                    .into(),
+            ));
+        }
         let on_schema_change = match text("on_schema_change")?.as_deref() {
             None | Some("ignore") => OnSchemaChange::Ignore,
             Some("fail") => OnSchemaChange::Fail,
@@ -345,6 +408,7 @@ impl NodeConfig {
             unique_key,
             incremental_predicates,
             incremental_strategy,
+            merge_update,
             on_schema_change,
             enabled: flag("enabled")?.unwrap_or(true),
             tags: texts("tags", "tag")?,
@@ -476,6 +540,37 @@ mod tests {
             IncrementalStrategy::default_for("snowflake"),
             IncrementalStrategy::Merge
         );
+    }
+
+    #[test]
+    fn merge_update_columns_and_merge_exclude_columns_are_dbts() {
+        let model = node(NodeKind::Model);
+        let parse = |pairs: &[(&str, serde_json::Value)]| NodeConfig::from_rendered(&model, &config(pairs));
+        let merge = ("incremental_strategy", json!("merge"));
+        let only = parse(&[merge.clone(), ("merge_update_columns", json!(["B"]))]).unwrap();
+        let but = parse(&[merge.clone(), ("merge_exclude_columns", json!("b"))]).unwrap();
+        let columns: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        // Named case-insensitively, as dbt compares them.
+        assert_eq!(only.merge_update.columns(&columns).unwrap(), [&columns[1]]);
+        assert_eq!(but.merge_update.columns(&columns).unwrap(), [&columns[0], &columns[2]]);
+        assert_eq!(MergeUpdate::All.columns(&columns).unwrap().len(), 3);
+        let missing = MergeUpdate::Only(vec!["d".into()]).columns(&columns).unwrap_err();
+        assert!(missing.contains("`d`") && missing.contains("a, b, c"), "{missing}");
+        let both = parse(&[
+            merge.clone(),
+            ("merge_update_columns", json!(["a"])),
+            ("merge_exclude_columns", json!(["b"])),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both") && both.contains("models/n.sql"), "{both}");
+        let other = parse(&[
+            ("incremental_strategy", json!("delete+insert")),
+            ("merge_update_columns", json!(["a"])),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(other.contains("incremental_strategy='merge' only"), "{other}");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum BuildError {
     /// The model's columns and the table's differ and `on_schema_change` is `fail`.
     #[error("{0}")]
     OutOfSync(String),
+    /// The model's config does not fit its table (e.g. it names a column the table lacks).
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What kind of object a relation is in the warehouse right now.
@@ -162,7 +165,7 @@ async fn apply_staged<W: Warehouse>(
     sql: &str,
     on_schema_change: OnSchemaChange,
     keep_staged: bool,
-    write: impl FnOnce(&str, &[String]) -> Vec<String>,
+    write: impl FnOnce(&str, &[String]) -> Result<Vec<String>, BuildError>,
 ) -> Result<(), BuildError> {
     let staged = staging_name(relation);
     warehouse
@@ -172,7 +175,7 @@ async fn apply_staged<W: Warehouse>(
         OnSchemaChange::Ignore => columns(warehouse, relation).await?,
         change => sync_columns(warehouse, relation, &staged, change).await?,
     };
-    in_transaction(warehouse, &write(&staged, &target_columns)).await?;
+    in_transaction(warehouse, &write(&staged, &target_columns)?).await?;
     if !keep_staged {
         warehouse.execute(&format!("drop table if exists {staged}")).await?;
     }
@@ -288,7 +291,7 @@ async fn merge<W: Warehouse>(
             let columns = target_columns.join(", ");
             let keys = &config.unique_key;
             let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
-            match strategy {
+            Ok(match strategy {
                 IncrementalStrategy::Append => vec![insert],
                 IncrementalStrategy::DeleteInsert if keys.is_empty() => vec![insert],
                 IncrementalStrategy::DeleteInsert => {
@@ -337,10 +340,18 @@ async fn merge<W: Warehouse>(
                     let update = if keys.is_empty() {
                         String::new()
                     } else {
-                        let set: Vec<String> = target_columns
-                            .iter()
+                        let set: Vec<String> = config
+                            .merge_update
+                            .columns(target_columns)
+                            .map_err(|e| BuildError::Config(format!("{}: {e}", relation)))?
+                            .into_iter()
                             .map(|column| format!("{column} = DBT_INTERNAL_SOURCE.{column}"))
                             .collect();
+                        if set.is_empty() {
+                            return Err(BuildError::Config(format!(
+                                "{relation}: merge_exclude_columns leaves no column to update"
+                            )));
+                        }
                         format!(" when matched then update set {}", set.join(", "))
                     };
                     vec![format!(
@@ -350,7 +361,7 @@ async fn merge<W: Warehouse>(
                         source_columns.join(", ")
                     )]
                 }
-            }
+            })
         },
     )
     .await
@@ -380,7 +391,7 @@ async fn snapshot<W: Warehouse>(
             })
             .collect();
         let name = &relation.name;
-        vec![
+        Ok(vec![
             format!(
                 "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
                  where {name}.{key} = s.{key} and {name}.dbt_valid_to is null and s.{updated_at} > {name}.dbt_updated_at"
@@ -391,7 +402,7 @@ async fn snapshot<W: Warehouse>(
                 target_columns.join(", "),
                 select.join(", ")
             ),
-        ]
+        ])
     })
     .await
 }
