@@ -197,14 +197,14 @@ async fn main() {
     let calls = fake.lock().unwrap().calls.len();
     println!(
         "blob_trigger, 16 in flight (the host's per-instance concurrency), median of {runs} runs: handling p50 {:.2} ms, p99 {:.2} ms; goal p99 <= 5 ms: ratio {:.2}",
-        median(&mut bounded_p50),
-        median(&mut bounded_p99),
-        median(&mut bounded_p99) / 5.0
+        support::median(&mut bounded_p50),
+        support::median(&mut bounded_p99),
+        support::median(&mut bounded_p99) / 5.0
     );
     println!(
         "blob_trigger, burst of {invocations} at once, median of {runs} runs: drained in {:.2}x its CPU floor (goal <= 1.3); handling p99 {:.2} ms; {total_errors} errors; {calls} insertFiles calls",
-        median(&mut burst_ratio),
-        median(&mut burst_p99),
+        support::median(&mut burst_ratio),
+        support::median(&mut burst_p99),
     );
 
     // The same invocation one at a time.
@@ -226,11 +226,6 @@ async fn main() {
     );
     let _ = child.kill();
     let _ = child.wait();
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Pins `serve` (every thread of `pid`) to core 0 and this process to the other cores.

@@ -76,7 +76,7 @@ pub enum MergeUpdate {
 
 impl MergeUpdate {
     /// Of the target's `columns`, those a matched row gets from the new one; an error
-    /// names a listed column the target lacks.
+    /// names a listed column the target lacks, or says that none is left to update.
     pub fn columns<'c>(&self, columns: &'c [String]) -> Result<Vec<&'c String>, String> {
         let listed = match self {
             MergeUpdate::All => return Ok(columns.iter().collect()),
@@ -94,10 +94,14 @@ impl MergeUpdate {
             ));
         }
         let listed_has = |c: &String| listed.iter().any(|l| l.eq_ignore_ascii_case(c));
-        Ok(columns
+        let updated: Vec<&String> = columns
             .iter()
             .filter(|c| matches!(self, MergeUpdate::Only(_)) == listed_has(c))
-            .collect())
+            .collect();
+        if updated.is_empty() {
+            return Err("merge_exclude_columns leaves no column to update".into());
+        }
+        Ok(updated)
     }
 }
 
@@ -556,6 +560,8 @@ mod tests {
         assert_eq!(MergeUpdate::All.columns(&columns).unwrap().len(), 3);
         let missing = MergeUpdate::Only(vec!["d".into()]).columns(&columns).unwrap_err();
         assert!(missing.contains("`d`") && missing.contains("a, b, c"), "{missing}");
+        let none_left = MergeUpdate::AllBut(columns.clone()).columns(&columns).unwrap_err();
+        assert!(none_left.contains("no column to update"), "{none_left}");
         let both = parse(&[
             merge.clone(),
             ("merge_update_columns", json!(["a"])),

@@ -343,15 +343,10 @@ async fn merge<W: Warehouse>(
                         let set: Vec<String> = config
                             .merge_update
                             .columns(target_columns)
-                            .map_err(|e| BuildError::Config(format!("{}: {e}", relation)))?
+                            .map_err(|e| BuildError::Config(format!("{relation}: {e}")))?
                             .into_iter()
                             .map(|column| format!("{column} = DBT_INTERNAL_SOURCE.{column}"))
                             .collect();
-                        if set.is_empty() {
-                            return Err(BuildError::Config(format!(
-                                "{relation}: merge_exclude_columns leaves no column to update"
-                            )));
-                        }
                         format!(" when matched then update set {}", set.join(", "))
                     };
                     vec![format!(

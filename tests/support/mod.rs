@@ -362,6 +362,12 @@ pub fn sim_env<'c>(command: &'c mut std::process::Command, sim: &RunningSimulato
         .env("TWITCH_AUTH_URL", sim.auth_url())
 }
 
+/// The median of `values` (the upper one of an even count), for benches' repeated runs.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// A transform's `n` slowest models and tests, slowest first, for where its time goes.
 pub fn slowest_steps(report: &twitch_pipeline::transform::RunReport, n: usize) -> String {
     let mut steps: Vec<(f64, String)> = report
