@@ -124,7 +124,7 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     assert_eq!(report.freshness[0].status, FreshnessStatus::Error);
     problems.retain(|p| !p.contains("freshness"));
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(report.nodes.len(), 13);
+    assert_eq!(report.nodes.len(), 14);
     assert_eq!(report.tests.len(), project.tests.len());
 
     // The same numbers the DuckDB build gives for this fixture (tests/transform.rs).

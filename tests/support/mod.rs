@@ -41,12 +41,13 @@ pub fn required_tool(name: &str, what: &str) -> Option<String> {
 }
 
 /// Every relation the repository's dbt project builds.
-pub const MODELS: [&str; 13] = [
+pub const MODELS: [&str; 14] = [
     "main_staging.stg_streams",
     "main_staging.stg_users",
     "main_staging.stg_games",
     "main_snapshots.snap_streamers",
     "main_snapshots.snap_games",
+    "main_marts.streamer_activity",
     "main_marts.dim_streamers",
     "main_marts.dim_games",
     "main_marts.fact_stream_snapshots",
