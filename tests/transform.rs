@@ -949,3 +949,38 @@ async fn a_broadcast_seen_again_days_later_is_folded_into_its_row_with_or_withou
         ]
     );
 }
+
+/// A warehouse built before `dim_streamers` became a view of `streamer_activity` has
+/// the dimension as a table and no activity: its next run builds the activity from
+/// the fact and replaces the table by the view, with the rows a rebuild gives.
+#[tokio::test]
+async fn a_dimension_table_from_before_streamer_activity_becomes_the_view_on_the_next_run() {
+    let mut s = simulated(200, 0..2).await;
+    for sql in [
+        "create table main_marts.dim_streamers_built as select * from main_marts.dim_streamers",
+        "drop view main_marts.dim_streamers",
+        "alter table main_marts.dim_streamers_built rename to dim_streamers",
+        "drop table main_marts.streamer_activity",
+    ] {
+        s.warehouse.execute(sql).await.unwrap();
+    }
+    let kind = "select table_type from information_schema.tables \
+                where table_schema = 'main_marts' and table_name = 'dim_streamers'";
+    assert_eq!(rows(&mut s.warehouse, kind).await, [["BASE TABLE"]]);
+
+    add_slots(&mut s, 2..3).await;
+    assert_eq!(rows(&mut s.warehouse, kind).await, [["VIEW"]]);
+    let dimension = ["main_marts.streamer_activity", "main_marts.dim_streamers"];
+    let upgraded = contents_of(&mut s.warehouse, &dimension).await;
+    assert_eq!(
+        upgraded[1].len() as i64,
+        count_where(
+            &mut s.warehouse,
+            "select count(distinct user_id) from main_marts.fact_stream_snapshots"
+        )
+        .await
+    );
+    let rebuilt = rebuild(&mut s.warehouse, &[]).await;
+    assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
+    assert_eq!(contents_of(&mut s.warehouse, &dimension).await, upgraded);
+}

@@ -349,8 +349,12 @@ async fn merge<W: Warehouse>(
                             .collect();
                         format!(" when matched then update set {}", set.join(", "))
                     };
+                    let source = match target_type {
+                        "duckdb" if !keys.is_empty() => in_target_order(staged, relation, keys),
+                        _ => staged.to_string(),
+                    };
                     vec![format!(
-                        "merge into {relation} as DBT_INTERNAL_DEST using {staged} as DBT_INTERNAL_SOURCE \
+                        "merge into {relation} as DBT_INTERNAL_DEST using {source} as DBT_INTERNAL_SOURCE \
                      on ({}){update} when not matched then insert ({columns}) values ({})",
                         on.join(") and ("),
                         source_columns.join(", ")
@@ -360,6 +364,27 @@ async fn merge<W: Warehouse>(
         },
     )
     .await
+}
+
+/// The new rows `staged` for a merge into `relation` on DuckDB, ordered as the rows
+/// they match are stored (new keys last). DuckDB applies a merge's updates in the
+/// order its join yields them, and updates rows scattered through a table far more
+/// slowly than rows in storage order: measured on the scale bench's week,
+/// `streamer_activity`'s catch-up merge of 299,977 rows into 300,000 took 28-54 s as
+/// the rows came, 0.09-0.18 s in the table's order. Same rows, same result: each new
+/// row appears once, placed by the first row of its key.
+fn in_target_order(staged: &str, relation: &Relation, keys: &[String]) -> String {
+    let on: Vec<String> = keys
+        .iter()
+        .map(|key| format!("DBT_STAGED.{key} = DBT_TARGET.{key}"))
+        .collect();
+    let keys = keys.join(", ");
+    format!(
+        "(select DBT_STAGED.* from {staged} as DBT_STAGED left join \
+         (select {keys}, min(rowid) as DBT_ROWID from {relation} group by {keys}) as DBT_TARGET on {} \
+         order by DBT_TARGET.DBT_ROWID)",
+        on.join(" and ")
+    )
 }
 
 /// SCD2 with the timestamp strategy, as dbt does it: a key whose `updated_at` is newer
