@@ -364,11 +364,12 @@ pub async fn run<W: Warehouse>(
     }
 
     let schemas: BTreeSet<&str> = selected.iter().map(|n| planned[n].relation.schema.as_str()).collect();
-    for schema in schemas {
+    for schema in &schemas {
         warehouse
             .execute(&format!("create schema if not exists {schema}"))
             .await?;
     }
+    let mut catalog = materialize::Catalog::read(warehouse, &schemas.into_iter().collect::<Vec<_>>()).await?;
 
     // Tests that read no model (of a source, or a singular test of sources only) run
     // first, in a run that selects everything, as `dbt build` runs them.
@@ -404,6 +405,7 @@ pub async fn run<W: Warehouse>(
             )),
             (None, Ok(_)) => match build_node(
                 warehouse,
+                &mut catalog,
                 &renderer,
                 plan,
                 &relations,
@@ -674,14 +676,13 @@ fn schema_name(renderer: &Renderer<'_>, custom: Option<&str>) -> Result<String, 
 
 async fn build_node<W: Warehouse>(
     warehouse: &mut W,
+    catalog: &mut materialize::Catalog,
     renderer: &Renderer<'_>,
     plan: &Planned<'_>,
     relations: &BTreeMap<NodeName, Relation>,
     full_refresh: bool,
 ) -> Result<Built, String> {
-    let existing = materialize::existing(warehouse, &plan.relation)
-        .await
-        .map_err(|e| e.to_string())?;
+    let existing = catalog.existing(&plan.relation);
     let incremental_now = plan.config.materialized == config::Materialized::Incremental
         && existing == materialize::Existing::Table
         && !full_refresh;
@@ -715,6 +716,14 @@ async fn build_node<W: Warehouse>(
         };
         format!("{}: {e}{hint}", plan.node.path)
     })?;
+    catalog.record(
+        &plan.relation,
+        if built == Built::View {
+            materialize::Existing::View
+        } else {
+            materialize::Existing::Table
+        },
+    );
     run_hooks(warehouse, renderer, plan, pass, "post_hook", &plan.config.post_hook).await?;
     Ok(built)
 }
