@@ -19,7 +19,12 @@
 //! built alone; load ≥ 200,000 rows/s; peak RSS of every stage ≤ 2 GiB.
 //!
 //! `cargo bench --bench scale -- --days 1` runs smaller; `--streams N` changes the
-//! catalog; `--dir PATH` keeps the data there (default: a temporary folder).
+//! catalog; `--dir PATH` keeps the data there (default: a temporary folder);
+//! `--steps N` prints each transform's N slowest steps (default 6); `--no-rebuild`
+//! stops after the last hourly runs, leaving the warehouse as the hourly timer would;
+//! `--resume` then (same `--dir` and `--streams`) runs `--hours N` more hourly runs
+//! on it (default 3), each printed, to profile them: with `RUST_LOG=twitch_pipeline=debug`
+//! every statement is logged with its time.
 
 // The test helpers (the module allows what this bench leaves unused).
 #[path = "../tests/support/mod.rs"]
@@ -44,6 +49,8 @@ const HOUR: i64 = 4;
 /// old one, and DuckDB spills beside the file (a week's rebuild ran out of disk at 50
 /// GiB free, with a 27 GB warehouse before zstd and a 5.8 GB lake).
 const BYTES_PER_DAY_PER_100K: u64 = 5 * 1024 * 1024 * 1024;
+/// In `--dir`: the next slot to generate, for `--resume`.
+const NEXT_SLOT: &str = "next-slot";
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -189,12 +196,63 @@ async fn load_and_transform(
     .unwrap();
     assert!(report.succeeded(), "{}", report.summary_line());
     let transform_seconds = started.elapsed().as_secs_f64();
-    println!("    slowest steps: {}", support::slowest_steps(&report, 6));
+    println!(
+        "    slowest steps: {}",
+        support::slowest_steps(&report, arg("--steps", 6))
+    );
     (load_seconds, rows, load_peak, transform_seconds, peak_gib())
+}
+
+/// When each user and game in `warehouse` was last fetched (slot index, keyed as
+/// [`generate`] keys them), for generating on from where a run stopped.
+async fn last_fetches(warehouse: &DuckDbTarget) -> HashMap<String, i64> {
+    use twitch_pipeline::warehouse::Warehouse;
+    let mut duckdb = twitch_pipeline::warehouse::DuckDbWarehouse::open_target(warehouse).unwrap();
+    let mut fetched = HashMap::new();
+    for (prefix, table) in [("u", "raw_users"), ("g", "raw_games")] {
+        let last = duckdb
+            .query(&format!(
+                "select raw_json->>'$.id', max(raw_json->>'$._snapshot_at') from raw.{table} group by 1"
+            ))
+            .await
+            .unwrap();
+        for row in &last.rows {
+            if let [Some(id), Some(at)] = row.as_slice() {
+                let slot: Slot = at.parse().unwrap();
+                fetched.insert(format!("{prefix}{id}"), slot.index());
+            }
+        }
+    }
+    fetched
+}
+
+/// `--resume`: `hours` more hourly runs on what a `--dir` run left, each printed.
+async fn resume(dir: &Path, world: &World, hours: i64) {
+    let next: Slot = std::fs::read_to_string(dir.join(NEXT_SLOT))
+        .expect("--resume needs the --dir of an earlier run")
+        .parse()
+        .unwrap();
+    let warehouse = DuckDbTarget::at(dir.join("warehouse.duckdb"));
+    let mut fetched = last_fetches(&warehouse).await;
+    let lake_dir = dir.join("lake");
+    let lake = Lake::open(&LakeUrl::Local(lake_dir.clone())).unwrap();
+    for h in 0..hours {
+        let hour: Vec<Slot> = (0..HOUR).map(|i| next.offset(h * HOUR + i)).collect();
+        generate(&lake, world, &hour, &mut fetched).await;
+        let (_, _, _, seconds, peak) = load_and_transform(&lake_dir, &warehouse, false, true).await;
+        std::fs::write(dir.join(NEXT_SLOT), next.offset((h + 1) * HOUR).rfc3339()).unwrap();
+        println!("  resumed, hour {h}: hourly run {seconds:.2} s (peak {peak:.2} GiB)");
+    }
 }
 
 #[tokio::main]
 async fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let days: i64 = arg("--days", 7);
     let streams: usize = arg("--streams", 100_000);
     let keep: Option<PathBuf> = arg("--dir", String::new())
@@ -204,6 +262,11 @@ async fn main() {
     let temp = tempfile::tempdir().unwrap();
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
+    let world = World::new(7, streams);
+    if std::env::args().any(|a| a == "--resume") {
+        resume(&dir, &world, arg("--hours", 3)).await;
+        return;
+    }
 
     // Say before starting if it cannot fit.
     let needed = BYTES_PER_DAY_PER_100K * days as u64 * streams as u64 / 100_000;
@@ -230,7 +293,6 @@ async fn main() {
         gib(free)
     );
 
-    let world = World::new(7, streams);
     // The hours on top end a UTC day (the last is 23:00 to midnight): the daily
     // aggregates then rebuild (nearly) a whole day, their worst hours. (Placed by the
     // wall clock, they fell anywhere in the day, and the figures moved with the time
@@ -321,6 +383,13 @@ async fn main() {
         next = day * DAY + 4 * HOUR;
     }
 
+    std::fs::write(dir.join(NEXT_SLOT), first.offset(next).rfc3339()).unwrap();
+    if std::env::args().any(|a| a == "--no-rebuild") {
+        for (day, seconds, ratio, _, _) in &hourly {
+            println!("  hourly at day {day}: {seconds:.2} s, {ratio:.2}x the hour alone");
+        }
+        return;
+    }
     let (_, _, _, full_seconds, full_peak) = load_and_transform(&lake_dir, &warehouse, true, false).await;
     reset_peak();
     let started = Instant::now();
