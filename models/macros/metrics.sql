@@ -27,10 +27,30 @@ cast({{ expression }} as double) * {{ var('snapshot_interval_hours') }}
     new snapshot's (none when it folds). Reads the model's `plan`. -#}
 {% macro days_to_rebuild(column) -%}
 {%- if is_incremental() -%}
-{{ column }} >= (select first_new_date from plan where not folds)
+{{ column }} >= {{ plan_bound('first_new_date', 'not folds', 'date') }}
 {%- else -%}
 1 = 1
 {%- endif -%}
+{%- endmacro %}
+
+{#- `expression` (of `type`) from a folding model's `plan` when `case` holds, else a
+    day after any data, so that `column >= ` it keeps no row. Not NULL, which keeps none:
+    DuckDB cannot skip a table's blocks by a NULL bound and reads all of them
+    (measured: every hourly run of agg_streamer_daily read all of fct_broadcasts, 5.9M
+    rows and 0.11 s at a week of the full catalog, for a subquery that keeps none). -#}
+{% macro plan_bound(expression, case, type) -%}
+coalesce((select {{ expression }} from plan where {{ case }}), cast('9999-12-31' as {{ type }}))
+{%- endmacro %}
+
+{#- A daily aggregate's key: the day, then the member it counts (`user_id`, `game_id`,
+    `language`). Day first, so keys sort by day as the table's rows lie: the unique
+    test of an hourly run looks for the keys it merged between their least and
+    greatest, which then span the day or two rebuilt, and the warehouse skips the
+    other days' blocks (measured at a week of the full catalog: member first, the test
+    read all 2.4M rows of agg_streamer_daily each hour, 0.25-0.32 s, growing by a
+    day's 300,000 every day). -#}
+{% macro day_key(member, day='snapshot_date') -%}
+cast({{ day }} as varchar) || '@' || {{ member }}
 {%- endmacro %}
 
 {#- A count of slots, or a sum of viewers over slots, back from the hours `hours()`
@@ -77,7 +97,7 @@ observed as (
 )
 
 select
-    per_slot.{{ dimension }} || '@' || cast(per_slot.snapshot_date as varchar) as day_key,
+    {{ day_key('per_slot.' ~ dimension, 'per_slot.snapshot_date') }} as day_key,
     per_slot.{{ dimension }},
     per_slot.snapshot_date,
     {{ hours('sum(per_slot.viewers)') }} as hours_watched,

@@ -77,7 +77,7 @@ added as (
     from new_rows
     join (
         select stream_id, first_seen_at from {{ ref('fct_broadcasts') }}
-        where last_seen_at >= (select first_new_at from plan where folds)
+        where last_seen_at >= {{ plan_bound('first_new_at', 'folds', 'timestamp') }}
     ) as broadcasts on broadcasts.stream_id = new_rows.stream_id
     where (select folds from plan)
     group by new_rows.user_id, new_rows.snapshot_date
@@ -95,7 +95,7 @@ added_games as (
     from added_triples
     where not exists (
         select 1 from {{ ref('fact_stream_snapshots') }} as earlier
-        where earlier.snapshot_date >= (select first_new_date from plan where folds)
+        where earlier.snapshot_date >= {{ plan_bound('first_new_date', 'folds', 'date') }}
             and earlier.snapshot_at < (select first_new_at from plan)
             and earlier.user_id = added_triples.user_id
             and earlier.snapshot_date = added_triples.snapshot_date
@@ -119,7 +119,7 @@ counted as (
         loaded_at,
         staged_at
     from {{ this }}
-    where snapshot_date >= (select first_new_date from plan where folds)
+    where snapshot_date >= {{ plan_bound('first_new_date', 'folds', 'date') }}
 ),
 
 folded as (
@@ -153,7 +153,7 @@ days as (select * from rebuilt)
 {% endif %}
 
 select
-    user_id || '@' || cast(snapshot_date as varchar) as day_key,
+    {{ day_key('user_id') }} as day_key,
     user_id,
     snapshot_date,
     broadcasts,
@@ -166,3 +166,8 @@ select
     loaded_at,
     staged_at
 from days
+{% if not is_incremental() %}
+-- Stored by day, so the older days' blocks can be skipped by their keys' bounds (see
+-- day_key): an incremental run appends the days it rebuilds, a full build all of them.
+order by snapshot_date
+{% endif %}
