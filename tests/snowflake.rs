@@ -298,7 +298,12 @@ async fn the_incremental_predicates_hold_inside_a_merge() {
     switched.sort();
     assert_eq!(
         switched,
-        ["fact_stream_snapshots.sql", "stg_streams.sql", "stg_users.sql"]
+        [
+            "fact_stream_snapshots.sql",
+            "fct_broadcasts.sql",
+            "stg_streams.sql",
+            "stg_users.sql"
+        ]
     );
     let project = Project::load(dir.path()).unwrap();
     // fakesnow cannot MERGE inside a transaction: it records table metadata in a second

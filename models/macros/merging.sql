@@ -50,3 +50,17 @@ loaded_at > {{ since }}
 {{ incremental_target_column('snapshot_at') }} >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
     where {{ unstaged_files(model_relation(staging_schema, staging_model)) }})
 {%- endmacro %}
+
+{#- How far back a broadcast's row (fct_broadcasts) can start, for broadcasts with a
+    snapshot among the rows aggregated here (a `select ... from` the new snapshots).
+    Helix's started_at is "when the broadcast began"
+    (dev.twitch.tv/docs/api/reference#get-streams), the same in each of its
+    snapshots, and a snapshot is at most a slot earlier (a stream starting seconds
+    after its slot began): the row's first_seen_at is later than a day before any of
+    its started_at. Reads and deletes of those rows then skip the table's older blocks
+    (by their min/max), and stay flat as history grows. A snapshot without started_at
+    gives no bound: then the whole table is read. -#}
+{% macro touched_broadcasts_from() -%}
+case when count(*) = count(started_at) then min(started_at) - interval '1 day'
+    else cast('0001-01-01' as timestamp) end
+{%- endmacro %}

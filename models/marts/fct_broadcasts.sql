@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='stream_id', schema='marts') }}
+{{ config(
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='stream_id', schema='marts',
+    incremental_predicates=[
+        incremental_target_column('first_seen_at') ~ ' >= (select ' ~ touched_broadcasts_from()
+        ~ ' from ' ~ model_relation('marts', 'fact_stream_snapshots')
+        ~ ' where staged_at > (select max(staged_at) from ' ~ model_relation('marts', 'fct_broadcasts') ~ '))'
+    ]
+) }}
 
 -- One row per broadcast (Helix stream id): when it ran and how it was watched.
 --
@@ -6,7 +13,9 @@
 -- come after every snapshot the table has counted (the hourly case), it folds them
 -- into the broadcasts' rows, reading earlier snapshots only to tell a game new to a
 -- broadcast. Otherwise (a late slot, a reload) it recomputes every broadcast they
--- touch from all of its snapshots.
+-- touch from all of its snapshots. The merge's delete of the rows replaced skips the
+-- blocks of broadcasts that ended long ago (touched_broadcasts_from: measured at a
+-- week of the full catalog, 0.08 s where reading all 5.9M rows took 0.13 s).
 {#- Per broadcast, from its snapshots (all of them, or the new ones to fold). -#}
 {%- set totals -%}
 stream_id,
@@ -35,15 +44,8 @@ plan as (
     select
         min(snapshot_at) as first_new_at,
         coalesce(min(snapshot_at) > (select max(last_seen_at) from {{ this }}), false) as folds,
-        -- How far back a touched broadcast's row can start. Helix's started_at is "when
-        -- the broadcast began" (dev.twitch.tv/docs/api/reference#get-streams), the same
-        -- in each of its snapshots, and a snapshot is at most a slot earlier (a stream
-        -- starting seconds after its slot began): the row's first_seen_at is later than
-        -- a day before any of its started_at. The table's older blocks then go unread
-        -- (by their min/max), and the read stays flat as history grows. A new snapshot
-        -- without started_at gives no bound: then the whole table is read.
-        case when count(*) = count(started_at) then min(started_at) - interval '1 day'
-            else cast('0001-01-01' as timestamp) end as touched_from
+        -- How far back a touched broadcast's row can start (see the macro).
+        {{ touched_broadcasts_from() }} as touched_from
     from new_rows
 ),
 
