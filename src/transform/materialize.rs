@@ -502,3 +502,49 @@ async fn in_transaction<W: Warehouse>(warehouse: &mut W, statements: &[String]) 
     }
     warehouse.execute("commit").await
 }
+
+#[cfg(all(test, feature = "duckdb"))]
+mod tests {
+    use super::*;
+    use crate::warehouse::DuckDbWarehouse;
+
+    fn relation(schema: &str, name: &str) -> Relation {
+        Relation {
+            schema: schema.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// The catalog read at a run's start says what each relation of the run's schemas
+    /// is, whatever case it is named in, and nothing of other schemas; what the run
+    /// builds is recorded over it.
+    #[tokio::test]
+    async fn the_catalog_knows_the_run_schemas_tables_and_views_and_what_the_run_builds() {
+        let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+        for sql in [
+            "create schema marts",
+            "create schema other",
+            "create table marts.facts (id integer)",
+            "create view marts.recent as select * from marts.facts",
+            "create table other.elsewhere (id integer)",
+        ] {
+            warehouse.execute(sql).await.unwrap();
+        }
+        let mut catalog = Catalog::read(&mut warehouse, &["MARTS"]).await.unwrap();
+        assert_eq!(catalog.existing(&relation("marts", "facts")), Existing::Table);
+        assert_eq!(catalog.existing(&relation("Marts", "RECENT")), Existing::View);
+        assert_eq!(catalog.existing(&relation("marts", "missing")), Existing::Absent);
+        assert_eq!(catalog.existing(&relation("other", "elsewhere")), Existing::Absent);
+        // Each agrees with asking the warehouse itself.
+        for name in ["facts", "recent", "missing"] {
+            let asked = existing(&mut warehouse, &relation("marts", name)).await.unwrap();
+            assert_eq!(catalog.existing(&relation("marts", name)), asked, "{name}");
+        }
+
+        catalog.record(&relation("marts", "recent"), Existing::Table);
+        catalog.record(&relation("marts", "missing"), Existing::View);
+        assert_eq!(catalog.existing(&relation("MARTS", "recent")), Existing::Table);
+        assert_eq!(catalog.existing(&relation("marts", "Missing")), Existing::View);
+        assert!(Catalog::read(&mut warehouse, &[]).await.unwrap().relations.is_empty());
+    }
+}
