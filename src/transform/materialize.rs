@@ -43,6 +43,15 @@ pub enum Built {
 }
 
 impl Existing {
+    /// What building a node materialized as `materialized` leaves: a view, or a table.
+    pub fn built_as(materialized: &Materialized) -> Self {
+        if *materialized == Materialized::View {
+            Existing::View
+        } else {
+            Existing::Table
+        }
+    }
+
     /// From `information_schema.tables.table_type` (`BASE TABLE`, `VIEW`, …).
     fn of_table_type(table_type: &str) -> Self {
         if table_type.to_ascii_uppercase().contains("VIEW") {
@@ -76,15 +85,18 @@ pub struct Catalog {
 
 impl Catalog {
     /// The relations in `schemas`.
-    pub async fn read<W: Warehouse>(warehouse: &mut W, schemas: &[&str]) -> Result<Self, WarehouseError> {
+    pub async fn read<'s, W: Warehouse>(
+        warehouse: &mut W,
+        schemas: impl IntoIterator<Item = &'s str>,
+    ) -> Result<Self, WarehouseError> {
         let mut catalog = Catalog::default();
-        if schemas.is_empty() {
-            return Ok(catalog);
-        }
         let listed: Vec<String> = schemas
-            .iter()
+            .into_iter()
             .map(|s| format!("'{}'", s.to_lowercase().replace('\'', "''")))
             .collect();
+        if listed.is_empty() {
+            return Ok(catalog);
+        }
         let table = warehouse
             .query(&format!(
                 "select table_schema, table_name, table_type from information_schema.tables \
@@ -141,11 +153,7 @@ pub async fn build<W: Warehouse>(
     full_refresh: bool,
 ) -> Result<Built, BuildError> {
     // A model that changed kind (view <-> table) must lose its old object first.
-    let wanted = if config.materialized == Materialized::View {
-        Existing::View
-    } else {
-        Existing::Table
-    };
+    let wanted = Existing::built_as(&config.materialized);
     let mut existing = existing;
     if existing != Existing::Absent && existing != wanted {
         let kind = if existing == Existing::View { "view" } else { "table" };
@@ -530,7 +538,7 @@ mod tests {
         ] {
             warehouse.execute(sql).await.unwrap();
         }
-        let mut catalog = Catalog::read(&mut warehouse, &["MARTS"]).await.unwrap();
+        let mut catalog = Catalog::read(&mut warehouse, ["MARTS"]).await.unwrap();
         assert_eq!(catalog.existing(&relation("marts", "facts")), Existing::Table);
         assert_eq!(catalog.existing(&relation("Marts", "RECENT")), Existing::View);
         assert_eq!(catalog.existing(&relation("marts", "missing")), Existing::Absent);
@@ -545,6 +553,6 @@ mod tests {
         catalog.record(&relation("marts", "missing"), Existing::View);
         assert_eq!(catalog.existing(&relation("MARTS", "recent")), Existing::Table);
         assert_eq!(catalog.existing(&relation("marts", "Missing")), Existing::View);
-        assert!(Catalog::read(&mut warehouse, &[]).await.unwrap().relations.is_empty());
+        assert!(Catalog::read(&mut warehouse, []).await.unwrap().relations.is_empty());
     }
 }

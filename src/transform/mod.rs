@@ -369,7 +369,7 @@ pub async fn run<W: Warehouse>(
             .execute(&format!("create schema if not exists {schema}"))
             .await?;
     }
-    let mut catalog = materialize::Catalog::read(warehouse, &schemas.into_iter().collect::<Vec<_>>()).await?;
+    let mut catalog = materialize::Catalog::read(warehouse, schemas).await?;
 
     // Tests that read no model (of a source, or a singular test of sources only) run
     // first, in a run that selects everything, as `dbt build` runs them.
@@ -718,11 +718,7 @@ async fn build_node<W: Warehouse>(
     })?;
     catalog.record(
         &plan.relation,
-        if built == Built::View {
-            materialize::Existing::View
-        } else {
-            materialize::Existing::Table
-        },
+        materialize::Existing::built_as(&plan.config.materialized),
     );
     run_hooks(warehouse, renderer, plan, pass, "post_hook", &plan.config.post_hook).await?;
     Ok(built)
