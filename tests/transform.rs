@@ -984,3 +984,133 @@ async fn a_dimension_table_from_before_streamer_activity_becomes_the_view_on_the
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
     assert_eq!(contents_of(&mut s.warehouse, &dimension).await, upgraded);
 }
+
+/// Loads `users` as the file `users/f{delivery}.ndjson.gz`, an hour after the
+/// delivery before it, and transforms.
+async fn deliver_users(warehouse: &mut DuckDbWarehouse, delivery: u32, users: &[String]) {
+    let loaded_at = format!("2026-11-24 {delivery:02}:00:00");
+    let file = format!("users/f{delivery}.ndjson.gz");
+    insert_raw(warehouse, Entity::Users, &file, &loaded_at, users).await;
+    transform(warehouse).await;
+}
+
+/// `stg_user_versions` folds a streamer's new fetches into its row when they all come
+/// after its latest one (a `version_at` written by hand outlives a refetch that
+/// changed nothing), and recomputes the streamer from all its fetches after a late
+/// fetch, a fetch loaded again, or a row without `fetched_at`. Run by run it gives
+/// the version times worked out by hand, and what a rebuild gives; a table built
+/// before `fetched_at` existed fails the run, naming the rebuild it needs.
+#[tokio::test]
+async fn a_streamers_fetches_run_by_run_give_the_versions_a_rebuild_gives() {
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let versions = "select user_id, broadcaster_type, cast(version_at as varchar), cast(fetched_at as varchar) \
+                    from main_staging.stg_user_versions order by user_id";
+    let everything = "select * from main_staging.stg_user_versions order by user_id";
+    let tamper = |user: &str| {
+        format!("update main_staging.stg_user_versions set version_at = '2000-01-01' where user_id = '{user}'")
+    };
+    let (twenty, twenty_two) = ("2026-11-23 20:00:00", "2026-11-23 22:00:00");
+
+    // 20:00: three streamers; 21:00: alice turns partner, bob unchanged (folded).
+    let first = [
+        user(at(0), "u1", "alice", "affiliate"),
+        user(at(0), "u2", "bob", ""),
+        user(at(0), "u3", "carol", ""),
+    ];
+    deliver_users(&mut warehouse, 1, &first).await;
+    deliver_users(
+        &mut warehouse,
+        2,
+        &[user(at(4), "u1", "alice", "partner"), user(at(4), "u2", "bob", "")],
+    )
+    .await;
+    // 22:00: alice back to affiliate (a new version, though seen before); bob again
+    // unchanged, folded: the time written by hand stays.
+    warehouse.execute(&tamper("u2")).await.unwrap();
+    deliver_users(
+        &mut warehouse,
+        3,
+        &[user(at(8), "u1", "alice", "affiliate"), user(at(8), "u2", "bob", "")],
+    )
+    .await;
+    assert_eq!(
+        rows(&mut warehouse, versions).await,
+        [
+            ["u1", "affiliate", twenty_two, twenty_two],
+            ["u2", "", "2000-01-01 00:00:00", twenty_two],
+            ["u3", "", twenty, twenty],
+        ]
+    );
+
+    // A late fetch of bob (21:30, an affiliate then): recomputed from all four
+    // fetches, "" at 20:00 and 21:00, affiliate at 21:30, "" at 22:00 (a change).
+    // And carol's 20:00 fetch loaded again, now saying partner: the later load wins.
+    deliver_users(&mut warehouse, 4, &[user(at(6), "u2", "bob", "affiliate")]).await;
+    deliver_users(&mut warehouse, 5, &[user(at(0), "u3", "carol", "partner")]).await;
+    let by_hand = [
+        ["u1", "affiliate", twenty_two, twenty_two],
+        ["u2", "", twenty_two, twenty_two],
+        ["u3", "partner", twenty, twenty],
+    ];
+    assert_eq!(rows(&mut warehouse, versions).await, by_hand);
+    let incremental = rows(&mut warehouse, everything).await;
+    assert!(rebuild(&mut warehouse, &["stg_user_versions"]).await.succeeded());
+    assert_eq!(rows(&mut warehouse, everything).await, incremental);
+
+    // A table from before `fetched_at`: the run fails, saying how to rebuild it.
+    warehouse
+        .execute("alter table main_staging.stg_user_versions drop column fetched_at")
+        .await
+        .unwrap();
+    insert_raw(
+        &mut warehouse,
+        Entity::Users,
+        "users/f6.ndjson.gz",
+        "2026-11-24 06:00:00",
+        &[user(at(12), "u1", "alice", "affiliate")],
+    )
+    .await;
+    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let failed = report.nodes.iter().find(|n| n.name.0 == "stg_user_versions").unwrap();
+    assert!(
+        matches!(&failed.outcome, NodeOutcome::Failed(m) if m.contains("--full-refresh --select stg_user_versions")),
+        "{:?}",
+        failed.outcome
+    );
+    assert!(rebuild(&mut warehouse, &["stg_user_versions"]).await.succeeded());
+    // A row without `fetched_at` is recomputed (alice's time written by hand goes).
+    warehouse.execute(&tamper("u1")).await.unwrap();
+    warehouse
+        .execute("update main_staging.stg_user_versions set fetched_at = null where user_id = 'u1'")
+        .await
+        .unwrap();
+    deliver_users(&mut warehouse, 7, &[user(at(13), "u1", "alice", "affiliate")]).await;
+    assert_eq!(
+        rows(&mut warehouse, versions).await,
+        [
+            ["u1", "affiliate", twenty_two, "2026-11-23 23:15:00"],
+            ["u2", "", twenty_two, twenty_two],
+            ["u3", "partner", twenty, twenty],
+        ]
+    );
+    // And folds go on: a rebuild gives the same table.
+    deliver_users(
+        &mut warehouse,
+        8,
+        &[user(at(16), "u2", "bob", ""), user(at(16), "u3", "carol", "partner")],
+    )
+    .await;
+    let incremental = rows(&mut warehouse, everything).await;
+    assert!(rebuild(&mut warehouse, &["stg_user_versions"]).await.succeeded());
+    assert_eq!(rows(&mut warehouse, everything).await, incremental);
+    assert_eq!(
+        rows(&mut warehouse, versions).await,
+        [
+            ["u1", "affiliate", twenty_two, "2026-11-23 23:15:00"],
+            ["u2", "", twenty_two, "2026-11-24 00:00:00"],
+            ["u3", "partner", twenty, "2026-11-24 00:00:00"],
+        ]
+    );
+}
