@@ -62,16 +62,6 @@ impl Existing {
     }
 }
 
-/// Asks the warehouse whether `relation` exists, and as what.
-pub async fn existing<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<Existing, WarehouseError> {
-    let sql = format!(
-        "select table_type from information_schema.tables where lower(table_schema) = lower('{}') and lower(table_name) = lower('{}')",
-        relation.schema, relation.name
-    );
-    let table = warehouse.query(&sql).await?;
-    Ok(table.scalar().map_or(Existing::Absent, Existing::of_table_type))
-}
-
 /// What the run's schemas hold, read in one query when a run starts and kept as the
 /// run builds, as dbt caches the relations of every schema it may build in at the
 /// start of a run (docs.getdbt.com/reference/global-configs/cache) rather than asking
@@ -543,11 +533,6 @@ mod tests {
         assert_eq!(catalog.existing(&relation("Marts", "RECENT")), Existing::View);
         assert_eq!(catalog.existing(&relation("marts", "missing")), Existing::Absent);
         assert_eq!(catalog.existing(&relation("other", "elsewhere")), Existing::Absent);
-        // Each agrees with asking the warehouse itself.
-        for name in ["facts", "recent", "missing"] {
-            let asked = existing(&mut warehouse, &relation("marts", name)).await.unwrap();
-            assert_eq!(catalog.existing(&relation("marts", name)), asked, "{name}");
-        }
 
         catalog.record(&relation("marts", "recent"), Existing::Table);
         catalog.record(&relation("marts", "missing"), Existing::View);

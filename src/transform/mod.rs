@@ -370,6 +370,17 @@ pub async fn run<W: Warehouse>(
             .await?;
     }
     let mut catalog = materialize::Catalog::read(warehouse, schemas).await?;
+    // The incremental models' tests that passed last time, taken before any changes.
+    let incremental: Vec<&Relation> = order
+        .iter()
+        .filter(|n| selected.contains(*n))
+        .map(|n| &planned[n])
+        .filter(|p| p.config.materialized == config::Materialized::Incremental)
+        .map(|p| &p.relation)
+        .collect();
+    let mut taken = passed_checks::take(warehouse, &catalog, &incremental).await;
+    // (model, test, the query it passed with), recorded when the run ends.
+    let mut passes: Vec<(Relation, String, String)> = Vec::new();
 
     // Tests that read no model (of a source, or a singular test of sources only) run
     // first, in a run that selects everything, as `dbt build` runs them.
@@ -390,11 +401,16 @@ pub async fn run<W: Warehouse>(
         let plan = &planned[name];
         let node_started = Instant::now();
         let blocked = deps[name].iter().find_map(|parent| broken.get(parent));
-        // An incremental model's tests that passed last time, taken before it changes.
         let incremental_model = plan.config.materialized == config::Materialized::Incremental;
         let passed_before = match (incremental_model, blocked) {
-            (true, None) => passed_checks::take(warehouse, &plan.relation).await,
-            _ => Ok(BTreeMap::new()),
+            (true, None) => taken.remove(&plan.relation),
+            // Not built: what passed still holds.
+            (true, Some(_)) => {
+                let kept = taken.remove(&plan.relation).unwrap_or_default();
+                passes.extend(kept.into_iter().map(|(test, sql)| (plan.relation.clone(), test, sql)));
+                Ok(BTreeMap::new())
+            }
+            (false, _) => Ok(BTreeMap::new()),
         };
         let outcome = match (blocked, &passed_before) {
             (Some(cause), _) => NodeOutcome::Skipped { because: cause.clone() },
@@ -448,7 +464,6 @@ pub async fn run<W: Warehouse>(
         // As in `dbt build`, a failing test stops what is built on its models, not the
         // other tests of this batch: they all still run.
         let mut failed_models = Vec::new();
-        let mut passes = Vec::new();
         for test in tests_after.get(name).into_iter().flatten() {
             let result = if test.refs.iter().any(|r| broken.contains_key(r)) {
                 TestResult {
@@ -461,7 +476,7 @@ pub async fn run<W: Warehouse>(
                 let increment = incremental_model.then_some(&increment);
                 let (result, pass) =
                     run_planned_test(warehouse, &renderer, test, &relations, &project.sources, increment).await;
-                passes.extend(pass);
+                passes.extend(pass.map(|(test, sql)| (plan.relation.clone(), test, sql)));
                 result
             };
             if result.fails_run() {
@@ -471,9 +486,6 @@ pub async fn run<W: Warehouse>(
             on_step(&Step::Test(result.clone()));
             report.tests.push(result);
         }
-        if let Err(error) = passed_checks::record(warehouse, &plan.relation, &passes).await {
-            warn!(model = %name, %error, "could not record the passed tests; the next run checks the whole table");
-        }
         if merged {
             if let Err(error) = materialize::drop_batch(warehouse, &plan.relation).await {
                 warn!(model = %name, %error, "could not drop the batch table");
@@ -482,6 +494,9 @@ pub async fn run<W: Warehouse>(
         for model in failed_models {
             broken.entry(model.clone()).or_insert(model);
         }
+    }
+    if let Err(error) = passed_checks::record(warehouse, &catalog, &passes).await {
+        warn!(%error, "could not record the passed tests; the next run checks their whole tables");
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.artifacts = artifacts::build(&artifacts::Inputs {
