@@ -27,7 +27,9 @@
 //! stops after the last hourly runs, leaving the warehouse as the hourly timer would;
 //! `--resume` then (same `--dir` and `--streams`) runs `--hours N` more hourly runs
 //! on it (default 3), each printed, to profile them: with `RUST_LOG=twitch_pipeline=debug`
-//! every statement is logged with its time.
+//! every statement is logged with its time. `--project DIR` builds the dbt project in
+//! DIR (default: this checkout's), so a run can use a copy while the checkout's
+//! `models/` is edited.
 
 // The test helpers (the module allows what this bench leaves unused).
 #[path = "../tests/support/mod.rs"]
@@ -187,7 +189,7 @@ async fn load_and_transform(
     let report = twitch_pipeline::pipeline::transform(
         &TransformSettings {
             warehouse: WarehouseTarget::DuckDb(warehouse.clone()),
-            project: env!("CARGO_MANIFEST_DIR").into(),
+            project: project_dir(),
             options: TransformOptions {
                 full_refresh,
                 ..Default::default()
@@ -204,6 +206,11 @@ async fn load_and_transform(
         support::slowest_steps(&report, arg("--steps", 6))
     );
     (load_seconds, rows, load_peak, transform_seconds, peak_gib())
+}
+
+/// The dbt project the transforms build (`--project`, default this checkout's).
+fn project_dir() -> PathBuf {
+    arg("--project", env!("CARGO_MANIFEST_DIR").to_string()).into()
 }
 
 /// When each user and game in `warehouse` was last fetched (slot index, keyed as
@@ -399,7 +406,7 @@ async fn main() {
     twitch_pipeline::pipeline::report(
         &WarehouseTarget::DuckDb(warehouse.clone()),
         &twitch_pipeline::transform::ProjectSettings {
-            dir: env!("CARGO_MANIFEST_DIR").into(),
+            dir: project_dir(),
             target_name: "dev".into(),
         },
         10,
