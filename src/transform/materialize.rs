@@ -506,13 +506,6 @@ mod tests {
     use super::*;
     use crate::warehouse::DuckDbWarehouse;
 
-    fn relation(schema: &str, name: &str) -> Relation {
-        Relation {
-            schema: schema.to_string(),
-            name: name.to_string(),
-        }
-    }
-
     /// The catalog read at a run's start says what each relation of the run's schemas
     /// is, whatever case it is named in, and nothing of other schemas; what the run
     /// builds is recorded over it.
@@ -529,15 +522,15 @@ mod tests {
             warehouse.execute(sql).await.unwrap();
         }
         let mut catalog = Catalog::read(&mut warehouse, ["MARTS"]).await.unwrap();
-        assert_eq!(catalog.existing(&relation("marts", "facts")), Existing::Table);
-        assert_eq!(catalog.existing(&relation("Marts", "RECENT")), Existing::View);
-        assert_eq!(catalog.existing(&relation("marts", "missing")), Existing::Absent);
-        assert_eq!(catalog.existing(&relation("other", "elsewhere")), Existing::Absent);
+        assert_eq!(catalog.existing(&Relation::new("marts", "facts")), Existing::Table);
+        assert_eq!(catalog.existing(&Relation::new("Marts", "RECENT")), Existing::View);
+        assert_eq!(catalog.existing(&Relation::new("marts", "missing")), Existing::Absent);
+        assert_eq!(catalog.existing(&Relation::new("other", "elsewhere")), Existing::Absent);
 
-        catalog.record(&relation("marts", "recent"), Existing::Table);
-        catalog.record(&relation("marts", "missing"), Existing::View);
-        assert_eq!(catalog.existing(&relation("MARTS", "recent")), Existing::Table);
-        assert_eq!(catalog.existing(&relation("marts", "Missing")), Existing::View);
+        catalog.record(&Relation::new("marts", "recent"), Existing::Table);
+        catalog.record(&Relation::new("marts", "missing"), Existing::View);
+        assert_eq!(catalog.existing(&Relation::new("MARTS", "recent")), Existing::Table);
+        assert_eq!(catalog.existing(&Relation::new("marts", "Missing")), Existing::View);
         assert!(Catalog::read(&mut warehouse, []).await.unwrap().relations.is_empty());
     }
 }

@@ -28,10 +28,7 @@ const TABLE: &str = "twitch_pipeline_passed_checks";
 pub type Passed = BTreeMap<String, String>;
 
 fn table(schema: &str) -> Relation {
-    Relation {
-        schema: schema.to_string(),
-        name: TABLE.to_string(),
-    }
+    Relation::new(schema, TABLE)
 }
 
 fn quoted(text: &str) -> String {
@@ -149,20 +146,13 @@ mod tests {
     use super::*;
     use crate::warehouse::DuckDbWarehouse;
 
-    fn relation(schema: &str, name: &str) -> Relation {
-        Relation {
-            schema: schema.to_string(),
-            name: name.to_string(),
-        }
-    }
-
     async fn catalog(warehouse: &mut DuckDbWarehouse) -> Catalog {
         Catalog::read(warehouse, ["marts", "staging", "broken"]).await.unwrap()
     }
 
     fn pass(schema: &str, model: &str, test: &str) -> (Relation, String, String) {
         (
-            relation(schema, model),
+            Relation::new(schema, model),
             test.to_string(),
             format!("select 1 from {model} where '{test}'"),
         )
@@ -177,9 +167,9 @@ mod tests {
             warehouse.execute(sql).await.unwrap();
         }
         let (facts, days, staged) = (
-            relation("marts", "facts"),
-            relation("marts", "days"),
-            relation("staging", "staged"),
+            Relation::new("marts", "facts"),
+            Relation::new("marts", "days"),
+            Relation::new("staging", "staged"),
         );
         let models = [&facts, &days, &staged];
 
@@ -188,7 +178,7 @@ mod tests {
         let mut taken = take(&mut warehouse, &known, &models).await;
         assert_eq!(taken.remove(&facts), Ok(Passed::new()));
         assert_eq!(
-            catalog(&mut warehouse).await.existing(&relation("marts", TABLE)),
+            catalog(&mut warehouse).await.existing(&Relation::new("marts", TABLE)),
             Existing::Absent
         );
 
@@ -224,8 +214,8 @@ mod tests {
             .await
             .unwrap();
         let known = catalog(&mut warehouse).await;
-        let mut taken = take(&mut warehouse, &known, &[&relation("broken", "m"), &facts]).await;
-        let error = taken.remove(&relation("broken", "m")).unwrap_err();
+        let mut taken = take(&mut warehouse, &known, &[&Relation::new("broken", "m"), &facts]).await;
+        let error = taken.remove(&Relation::new("broken", "m")).unwrap_err();
         assert!(error.contains("test_name"), "{error}");
         assert_eq!(taken.remove(&facts), Ok(Passed::new()));
     }

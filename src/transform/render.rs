@@ -24,6 +24,15 @@ pub struct Relation {
     pub name: String,
 }
 
+impl Relation {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        Relation {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+}
+
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.schema.is_empty() {
