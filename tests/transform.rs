@@ -1114,3 +1114,31 @@ async fn a_streamers_fetches_run_by_run_give_the_versions_a_rebuild_gives() {
         ]
     );
 }
+
+/// A model the run does not build, because one it depends on failed, keeps the record
+/// of its tests that passed (its rows did not change), taken when the run started.
+#[tokio::test]
+async fn a_model_skipped_for_a_failed_parent_keeps_the_record_of_its_passed_tests() {
+    let Simulated { mut warehouse, .. } = simulated(20, 0..2).await;
+    let records = "select count(*) from main_marts.twitch_pipeline_passed_checks \
+                   where relation_name = 'fact_stream_snapshots'";
+    let before = count_where(&mut warehouse, records).await;
+    assert!(before > 0, "the fact's tests passed and were recorded");
+
+    // stg_streams' merge deletes by its key: without the column, it fails.
+    warehouse
+        .execute("alter table main_staging.stg_streams drop column slot_stream_key")
+        .await
+        .unwrap();
+    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let outcome = |model: &str| &report.nodes.iter().find(|n| n.name.0 == model).unwrap().outcome;
+    assert!(
+        matches!(outcome("stg_streams"), NodeOutcome::Failed(_)),
+        "{:?}",
+        outcome("stg_streams")
+    );
+    assert!(matches!(outcome("fact_stream_snapshots"), NodeOutcome::Skipped { .. }));
+    assert_eq!(count_where(&mut warehouse, records).await, before);
+}
