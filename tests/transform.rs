@@ -1125,9 +1125,10 @@ async fn a_model_skipped_for_a_failed_parent_keeps_the_record_of_its_passed_test
     let before = count_where(&mut warehouse, records).await;
     assert!(before > 0, "the fact's tests passed and were recorded");
 
-    // stg_streams' merge deletes by its key: without the column, it fails.
+    // stg_streams' merge deletes by its key (snapshot_at, stream_id): without a key
+    // column, it fails.
     warehouse
-        .execute("alter table main_staging.stg_streams drop column slot_stream_key")
+        .execute("alter table main_staging.stg_streams drop column stream_id")
         .await
         .unwrap();
     let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})

@@ -43,7 +43,8 @@ loaded_at > {{ since }}
 
 {#- An `incremental_predicates` entry for a staging model merged from a raw table: a
     row the merge replaces is of the same slot as a new one, so it is no older than
-    the oldest new slot, and the delete may skip the rest of the table. The raw table
+    the oldest new slot, and the delete may skip the rest of the table (on Snowflake:
+    see on_snowflake). The raw table
     is a source (the same schema in every target); the staging model is named through
     `model_relation`, as config() cannot use this. -#}
 {% macro only_new_slots_replaced(raw_table, staging_schema, staging_model) -%}
@@ -63,4 +64,20 @@ loaded_at > {{ since }}
 {% macro touched_broadcasts_from() -%}
 case when count(*) = count(started_at) then min(started_at) - interval '1 day'
     else cast('0001-01-01' as timestamp) end
+{%- endmacro %}
+
+{#- `predicates` on Snowflake, none on DuckDB: the incremental predicates of a model
+    whose delete+insert key starts with `snapshot_at`. DuckDB finds the rows to
+    replace without them: since 1.1 a hash join pushes the min and max of its new
+    rows' keys into the scan of the target ("Dynamic Filter Pushdown from Joins",
+    duckdb.org/2024/09/09/announcing-duckdb-110.html), and the scan skips the row
+    groups whose `snapshot_at` lies outside them (rows are stored in time order).
+    Measured on a week at 5,000 streams a slot: stg_streams' delete took 1.6 ms so,
+    48 ms with its predicate (which parses the new rows' JSON again) and 99 ms keyed
+    on the text `slot_stream_key` (text keeps only a prefix in the min/max). Snowflake
+    documents pruning by a query's filters ("Micro-partitions & Data Clustering",
+    docs.snowflake.com/en/user-guide/tables-clustering-micropartitions), which a
+    `where (key) in (select ...)` delete is not, so there the predicates stay. -#}
+{% macro on_snowflake(predicates) -%}
+{{ return(predicates if target.type == 'snowflake' else []) }}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {{ config(
-    materialized='incremental', incremental_strategy='delete+insert', unique_key='slot_stream_key', schema='staging',
-    incremental_predicates=[only_new_slots_replaced('raw.raw_streams', 'staging', 'stg_streams')]
+    materialized='incremental', incremental_strategy='delete+insert', unique_key=['snapshot_at', 'stream_id'],
+    schema='staging', incremental_predicates=on_snowflake([only_new_slots_replaced('raw.raw_streams', 'staging', 'stg_streams')])
 ) }}
 
 -- One row per stream per slot, typed. A slot's file can be loaded twice (a late or
@@ -11,6 +11,8 @@
 -- Unlike the other staging models this is a table, merged by load time: parsing the
 -- raw JSON is most of the cost of a run (measured: every reader of a view re-parsed
 -- every row), so each raw row is parsed once, when it arrives.
+-- It merges on (snapshot_at, stream_id), slot first, so that the delete of replaced
+-- rows skips older slots (macros/merging.sql, on_snowflake).
 with parsed as (
     select
         {{ json_record('raw_json', [
@@ -52,10 +54,11 @@ typed as (
 )
 
 select
-    -- The slot first: rows are stored in time order, so the keys are too, and a lookup
-    -- of recent keys (a merge, the fact's unique test) skips the older blocks by their
-    -- min/max. (Named anew when it was `stream_id@slot`, so that a table keyed the old
-    -- way fails with the advice to rebuild, not merge a reload under a second key.)
+    -- The slot first, so the keys sort in time order. (Named anew when it was
+    -- `stream_id@slot`, so that a table keyed the old way fails with the advice to
+    -- rebuild, not merge a reload under a second key.) The merges key on the columns,
+    -- not this text: DuckDB keeps 8 bytes of a text's min/max (StringStatsData,
+    -- MAX_STRING_MINMAX_SIZE in its source), the same "2026-11-" for a month of keys.
     cast(snapshot_at as varchar) || '@' || stream_id as slot_stream_key,
     *
 from typed

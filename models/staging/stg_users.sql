@@ -1,6 +1,6 @@
 {{ config(
-    materialized='incremental', incremental_strategy='delete+insert', unique_key='fetch_key', schema='staging',
-    incremental_predicates=[only_new_slots_replaced('raw.raw_users', 'staging', 'stg_users')]
+    materialized='incremental', incremental_strategy='delete+insert', unique_key=['snapshot_at', 'user_id'],
+    schema='staging', incremental_predicates=on_snowflake([only_new_slots_replaced('raw.raw_users', 'staging', 'stg_users')])
 ) }}
 
 -- One row per user per fetch (users are fetched at most daily), typed; a refetch

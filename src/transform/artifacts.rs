@@ -147,7 +147,7 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
             "enabled": true, "alias": plan.config.alias, "schema": plan.config.schema, "database": null,
             "tags": plan.config.tags, "meta": {}, "materialized": plan.config.kind(),
             "persist_docs": {}, "quoting": {}, "column_types": {}, "full_refresh": plan.config.full_refresh,
-            "unique_key": plan.config.unique_key.first(), "on_schema_change": "ignore",
+            "unique_key": unique_key(&plan.config.unique_key), "on_schema_change": "ignore",
             "grants": {}, "packages": [], "docs": {"show": true, "node_color": null},
             "contract": {"enforced": false, "alias_types": true},
             "pre-hook": hooks(&plan.config.pre_hook), "post-hook": hooks(&plan.config.post_hook),
@@ -274,6 +274,16 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
         "parent_map": parent_map, "child_map": child_map, "group_map": {}, "saved_queries": {},
         "semantic_models": {}, "unit_tests": {},
     })
+}
+
+/// A model's `unique_key` as dbt's manifest keeps it: one column as text, several as a
+/// list, none as null.
+fn unique_key(columns: &[String]) -> Value {
+    match columns {
+        [] => Value::Null,
+        [column] => json!(column),
+        columns => json!(columns),
+    }
 }
 
 fn hooks(sql: &[String]) -> Vec<Value> {
