@@ -44,9 +44,9 @@ loaded_at > {{ since }}
 {#- An `incremental_predicates` entry for a staging model merged from a raw table: a
     row the merge replaces is of the same slot as a new one, so it is no older than
     the oldest new slot, and the delete may skip the rest of the table (on Snowflake:
-    see on_snowflake). The raw table
-    is a source (the same schema in every target); the staging model is named through
-    `model_relation`, as config() cannot use this. -#}
+    see on_snowflake). The raw table is a source (the same schema in every target);
+    the staging model is named through `model_relation`, as config() cannot use
+    this. -#}
 {% macro only_new_slots_replaced(raw_table, staging_schema, staging_model) -%}
 {{ incremental_target_column('snapshot_at') }} >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
     where {{ unstaged_files(model_relation(staging_schema, staging_model)) }})
