@@ -64,6 +64,18 @@ async fn rebuild(warehouse: &mut DuckDbWarehouse, select: &[&str]) -> RunReport 
     transform::run(&project(), warehouse, &options, |_| {}).await.unwrap()
 }
 
+/// `transform` with its defaults, its failures left for the test to look at.
+async fn run_with_failures(warehouse: &mut DuckDbWarehouse) -> RunReport {
+    transform::run(&project(), warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap()
+}
+
+/// What the run did with `model`.
+fn outcome<'r>(report: &'r RunReport, model: &str) -> &'r NodeOutcome {
+    &report.nodes.iter().find(|n| n.name.0 == model).unwrap().outcome
+}
+
 async fn count(warehouse: &mut DuckDbWarehouse, relation: &str) -> i64 {
     count_where(warehouse, &format!("select count(*) from {relation}")).await
 }
@@ -389,8 +401,7 @@ async fn a_failing_test_is_named_with_its_row_count_and_stops_what_is_built_on_i
             .any(|l| l.starts_with("FAIL") && l.contains("no_negative (1 failing rows)")),
         "{lines:#?}"
     );
-    let doubled = report.nodes.iter().find(|n| n.name.0 == "doubled").unwrap();
-    assert!(matches!(&doubled.outcome, NodeOutcome::Skipped { because } if because.0 == "counts"));
+    assert!(matches!(outcome(&report, "doubled"), NodeOutcome::Skipped { because } if because.0 == "counts"));
 }
 
 #[tokio::test]
@@ -422,12 +433,9 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
         .execute("alter table main_marts.streamer_activity drop column stream_login")
         .await
         .unwrap();
-    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
-        .await
-        .unwrap();
-    let failed = report.nodes.iter().find(|n| n.name.0 == "streamer_activity").unwrap();
-    let NodeOutcome::Failed(message) = &failed.outcome else {
-        panic!("{:?}", failed.outcome)
+    let report = run_with_failures(&mut warehouse).await;
+    let NodeOutcome::Failed(message) = outcome(&report, "streamer_activity") else {
+        panic!("{:?}", outcome(&report, "streamer_activity"))
     };
     assert!(
         message.contains("stream_login") && message.contains("--full-refresh --select streamer_activity"),
@@ -830,9 +838,7 @@ async fn an_unreadable_record_of_passed_tests_fails_the_model_with_the_reason() 
         )
         .await
         .unwrap();
-    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
-        .await
-        .unwrap();
+    let report = run_with_failures(&mut warehouse).await;
     let failed: Vec<String> = report
         .nodes
         .iter()
@@ -1070,14 +1076,11 @@ async fn a_streamers_fetches_run_by_run_give_the_versions_a_rebuild_gives() {
         &[user(at(12), "u1", "alice", "affiliate")],
     )
     .await;
-    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
-        .await
-        .unwrap();
-    let failed = report.nodes.iter().find(|n| n.name.0 == "stg_user_versions").unwrap();
+    let report = run_with_failures(&mut warehouse).await;
+    let upgraded = outcome(&report, "stg_user_versions");
     assert!(
-        matches!(&failed.outcome, NodeOutcome::Failed(m) if m.contains("--full-refresh --select stg_user_versions")),
-        "{:?}",
-        failed.outcome
+        matches!(upgraded, NodeOutcome::Failed(m) if m.contains("--full-refresh --select stg_user_versions")),
+        "{upgraded:?}"
     );
     assert!(rebuild(&mut warehouse, &["stg_user_versions"]).await.succeeded());
     // A row without `fetched_at` is recomputed (alice's time written by hand goes).
@@ -1131,15 +1134,12 @@ async fn a_model_skipped_for_a_failed_parent_keeps_the_record_of_its_passed_test
         .execute("alter table main_staging.stg_streams drop column stream_id")
         .await
         .unwrap();
-    let report = transform::run(&project(), &mut warehouse, &TransformOptions::default(), |_| {})
-        .await
-        .unwrap();
-    let outcome = |model: &str| &report.nodes.iter().find(|n| n.name.0 == model).unwrap().outcome;
-    assert!(
-        matches!(outcome("stg_streams"), NodeOutcome::Failed(_)),
-        "{:?}",
-        outcome("stg_streams")
-    );
-    assert!(matches!(outcome("fact_stream_snapshots"), NodeOutcome::Skipped { .. }));
+    let report = run_with_failures(&mut warehouse).await;
+    let streams = outcome(&report, "stg_streams");
+    assert!(matches!(streams, NodeOutcome::Failed(_)), "{streams:?}");
+    assert!(matches!(
+        outcome(&report, "fact_stream_snapshots"),
+        NodeOutcome::Skipped { .. }
+    ));
     assert_eq!(count_where(&mut warehouse, records).await, before);
 }
