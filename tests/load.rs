@@ -229,7 +229,7 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
         .await;
     }
     // The warehouse refuses the last slot's game (a constraint stands in for a full
-    // disk or a crash): the load stops there with the file named.
+    // disk or a crash): the load stops there, naming the batch of files that holds it.
     let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
     warehouse
         .connection()
