@@ -169,7 +169,7 @@ async fn commit_reads(
     mut on_slot: impl FnMut(usize, &LoadSummary),
 ) -> Result<(), DuckDbError> {
     let (mut done, mut new_files) = (0, 0);
-    // Rows appended in the open transaction, if one is open.
+    // The files appended in the open transaction, if one is open.
     let mut batch: Option<OpenBatch> = None;
     while let Some((slot, read)) = reads.recv().await {
         match read {
