@@ -63,3 +63,12 @@ to_timestamp_ntz({{ text }})
 cast({{ text }} as timestamp)
 {%- endif -%}
 {%- endmacro %}
+
+{#- Written between `name as` and the body of a CTE read more than once, so that it
+    is computed once. DuckDB may inline such a CTE at each reference; one marked
+    MATERIALIZED it never inlines (v2.0.0, src/optimizer/cte_inlining.cpp,
+    CTEInlining::TryInlining). Snowflake's WITH has no such keyword
+    (docs.snowflake.com/en/sql-reference/constructs/with). -#}
+{% macro cte_materialized() -%}
+{{ '' if target.type == 'snowflake' else 'materialized' }}
+{%- endmacro %}

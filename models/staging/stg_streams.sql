@@ -28,7 +28,7 @@ with parsed as (
     {% endif %}
 ),
 
-typed as (
+typed as {{ cte_materialized() }} (
     select
         {{ record_text('record', 'id') }} as stream_id,
         {{ record_text('record', 'user_id') }} as user_id,
@@ -51,6 +51,42 @@ typed as (
         loaded_at,
         {{ utc_now() }} as staged_at
     from parsed
+),
+
+-- The latest load of each (stream, slot). Nearly every key comes once, and a window
+-- over every row moved all twenty columns to find the few loaded twice. So the keys
+-- loaded more than once are found first, from the keys alone; the window ranks only
+-- their rows, and the rest pass as they are (`typed` is computed once for the three
+-- readers: macros/dialect.sql, cte_materialized). `is not distinct from` matches a
+-- NULL key as the window's partition does. Full builds, alternated with the window:
+-- 5,000 streams x 7 days, this model 6.6 and 6.9 s against 9.0 s; a day of the full
+-- catalog (10.5M rows), a median of 37.4 s against 41.5 s (4 runs each), at the same
+-- peak memory.
+twice as (
+    select stream_id, snapshot_at
+    from typed
+    group by stream_id, snapshot_at
+    having count(*) > 1
+),
+
+latest as (
+    select * from typed
+    where not exists (
+        select 1 from twice
+        where twice.stream_id is not distinct from typed.stream_id
+            and twice.snapshot_at is not distinct from typed.snapshot_at
+    )
+    union all
+    select * from typed
+    where exists (
+        select 1 from twice
+        where twice.stream_id is not distinct from typed.stream_id
+            and twice.snapshot_at is not distinct from typed.snapshot_at
+    )
+    qualify row_number() over (
+        partition by stream_id, snapshot_at
+        order by loaded_at desc, file_name desc, file_row_number desc
+    ) = 1
 )
 
 select
@@ -61,8 +97,4 @@ select
     -- MAX_STRING_MINMAX_SIZE in its source), the same "2026-11-" for a month of keys.
     cast(snapshot_at as varchar) || '@' || stream_id as slot_stream_key,
     *
-from typed
-qualify row_number() over (
-    partition by stream_id, snapshot_at
-    order by loaded_at desc, file_name desc, file_row_number desc
-) = 1
+from latest
