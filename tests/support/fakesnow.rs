@@ -18,6 +18,10 @@ pub struct FakeSnow {
     child: Child,
     pub port: u16,
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// The process's temporary directory, removed after it stops: fakesnow makes a
+    /// folder there when imported (`fakesnow/transforms/stage.py`, LOCAL_BUCKET_PATH,
+    /// `tempfile.mkdtemp`) and never removes it, which left one in /tmp per server.
+    _temp: tempfile::TempDir,
 }
 
 impl Drop for FakeSnow {
@@ -40,9 +44,13 @@ pub async fn spawn_fakesnow(python: &str) -> FakeSnow {
 pub async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
+    let temp = tempfile::tempdir().unwrap();
     let mut child = Command::new(python)
         .arg(script)
         .arg(port.to_string())
+        // Python's tempfile looks at TMPDIR first (`_candidate_tempdir_list` in
+        // its tempfile.py: TMPDIR, TEMP, TMP, then /tmp).
+        .env("TMPDIR", temp.path())
         .env("FAKESNOW_NOP_REGEXES", serde_json::to_string(nops).unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -56,7 +64,12 @@ pub async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
             sink.lock().unwrap().push(line);
         }
     });
-    let mut fakesnow = FakeSnow { child, port, lines };
+    let mut fakesnow = FakeSnow {
+        child,
+        port,
+        lines,
+        _temp: temp,
+    };
     for _ in 0..300 {
         if let Some(status) = fakesnow.child.try_wait().unwrap() {
             panic!("the fakesnow launcher exited ({status}) before it listened; see its stderr above");
