@@ -59,10 +59,10 @@ typed as {{ cte_materialized() }} (
 -- their rows, and the rest pass as they are (`typed` is computed once for the three
 -- readers: macros/dialect.sql, cte_materialized). `is not distinct from` matches a
 -- NULL key as the window's partition does (NULL-safe on Snowflake too:
--- docs.snowflake.com/en/sql-reference/functions/is-distinct-from). Full builds, alternated with the window:
--- 5,000 streams x 7 days, this model 6.6 and 6.9 s against 9.0 s; a day of the full
--- catalog (10.5M rows), a median of 37.4 s against 41.5 s (4 runs each), at the same
--- peak memory.
+-- docs.snowflake.com/en/sql-reference/functions/is-distinct-from).
+-- Full builds, alternated with the window: 5,000 streams x 7 days, this model 6.6
+-- and 6.9 s against 9.0 s; a day of the full catalog (10.5M rows), a median of
+-- 37.4 s against 41.5 s (4 runs each), at the same peak memory.
 twice as (
     select stream_id, snapshot_at
     from typed
