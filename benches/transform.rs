@@ -13,8 +13,9 @@
 //!    first run after the catch-up build is printed too, for both.
 //!
 //! `cargo bench --bench transform`; `BENCH_STREAMS`, `BENCH_DAYS` change the size,
-//! `BENCH_END` the last slot, and `DBT` names the dbt executable (scripts/test installs
-//! one in .tools/venv).
+//! `BENCH_END` the last slot, `BENCH_THREADS` how many nodes both runners build at once
+//! (dbt's `threads`, 1 by default), and `DBT` names the dbt executable (scripts/test
+//! installs one in .tools/venv).
 
 // The test helpers (the module allows what this bench leaves unused).
 #[path = "../tests/support/mod.rs"]
@@ -104,6 +105,7 @@ async fn ours_report(path: &Path, freshness: bool) -> (f64, transform::RunReport
     let mut warehouse = DuckDbWarehouse::open(path).unwrap();
     let options = TransformOptions {
         check_freshness: freshness,
+        threads: threads(),
         ..Default::default()
     };
     let started = Instant::now();
@@ -115,9 +117,16 @@ async fn ours_report(path: &Path, freshness: bool) -> (f64, transform::RunReport
     (seconds, report)
 }
 
+/// How many nodes both runners build at once (`BENCH_THREADS`).
+fn threads() -> usize {
+    env_number("BENCH_THREADS", 1)
+}
+
 fn dbt(dbt: &str, work: &Path, database: &Path) -> f64 {
     let started = Instant::now();
     let output = support::dbt::build_command(dbt, work, database)
+        .arg("--threads")
+        .arg(threads().to_string())
         .output()
         .expect("dbt runs");
     let seconds = started.elapsed().as_secs_f64();
@@ -175,8 +184,9 @@ async fn main() {
     // and the measured run, as the hourly timer's runs follow each other.
     let before = &all[all.len() - 2 * NEW_SLOTS as usize..all.len() - NEW_SLOTS as usize];
     println!(
-        "transform benchmark: {days} days x 96 slots x {streams} streams = {} snapshot rows",
-        all.len() * streams
+        "transform benchmark: {days} days x 96 slots x {streams} streams = {} snapshot rows, {} thread(s)",
+        all.len() * streams,
+        threads()
     );
 
     let started = Instant::now();

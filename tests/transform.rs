@@ -1143,3 +1143,98 @@ async fn a_model_skipped_for_a_failed_parent_keeps_the_record_of_its_passed_test
     ));
     assert_eq!(count_where(&mut warehouse, records).await, before);
 }
+
+/// `transform` as [`transform`] runs it, building on `threads` sessions at once.
+async fn transform_on(warehouse: &mut DuckDbWarehouse, threads: usize) -> RunReport {
+    let options = TransformOptions {
+        check_freshness: false,
+        threads,
+        ..Default::default()
+    };
+    transform::run(&project(), warehouse, &options, |_| {}).await.unwrap()
+}
+
+/// Each test's name and outcome, in name order (units on several sessions finish in
+/// any order).
+fn test_outcomes(report: &RunReport) -> Vec<(String, TestOutcome)> {
+    let mut outcomes: Vec<_> = report
+        .tests
+        .iter()
+        .map(|t| (t.name.clone(), t.outcome.clone()))
+        .collect();
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    outcomes
+}
+
+/// Every row of every model but the times of its load and staging (two warehouses
+/// load the same lake at different times), in a stable order.
+async fn contents_but_load_times(warehouse: &mut DuckDbWarehouse) -> Vec<Vec<Vec<String>>> {
+    let mut all = Vec::new();
+    for relation in MODELS {
+        let sql = format!("select columns(lambda c: c not in ('staged_at', 'loaded_at')) from {relation} order by all");
+        all.push(rows(warehouse, &sql).await);
+    }
+    all
+}
+
+/// dbt's `threads`: three sessions building at once give the tables, and the test
+/// outcomes, of one session building in order: the full build, then an incremental
+/// run with a late slot among the new ones.
+#[tokio::test]
+async fn three_sessions_at_once_build_what_one_session_builds() {
+    let mut s = simulated(200, 0..3).await;
+    let mut parallel = DuckDbWarehouse::in_memory().unwrap();
+    load_lake(&s.lake, &mut parallel).await.unwrap();
+    let full = transform_on(&mut parallel, 3).await;
+    assert!(full.succeeded(), "{}", full.summary_line());
+    assert_eq!(full.nodes.len(), MODELS.len(), "every model once");
+    assert_eq!(
+        contents_but_load_times(&mut s.warehouse).await,
+        contents_but_load_times(&mut parallel).await
+    );
+
+    // Slot 4, then the late slot 3.
+    extract_slots(&s.sim, &s.client, &s.lake, 4..5).await;
+    for warehouse in [&mut s.warehouse, &mut parallel] {
+        load_lake(&s.lake, warehouse).await.unwrap();
+    }
+    extract_slots(&s.sim, &s.client, &s.lake, 3..4).await;
+    let mut reports = Vec::new();
+    for (warehouse, threads) in [(&mut s.warehouse, 1), (&mut parallel, 3)] {
+        load_lake(&s.lake, warehouse).await.unwrap();
+        reports.push(transform_on(warehouse, threads).await);
+    }
+    assert!(reports.iter().all(RunReport::succeeded), "{reports:#?}");
+    assert_eq!(test_outcomes(&reports[0]), test_outcomes(&reports[1]));
+    assert_eq!(
+        contents_but_load_times(&mut s.warehouse).await,
+        contents_but_load_times(&mut parallel).await,
+        "the same rows in every model"
+    );
+    assert_eq!(count(&mut parallel, "main_marts.fact_stream_snapshots").await, 5 * 200);
+}
+
+/// A failing test stops what is built on its model when units run at once too, and
+/// the other units still run.
+#[tokio::test]
+async fn on_several_sessions_a_failing_test_still_stops_what_is_built_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = failing_project(dir.path());
+    std::fs::write(dir.path().join("models/apart.sql"), "select 1 as one").unwrap();
+    let project = Project::load(&project.root).unwrap();
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let options = TransformOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let report = transform::run(&project, &mut warehouse, &options, |_| {})
+        .await
+        .unwrap();
+    assert!(!report.succeeded());
+    assert_eq!(
+        report.tests.iter().find(|t| t.name == "no_negative").unwrap().outcome,
+        TestOutcome::Fail { failing_rows: 1 }
+    );
+    assert!(matches!(outcome(&report, "doubled"), NodeOutcome::Skipped { because } if because.0 == "counts"));
+    assert!(matches!(outcome(&report, "apart"), NodeOutcome::Built(_)));
+}

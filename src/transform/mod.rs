@@ -19,6 +19,7 @@ pub mod materialize;
 mod passed_checks;
 pub mod project;
 pub mod render;
+mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -34,6 +35,7 @@ pub use self::materialize::Built;
 use self::project::{DataTest, TestKind};
 pub use self::project::{NodeName, Project, Severity};
 use self::render::{Pass, Relation, Renderer, Target};
+use self::schedule::Schedule;
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Why a transform could not run at all (a failing model or test is a result, not this).
@@ -97,6 +99,10 @@ pub struct TransformOptions {
     /// Check whole tables, even where a test passed on the last run and an
     /// incremental run could check only what it merged ([`checks::batch_sql`]).
     pub full_checks: bool,
+    /// dbt's `threads`: how many nodes are built at once, each (with its tests) on a
+    /// session of its own; one (or zero) builds them one at a time in build order.
+    /// Where the warehouse has one session only, nodes are built one at a time.
+    pub threads: usize,
 }
 
 impl TransformOptions {
@@ -369,7 +375,7 @@ pub async fn run<W: Warehouse>(
             .execute(&format!("create schema if not exists {schema}"))
             .await?;
     }
-    let mut catalog = materialize::Catalog::read(warehouse, schemas).await?;
+    let catalog = materialize::Catalog::read(warehouse, schemas).await?;
     // The incremental models' tests that passed last time, taken before any changes.
     let incremental: Vec<&Relation> = order
         .iter()
@@ -378,9 +384,9 @@ pub async fn run<W: Warehouse>(
         .filter(|p| p.config.materialized == config::Materialized::Incremental)
         .map(|p| &p.relation)
         .collect();
-    let mut taken = passed_checks::take(warehouse, &catalog, &incremental).await;
+    let taken = passed_checks::take(warehouse, &catalog, &incremental).await;
     // (model, test, the query it passed with), recorded when the run ends.
-    let mut passes: Vec<(Relation, String, String)> = Vec::new();
+    let passes: Vec<(Relation, String, String)> = Vec::new();
 
     // Tests that read no model (of a source, or a singular test of sources only) run
     // first, in a run that selects everything, as `dbt build` runs them.
@@ -395,106 +401,56 @@ pub async fn run<W: Warehouse>(
         }
     }
 
-    // Node -> the failed node that stops it (itself, if it failed).
-    let mut broken: BTreeMap<NodeName, NodeName> = BTreeMap::new();
-    for name in order.iter().filter(|n| selected.contains(*n)) {
-        let plan = &planned[name];
-        let node_started = Instant::now();
-        let blocked = deps[name].iter().find_map(|parent| broken.get(parent));
-        let incremental_model = plan.config.materialized == config::Materialized::Incremental;
-        let passed_before = match (incremental_model, blocked) {
-            (true, None) => taken.remove(&plan.relation),
-            // Not built: what passed still holds.
-            (true, Some(_)) => {
-                let kept = taken.remove(&plan.relation).unwrap_or_default();
-                passes.extend(kept.into_iter().map(|(test, sql)| (plan.relation.clone(), test, sql)));
-                Ok(BTreeMap::new())
-            }
-            (false, _) => Ok(BTreeMap::new()),
-        };
-        let outcome = match (blocked, &passed_before) {
-            (Some(cause), _) => NodeOutcome::Skipped { because: cause.clone() },
-            (None, Err(error)) => NodeOutcome::Failed(format!(
-                "{}: cannot take the record of its tests that passed last run (in {}.twitch_pipeline_passed_checks): \
-                 {error}; not built, so no row goes unchecked",
-                plan.node.path, plan.relation.schema
-            )),
-            (None, Ok(_)) => match build_node(
-                warehouse,
-                &mut catalog,
-                &renderer,
-                plan,
-                &relations,
-                plan.config.full_refresh.unwrap_or(options.full_refresh),
+    // Each selected node, then the tests that run after it (a unit), on the warehouse's
+    // session, or with `threads` above one on that many sessions at once.
+    let units = Units {
+        renderer: &renderer,
+        planned: &planned,
+        relations: &relations,
+        sources: &project.sources,
+        tests_after: &tests_after,
+        options,
+    };
+    let in_order: Vec<NodeName> = order.iter().filter(|n| selected.contains(*n)).cloned().collect();
+    let test_refs: BTreeMap<NodeName, BTreeSet<NodeName>> = tests_after
+        .iter()
+        .map(|(name, tests)| {
+            (
+                name.clone(),
+                tests.iter().flat_map(|t| t.refs.iter().cloned()).collect(),
             )
-            .await
-            {
-                Ok(built) => NodeOutcome::Built(built),
-                Err(error) => NodeOutcome::Failed(error.to_string()),
-            },
-        };
-        match &outcome {
-            NodeOutcome::Skipped { because } => {
-                broken.insert(name.clone(), because.clone());
-            }
-            NodeOutcome::Failed(message) => {
-                warn!(model = %name, %message, "model failed");
-                broken.insert(name.clone(), name.clone());
-            }
-            NodeOutcome::Built(_) => info!(model = %name, relation = %plan.relation, "built"),
+        })
+        .collect();
+    let mut schedule = Schedule::new(&in_order, &deps, &test_refs);
+    let mut progress = Progress {
+        deps: &deps,
+        planned: &planned,
+        tests_after: &tests_after,
+        catalog,
+        taken,
+        broken: BTreeMap::new(),
+        passes,
+        report,
+    };
+    let mut sessions = more_sessions(warehouse, options.threads);
+    if sessions.is_empty() {
+        while let Some(name) = schedule.next_ready() {
+            let job = progress.job(&name);
+            let done = run_unit(warehouse, &units, job).await;
+            progress.finish(done, &mut on_step);
+            schedule.finish(&name);
         }
-        let no_passes = BTreeMap::new();
-        let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
-        let batch = materialize::batch_table(&plan.relation);
-        let increment = Increment {
-            model: name,
-            relation: &plan.relation,
-            batch: (merged && !options.full_checks).then_some(batch.as_str()),
-            passed_before: passed_before.as_ref().unwrap_or(&no_passes),
-        };
-        let result = NodeResult {
-            name: name.clone(),
-            relation: plan.relation.to_string(),
-            outcome,
-            seconds: node_started.elapsed().as_secs_f64(),
-        };
-        on_step(&Step::Node(result.clone()));
-        report.nodes.push(result);
-
-        // As in `dbt build`, a failing test stops what is built on its models, not the
-        // other tests of this batch: they all still run.
-        let mut failed_models = Vec::new();
-        for test in tests_after.get(name).into_iter().flatten() {
-            let result = if test.refs.iter().any(|r| broken.contains_key(r)) {
-                TestResult {
-                    name: test.test.name.clone(),
-                    severity: test.severity,
-                    outcome: TestOutcome::Skipped,
-                    seconds: 0.0,
-                }
-            } else {
-                let increment = incremental_model.then_some(&increment);
-                let (result, pass) =
-                    run_planned_test(warehouse, &renderer, test, &relations, &project.sources, increment).await;
-                passes.extend(pass.map(|(test, sql)| (plan.relation.clone(), test, sql)));
-                result
-            };
-            if result.fails_run() {
-                warn!(test = %result.name, outcome = ?result.outcome, "test failed");
-                failed_models.extend(test.refs.iter().cloned());
-            }
-            on_step(&Step::Test(result.clone()));
-            report.tests.push(result);
-        }
-        if merged {
-            if let Err(error) = materialize::drop_batch(warehouse, &plan.relation).await {
-                warn!(model = %name, %error, "could not drop the batch table");
-            }
-        }
-        for model in failed_models {
-            broken.entry(model.clone()).or_insert(model);
-        }
+    } else {
+        let mut all: Vec<&mut W> = vec![&mut *warehouse];
+        all.extend(sessions.iter_mut());
+        run_units_at_once(all, &units, &mut schedule, &mut progress, &mut on_step);
     }
+    let Progress {
+        catalog,
+        passes,
+        mut report,
+        ..
+    } = progress;
     if let Err(error) = passed_checks::record(warehouse, &catalog, &passes).await {
         warn!(%error, "could not record the passed tests; the next run checks their whole tables");
     }
@@ -520,6 +476,338 @@ pub async fn run<W: Warehouse>(
         "transform finished"
     );
     Ok(report)
+}
+
+/// What every unit of a run reads, shared by the sessions that build them.
+struct Units<'a, 'p> {
+    renderer: &'a Renderer<'p>,
+    planned: &'a BTreeMap<NodeName, Planned<'p>>,
+    relations: &'a BTreeMap<NodeName, Relation>,
+    sources: &'a [project::SourceTable],
+    tests_after: &'a BTreeMap<NodeName, Vec<&'a PlannedTest<'p>>>,
+    options: &'a TransformOptions,
+}
+
+/// A unit to run: a node, then the tests that run after it, with what the run knows
+/// when it starts.
+struct UnitJob {
+    name: NodeName,
+    existing: materialize::Existing,
+    /// The failed node that stops it, if any.
+    blocked: Option<NodeName>,
+    /// Its tests that passed on its last run (incremental models), or why that
+    /// cannot be known.
+    passed_before: Result<passed_checks::Passed, String>,
+    /// The models its tests read that failed or were skipped already.
+    broken: BTreeSet<NodeName>,
+}
+
+/// What running a unit did.
+struct UnitDone {
+    node: NodeResult,
+    /// What its relation is now, when it was (re)created.
+    now_exists: Option<materialize::Existing>,
+    tests: Vec<TestResult>,
+    /// (model, test, the query it passed with).
+    passes: Vec<(Relation, String, String)>,
+    /// Models an error-severity test of it failed: their descendants are skipped.
+    failed_models: Vec<NodeName>,
+}
+
+impl UnitDone {
+    /// A unit whose node failed for `reason` before it could build, and ran no tests.
+    fn failed(name: NodeName, relation: String, reason: &str) -> UnitDone {
+        UnitDone {
+            node: NodeResult {
+                name,
+                relation,
+                outcome: NodeOutcome::Failed(reason.to_string()),
+                seconds: 0.0,
+            },
+            now_exists: None,
+            tests: Vec::new(),
+            passes: Vec::new(),
+            failed_models: Vec::new(),
+        }
+    }
+}
+
+/// What the run has done so far, kept by the one thread that hands out units.
+struct Progress<'a, 'p> {
+    deps: &'a dag::Dependencies,
+    planned: &'a BTreeMap<NodeName, Planned<'p>>,
+    tests_after: &'a BTreeMap<NodeName, Vec<&'a PlannedTest<'p>>>,
+    catalog: materialize::Catalog,
+    taken: passed_checks::Taken,
+    /// Node -> the failed node that stops it (itself, if it failed).
+    broken: BTreeMap<NodeName, NodeName>,
+    passes: Vec<(Relation, String, String)>,
+    report: RunReport,
+}
+
+impl Progress<'_, '_> {
+    /// The unit of node `name`, as it starts.
+    fn job(&mut self, name: &NodeName) -> UnitJob {
+        let plan = &self.planned[name];
+        let blocked = self.deps[name]
+            .iter()
+            .find_map(|parent| self.broken.get(parent))
+            .cloned();
+        let passed_before = match (plan.config.materialized == config::Materialized::Incremental, &blocked) {
+            (true, None) => self.taken.remove(&plan.relation),
+            // Not built: what passed still holds.
+            (true, Some(_)) => {
+                let kept = self.taken.remove(&plan.relation).unwrap_or_default();
+                self.passes
+                    .extend(kept.into_iter().map(|(test, sql)| (plan.relation.clone(), test, sql)));
+                Ok(passed_checks::Passed::new())
+            }
+            (false, _) => Ok(passed_checks::Passed::new()),
+        };
+        let broken = self
+            .tests_after
+            .get(name)
+            .into_iter()
+            .flatten()
+            .flat_map(|test| test.refs.iter())
+            .filter(|model| self.broken.contains_key(*model))
+            .cloned()
+            .collect();
+        UnitJob {
+            name: name.clone(),
+            existing: self.catalog.existing(&plan.relation),
+            blocked,
+            passed_before,
+            broken,
+        }
+    }
+
+    /// Takes in what a unit did, and reports it.
+    fn finish(&mut self, done: UnitDone, on_step: &mut impl FnMut(&Step)) {
+        let name = &done.node.name;
+        if let Some(existing) = done.now_exists {
+            self.catalog.record(&self.planned[name].relation, existing);
+        }
+        match &done.node.outcome {
+            NodeOutcome::Skipped { because } => {
+                self.broken.insert(name.clone(), because.clone());
+            }
+            NodeOutcome::Failed(_) => {
+                self.broken.insert(name.clone(), name.clone());
+            }
+            NodeOutcome::Built(_) => {}
+        }
+        on_step(&Step::Node(done.node.clone()));
+        self.report.nodes.push(done.node);
+        for test in done.tests {
+            on_step(&Step::Test(test.clone()));
+            self.report.tests.push(test);
+        }
+        self.passes.extend(done.passes);
+        for model in done.failed_models {
+            self.broken.entry(model.clone()).or_insert(model);
+        }
+    }
+}
+
+/// `threads - 1` more sessions on `warehouse`, to build on `threads` at once; none
+/// (build one node at a time) for one thread, or where the warehouse has no more.
+fn more_sessions<W: Warehouse>(warehouse: &W, threads: usize) -> Vec<W> {
+    if threads <= 1 {
+        return Vec::new();
+    }
+    match warehouse.more_sessions(threads - 1) {
+        Ok(sessions) if sessions.is_empty() => {
+            info!(
+                threads,
+                target = warehouse.target_type(),
+                "this warehouse builds one node at a time here: threads ignored"
+            );
+            sessions
+        }
+        Ok(sessions) => sessions,
+        Err(error) => {
+            warn!(%error, "could not open more sessions: building one node at a time");
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the units of `schedule` on `sessions` at once, each session on a thread of its
+/// own, as each unit's turn comes; this thread hands them out and takes in what they did.
+fn run_units_at_once<W: Warehouse>(
+    sessions: Vec<&mut W>,
+    units: &Units<'_, '_>,
+    schedule: &mut Schedule,
+    progress: &mut Progress<'_, '_>,
+    on_step: &mut impl FnMut(&Step),
+) {
+    use std::sync::mpsc;
+    let span = tracing::Span::current();
+    std::thread::scope(|scope| {
+        let (done_sender, done) = mpsc::channel::<(usize, UnitDone)>();
+        let mut senders = Vec::new();
+        for (index, session) in sessions.into_iter().enumerate() {
+            let (sender, jobs) = mpsc::channel::<UnitJob>();
+            senders.push(sender);
+            let done_sender = done_sender.clone();
+            let span = span.clone();
+            scope.spawn(move || {
+                let _entered = span.enter();
+                for job in jobs {
+                    let name = job.name.clone();
+                    let relation = units.planned[&name].relation.to_string();
+                    // A panic is a bug; it fails its node rather than leave the run
+                    // waiting for a unit that never ends.
+                    let run = std::panic::AssertUnwindSafe(run_unit(&mut *session, units, job));
+                    let unit = std::panic::catch_unwind(|| futures::executor::block_on(run)).unwrap_or_else(|_| {
+                        UnitDone::failed(name, relation, "the runner failed (a panic): see the log")
+                    });
+                    if done_sender.send((index, unit)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_sender);
+        let mut idle: Vec<usize> = (0..senders.len()).rev().collect();
+        let mut running = 0;
+        loop {
+            while let Some(&session) = idle.last() {
+                let Some(name) = schedule.next_ready() else { break };
+                match senders[session].send(progress.job(&name)) {
+                    Ok(()) => {
+                        idle.pop();
+                        running += 1;
+                    }
+                    // Its thread is gone (it cannot be, short of a bug): the unit fails,
+                    // named, rather than go missing from the run.
+                    Err(mpsc::SendError(job)) => {
+                        let relation = units.planned[&job.name].relation.to_string();
+                        schedule.finish(&name);
+                        progress.finish(
+                            UnitDone::failed(job.name, relation, "its session's thread had ended"),
+                            on_step,
+                        );
+                    }
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let (session, unit) = done
+                .recv()
+                .expect("a session's thread sends what each of its units did");
+            running -= 1;
+            idle.push(session);
+            schedule.finish(&unit.node.name);
+            progress.finish(unit, on_step);
+        }
+        // The sessions' threads end when their queues close.
+        drop(senders);
+    });
+}
+
+/// Builds a unit's node (unless it is blocked), then runs the tests that run after it.
+async fn run_unit<W: Warehouse>(warehouse: &mut W, units: &Units<'_, '_>, job: UnitJob) -> UnitDone {
+    let name = &job.name;
+    let plan = &units.planned[name];
+    let node_started = Instant::now();
+    let incremental_model = plan.config.materialized == config::Materialized::Incremental;
+    let mut now_exists = None;
+    let outcome = match (&job.blocked, &job.passed_before) {
+        (Some(cause), _) => NodeOutcome::Skipped { because: cause.clone() },
+        (None, Err(error)) => NodeOutcome::Failed(format!(
+            "{}: cannot take the record of its tests that passed last run (in {}.twitch_pipeline_passed_checks): \
+             {error}; not built, so no row goes unchecked",
+            plan.node.path, plan.relation.schema
+        )),
+        (None, Ok(_)) => match build_node(
+            warehouse,
+            job.existing,
+            &mut now_exists,
+            units.renderer,
+            plan,
+            units.relations,
+            plan.config.full_refresh.unwrap_or(units.options.full_refresh),
+        )
+        .await
+        {
+            Ok(built) => NodeOutcome::Built(built),
+            Err(error) => NodeOutcome::Failed(error),
+        },
+    };
+    let mut broken = job.broken;
+    match &outcome {
+        NodeOutcome::Skipped { .. } => {
+            broken.insert(name.clone());
+        }
+        NodeOutcome::Failed(message) => {
+            warn!(model = %name, %message, "model failed");
+            broken.insert(name.clone());
+        }
+        NodeOutcome::Built(_) => info!(model = %name, relation = %plan.relation, "built"),
+    }
+    let no_passes = BTreeMap::new();
+    let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
+    let batch = materialize::batch_table(&plan.relation);
+    let increment = Increment {
+        model: name,
+        relation: &plan.relation,
+        batch: (merged && !units.options.full_checks).then_some(batch.as_str()),
+        passed_before: job.passed_before.as_ref().unwrap_or(&no_passes),
+    };
+    let node = NodeResult {
+        name: name.clone(),
+        relation: plan.relation.to_string(),
+        outcome,
+        seconds: node_started.elapsed().as_secs_f64(),
+    };
+
+    // As in `dbt build`, a failing test stops what is built on its models, not the
+    // other tests of this batch: they all still run.
+    let mut done = UnitDone {
+        node,
+        now_exists,
+        tests: Vec::new(),
+        passes: Vec::new(),
+        failed_models: Vec::new(),
+    };
+    for test in units.tests_after.get(name).into_iter().flatten() {
+        let result = if test.refs.iter().any(|r| broken.contains(r)) {
+            TestResult {
+                name: test.test.name.clone(),
+                severity: test.severity,
+                outcome: TestOutcome::Skipped,
+                seconds: 0.0,
+            }
+        } else {
+            let increment = incremental_model.then_some(&increment);
+            let (result, pass) = run_planned_test(
+                warehouse,
+                units.renderer,
+                test,
+                units.relations,
+                units.sources,
+                increment,
+            )
+            .await;
+            done.passes
+                .extend(pass.map(|(test, sql)| (plan.relation.clone(), test, sql)));
+            result
+        };
+        if result.fails_run() {
+            warn!(test = %result.name, outcome = ?result.outcome, "test failed");
+            done.failed_models.extend(test.refs.iter().cloned());
+        }
+        done.tests.push(result);
+    }
+    if merged {
+        if let Err(error) = materialize::drop_batch(warehouse, &plan.relation).await {
+            warn!(model = %name, %error, "could not drop the batch table");
+        }
+    }
+    done
 }
 
 /// The project parsed as dbt parses it before it runs anything: every enabled node's
@@ -689,15 +977,17 @@ fn schema_name(renderer: &Renderer<'_>, custom: Option<&str>) -> Result<String, 
     Ok(custom.map_or_else(|| target.clone(), |custom| format!("{target}_{custom}")))
 }
 
+/// Builds `plan`'s relation, which is `existing` now; `now_exists` says what it is
+/// once it was (re)created, even when a post-hook then fails.
 async fn build_node<W: Warehouse>(
     warehouse: &mut W,
-    catalog: &mut materialize::Catalog,
+    existing: materialize::Existing,
+    now_exists: &mut Option<materialize::Existing>,
     renderer: &Renderer<'_>,
     plan: &Planned<'_>,
     relations: &BTreeMap<NodeName, Relation>,
     full_refresh: bool,
 ) -> Result<Built, String> {
-    let existing = catalog.existing(&plan.relation);
     let incremental_now = plan.config.materialized == config::Materialized::Incremental
         && existing == materialize::Existing::Table
         && !full_refresh;
@@ -731,10 +1021,7 @@ async fn build_node<W: Warehouse>(
         };
         format!("{}: {e}{hint}", plan.node.path)
     })?;
-    catalog.record(
-        &plan.relation,
-        materialize::Existing::built_as(&plan.config.materialized),
-    );
+    *now_exists = Some(materialize::Existing::built_as(&plan.config.materialized));
     run_hooks(warehouse, renderer, plan, pass, "post_hook", &plan.config.post_hook).await?;
     Ok(built)
 }

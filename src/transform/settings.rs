@@ -34,6 +34,10 @@ pub struct TransformArgs {
     /// merged, even after it passed (e.g. after editing a table by hand).
     #[arg(long)]
     pub full_checks: bool,
+    /// How many nodes to build at once, as dbt's `threads`: each, with its tests, on a
+    /// connection of its own (DuckDB; Snowflake builds one at a time).
+    #[arg(long, env = "TRANSFORM_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
 }
 
 /// The dbt project and the target it is built for, as given: what the transform
@@ -123,6 +127,7 @@ impl TransformArgs {
                     // dbt's place for them: target/ in the project.
                     target_path: Some(project.dir.join("target")),
                     full_checks: self.full_checks,
+                    threads: usize::from(self.threads),
                 },
             }
         })
@@ -154,6 +159,7 @@ mod tests {
             skip_freshness: false,
             vars: None,
             full_checks: false,
+            threads: 1,
         }
     }
 

@@ -151,6 +151,26 @@ impl Warehouse for DuckDbWarehouse {
         statement_ran(sql, started);
         result
     }
+
+    /// Connections to the same open database: DuckDB runs their transactions at once
+    /// (optimistic concurrency control: a conflict fails the later commit), and shares
+    /// the database's settings, memory limit included ("Concurrency",
+    /// duckdb.org/docs/stable/connect/concurrency). Temporary tables stay with the
+    /// connection that made them, as do a node's batch tables with its unit.
+    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError> {
+        (0..count)
+            .map(|_| {
+                self.connection
+                    .try_clone()
+                    .map(|connection| DuckDbWarehouse { connection })
+                    .map_err(|e| WarehouseError {
+                        warehouse: "DuckDB",
+                        message: format!("cannot open another connection to the database: {e}"),
+                        sql: String::new(),
+                    })
+            })
+            .collect()
+    }
 }
 
 /// At debug level, each statement with its time: where a slow run spends it.

@@ -39,6 +39,16 @@ pub trait Warehouse: Send {
     fn execute(&mut self, sql: &str) -> impl Future<Output = Result<(), WarehouseError>> + Send;
     /// Runs one query and returns its rows as text.
     fn query(&mut self, sql: &str) -> impl Future<Output = Result<Table, WarehouseError>> + Send;
+    /// `count` more sessions on the same warehouse, for a transform that builds several
+    /// nodes at once (dbt's `threads`); none where this warehouse is used through one
+    /// session only.
+    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError>
+    where
+        Self: Sized,
+    {
+        let _ = count;
+        Ok(Vec::new())
+    }
 }
 
 /// A statement the warehouse refused, with the statement itself to look at.
@@ -133,6 +143,18 @@ impl Warehouse for AnyWarehouse {
             AnyWarehouse::DuckDb(w) => w.query(sql).await,
             AnyWarehouse::Snowflake(w) => w.query(sql).await,
         }
+    }
+
+    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError> {
+        Ok(match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.more_sessions(count)?.into_iter().map(AnyWarehouse::DuckDb).collect(),
+            AnyWarehouse::Snowflake(w) => w
+                .more_sessions(count)?
+                .into_iter()
+                .map(AnyWarehouse::Snowflake)
+                .collect(),
+        })
     }
 }
 
