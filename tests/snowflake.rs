@@ -105,10 +105,12 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     .await;
 
     let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    // The Function App's target: the production schemas.
+    // The Function App's target: the production schemas; three nodes built at once,
+    // each on a session of its own.
     let options = TransformOptions {
         check_freshness: true,
         target_name: Some("prod".into()),
+        threads: 3,
         ..Default::default()
     };
     let mut problems = Vec::new();
@@ -126,6 +128,17 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(report.nodes.len(), 14);
     assert_eq!(report.tests.len(), project.tests.len());
+    let logins = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| *l == "login QUERY_TAG=twitch-pipeline test run-1")
+            .count()
+    };
+    assert_eq!(
+        logins(&fakesnow.lines.lock().unwrap()),
+        3,
+        "two more sessions, with the run's query tag"
+    );
 
     // The same numbers the DuckDB build gives for this fixture (tests/transform.rs).
     assert_eq!(

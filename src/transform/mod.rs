@@ -101,7 +101,6 @@ pub struct TransformOptions {
     pub full_checks: bool,
     /// dbt's `threads`: how many nodes are built at once, each (with its tests) on a
     /// session of its own; one (or zero) builds them one at a time in build order.
-    /// Where the warehouse has one session only, nodes are built one at a time.
     pub threads: usize,
 }
 
@@ -432,7 +431,7 @@ pub async fn run<W: Warehouse>(
         passes,
         report,
     };
-    let mut sessions = more_sessions(warehouse, options.threads);
+    let mut sessions = more_sessions(warehouse, options.threads).await;
     if sessions.is_empty() {
         while let Some(name) = schedule.next_ready() {
             let job = progress.job(&name);
@@ -441,9 +440,14 @@ pub async fn run<W: Warehouse>(
             schedule.finish(&name);
         }
     } else {
+        let in_process = warehouse.runs_in_process();
         let mut all: Vec<&mut W> = vec![&mut *warehouse];
         all.extend(sessions.iter_mut());
-        run_units_at_once(all, &units, &mut schedule, &mut progress, &mut on_step);
+        if in_process {
+            run_units_on_threads(all, &units, &mut schedule, &mut progress, &mut on_step);
+        } else {
+            run_units_concurrently(all, &units, &mut schedule, &mut progress, &mut on_step).await;
+        }
     }
     let Progress {
         catalog,
@@ -611,20 +615,12 @@ impl Progress<'_, '_> {
 }
 
 /// `threads - 1` more sessions on `warehouse`, to build on `threads` at once; none
-/// (build one node at a time) for one thread, or where the warehouse has no more.
-fn more_sessions<W: Warehouse>(warehouse: &W, threads: usize) -> Vec<W> {
+/// (build one node at a time) for one thread, or when they cannot be opened.
+async fn more_sessions<W: Warehouse>(warehouse: &mut W, threads: usize) -> Vec<W> {
     if threads <= 1 {
         return Vec::new();
     }
-    match warehouse.more_sessions(threads - 1) {
-        Ok(sessions) if sessions.is_empty() => {
-            info!(
-                threads,
-                target = warehouse.target_type(),
-                "this warehouse builds one node at a time here: threads ignored"
-            );
-            sessions
-        }
+    match warehouse.more_sessions(threads - 1).await {
         Ok(sessions) => sessions,
         Err(error) => {
             warn!(%error, "could not open more sessions: building one node at a time");
@@ -633,9 +629,41 @@ fn more_sessions<W: Warehouse>(warehouse: &W, threads: usize) -> Vec<W> {
     }
 }
 
+/// Runs the units of `schedule` on `sessions` at once, as each unit's turn comes, for a
+/// warehouse that waits on a server: the units' statements wait together on this task.
+async fn run_units_concurrently<W: Warehouse>(
+    sessions: Vec<&mut W>,
+    units: &Units<'_, '_>,
+    schedule: &mut Schedule,
+    progress: &mut Progress<'_, '_>,
+    on_step: &mut impl FnMut(&Step),
+) {
+    use futures::StreamExt;
+    let mut idle = sessions;
+    let mut running = futures::stream::FuturesUnordered::new();
+    loop {
+        while !idle.is_empty() {
+            let Some(name) = schedule.next_ready() else { break };
+            let session = idle.pop().expect("checked");
+            let job = progress.job(&name);
+            running.push(async move {
+                let done = run_unit(&mut *session, units, job).await;
+                (session, done)
+            });
+        }
+        let Some((session, done)) = running.next().await else {
+            break;
+        };
+        idle.push(session);
+        schedule.finish(&done.node.name);
+        progress.finish(done, on_step);
+    }
+}
+
 /// Runs the units of `schedule` on `sessions` at once, each session on a thread of its
-/// own, as each unit's turn comes; this thread hands them out and takes in what they did.
-fn run_units_at_once<W: Warehouse>(
+/// own (an embedded database's statement holds its thread), as each unit's turn comes;
+/// this thread hands them out and takes in what they did.
+fn run_units_on_threads<W: Warehouse>(
     sessions: Vec<&mut W>,
     units: &Units<'_, '_>,
     schedule: &mut Schedule,

@@ -157,7 +157,7 @@ impl Warehouse for DuckDbWarehouse {
     /// the database's settings, memory limit included ("Concurrency",
     /// duckdb.org/docs/stable/connect/concurrency). Temporary tables stay with the
     /// connection that made them, as do a node's batch tables with its unit.
-    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError> {
+    async fn more_sessions(&mut self, count: usize) -> Result<Vec<Self>, WarehouseError> {
         (0..count)
             .map(|_| {
                 self.connection
@@ -170,6 +170,10 @@ impl Warehouse for DuckDbWarehouse {
                     })
             })
             .collect()
+    }
+
+    fn runs_in_process(&self) -> bool {
+        true
     }
 }
 

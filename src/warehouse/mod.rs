@@ -40,15 +40,13 @@ pub trait Warehouse: Send {
     /// Runs one query and returns its rows as text.
     fn query(&mut self, sql: &str) -> impl Future<Output = Result<Table, WarehouseError>> + Send;
     /// `count` more sessions on the same warehouse, for a transform that builds several
-    /// nodes at once (dbt's `threads`); none where this warehouse is used through one
-    /// session only.
-    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError>
+    /// nodes at once (dbt's `threads`).
+    fn more_sessions(&mut self, count: usize) -> impl Future<Output = Result<Vec<Self>, WarehouseError>> + Send
     where
-        Self: Sized,
-    {
-        let _ = count;
-        Ok(Vec::new())
-    }
+        Self: Sized;
+    /// Whether a statement runs in this process, holding its thread until it ends
+    /// (an embedded database), rather than waiting on a server.
+    fn runs_in_process(&self) -> bool;
 }
 
 /// A statement the warehouse refused, with the statement itself to look at.
@@ -145,16 +143,30 @@ impl Warehouse for AnyWarehouse {
         }
     }
 
-    fn more_sessions(&self, count: usize) -> Result<Vec<Self>, WarehouseError> {
+    async fn more_sessions(&mut self, count: usize) -> Result<Vec<Self>, WarehouseError> {
         Ok(match self {
             #[cfg(feature = "duckdb")]
-            AnyWarehouse::DuckDb(w) => w.more_sessions(count)?.into_iter().map(AnyWarehouse::DuckDb).collect(),
+            AnyWarehouse::DuckDb(w) => w
+                .more_sessions(count)
+                .await?
+                .into_iter()
+                .map(AnyWarehouse::DuckDb)
+                .collect(),
             AnyWarehouse::Snowflake(w) => w
-                .more_sessions(count)?
+                .more_sessions(count)
+                .await?
                 .into_iter()
                 .map(AnyWarehouse::Snowflake)
                 .collect(),
         })
+    }
+
+    fn runs_in_process(&self) -> bool {
+        match self {
+            #[cfg(feature = "duckdb")]
+            AnyWarehouse::DuckDb(w) => w.runs_in_process(),
+            AnyWarehouse::Snowflake(w) => w.runs_in_process(),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Snowflake, through snowflake-connector-rs with key-pair authentication.
 //!
-//! One session per run; every statement carries the session's `QUERY_TAG`
-//! (`twitch-pipeline <command> <run id>`), so a run's queries can be found in
-//! Snowflake's query history.
+//! One session per run (more when a transform builds several nodes at once); every
+//! statement carries the session's `QUERY_TAG` (`twitch-pipeline <command> <run
+//! id>`), so a run's queries can be found in Snowflake's query history.
 
 use snowflake_connector_rs::{
     AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, KeyPairConfig, Session, SessionConfig,
@@ -13,6 +13,8 @@ use crate::warehouse::SnowflakeSettings;
 
 /// An open Snowflake session.
 pub struct SnowflakeWarehouse {
+    /// The logged-in client, which opens more sessions like this one.
+    client: Client,
     session: Session,
     schema: String,
 }
@@ -60,6 +62,7 @@ impl SnowflakeWarehouse {
         let client = Client::new(config).map_err(fail)?;
         let session = client.create_session().await.map_err(fail)?;
         Ok(SnowflakeWarehouse {
+            client,
             session,
             schema: settings.schema.clone(),
         })
@@ -97,6 +100,34 @@ impl Warehouse for SnowflakeWarehouse {
             .map(|row| row.values().iter().map(cell).collect())
             .collect();
         Ok(Table { columns, rows })
+    }
+
+    /// Sessions of the same user, role, warehouse and query tag: each logs in again
+    /// (a session is one login, `Client::create_session`), and Snowflake runs their
+    /// statements at once on the warehouse.
+    async fn more_sessions(&mut self, count: usize) -> Result<Vec<Self>, WarehouseError> {
+        let logins = (0..count).map(|_| self.client.create_session());
+        futures::future::try_join_all(logins)
+            .await
+            .map(|sessions| {
+                sessions
+                    .into_iter()
+                    .map(|session| SnowflakeWarehouse {
+                        client: self.client.clone(),
+                        session,
+                        schema: self.schema.clone(),
+                    })
+                    .collect()
+            })
+            .map_err(|e| WarehouseError {
+                warehouse: "Snowflake",
+                message: format!("cannot open another session: {e}"),
+                sql: String::new(),
+            })
+    }
+
+    fn runs_in_process(&self) -> bool {
+        false
     }
 }
 
