@@ -171,6 +171,7 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
         options: crate::transform::TransformOptions {
             check_freshness: true,
             target_name: Some(handler.settings.project.target_name.clone()),
+            threads: handler.settings.transform_threads,
             ..Default::default()
         },
     };

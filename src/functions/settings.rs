@@ -2,7 +2,7 @@
 
 use crate::config::{ConfigError, Problems};
 use crate::extract::{ExtractArgs, ExtractSettings};
-use crate::transform::{ProjectArgs, ProjectSettings};
+use crate::transform::{ProjectArgs, ProjectSettings, ThreadsArg};
 use crate::warehouse::{WarehouseArgs, WarehouseTarget};
 
 /// Options of `serve`, the Functions custom handler, as given: everything its
@@ -19,6 +19,9 @@ pub struct ServeArgs {
     /// The hourly transform's project and target (`prod` in the Function App).
     #[command(flatten)]
     pub project: ProjectArgs,
+    /// The hourly transform's threads.
+    #[command(flatten)]
+    pub transform_threads: ThreadsArg,
     /// Minutes after its commit a file Snowflake has no load record of is submitted
     /// again by the hourly run (a lost blob event); Snowpipe loads within minutes.
     #[arg(long, env = "RESUBMIT_AFTER_MINUTES", default_value_t = 30)]
@@ -33,6 +36,8 @@ pub struct ServeSettings {
     pub warehouse: WarehouseTarget,
     /// The transform's project and target, where the hourly run reads the fact too.
     pub project: ProjectSettings,
+    /// How many nodes the hourly transform builds at once.
+    pub transform_threads: usize,
     /// How long a committed file may go without a load record before the hourly run
     /// submits it again.
     pub resubmit_after: chrono::Duration,
@@ -55,7 +60,32 @@ impl ServeArgs {
             extract: extract.expect("validated"),
             warehouse: warehouse.expect("validated"),
             project: project.expect("validated"),
+            transform_threads: self.transform_threads.count(),
             resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn the_hourly_transform_takes_its_threads_and_refuses_none() {
+        let serve = Serve::try_parse_from(["serve", "--threads", "4"]).unwrap();
+        assert_eq!(serve.args.transform_threads.count(), 4);
+        let error = Serve::try_parse_from(["serve", "--threads", "0"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("0 is not in 1..=64"), "{error}");
     }
 }

@@ -8,7 +8,7 @@
 //! descendants, and the run reports every failing test with its failing-row count.
 
 mod settings;
-pub use settings::{ProjectArgs, ProjectSettings, TransformArgs, TransformSettings};
+pub use settings::{ProjectArgs, ProjectSettings, ThreadsArg, TransformArgs, TransformSettings};
 
 pub mod artifacts;
 pub mod checks;

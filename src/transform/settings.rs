@@ -34,10 +34,25 @@ pub struct TransformArgs {
     /// merged, even after it passed (e.g. after editing a table by hand).
     #[arg(long)]
     pub full_checks: bool,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
+}
+
+/// How many nodes a transform builds at once, as given (`transform`, and `serve`'s
+/// hourly run).
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct ThreadsArg {
     /// How many nodes to build at once, as dbt's `threads`: each, with its tests, on a
-    /// connection of its own (DuckDB; Snowflake builds one at a time).
+    /// session of its own (a DuckDB connection, a Snowflake login).
     #[arg(long, env = "TRANSFORM_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
+}
+
+impl ThreadsArg {
+    /// [`super::TransformOptions::threads`].
+    pub fn count(self) -> usize {
+        usize::from(self.threads)
+    }
 }
 
 /// The dbt project and the target it is built for, as given: what the transform
@@ -127,7 +142,7 @@ impl TransformArgs {
                     // dbt's place for them: target/ in the project.
                     target_path: Some(project.dir.join("target")),
                     full_checks: self.full_checks,
-                    threads: usize::from(self.threads),
+                    threads: self.threads.count(),
                 },
             }
         })
@@ -159,7 +174,7 @@ mod tests {
             skip_freshness: false,
             vars: None,
             full_checks: false,
-            threads: 1,
+            threads: ThreadsArg { threads: 1 },
         }
     }
 

@@ -45,6 +45,8 @@ pub fn serve_settings(
             dir: env!("CARGO_MANIFEST_DIR").into(),
             target_name: "prod".into(),
         },
+        // The hourly transform on two connections, as an app setting may ask.
+        transform_threads: 2,
         resubmit_after: chrono::Duration::minutes(30),
     }
 }
