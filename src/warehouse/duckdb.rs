@@ -152,11 +152,12 @@ impl Warehouse for DuckDbWarehouse {
         result
     }
 
-    /// Connections to the same open database: DuckDB runs their transactions at once
-    /// (optimistic concurrency control: a conflict fails the later commit), and shares
-    /// the database's settings, memory limit included ("Concurrency",
-    /// duckdb.org/docs/stable/connect/concurrency). Temporary tables stay with the
-    /// connection that made them, as do a node's batch tables with its unit.
+    /// Connections to the same open database. DuckDB runs their writes at once: appends
+    /// never conflict, separate tables may be changed together, and only the second of
+    /// two edits of the same row fails ("Concurrency", duckdb.org/docs/2.0/connect/concurrency).
+    /// `SET memory_limit` is global to the instance, so they share the limit ("SET and
+    /// RESET Statements", duckdb.org/docs/2.0/sql/statements/set). Temporary tables stay
+    /// with the connection that made them, as do a node's batch tables with its unit.
     async fn more_sessions(&mut self, count: usize) -> Result<Vec<Self>, WarehouseError> {
         (0..count)
             .map(|_| {
