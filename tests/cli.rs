@@ -381,11 +381,16 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         "{}",
         text(&load)
     );
+    // dbt's artifacts go where --target-path says, not into the checkout.
+    let artifacts = dir.path().join("artifacts");
     let transform = with_locations("transform")
         .args(["--skip-freshness", "--project", env!("CARGO_MANIFEST_DIR")])
+        .arg("--target-path")
+        .arg(&artifacts)
         .output()
         .unwrap();
     assert!(transform.status.success(), "{}", text(&transform));
+    assert!(artifacts.join("manifest.json").is_file() && artifacts.join("run_results.json").is_file());
 
     let status = with_locations("status")
         .args([

@@ -36,6 +36,11 @@ pub struct TransformArgs {
     pub full_checks: bool,
     #[command(flatten)]
     pub threads: ThreadsArg,
+    /// Where to write dbt's artifacts (manifest.json, run_results.json, sources.json):
+    /// dbt's `--target-path` and `DBT_TARGET_PATH` (dbt-core, `dbt/cli/params.py`). The
+    /// project's `target/` when unset, as dbt's default.
+    #[arg(long = "target-path", env = "DBT_TARGET_PATH")]
+    pub target_path: Option<PathBuf>,
 }
 
 /// How many nodes a transform builds at once, as given (`transform`, and `serve`'s
@@ -139,8 +144,7 @@ impl TransformArgs {
                     check_freshness: !self.skip_freshness,
                     vars: vars.expect("validated"),
                     target_name: Some(project.target_name),
-                    // dbt's place for them: target/ in the project.
-                    target_path: Some(project.dir.join("target")),
+                    target_path: Some(self.target_path.clone().unwrap_or_else(|| project.dir.join("target"))),
                     full_checks: self.full_checks,
                     threads: self.threads.count(),
                 },
@@ -175,6 +179,7 @@ mod tests {
             vars: None,
             full_checks: false,
             threads: ThreadsArg { threads: 1 },
+            target_path: None,
         }
     }
 
