@@ -375,10 +375,10 @@ pub async fn run<W: Warehouse>(
             .await?;
     }
     let catalog = materialize::Catalog::read(warehouse, schemas).await?;
+    let in_order: Vec<NodeName> = order.iter().filter(|n| selected.contains(*n)).cloned().collect();
     // The incremental models' tests that passed last time, taken before any changes.
-    let incremental: Vec<&Relation> = order
+    let incremental: Vec<&Relation> = in_order
         .iter()
-        .filter(|n| selected.contains(*n))
         .map(|n| &planned[n])
         .filter(|p| p.config.materialized == config::Materialized::Incremental)
         .map(|p| &p.relation)
@@ -410,7 +410,6 @@ pub async fn run<W: Warehouse>(
         tests_after: &tests_after,
         options,
     };
-    let in_order: Vec<NodeName> = order.iter().filter(|n| selected.contains(*n)).cloned().collect();
     let test_refs: BTreeMap<NodeName, BTreeSet<NodeName>> = tests_after
         .iter()
         .map(|(name, tests)| {
@@ -432,22 +431,13 @@ pub async fn run<W: Warehouse>(
         report,
     };
     let mut sessions = more_sessions(warehouse, options.threads).await;
-    if sessions.is_empty() {
-        while let Some(name) = schedule.next_ready() {
-            let job = progress.job(&name);
-            let done = run_unit(warehouse, &units, job).await;
-            progress.finish(done, &mut on_step);
-            schedule.finish(&name);
-        }
+    let on_threads = warehouse.runs_in_process() && !sessions.is_empty();
+    let mut all: Vec<&mut W> = vec![&mut *warehouse];
+    all.extend(sessions.iter_mut());
+    if on_threads {
+        run_units_on_threads(all, &units, &mut schedule, &mut progress, &mut on_step);
     } else {
-        let in_process = warehouse.runs_in_process();
-        let mut all: Vec<&mut W> = vec![&mut *warehouse];
-        all.extend(sessions.iter_mut());
-        if in_process {
-            run_units_on_threads(all, &units, &mut schedule, &mut progress, &mut on_step);
-        } else {
-            run_units_concurrently(all, &units, &mut schedule, &mut progress, &mut on_step).await;
-        }
+        run_units_on_this_task(all, &units, &mut schedule, &mut progress, &mut on_step).await;
     }
     let Progress {
         catalog,
@@ -629,9 +619,10 @@ async fn more_sessions<W: Warehouse>(warehouse: &mut W, threads: usize) -> Vec<W
     }
 }
 
-/// Runs the units of `schedule` on `sessions` at once, as each unit's turn comes, for a
-/// warehouse that waits on a server: the units' statements wait together on this task.
-async fn run_units_concurrently<W: Warehouse>(
+/// Runs the units of `schedule` on `sessions`, as each unit's turn comes: in build
+/// order on one session, or at once on several of a warehouse that waits on a server
+/// (the units' statements wait together on this task).
+async fn run_units_on_this_task<W: Warehouse>(
     sessions: Vec<&mut W>,
     units: &Units<'_, '_>,
     schedule: &mut Schedule,
