@@ -748,3 +748,232 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
     assert!(stdout.contains("valid run_results.json: 18 results"), "{stdout}");
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
+
+/// Snapshots of one source table, one for each way dbt treats a key the source no
+/// longer returns (`hard_deletes`, and the older `invalidate_hard_deletes`), and with
+/// `dbt_valid_to_current`: each one's name, its own config, and whether it marks
+/// deletions.
+const SNAPSHOTS: &[(&str, &str, bool)] = &[
+    ("kept", "hard_deletes='ignore'", false),
+    ("invalidated", "hard_deletes='invalidate'", false),
+    ("legacy", "invalidate_hard_deletes=true", false),
+    ("recorded", "hard_deletes='new_record'", true),
+    (
+        "recorded_until",
+        "hard_deletes='new_record', dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\"",
+        true,
+    ),
+    (
+        "open_until",
+        "dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\"",
+        false,
+    ),
+];
+
+/// A project of [`SNAPSHOTS`] in `dir`.
+fn snapshot_project(dir: &Path) {
+    write_project(
+        dir,
+        &[
+            (
+                "dbt_project.yml",
+                "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n\
+                 model-paths: [\"models\"]\nsnapshot-paths: [\"snapshots\"]\n",
+            ),
+            (
+                "models/sources.yml",
+                "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
+            ),
+        ],
+    );
+    for (name, config, _) in SNAPSHOTS {
+        let text = format!(
+            "{{% snapshot {name} %}}\n{{{{ config(schema='history', unique_key='id', strategy='timestamp', \
+             updated_at='updated_at', {config}) }}}}\nselect * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
+        );
+        write_project(dir, &[(&format!("snapshots/{name}.sql"), &text)]);
+    }
+    // dbt's older `target_schema` is taken as written, over `schema`.
+    write_project(
+        dir,
+        &[(
+            "snapshots/as_written.sql",
+            "{% snapshot as_written %}\n{{ config(target_schema='history_as_written', schema='history', unique_key='id', \
+             strategy='timestamp', updated_at='updated_at') }}\nselect * from {{ source('raw', 'people') }}\n{% endsnapshot %}\n",
+        )],
+    );
+}
+
+/// A snapshot's rows, in order, with each time a run stamped (a deletion's, which
+/// differs between two runners) replaced by the run's number, and a deletion
+/// record's id (a hash of that time) by the id of the row it copies.
+async fn stamped_rows(
+    database: &Path,
+    name: &str,
+    marks_deletions: bool,
+    runs: &[(String, String)],
+) -> Vec<Vec<String>> {
+    let stamped = |column: &str| {
+        let whens: String = runs
+            .iter()
+            .enumerate()
+            .map(|(i, (start, end))| {
+                format!(
+                    " when {column} between timestamp '{start}' and timestamp '{end}' then 'run {}'",
+                    i + 1
+                )
+            })
+            .collect();
+        format!("case{whens} else cast({column} as varchar) end")
+    };
+    let (deleted, scd_id) = if marks_deletions {
+        (
+            ", dbt_is_deleted".to_string(),
+            // dbt-adapters' `snapshot_staging_table`: a deletion record's id hashes the
+            // copied row's id and the run's time.
+            format!(
+                "case when dbt_is_deleted = 'True' then 'deletion of ' || (select p.dbt_scd_id from main_history.{name} as p \
+                 where p.id = s.id and s.dbt_scd_id = md5(coalesce(cast(p.dbt_scd_id as varchar), '') || '|' || \
+                 coalesce(cast(s.dbt_valid_from as varchar), '')) limit 1) else dbt_scd_id end"
+            ),
+        )
+    } else {
+        (String::new(), "dbt_scd_id".to_string())
+    };
+    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    rows(
+        &mut warehouse,
+        &format!(
+            "select id, name, cast(updated_at as varchar), {scd_id}, {}, {}, {}{deleted} \
+             from main_history.{name} as s order by all",
+            stamped("dbt_updated_at"),
+            stamped("dbt_valid_from"),
+            stamped("dbt_valid_to"),
+        ),
+    )
+    .await
+}
+
+/// The snapshots' schemas, columns and types, in order.
+async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
+    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    rows(
+        &mut warehouse,
+        "select table_schema, table_name, string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) \
+         from information_schema.columns where table_schema like '%history%' group by all order by all",
+    )
+    .await
+}
+
+/// `hard_deletes` (`ignore`, `invalidate`, `new_record`, and the older
+/// `invalidate_hard_deletes`) and `dbt_valid_to_current`, as dbt-duckdb applies
+/// them: a first build; a key gone, one changed and one new; the gone key back with
+/// a newer version and another gone; that one back as it was; and a run with nothing
+/// new. The times a run stamps are compared by the run they fall in.
+#[tokio::test]
+async fn snapshots_treat_deleted_keys_as_dbt_does() {
+    let Some(dbt) = dbt() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    snapshot_project(&project);
+    let (ours, theirs) = (work.path().join("ours.duckdb"), work.path().join("theirs.duckdb"));
+    let changes = [
+        "create schema if not exists raw; create table raw.people as select * from (values \
+         (1, 'a', timestamp '2026-01-01'), (2, 'b', timestamp '2026-01-01'), (3, 'c', timestamp '2026-01-01')) \
+         as t(id, name, updated_at)",
+        "delete from raw.people where id = 2; update raw.people set name = 'C', updated_at = timestamp '2026-01-02' \
+         where id = 3; insert into raw.people values (4, 'd', timestamp '2026-01-02')",
+        "insert into raw.people values (2, 'B', timestamp '2026-01-03'); delete from raw.people where id = 4",
+        "insert into raw.people values (4, 'd', timestamp '2026-01-02')",
+        "select 1",
+    ];
+    let now = || {
+        chrono::Utc::now()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string()
+    };
+    let (mut our_runs, mut their_runs) = (Vec::new(), Vec::new());
+    for (step, change) in changes.iter().enumerate() {
+        for database in [&ours, &theirs] {
+            DuckDbWarehouse::open(database).unwrap().execute(change).await.unwrap();
+        }
+        let start = now();
+        let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot"]).await;
+        assert!(ok, "dbt snapshot, run {}: {log}", step + 1);
+        their_runs.push((start, now()));
+        let start = now();
+        let report = ours_on(
+            &project,
+            &ours,
+            TransformOptions {
+                target_name: Some("local".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(report.succeeded(), "run {}: {}", step + 1, report.summary_line());
+        our_runs.push((start, now()));
+
+        let shapes = snapshot_shapes(&ours).await;
+        assert_eq!(shapes, snapshot_shapes(&theirs).await, "run {}", step + 1);
+        assert_eq!(shapes.len(), SNAPSHOTS.len() + 1, "{shapes:?}");
+        for (name, _, marks_deletions) in SNAPSHOTS {
+            let our_rows = stamped_rows(&ours, name, *marks_deletions, &our_runs).await;
+            let their_rows = stamped_rows(&theirs, name, *marks_deletions, &their_runs).await;
+            assert_eq!(our_rows, their_rows, "{name} after run {}", step + 1);
+        }
+    }
+    // Worked by hand, so that agreeing with dbt is not agreeing on nothing. Key 2
+    // goes in run 2 and comes back newer in run 3; key 3 changes in run 2; key 4
+    // comes in run 2, goes in run 3 and comes back unchanged in run 4.
+    let mut warehouse = DuckDbWarehouse::open(&ours).unwrap();
+    let count = |name: &str, condition: &str| format!("select count(*) from main_history.{name} where {condition}");
+    for (sql, expected) in [
+        // ignore: 1; 2 (b, then B); 3 (c, then C); 4 once, never closed.
+        (count("kept", "true"), 6),
+        (count("kept", "id = 4 and dbt_valid_to is null"), 1),
+        // invalidate: as ignore, but 4's row closed in run 3 and opened again in run 4.
+        (count("invalidated", "true"), 7),
+        (count("invalidated", "id = 4 and dbt_valid_to is null"), 1),
+        (count("legacy", "true"), 7),
+        // new_record: a deletion record for 2 (run 2, closed in run 3) and for 4 (run
+        // 3, closed in run 4); nothing marked deleted twice.
+        (count("recorded", "true"), 9),
+        (count("recorded", "dbt_is_deleted = 'True'"), 2),
+        (count("recorded", "dbt_is_deleted = 'True' and dbt_valid_to is null"), 0),
+        (count("recorded_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
+        (count("open_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
+    ] {
+        let found = warehouse.query(&sql).await.unwrap().scalar_i64().unwrap();
+        assert_eq!(found, expected, "{sql}");
+    }
+    drop(warehouse);
+
+    // `new_record` on a snapshot built without it: both refuse, for want of the
+    // column it writes.
+    let kept = project.join("snapshots/kept.sql");
+    let text = std::fs::read_to_string(&kept).unwrap();
+    std::fs::write(
+        &kept,
+        text.replace("hard_deletes='ignore'", "hard_deletes='new_record'"),
+    )
+    .unwrap();
+    let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot", "--select", "kept"]).await;
+    assert!(!ok && log.contains("dbt_is_deleted"), "{log}");
+    let report = ours_on(
+        &project,
+        &ours,
+        TransformOptions {
+            target_name: Some("local".into()),
+            select: vec!["kept".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let node = &report.nodes[0];
+    assert!(
+        matches!(&node.outcome, transform::NodeOutcome::Failed(m) if m.contains("no dbt_is_deleted column")),
+        "{node:?}"
+    );
+}

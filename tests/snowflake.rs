@@ -430,3 +430,124 @@ async fn late_visible_file(
     );
     Some((fakesnow, warehouse))
 }
+
+/// On Snowflake SQL, `hard_deletes` and `dbt_valid_to_current` (cross-checked against
+/// dbt on DuckDB in tests/dbt_crosscheck.rs): key 2 goes, then comes back newer.
+/// `invalidate` closes its row and opens a new one on its return; `new_record` also
+/// opens a deletion record, which the return closes; current rows of `recorded` end
+/// at 9999-12-31, not NULL.
+#[tokio::test]
+async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
+    let Some(python) = python() else { return };
+    let fakesnow = spawn_fakesnow(&python).await;
+    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "snapshots")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "dbt_project.yml",
+            "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\nsnapshot-paths: [\"snapshots\"]\n"
+                .to_string(),
+        ),
+        (
+            "models/sources.yml",
+            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n".to_string(),
+        ),
+    ]
+    .into_iter()
+    .chain(
+        [
+            ("invalidated", "hard_deletes='invalidate'"),
+            (
+                "recorded",
+                "hard_deletes='new_record', dbt_valid_to_current=\"to_timestamp_ntz('9999-12-31')\"",
+            ),
+        ]
+        .map(|(name, config)| {
+            (
+                name,
+                format!(
+                    "{{% snapshot {name} %}}\n{{{{ config(target_schema='history', unique_key='id', strategy='timestamp', \
+                     updated_at='updated_at', {config}) }}}}\nselect * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
+                ),
+            )
+        })
+        .map(|(name, text)| (if name == "recorded" { "snapshots/recorded.sql" } else { "snapshots/invalidated.sql" }, text)),
+    );
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let project = Project::load(dir.path()).unwrap();
+    for sql in [
+        "create schema if not exists raw",
+        "create table raw.people (id number, name varchar, updated_at timestamp_ntz)",
+        "insert into raw.people values (1, 'a', '2026-01-01'), (2, 'b', '2026-01-01')",
+    ] {
+        warehouse.execute(sql).await.unwrap();
+    }
+    let run = async |warehouse: &mut SnowflakeWarehouse| {
+        let report = transform::run(&project, warehouse, &TransformOptions::default(), |_| {})
+            .await
+            .unwrap();
+        assert!(report.succeeded(), "{}", report.summary_line());
+    };
+    run(&mut warehouse).await;
+    warehouse.execute("delete from raw.people where id = 2").await.unwrap();
+    run(&mut warehouse).await;
+    let count = async |warehouse: &mut SnowflakeWarehouse, name: &str, condition: &str| {
+        rows(
+            warehouse,
+            &format!("select count(*) from history.{name} where {condition}"),
+        )
+        .await[0][0]
+            .clone()
+    };
+    assert_eq!(
+        count(&mut warehouse, "invalidated", "id = 2 and dbt_valid_to is not null").await,
+        "1"
+    );
+    assert_eq!(count(&mut warehouse, "recorded", "dbt_is_deleted = 'True'").await, "1");
+    // The deletion record opens when key 2's last row closes.
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "recorded",
+            "id = 2 and dbt_is_deleted = 'False' and dbt_valid_to = \
+             (select dbt_valid_from from history.recorded where dbt_is_deleted = 'True')"
+        )
+        .await,
+        "1"
+    );
+    warehouse
+        .execute("insert into raw.people values (2, 'B', '2026-01-03')")
+        .await
+        .unwrap();
+    run(&mut warehouse).await;
+    run(&mut warehouse).await;
+    // invalidate: 1; 2 (b closed, B). new_record: 1; 2 (b, its deletion record closed
+    // by B's time, B); the current rows end at 9999-12-31.
+    assert_eq!(count(&mut warehouse, "invalidated", "true").await, "3");
+    assert_eq!(count(&mut warehouse, "invalidated", "dbt_valid_to is null").await, "2");
+    assert_eq!(count(&mut warehouse, "recorded", "true").await, "4");
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "recorded",
+            "dbt_is_deleted = 'True' and dbt_valid_to = to_timestamp_ntz('2026-01-03')"
+        )
+        .await,
+        "1"
+    );
+    assert_eq!(
+        count(
+            &mut warehouse,
+            "recorded",
+            "dbt_valid_to = to_timestamp_ntz('9999-12-31') and dbt_is_deleted = 'False'"
+        )
+        .await,
+        "2"
+    );
+}

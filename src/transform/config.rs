@@ -19,10 +19,32 @@ pub enum Materialized {
     /// Merged on `unique_key` (or appended) after the first build.
     Incremental,
     /// SCD2 history with the timestamp strategy.
-    Snapshot {
-        unique_key: String,
-        updated_at: String,
-    },
+    Snapshot(SnapshotConfig),
+}
+
+/// A snapshot's keys and what it does with keys gone from its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotConfig {
+    pub unique_key: String,
+    /// The column whose newer value makes a new version.
+    pub updated_at: String,
+    pub hard_deletes: HardDeletes,
+    /// `dbt_valid_to_current`: the SQL expression a current row's `dbt_valid_to` holds
+    /// instead of NULL (e.g. `'9999-12-31'::timestamp`).
+    pub valid_to_current: Option<String>,
+}
+
+/// What a snapshot does with a key its source no longer returns (dbt 1.9+
+/// `hard_deletes`, read as dbt-adapters' `get_hard_deletes_behavior` reads it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HardDeletes {
+    /// The key's current row stays current.
+    #[default]
+    Ignore,
+    /// The key's current row is closed (`dbt_valid_to` = the run's time).
+    Invalidate,
+    /// The current row is closed and a row marked `dbt_is_deleted = 'True'` opens.
+    NewRecord,
 }
 
 /// How an incremental run writes its new rows (dbt's `incremental_strategy`).
@@ -135,6 +157,7 @@ const SNAPSHOT_KEYS: &[&str] = &[
     "alias",
     "hard_deletes",
     "invalidate_hard_deletes",
+    "dbt_valid_to_current",
     "enabled",
     "tags",
     "pre_hook",
@@ -156,7 +179,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("sql_header", "the runner sends each statement alone"),
     ("contract", "model contracts are not enforced here"),
     ("check_cols", "only the timestamp strategy is supported"),
-    ("dbt_valid_to_current", "current rows keep dbt_valid_to NULL here"),
     (
         "snapshot_meta_column_names",
         "the snapshot columns keep dbt's default names here",
@@ -224,6 +246,10 @@ pub struct NodeConfig {
     pub materialized: Materialized,
     /// Custom schema, combined with the target's by `generate_schema_name`.
     pub schema: Option<String>,
+    /// A snapshot's schema in dbt's older style, taken as it is: it overrides `schema`
+    /// and skips `generate_schema_name` (dbt-core's
+    /// `update_parsed_node_relation_names`, dbt/parser/base.py).
+    pub target_schema: Option<String>,
     /// An alias for the relation name.
     pub alias: Option<String>,
     pub unique_key: Vec<String>,
@@ -360,17 +386,23 @@ impl NodeConfig {
             }
         };
         // dbt 1.9+ `hard_deletes`; the older `invalidate_hard_deletes=true` is `invalidate`.
+        // Both set is an error in dbt too (dbt-adapters, `get_hard_deletes_behavior`
+        // in dbt/adapters/base/impl.py), whatever their values.
         let hard_deletes = match (text("hard_deletes")?.as_deref(), flag("invalidate_hard_deletes")?) {
-            (None | Some("ignore"), None | Some(false)) => "ignore",
-            (Some(other), _) => other,
-            (None, Some(true)) => "invalidate",
-        }
-        .to_string();
-        if hard_deletes != "ignore" {
-            return Err(bad(format!(
-                "hard_deletes `{hard_deletes}` is not supported here: a key missing from the source keeps its current row (`ignore`)"
-            )));
-        }
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "set hard_deletes or invalidate_hard_deletes, not both (dbt refuses both too)".into(),
+                ));
+            }
+            (None | Some("ignore"), None | Some(false)) => HardDeletes::Ignore,
+            (Some("invalidate"), None) | (None, Some(true)) => HardDeletes::Invalidate,
+            (Some("new_record"), None) => HardDeletes::NewRecord,
+            (Some(other), None) => {
+                return Err(bad(format!(
+                    "hard_deletes `{other}` is not one of ignore, invalidate, new_record"
+                )));
+            }
+        };
         let materialized = match (node.kind, text("materialized")?.as_deref()) {
             (NodeKind::Snapshot, _) => {
                 match text("strategy")?.as_deref() {
@@ -386,10 +418,12 @@ impl NodeConfig {
                     return Err(bad("a snapshot needs one `unique_key` column".into()));
                 };
                 let updated_at = text("updated_at")?.ok_or_else(|| bad("a snapshot needs `updated_at`".into()))?;
-                Materialized::Snapshot {
+                Materialized::Snapshot(SnapshotConfig {
                     unique_key: key.clone(),
                     updated_at,
-                }
+                    hard_deletes,
+                    valid_to_current: text("dbt_valid_to_current")?,
+                })
             }
             (NodeKind::Model, None | Some("view")) => Materialized::View,
             (NodeKind::Model, Some("table")) => Materialized::Table,
@@ -400,14 +434,10 @@ impl NodeConfig {
                 )));
             }
         };
-        // Snapshots name their schema `target_schema` in dbt's older block style.
-        let schema = match text("schema")? {
-            Some(schema) => Some(schema),
-            None => text("target_schema")?,
-        };
         Ok(NodeConfig {
             materialized,
-            schema,
+            schema: text("schema")?,
+            target_schema: text("target_schema")?,
             alias: text("alias")?,
             unique_key,
             incremental_predicates,
@@ -422,11 +452,11 @@ impl NodeConfig {
         })
     }
 
-    /// A snapshot's key and version-time columns.
-    pub fn snapshot_keys(&self) -> (&str, &str) {
+    /// A snapshot's own config.
+    pub fn snapshot(&self) -> &SnapshotConfig {
         match &self.materialized {
-            Materialized::Snapshot { unique_key, updated_at } => (unique_key, updated_at),
-            _ => unreachable!("only snapshots have snapshot keys"),
+            Materialized::Snapshot(snapshot) => snapshot,
+            _ => unreachable!("only snapshots have snapshot config"),
         }
     }
 
@@ -436,7 +466,7 @@ impl NodeConfig {
             Materialized::View => "view",
             Materialized::Table => "table",
             Materialized::Incremental => "incremental",
-            Materialized::Snapshot { .. } => "snapshot",
+            Materialized::Snapshot(_) => "snapshot",
         }
     }
 }
@@ -495,8 +525,13 @@ mod tests {
             ("updated_at", json!("t")),
         ]);
         assert_eq!(
-            NodeConfig::from_rendered(&snap, &ok).unwrap().snapshot_keys(),
-            ("id", "t")
+            NodeConfig::from_rendered(&snap, &ok).unwrap().snapshot(),
+            &SnapshotConfig {
+                unique_key: "id".into(),
+                updated_at: "t".into(),
+                hard_deletes: HardDeletes::Ignore,
+                valid_to_current: None,
+            }
         );
         let check = config(&[("strategy", json!("check")), ("unique_key", json!("id"))]);
         let error = NodeConfig::from_rendered(&snap, &check).unwrap_err().to_string();
@@ -619,11 +654,39 @@ mod tests {
             pairs.push(extra);
             NodeConfig::from_rendered(&snapshot, &config(&pairs))
         };
-        assert!(with(("hard_deletes", json!("ignore"))).is_ok());
-        let invalidate = with(("invalidate_hard_deletes", json!(true))).unwrap_err().to_string();
+        let hard_deletes = |extra: &[(&str, serde_json::Value)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            NodeConfig::from_rendered(&snapshot, &config(&pairs)).map(|c| c.snapshot().hard_deletes)
+        };
+        for (extra, read) in [
+            (vec![("hard_deletes", json!("ignore"))], HardDeletes::Ignore),
+            (vec![("invalidate_hard_deletes", json!(false))], HardDeletes::Ignore),
+            (vec![("hard_deletes", json!("invalidate"))], HardDeletes::Invalidate),
+            (vec![("invalidate_hard_deletes", json!(true))], HardDeletes::Invalidate),
+            (vec![("hard_deletes", json!("new_record"))], HardDeletes::NewRecord),
+        ] {
+            assert_eq!(hard_deletes(&extra).unwrap(), read, "{extra:?}");
+        }
+        let both = hard_deletes(&[
+            ("hard_deletes", json!("new_record")),
+            ("invalidate_hard_deletes", json!(false)),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both"), "{both}");
+        let unknown = hard_deletes(&[("hard_deletes", json!("purge"))])
+            .unwrap_err()
+            .to_string();
         assert!(
-            invalidate.contains("hard_deletes `invalidate` is not supported"),
-            "{invalidate}"
+            unknown.contains("models/n.sql")
+                && unknown.contains("`purge` is not one of ignore, invalidate, new_record"),
+            "{unknown}"
+        );
+        let current = with(("dbt_valid_to_current", json!("'9999-12-31'::timestamp"))).unwrap();
+        assert_eq!(
+            current.snapshot().valid_to_current.as_deref(),
+            Some("'9999-12-31'::timestamp")
         );
         assert!(
             with(("materialized", json!("table")))

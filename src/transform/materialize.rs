@@ -3,7 +3,7 @@
 //! The SQL is the common subset of DuckDB and Snowflake, so both run the same
 //! statements; each statement goes to the warehouse on its own.
 
-use super::config::{IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange};
+use super::config::{HardDeletes, IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange, SnapshotConfig};
 use super::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -170,19 +170,12 @@ pub async fn build<W: Warehouse>(
             Ok(Built::Incremental { created: false })
         }
         // As in dbt, `--full-refresh` never drops a snapshot: its history cannot be rebuilt.
-        Materialized::Snapshot { .. } if existing == Existing::Absent => {
-            let (key, updated_at) = config.snapshot_keys();
-            let sql = format!(
-                "select snapshot_query.*, {scd_id} as dbt_scd_id, {updated_at} as dbt_updated_at, \
-                 {updated_at} as dbt_valid_from, nullif({updated_at}, {updated_at}) as dbt_valid_to\n\
-                 from (\n{sql}\n) as snapshot_query",
-                scd_id = scd_id(key, updated_at),
-            );
-            create_table(warehouse, relation, &sql).await?;
+        Materialized::Snapshot(ref snapshot) if existing == Existing::Absent => {
+            create_table(warehouse, relation, &first_snapshot(snapshot, sql)).await?;
             Ok(Built::Snapshot { created: true })
         }
-        Materialized::Snapshot { .. } => {
-            snapshot(warehouse, relation, sql, config).await?;
+        Materialized::Snapshot(ref snapshot) => {
+            update_snapshot(warehouse, relation, sql, snapshot).await?;
             Ok(Built::Snapshot { created: false })
         }
     }
@@ -448,44 +441,202 @@ fn keys_equal(keys: &[String], left: &str, right: &str) -> Vec<String> {
     keys.iter().map(|key| format!("{left}.{key} = {right}.{key}")).collect()
 }
 
-/// SCD2 with the timestamp strategy, as dbt does it: a key whose `updated_at` is newer
-/// than its current row closes that row (`dbt_valid_to`) and gets a new current row;
-/// a new key gets its first row; keys missing from the source stay as they are.
-async fn snapshot<W: Warehouse>(
+/// A snapshot's first build: every row of `sql` current, as dbt-adapters'
+/// `default__build_snapshot_table` (snapshots/helpers.sql) selects it.
+fn first_snapshot(snapshot: &SnapshotConfig, sql: &str) -> String {
+    let SnapshotConfig {
+        unique_key: key,
+        updated_at,
+        hard_deletes,
+        ..
+    } = snapshot;
+    let is_deleted = if *hard_deletes == HardDeletes::NewRecord {
+        ", 'False' as dbt_is_deleted"
+    } else {
+        ""
+    };
+    format!(
+        "select snapshot_query.*, {scd_id} as dbt_scd_id, {updated_at} as dbt_updated_at, \
+         {updated_at} as dbt_valid_from, {valid_to} as dbt_valid_to{is_deleted}\n\
+         from (\n{sql}\n) as snapshot_query",
+        scd_id = scd_id(key, updated_at),
+        valid_to = open_valid_to(snapshot, updated_at),
+    )
+}
+
+/// A new current row's `dbt_valid_to`: NULL of `updated_at`'s type, or the
+/// `dbt_valid_to_current` expression (dbt-adapters' `get_dbt_valid_to_current`).
+fn open_valid_to(snapshot: &SnapshotConfig, updated_at: &str) -> String {
+    let null = format!("nullif({updated_at}, {updated_at})");
+    match &snapshot.valid_to_current {
+        Some(current) => format!("coalesce({null}, {current})"),
+        None => null,
+    }
+}
+
+/// Whether the snapshot row `row` is current, as dbt-adapters'
+/// `default__snapshot_staging_table` selects `snapshotted_data`: `dbt_valid_to` NULL,
+/// or equal to `dbt_valid_to_current` when that is set.
+fn is_current(snapshot: &SnapshotConfig, row: &str) -> String {
+    match &snapshot.valid_to_current {
+        Some(current) => format!("({row}.dbt_valid_to = {current} or {row}.dbt_valid_to is null)"),
+        None => format!("{row}.dbt_valid_to is null"),
+    }
+}
+
+/// Whether `row` is its key's deletion record, still open: what `new_record` does not
+/// close or mark deleted again (the same macro's `deletes` and `deletion_records`).
+fn is_open_deletion(snapshot: &SnapshotConfig, row: &str) -> String {
+    let open = match &snapshot.valid_to_current {
+        Some(current) => format!("{row}.dbt_valid_to = {current}"),
+        None => format!("{row}.dbt_valid_to is null"),
+    };
+    format!("{row}.dbt_is_deleted = 'True' and {open}")
+}
+
+/// The time a snapshot run stamps on what it closes or marks deleted, as the target's
+/// dbt adapter takes it (`snapshot_get_time`): dbt-duckdb's
+/// `current_timestamp::timestamp` (dbt/include/duckdb/macros/adapters.sql),
+/// dbt-snowflake's `to_timestamp_ntz(convert_timezone('UTC', current_timestamp()))`
+/// (dbt/include/snowflake/timestamps.sql).
+fn snapshot_get_time(target_type: &str) -> &'static str {
+    if target_type == "snowflake" {
+        "to_timestamp_ntz(convert_timezone('UTC', current_timestamp()))"
+    } else {
+        "current_timestamp::timestamp"
+    }
+}
+
+/// SCD2 with the timestamp strategy, with the same outcome as dbt-adapters'
+/// `default__snapshot_staging_table` and the adapter's merge (snapshots/helpers.sql,
+/// snapshot_merge.sql):
+/// - a key whose `updated_at` is newer than its current row's `dbt_valid_from`
+///   closes that row at the new `updated_at` and gets a new current row; a new key
+///   gets its first row;
+/// - a key the source no longer returns (`hard_deletes`): `ignore` leaves its current
+///   row open; `invalidate` closes it at the run's time; `new_record` closes it too
+///   and opens a copy marked `dbt_is_deleted = 'True'`, which the key's return closes.
+///
+/// Statement by statement, in one transaction, where dbt stages every change first:
+/// the run's time is taken once into a temporary table so that a closed row and its
+/// deletion record carry the same time, as they do in dbt's one staging query.
+async fn update_snapshot<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
-    config: &NodeConfig,
+    snapshot: &SnapshotConfig,
 ) -> Result<(), BuildError> {
-    let (key, updated_at) = config.snapshot_keys();
-    apply_staged(warehouse, relation, sql, OnSchemaChange::Ignore, false, |staged, target_columns| {
-        let select: Vec<String> = target_columns
-            .iter()
-            .map(|column| match column.to_ascii_lowercase().as_str() {
-                "dbt_scd_id" => format!(
-                    "{} as {column}",
-                    scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
-                ),
-                "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
-                "dbt_valid_to" => format!("nullif(s.{updated_at}, s.{updated_at}) as {column}"),
-                _ => format!("s.{column}"),
-            })
-            .collect();
-        let name = &relation.name;
-        Ok(vec![
-            format!(
+    let SnapshotConfig {
+        unique_key: key,
+        updated_at,
+        hard_deletes,
+        ..
+    } = snapshot;
+    let name = &relation.name;
+    let run_time_table = format!("{name}__dbt_snapshot_time");
+    let run_time = format!("(select snapshot_time from {run_time_table})");
+    if *hard_deletes != HardDeletes::Ignore {
+        warehouse
+            .execute(&format!(
+                "create or replace temporary table {run_time_table} as select {} as snapshot_time",
+                snapshot_get_time(warehouse.target_type())
+            ))
+            .await?;
+    }
+    let written = apply_staged(
+        warehouse,
+        relation,
+        sql,
+        OnSchemaChange::Ignore,
+        false,
+        |staged, target_columns| {
+            let has = |column: &str| target_columns.iter().any(|c| c.eq_ignore_ascii_case(column));
+            if *hard_deletes == HardDeletes::NewRecord && !has("dbt_is_deleted") {
+                // As dbt's `assert_valid_snapshot_target_given_strategy`.
+                return Err(BuildError::Config(format!(
+                    "{relation} has no dbt_is_deleted column, which hard_deletes='new_record' writes; \
+                 add it (alter table {relation} add column dbt_is_deleted varchar) or rebuild the snapshot"
+                )));
+            }
+            let new_record = *hard_deletes == HardDeletes::NewRecord;
+            let current = is_current(snapshot, name);
+            let gone = |row: &str| format!("not exists (select 1 from {staged} as s where s.{key} = {row}.{key})");
+            let columns = target_columns.join(", ");
+            let mut statements = vec![format!(
                 "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
-                 where {name}.{key} = s.{key} and {name}.dbt_valid_to is null and s.{updated_at} > {name}.dbt_updated_at"
-            ),
-            format!(
-                "insert into {relation} ({}) select {} from {staged} as s \
-                 where not exists (select 1 from {relation} as t where t.{key} = s.{key} and t.dbt_valid_to is null)",
-                target_columns.join(", "),
-                select.join(", ")
-            ),
-        ])
-    })
-    .await
+             where {name}.{key} = s.{key} and {current} and ({name}.dbt_valid_from < s.{updated_at}{})",
+                if new_record {
+                    format!(" or {name}.dbt_is_deleted = 'True'")
+                } else {
+                    String::new()
+                }
+            )];
+            if new_record {
+                let copied: Vec<String> = target_columns
+                    .iter()
+                    .map(|column| match column.to_ascii_lowercase().as_str() {
+                        "dbt_scd_id" => format!("{} as {column}", scd_id("t.dbt_scd_id", &run_time)),
+                        "dbt_updated_at" | "dbt_valid_from" => format!("{run_time} as {column}"),
+                        "dbt_is_deleted" => format!("'True' as {column}"),
+                        _ => format!("t.{column}"),
+                    })
+                    .collect();
+                statements.push(format!(
+                    "insert into {relation} ({columns}) select {} from {relation} as t \
+                 where {} and {} and not ({})",
+                    copied.join(", "),
+                    is_current(snapshot, "t"),
+                    gone("t"),
+                    is_open_deletion(snapshot, "t"),
+                ));
+            }
+            if *hard_deletes != HardDeletes::Ignore {
+                let keep_deletions = if new_record {
+                    format!(" and not ({})", is_open_deletion(snapshot, name))
+                } else {
+                    String::new()
+                };
+                statements.push(format!(
+                    "update {relation} set dbt_valid_to = {run_time} where {current} and {}{keep_deletions}",
+                    gone(name)
+                ));
+            }
+            let inserted: Vec<String> = target_columns
+                .iter()
+                .map(|column| match column.to_ascii_lowercase().as_str() {
+                    "dbt_scd_id" => format!(
+                        "{} as {column}",
+                        scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
+                    ),
+                    "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
+                    "dbt_valid_to" => format!("{} as {column}", open_valid_to(snapshot, &format!("s.{updated_at}"))),
+                    "dbt_is_deleted" if new_record => format!("'False' as {column}"),
+                    _ => format!("s.{column}"),
+                })
+                .collect();
+            // A key's open deletion record does not stop its return (dbt inserts a key
+            // whose current row is marked deleted, whatever its updated_at).
+            let live = if new_record {
+                " and t.dbt_is_deleted is distinct from 'True'"
+            } else {
+                ""
+            };
+            statements.push(format!(
+                "insert into {relation} ({columns}) select {} from {staged} as s \
+             where not exists (select 1 from {relation} as t where t.{key} = s.{key} and {}{live})",
+                inserted.join(", "),
+                is_current(snapshot, "t"),
+            ));
+            Ok(statements)
+        },
+    )
+    .await;
+    if *hard_deletes != HardDeletes::Ignore {
+        warehouse
+            .execute(&format!("drop table if exists {run_time_table}"))
+            .await?;
+    }
+    written
 }
 
 /// Runs `statements` all or nothing.

@@ -857,7 +857,10 @@ fn parse<'p>(
             continue;
         }
         let relation = Relation {
-            schema: schema_name(renderer, config.schema.as_deref())?,
+            schema: match &config.target_schema {
+                Some(verbatim) => verbatim.clone(),
+                None => schema_name(renderer, config.schema.as_deref())?,
+            },
             name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
         };
         deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
