@@ -770,38 +770,12 @@ const SNAPSHOTS: &[(&str, &str, bool)] = &[
     ),
 ];
 
-/// A project of [`SNAPSHOTS`] in `dir`.
-fn snapshot_project(dir: &Path) {
-    write_project(
-        dir,
-        &[
-            (
-                "dbt_project.yml",
-                "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n\
-                 model-paths: [\"models\"]\nsnapshot-paths: [\"snapshots\"]\n",
-            ),
-            (
-                "models/sources.yml",
-                "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
-            ),
-        ],
-    );
-    for (name, config, _) in SNAPSHOTS {
-        let text = format!(
-            "{{% snapshot {name} %}}\n{{{{ config(schema='history', unique_key='id', strategy='timestamp', \
-             updated_at='updated_at', {config}) }}}}\nselect * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
-        );
-        write_project(dir, &[(&format!("snapshots/{name}.sql"), &text)]);
-    }
-    // dbt's older `target_schema` is taken as written, over `schema`.
-    write_project(
-        dir,
-        &[(
-            "snapshots/as_written.sql",
-            "{% snapshot as_written %}\n{{ config(target_schema='history_as_written', schema='history', unique_key='id', \
-             strategy='timestamp', updated_at='updated_at') }}\nselect * from {{ source('raw', 'people') }}\n{% endsnapshot %}\n",
-        )],
-    );
+/// A project of [`SNAPSHOTS`] in `dir`, and one in dbt's older `target_schema`,
+/// which is taken as written, over `schema`.
+fn write_snapshot_project(dir: &Path) {
+    let mut snapshots: Vec<(&str, &str)> = SNAPSHOTS.iter().map(|(name, config, _)| (*name, *config)).collect();
+    snapshots.push(("as_written", "target_schema='history_as_written'"));
+    snapshot_project(dir, "schema='history'", &snapshots);
 }
 
 /// A snapshot's rows, in order, with each time a run stamped (a deletion's, which
@@ -826,25 +800,22 @@ async fn stamped_rows(
             .collect();
         format!("case{whens} else cast({column} as varchar) end")
     };
-    let (deleted, scd_id) = if marks_deletions {
-        (
-            ", dbt_is_deleted".to_string(),
-            // dbt-adapters' `snapshot_staging_table`: a deletion record's id hashes the
-            // copied row's id and the run's time.
-            format!(
-                "case when dbt_is_deleted = 'True' then 'deletion of ' || (select p.dbt_scd_id from main_history.{name} as p \
+    let scd_id = if marks_deletions {
+        // dbt-adapters' `snapshot_staging_table`: a deletion record's id hashes the
+        // copied row's id and the run's time.
+        format!(
+            "case when dbt_is_deleted = 'True' then 'deletion of ' || (select p.dbt_scd_id from main_history.{name} as p \
                  where p.id = s.id and s.dbt_scd_id = md5(coalesce(cast(p.dbt_scd_id as varchar), '') || '|' || \
                  coalesce(cast(s.dbt_valid_from as varchar), '')) limit 1) else dbt_scd_id end"
-            ),
         )
     } else {
-        (String::new(), "dbt_scd_id".to_string())
+        "dbt_scd_id".to_string()
     };
     let mut warehouse = DuckDbWarehouse::open(database).unwrap();
     rows(
         &mut warehouse,
         &format!(
-            "select id, name, cast(updated_at as varchar), {scd_id}, {}, {}, {}{deleted} \
+            "select * replace ({scd_id} as dbt_scd_id, {} as dbt_updated_at, {} as dbt_valid_from, {} as dbt_valid_to) \
              from main_history.{name} as s order by all",
             stamped("dbt_updated_at"),
             stamped("dbt_valid_from"),
@@ -868,14 +839,16 @@ async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
 /// `hard_deletes` (`ignore`, `invalidate`, `new_record`, and the older
 /// `invalidate_hard_deletes`) and `dbt_valid_to_current`, as dbt-duckdb applies
 /// them: a first build; a key gone, one changed and one new; the gone key back with
-/// a newer version and another gone; that one back as it was; and a run with nothing
-/// new. The times a run stamps are compared by the run they fall in.
+/// a newer version and another gone; that one back as it was; a column new to the
+/// source; a column gone from it, with a change and a deletion; and a run with
+/// nothing new. The times a run stamps are compared by the run they fall in. Then
+/// `new_record` on a snapshot built without it, which both refuse.
 #[tokio::test]
-async fn snapshots_treat_deleted_keys_as_dbt_does() {
+async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     let Some(dbt) = dbt() else { return };
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
-    snapshot_project(&project);
+    write_snapshot_project(&project);
     let (ours, theirs) = (work.path().join("ours.duckdb"), work.path().join("theirs.duckdb"));
     let changes = [
         "create schema if not exists raw; create table raw.people as select * from (values \
@@ -885,6 +858,10 @@ async fn snapshots_treat_deleted_keys_as_dbt_does() {
          where id = 3; insert into raw.people values (4, 'd', timestamp '2026-01-02')",
         "insert into raw.people values (2, 'B', timestamp '2026-01-03'); delete from raw.people where id = 4",
         "insert into raw.people values (4, 'd', timestamp '2026-01-02')",
+        "alter table raw.people add column city varchar; \
+         update raw.people set city = 'x', updated_at = timestamp '2026-01-04' where id = 1",
+        "alter table raw.people drop column name; update raw.people set updated_at = timestamp '2026-01-05' \
+         where id = 3; delete from raw.people where id = 1",
         "select 1",
     ];
     let now = || {
@@ -924,24 +901,36 @@ async fn snapshots_treat_deleted_keys_as_dbt_does() {
             assert_eq!(our_rows, their_rows, "{name} after run {}", step + 1);
         }
     }
-    // Worked by hand, so that agreeing with dbt is not agreeing on nothing. Key 2
-    // goes in run 2 and comes back newer in run 3; key 3 changes in run 2; key 4
+    // Worked by hand, so that agreeing with dbt is not agreeing on nothing. Key 1
+    // gains a city in run 5 (a column new to the source, which the snapshots gain)
+    // and goes in run 6; key 2 goes in run 2 and comes back newer in run 3; key 3
+    // changes in run 2 and, once `name` is gone from the source, in run 6; key 4
     // comes in run 2, goes in run 3 and comes back unchanged in run 4.
     let mut warehouse = DuckDbWarehouse::open(&ours).unwrap();
     let count = |name: &str, condition: &str| format!("select count(*) from main_history.{name} where {condition}");
     for (sql, expected) in [
-        // ignore: 1; 2 (b, then B); 3 (c, then C); 4 once, never closed.
-        (count("kept", "true"), 6),
+        // ignore: 1 (a, then with a city); 2 (b, B); 3 (c, C, no name); 4 never closed.
+        (count("kept", "true"), 8),
         (count("kept", "id = 4 and dbt_valid_to is null"), 1),
-        // invalidate: as ignore, but 4's row closed in run 3 and opened again in run 4.
-        (count("invalidated", "true"), 7),
-        (count("invalidated", "id = 4 and dbt_valid_to is null"), 1),
-        (count("legacy", "true"), 7),
-        // new_record: a deletion record for 2 (run 2, closed in run 3) and for 4 (run
-        // 3, closed in run 4); nothing marked deleted twice.
-        (count("recorded", "true"), 9),
-        (count("recorded", "dbt_is_deleted = 'True'"), 2),
-        (count("recorded", "dbt_is_deleted = 'True' and dbt_valid_to is null"), 0),
+        (count("kept", "id = 1 and city = 'x' and dbt_valid_to is null"), 1),
+        (count("kept", "id = 3 and name is null and dbt_valid_to is null"), 1),
+        // invalidate: as ignore, but 4's row closed in run 3 and opened again in run
+        // 4, and 1's closed in run 6.
+        (count("invalidated", "true"), 9),
+        (count("invalidated", "dbt_valid_to is null"), 3),
+        (count("legacy", "true"), 9),
+        // new_record: a deletion record for 2 (run 2, closed in run 3), for 4 (run
+        // 3, closed in run 4) and for 1 (run 6, open, with no name: the source has
+        // none now); nothing marked deleted twice.
+        (count("recorded", "true"), 12),
+        (count("recorded", "dbt_is_deleted = 'True'"), 3),
+        (
+            count(
+                "recorded",
+                "dbt_is_deleted = 'True' and dbt_valid_to is null and id = 1 and name is null",
+            ),
+            1,
+        ),
         (count("recorded_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
         (count("open_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
     ] {

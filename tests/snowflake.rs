@@ -435,7 +435,7 @@ async fn late_visible_file(
 /// dbt on DuckDB in tests/dbt_crosscheck.rs): key 2 goes, then comes back newer.
 /// `invalidate` closes its row and opens a new one on its return; `new_record` also
 /// opens a deletion record, which the return closes; current rows of `recorded` end
-/// at 9999-12-31, not NULL.
+/// at 9999-12-31, not NULL. Then a column new to the source joins the snapshots.
 #[tokio::test]
 async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
     let Some(python) = python() else { return };
@@ -444,42 +444,17 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let files = [
-        (
-            "dbt_project.yml",
-            "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\nsnapshot-paths: [\"snapshots\"]\n"
-                .to_string(),
-        ),
-        (
-            "models/sources.yml",
-            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n".to_string(),
-        ),
-    ]
-    .into_iter()
-    .chain(
-        [
+    snapshot_project(
+        dir.path(),
+        "target_schema='history'",
+        &[
             ("invalidated", "hard_deletes='invalidate'"),
             (
                 "recorded",
                 "hard_deletes='new_record', dbt_valid_to_current=\"to_timestamp_ntz('9999-12-31')\"",
             ),
-        ]
-        .map(|(name, config)| {
-            (
-                name,
-                format!(
-                    "{{% snapshot {name} %}}\n{{{{ config(target_schema='history', unique_key='id', strategy='timestamp', \
-                     updated_at='updated_at', {config}) }}}}\nselect * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
-                ),
-            )
-        })
-        .map(|(name, text)| (if name == "recorded" { "snapshots/recorded.sql" } else { "snapshots/invalidated.sql" }, text)),
+        ],
     );
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
     let project = Project::load(dir.path()).unwrap();
     for sql in [
         "create schema if not exists raw",
@@ -492,7 +467,7 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
         let report = transform::run(&project, warehouse, &TransformOptions::default(), |_| {})
             .await
             .unwrap();
-        assert!(report.succeeded(), "{}", report.summary_line());
+        assert!(report.succeeded(), "{}: {:?}", report.summary_line(), report.nodes);
     };
     run(&mut warehouse).await;
     warehouse.execute("delete from raw.people where id = 2").await.unwrap();
@@ -550,4 +525,20 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
         .await,
         "2"
     );
+
+    // A column new to the source is added to the snapshots, as dbt adds it.
+    for sql in [
+        "alter table raw.people add column city varchar",
+        "update raw.people set city = 'x', updated_at = '2026-01-04' where id = 1",
+    ] {
+        warehouse.execute(sql).await.unwrap();
+    }
+    run(&mut warehouse).await;
+    for name in ["invalidated", "recorded"] {
+        assert_eq!(
+            count(&mut warehouse, name, "id = 1 and city = 'x'").await,
+            "1",
+            "{name}"
+        );
+    }
 }

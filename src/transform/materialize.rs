@@ -213,25 +213,29 @@ pub async fn drop_batch<W: Warehouse>(warehouse: &mut W, relation: &Relation) ->
 
 /// Stages the select `sql` in a temporary table, brings the target's columns in line
 /// with it as `on_schema_change` says, then runs, all or nothing, the statements
-/// `write` makes from the staged table's name and the target's columns. The staged
-/// table is dropped unless `keep_staged`.
+/// `write` makes from the staged table's name, the target's columns and (unless
+/// `ignore`, which does not compare them) the staged rows' columns. The staged table
+/// is dropped unless `keep_staged`.
 async fn apply_staged<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
     on_schema_change: OnSchemaChange,
     keep_staged: bool,
-    write: impl FnOnce(&str, &[String]) -> Result<Vec<String>, BuildError>,
+    write: impl FnOnce(&str, &[String], Option<&[String]>) -> Result<Vec<String>, BuildError>,
 ) -> Result<(), BuildError> {
     let staged = staging_name(relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
-    let target_columns = match on_schema_change {
-        OnSchemaChange::Ignore => columns(warehouse, relation).await?,
-        change => sync_columns(warehouse, relation, &staged, change).await?,
+    let (target_columns, staged_columns) = match on_schema_change {
+        OnSchemaChange::Ignore => (columns(warehouse, relation).await?, None),
+        change => {
+            let (target, staged_columns) = sync_columns(warehouse, relation, &staged, change).await?;
+            (target, Some(staged_columns))
+        }
     };
-    in_transaction(warehouse, &write(&staged, &target_columns)?).await?;
+    in_transaction(warehouse, &write(&staged, &target_columns, staged_columns.as_deref())?).await?;
     if !keep_staged {
         warehouse.execute(&format!("drop table if exists {staged}")).await?;
     }
@@ -240,13 +244,14 @@ async fn apply_staged<W: Warehouse>(
 
 /// dbt's `on_schema_change` other than `ignore`: compares the new rows' columns with
 /// the table's (by name, case-insensitively), then fails, adds the new ones, or adds
-/// the new and drops the removed ones. Returns the table's columns afterwards.
+/// the new and drops the removed ones. Returns the table's columns afterwards and
+/// the new rows'.
 async fn sync_columns<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     staged: &str,
     change: OnSchemaChange,
-) -> Result<Vec<String>, BuildError> {
+) -> Result<(Vec<String>, Vec<String>), BuildError> {
     let target = columns(warehouse, relation).await?;
     let source = columns(
         warehouse,
@@ -259,8 +264,13 @@ async fn sync_columns<W: Warehouse>(
     let has = |list: &[String], column: &str| list.iter().any(|c| c.eq_ignore_ascii_case(column));
     let added: Vec<&String> = source.iter().filter(|c| !has(&target, c)).collect();
     let removed: Vec<&String> = target.iter().filter(|c| !has(&source, c)).collect();
-    if added.is_empty() && removed.is_empty() {
-        return Ok(target);
+    let unchanged = match change {
+        // A removed column stays, so only a new one changes the table.
+        OnSchemaChange::AppendNewColumns => added.is_empty(),
+        _ => added.is_empty() && removed.is_empty(),
+    };
+    if unchanged {
+        return Ok((target, source));
     }
     let list = |columns: &[&String]| {
         if columns.is_empty() {
@@ -278,18 +288,20 @@ async fn sync_columns<W: Warehouse>(
             list(&removed)
         )));
     }
-    let types = column_types(warehouse, staged).await?;
-    for column in &added {
-        let data_type = types
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(column))
-            .map(|(_, data_type)| data_type.clone())
-            .ok_or_else(|| {
-                BuildError::OutOfSync(format!("no type found in the catalog for the new column {column}"))
-            })?;
-        warehouse
-            .execute(&format!("alter table {relation} add column {column} {data_type}"))
-            .await?;
+    if !added.is_empty() {
+        let types = column_types(warehouse, staged).await?;
+        for column in &added {
+            let data_type = types
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(column))
+                .map(|(_, data_type)| data_type.clone())
+                .ok_or_else(|| {
+                    BuildError::OutOfSync(format!("no type found in the catalog for the new column {column}"))
+                })?;
+            warehouse
+                .execute(&format!("alter table {relation} add column {column} {data_type}"))
+                .await?;
+        }
     }
     if change == OnSchemaChange::SyncAllColumns {
         for column in &removed {
@@ -298,20 +310,43 @@ async fn sync_columns<W: Warehouse>(
                 .await?;
         }
     }
-    Ok(columns(warehouse, relation).await?)
+    Ok((columns(warehouse, relation).await?, source))
 }
 
-/// The columns of the temporary table `name` and their types, from the catalog.
+/// The columns of the temporary table `name` and their types, as the target's dbt
+/// adapter reads them (`get_columns_in_relation`): dbt-duckdb from
+/// `information_schema.columns`; dbt-snowflake with `describe table`, whose `name`
+/// and `type` columns hold them (`snowflake__get_columns_in_relation`,
+/// dbt/include/snowflake/macros/adapters/relation_components/column.sql).
 async fn column_types<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Vec<(String, String)>, WarehouseError> {
-    let table = warehouse
-        .query(&format!(
-            "select column_name, data_type from information_schema.columns where lower(table_name) = lower('{name}')"
-        ))
-        .await?;
+    let snowflake = warehouse.target_type() == "snowflake";
+    let (sql, name_column, type_column) = if snowflake {
+        (format!("describe table {name}"), "name", "type")
+    } else {
+        (
+            format!(
+                "select column_name, data_type from information_schema.columns where lower(table_name) = lower('{name}')"
+            ),
+            "column_name",
+            "data_type",
+        )
+    };
+    let table = warehouse.query(&sql).await?;
+    let position = |wanted: &str| table.columns.iter().position(|c| c.eq_ignore_ascii_case(wanted));
+    let (Some(name_at), Some(type_at)) = (position(name_column), position(type_column)) else {
+        return Err(WarehouseError {
+            warehouse: if snowflake { "Snowflake" } else { "DuckDB" },
+            message: format!(
+                "the answer has no `{name_column}` and `{type_column}` columns: {:?}",
+                table.columns
+            ),
+            sql,
+        });
+    };
     Ok(table
         .rows
         .into_iter()
-        .filter_map(|row| Some((row.first()?.clone()?, row.get(1)?.clone()?)))
+        .filter_map(|row| Some((row.get(name_at)?.clone()?, row.get(type_at)?.clone()?)))
         .collect())
 }
 
@@ -344,7 +379,7 @@ async fn merge<W: Warehouse>(
         sql,
         config.on_schema_change,
         true,
-        |staged, target_columns| {
+        |staged, target_columns, _| {
             let columns = target_columns.join(", ");
             let keys = &config.unique_key;
             let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
@@ -507,6 +542,32 @@ fn snapshot_get_time(target_type: &str) -> &'static str {
     }
 }
 
+/// The columns dbt adds to a snapshot (`get_snapshot_table_column_names`), which
+/// a snapshot run fills itself rather than from the source.
+#[derive(Clone, Copy)]
+enum SnapshotColumn {
+    ScdId,
+    UpdatedAt,
+    ValidFrom,
+    ValidTo,
+    /// Only with `hard_deletes='new_record'`; otherwise dbt leaves it out of the
+    /// rows it writes, as any column the source lacks.
+    IsDeleted,
+}
+
+impl SnapshotColumn {
+    fn of(column: &str, new_record: bool) -> Option<Self> {
+        match column.to_ascii_lowercase().as_str() {
+            "dbt_scd_id" => Some(Self::ScdId),
+            "dbt_updated_at" => Some(Self::UpdatedAt),
+            "dbt_valid_from" => Some(Self::ValidFrom),
+            "dbt_valid_to" => Some(Self::ValidTo),
+            "dbt_is_deleted" if new_record => Some(Self::IsDeleted),
+            _ => None,
+        }
+    }
+}
+
 /// SCD2 with the timestamp strategy, with the same outcome as dbt-adapters'
 /// `default__snapshot_staging_table` and the adapter's merge (snapshots/helpers.sql,
 /// snapshot_merge.sql):
@@ -543,28 +604,40 @@ async fn update_snapshot<W: Warehouse>(
             ))
             .await?;
     }
+    // As dbt's snapshot materialization, a column new in the source is added to the
+    // table (`create_columns`), and a column gone from it is left out of the rows
+    // written, so those rows hold NULL there (dbt inserts the staged columns only).
     let written = apply_staged(
         warehouse,
         relation,
         sql,
-        OnSchemaChange::Ignore,
+        OnSchemaChange::AppendNewColumns,
         false,
-        |staged, target_columns| {
-            let has = |column: &str| target_columns.iter().any(|c| c.eq_ignore_ascii_case(column));
-            if *hard_deletes == HardDeletes::NewRecord && !has("dbt_is_deleted") {
+        |staged, target_columns, source_columns| {
+            let new_record = *hard_deletes == HardDeletes::NewRecord;
+            let in_source = |column: &str| {
+                source_columns
+                    .unwrap_or(target_columns)
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(column))
+            };
+            let written: Vec<&String> = target_columns
+                .iter()
+                .filter(|column| SnapshotColumn::of(column, new_record).is_some() || in_source(column))
+                .collect();
+            if new_record && !written.iter().any(|c| c.eq_ignore_ascii_case("dbt_is_deleted")) {
                 // As dbt's `assert_valid_snapshot_target_given_strategy`.
                 return Err(BuildError::Config(format!(
                     "{relation} has no dbt_is_deleted column, which hard_deletes='new_record' writes; \
-                 add it (alter table {relation} add column dbt_is_deleted varchar) or rebuild the snapshot"
+                     add it (alter table {relation} add column dbt_is_deleted varchar) or rebuild the snapshot"
                 )));
             }
-            let new_record = *hard_deletes == HardDeletes::NewRecord;
+            let columns = written.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
             let current = is_current(snapshot, name);
             let gone = |row: &str| format!("not exists (select 1 from {staged} as s where s.{key} = {row}.{key})");
-            let columns = target_columns.join(", ");
             let mut statements = vec![format!(
                 "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
-             where {name}.{key} = s.{key} and {current} and ({name}.dbt_valid_from < s.{updated_at}{})",
+                 where {name}.{key} = s.{key} and {current} and ({name}.dbt_valid_from < s.{updated_at}{})",
                 if new_record {
                     format!(" or {name}.dbt_is_deleted = 'True'")
                 } else {
@@ -572,18 +645,20 @@ async fn update_snapshot<W: Warehouse>(
                 }
             )];
             if new_record {
-                let copied: Vec<String> = target_columns
+                let copied: Vec<String> = written
                     .iter()
-                    .map(|column| match column.to_ascii_lowercase().as_str() {
-                        "dbt_scd_id" => format!("{} as {column}", scd_id("t.dbt_scd_id", &run_time)),
-                        "dbt_updated_at" | "dbt_valid_from" => format!("{run_time} as {column}"),
-                        "dbt_is_deleted" => format!("'True' as {column}"),
-                        _ => format!("t.{column}"),
+                    .map(|column| match SnapshotColumn::of(column, new_record) {
+                        Some(SnapshotColumn::ScdId) => format!("{} as {column}", scd_id("t.dbt_scd_id", &run_time)),
+                        Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => {
+                            format!("{run_time} as {column}")
+                        }
+                        Some(SnapshotColumn::IsDeleted) => format!("'True' as {column}"),
+                        Some(SnapshotColumn::ValidTo) | None => format!("t.{column}"),
                     })
                     .collect();
                 statements.push(format!(
                     "insert into {relation} ({columns}) select {} from {relation} as t \
-                 where {} and {} and not ({})",
+                     where {} and {} and not ({})",
                     copied.join(", "),
                     is_current(snapshot, "t"),
                     gone("t"),
@@ -601,17 +676,15 @@ async fn update_snapshot<W: Warehouse>(
                     gone(name)
                 ));
             }
-            let inserted: Vec<String> = target_columns
+            let version = format!("s.{updated_at}");
+            let inserted: Vec<String> = written
                 .iter()
-                .map(|column| match column.to_ascii_lowercase().as_str() {
-                    "dbt_scd_id" => format!(
-                        "{} as {column}",
-                        scd_id(&format!("s.{key}"), &format!("s.{updated_at}"))
-                    ),
-                    "dbt_updated_at" | "dbt_valid_from" => format!("s.{updated_at} as {column}"),
-                    "dbt_valid_to" => format!("{} as {column}", open_valid_to(snapshot, &format!("s.{updated_at}"))),
-                    "dbt_is_deleted" if new_record => format!("'False' as {column}"),
-                    _ => format!("s.{column}"),
+                .map(|column| match SnapshotColumn::of(column, new_record) {
+                    Some(SnapshotColumn::ScdId) => format!("{} as {column}", scd_id(&format!("s.{key}"), &version)),
+                    Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => format!("{version} as {column}"),
+                    Some(SnapshotColumn::ValidTo) => format!("{} as {column}", open_valid_to(snapshot, &version)),
+                    Some(SnapshotColumn::IsDeleted) => format!("'False' as {column}"),
+                    None => format!("s.{column}"),
                 })
                 .collect();
             // A key's open deletion record does not stop its return (dbt inserts a key
@@ -623,7 +696,7 @@ async fn update_snapshot<W: Warehouse>(
             };
             statements.push(format!(
                 "insert into {relation} ({columns}) select {} from {staged} as s \
-             where not exists (select 1 from {relation} as t where t.{key} = s.{key} and {}{live})",
+                 where not exists (select 1 from {relation} as t where t.{key} = s.{key} and {}{live})",
                 inserted.join(", "),
                 is_current(snapshot, "t"),
             ));

@@ -14,6 +14,10 @@ MERGE_CANDIDATES, and records that table's (empty) comment in its own catalog, a
 second DuckDB database. DuckDB refuses a transaction that writes two databases, so
 a MERGE inside a transaction failed; Snowflake runs one (the runner's incremental
 merge writes in one transaction). That one record is skipped.
+
+Snowflake's DESCRIBE TABLE describes the session's temporary tables too (dbt-snowflake's
+`on_schema_change` describes its temporary `__dbt_tmp` table with it); fakesnow's
+looks only in the permanent tables' catalog, so it also looks in DuckDB's `temp` one.
 Usage: python fakesnow_json.py PORT
 """
 
@@ -22,6 +26,7 @@ import gzip
 import importlib
 import json
 import os
+import string
 import sys
 
 import pyarrow
@@ -73,6 +78,21 @@ def _execute_then_encode(self, *args, **kwargs):
 
 
 FakeSnowflakeCursor.execute = _execute_then_encode
+
+_describe = importlib.import_module("fakesnow.transforms.transforms")
+_permanent_only = (
+    "FROM _fs_information_schema._fs_columns\n"
+    "WHERE table_catalog = '${catalog}' AND table_schema = '${schema}' AND table_name = '${table}'"
+)
+assert _permanent_only in _describe.SQL_DESCRIBE_TABLE.template, "fakesnow's DESCRIBE TABLE changed"
+_describe.SQL_DESCRIBE_TABLE = string.Template(
+    _describe.SQL_DESCRIBE_TABLE.template.replace(
+        _permanent_only,
+        "FROM _fs_global._fs_information_schema._fs_columns\n"
+        "WHERE ((table_catalog = '${catalog}' AND table_schema = '${schema}') OR table_catalog = 'temp') "
+        "AND table_name = '${table}'",
+    )
+)
 
 _insert_table_comment_sql = info_schema.insert_table_comment_sql
 

@@ -410,3 +410,35 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A dbt project in `dir` of timestamp snapshots of `raw.people` (id, name,
+/// updated_at), keyed on `id`: each of `snapshots` is a name and its own config
+/// arguments, after the `shared` ones (e.g. its schema).
+pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str, &str)]) {
+    let mut files = vec![
+        (
+            "dbt_project.yml".to_string(),
+            "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n\
+             model-paths: [\"models\"]\nsnapshot-paths: [\"snapshots\"]\n"
+                .to_string(),
+        ),
+        (
+            "models/sources.yml".to_string(),
+            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n".to_string(),
+        ),
+    ];
+    for (name, config) in snapshots {
+        files.push((
+            format!("snapshots/{name}.sql"),
+            format!(
+                "{{% snapshot {name} %}}\n{{{{ config({shared}, unique_key='id', strategy='timestamp', \
+                 updated_at='updated_at', {config}) }}}}\nselect * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
+            ),
+        ));
+    }
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
