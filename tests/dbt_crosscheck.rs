@@ -749,24 +749,42 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
 
+/// The timestamp strategy's config, ahead of a snapshot's own.
+macro_rules! timestamp {
+    () => {
+        "strategy='timestamp', updated_at='updated_at', "
+    };
+}
+
 /// Snapshots of one source table, one for each way dbt treats a key the source no
-/// longer returns (`hard_deletes`, and the older `invalidate_hard_deletes`), and with
-/// `dbt_valid_to_current`: each one's name, its own config, and whether it marks
-/// deletions.
+/// longer returns (`hard_deletes`, and the older `invalidate_hard_deletes`), with
+/// `dbt_valid_to_current`, and by the check strategy: each one's name, its own
+/// config, and whether it marks deletions.
 const SNAPSHOTS: &[(&str, &str, bool)] = &[
-    ("kept", "hard_deletes='ignore'", false),
-    ("invalidated", "hard_deletes='invalidate'", false),
-    ("legacy", "invalidate_hard_deletes=true", false),
-    ("recorded", "hard_deletes='new_record'", true),
+    ("kept", concat!(timestamp!(), "hard_deletes='ignore'"), false),
+    ("invalidated", concat!(timestamp!(), "hard_deletes='invalidate'"), false),
+    ("legacy", concat!(timestamp!(), "invalidate_hard_deletes=true"), false),
+    ("recorded", concat!(timestamp!(), "hard_deletes='new_record'"), true),
     (
         "recorded_until",
-        "hard_deletes='new_record', dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\"",
+        concat!(
+            timestamp!(),
+            "hard_deletes='new_record', dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\""
+        ),
         true,
     ),
     (
         "open_until",
-        "dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\"",
+        concat!(timestamp!(), "dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\""),
         false,
+    ),
+    // The check strategy: versions stamped with the run's time, or with updated_at.
+    ("checked_listed", "strategy='check', check_cols=['updated_at']", false),
+    ("checked_all", "strategy='check', check_cols='all'", false),
+    (
+        "checked_recorded",
+        "strategy='check', check_cols='all', updated_at='updated_at', hard_deletes='new_record'",
+        true,
     ),
 ];
 
@@ -774,7 +792,10 @@ const SNAPSHOTS: &[(&str, &str, bool)] = &[
 /// which is taken as written, over `schema`.
 fn write_snapshot_project(dir: &Path) {
     let mut snapshots: Vec<(&str, &str)> = SNAPSHOTS.iter().map(|(name, config, _)| (*name, *config)).collect();
-    snapshots.push(("as_written", "target_schema='history_as_written'"));
+    snapshots.push((
+        "as_written",
+        concat!(timestamp!(), "target_schema='history_as_written'"),
+    ));
     snapshot_project(dir, "schema='history'", &snapshots);
 }
 
@@ -800,17 +821,23 @@ async fn stamped_rows(
             .collect();
         format!("case{whens} else cast({column} as varchar) end")
     };
-    let scd_id = if marks_deletions {
-        // dbt-adapters' `snapshot_staging_table`: a deletion record's id hashes the
-        // copied row's id and the run's time.
+    // dbt-adapters' `snapshot_staging_table`: a deletion record's id hashes the copied
+    // row's id and the run's time; a version's, its key and time (the run's with the
+    // check strategy and no updated_at).
+    let deletion = if marks_deletions {
         format!(
-            "case when dbt_is_deleted = 'True' then 'deletion of ' || (select p.dbt_scd_id from main_history.{name} as p \
-                 where p.id = s.id and s.dbt_scd_id = md5(coalesce(cast(p.dbt_scd_id as varchar), '') || '|' || \
-                 coalesce(cast(s.dbt_valid_from as varchar), '')) limit 1) else dbt_scd_id end"
+            "when dbt_is_deleted = 'True' then 'deletion of ' || (select p.dbt_scd_id from main_history.{name} as p \
+             where p.id = s.id and s.dbt_scd_id = md5(coalesce(cast(p.dbt_scd_id as varchar), '') || '|' || \
+             coalesce(cast(s.dbt_valid_from as varchar), '')) limit 1)"
         )
     } else {
-        "dbt_scd_id".to_string()
+        String::new()
     };
+    let scd_id = format!(
+        "case {deletion} when {updated} like 'run %' and dbt_scd_id = md5(coalesce(cast(id as varchar), '') || '|' || \
+         coalesce(cast(dbt_updated_at as varchar), '')) then 'key and ' || {updated} else dbt_scd_id end",
+        updated = stamped("dbt_updated_at"),
+    );
     let mut warehouse = DuckDbWarehouse::open(database).unwrap();
     rows(
         &mut warehouse,
@@ -932,6 +959,13 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
             1,
         ),
         (count("recorded_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
+        // check on updated_at: a version for 1, 2 and 3; 2's return; 1 in run 5 and
+        // 3 in run 6. check 'all': 3's change and 2's return, then a version of every
+        // key in the source when city comes (a new column counts as a change: 4 of
+        // them), then 3's in run 6.
+        (count("checked_listed", "true"), 8),
+        (count("checked_all", "true"), 11),
+        (count("checked_all", "city is not null"), 1),
         (count("open_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
     ] {
         let found = warehouse.query(&sql).await.unwrap().scalar_i64().unwrap();

@@ -435,7 +435,8 @@ async fn late_visible_file(
 /// dbt on DuckDB in tests/dbt_crosscheck.rs): key 2 goes, then comes back newer.
 /// `invalidate` closes its row and opens a new one on its return; `new_record` also
 /// opens a deletion record, which the return closes; current rows of `recorded` end
-/// at 9999-12-31, not NULL. Then a column new to the source joins the snapshots.
+/// at 9999-12-31, not NULL. Then a column new to the source joins the snapshots; the
+/// check strategy counts it as a change.
 #[tokio::test]
 async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
     let Some(python) = python() else { return };
@@ -448,11 +449,16 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
         dir.path(),
         "target_schema='history'",
         &[
-            ("invalidated", "hard_deletes='invalidate'"),
+            (
+                "invalidated",
+                "strategy='timestamp', updated_at='updated_at', hard_deletes='invalidate'",
+            ),
             (
                 "recorded",
-                "hard_deletes='new_record', dbt_valid_to_current=\"to_timestamp_ntz('9999-12-31')\"",
+                "strategy='timestamp', updated_at='updated_at', hard_deletes='new_record', \
+                 dbt_valid_to_current=\"to_timestamp_ntz('9999-12-31')\"",
             ),
+            ("checked", "strategy='check', check_cols='all'"),
         ],
     );
     let project = Project::load(dir.path()).unwrap();

@@ -18,7 +18,7 @@ pub enum Materialized {
     Table,
     /// Merged on `unique_key` (or appended) after the first build.
     Incremental,
-    /// SCD2 history with the timestamp strategy.
+    /// SCD2 history, by the timestamp or the check strategy.
     Snapshot(SnapshotConfig),
 }
 
@@ -26,12 +26,33 @@ pub enum Materialized {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotConfig {
     pub unique_key: String,
-    /// The column whose newer value makes a new version.
-    pub updated_at: String,
+    pub strategy: SnapshotStrategy,
+    /// The column holding a version's time: with `timestamp`, whose newer value
+    /// makes a new version; with `check`, optional (the run's time otherwise).
+    pub updated_at: Option<String>,
     pub hard_deletes: HardDeletes,
     /// `dbt_valid_to_current`: the SQL expression a current row's `dbt_valid_to` holds
     /// instead of NULL (e.g. `'9999-12-31'::timestamp`).
     pub valid_to_current: Option<String>,
+}
+
+/// How a snapshot tells that a key's row changed (dbt-adapters'
+/// `snapshot_timestamp_strategy` and `snapshot_check_strategy`, strategies.sql).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotStrategy {
+    /// `updated_at` is newer than the current row's `dbt_valid_from`.
+    Timestamp,
+    /// One of `check_cols` differs from the current row's (NULL-safe); when one of
+    /// them is new to the table, every row counts as changed.
+    Check(CheckCols),
+}
+
+/// A check snapshot's `check_cols`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckCols {
+    /// `'all'`: every column of the query.
+    All,
+    Listed(Vec<String>),
 }
 
 /// What a snapshot does with a key its source no longer returns (dbt 1.9+
@@ -152,6 +173,7 @@ const SNAPSHOT_KEYS: &[&str] = &[
     "strategy",
     "unique_key",
     "updated_at",
+    "check_cols",
     "target_schema",
     "schema",
     "alias",
@@ -178,7 +200,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("target_database", "every relation goes to the target's database"),
     ("sql_header", "the runner sends each statement alone"),
     ("contract", "model contracts are not enforced here"),
-    ("check_cols", "only the timestamp strategy is supported"),
     (
         "snapshot_meta_column_names",
         "the snapshot columns keep dbt's default names here",
@@ -405,21 +426,39 @@ impl NodeConfig {
         };
         let materialized = match (node.kind, text("materialized")?.as_deref()) {
             (NodeKind::Snapshot, _) => {
-                match text("strategy")?.as_deref() {
-                    Some("timestamp") => {}
+                let updated_at = text("updated_at")?;
+                let strategy = match text("strategy")?.as_deref() {
+                    Some("timestamp") if updated_at.is_none() => {
+                        return Err(bad("a snapshot with strategy='timestamp' needs `updated_at`".into()));
+                    }
+                    Some("timestamp") => SnapshotStrategy::Timestamp,
+                    // A string other than 'all' is refused: dbt would take its letters as
+                    // column names (a string is iterable in `snapshot_check_all_get_existing_columns`).
+                    Some("check") => match config.get("check_cols") {
+                        Some(serde_json::Value::String(all)) if all == "all" => SnapshotStrategy::Check(CheckCols::All),
+                        Some(serde_json::Value::Array(_)) if !texts("check_cols", "column name")?.is_empty() => {
+                            SnapshotStrategy::Check(CheckCols::Listed(texts("check_cols", "column name")?))
+                        }
+                        _ => {
+                            return Err(bad(
+                                "a snapshot with strategy='check' needs `check_cols`: 'all' or a list of columns"
+                                    .into(),
+                            ));
+                        }
+                    },
                     Some(other) => {
                         return Err(bad(format!(
-                            "snapshot strategy `{other}` is not supported here; use `timestamp`"
+                            "snapshot strategy `{other}` is not one of timestamp, check"
                         )));
                     }
-                    None => return Err(bad("a snapshot needs `strategy='timestamp'`".into())),
-                }
+                    None => return Err(bad("a snapshot needs a `strategy`: timestamp or check".into())),
+                };
                 let [key] = unique_key.as_slice() else {
                     return Err(bad("a snapshot needs one `unique_key` column".into()));
                 };
-                let updated_at = text("updated_at")?.ok_or_else(|| bad("a snapshot needs `updated_at`".into()))?;
                 Materialized::Snapshot(SnapshotConfig {
                     unique_key: key.clone(),
+                    strategy,
                     updated_at,
                     hard_deletes,
                     valid_to_current: text("dbt_valid_to_current")?,
@@ -517,25 +556,65 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_need_the_timestamp_strategy_a_key_and_updated_at() {
+    fn snapshots_need_a_strategy_a_key_and_what_the_strategy_compares() {
         let snap = node(NodeKind::Snapshot);
-        let ok = config(&[
-            ("strategy", json!("timestamp")),
-            ("unique_key", json!("id")),
-            ("updated_at", json!("t")),
-        ]);
+        let read = |pairs: &[(&str, serde_json::Value)]| {
+            let mut all = vec![("unique_key", json!("id"))];
+            all.extend_from_slice(pairs);
+            NodeConfig::from_rendered(&snap, &config(&all)).map(|c| c.snapshot().clone())
+        };
         assert_eq!(
-            NodeConfig::from_rendered(&snap, &ok).unwrap().snapshot(),
-            &SnapshotConfig {
+            read(&[("strategy", json!("timestamp")), ("updated_at", json!("t"))]).unwrap(),
+            SnapshotConfig {
                 unique_key: "id".into(),
-                updated_at: "t".into(),
+                strategy: SnapshotStrategy::Timestamp,
+                updated_at: Some("t".into()),
                 hard_deletes: HardDeletes::Ignore,
                 valid_to_current: None,
             }
         );
-        let check = config(&[("strategy", json!("check")), ("unique_key", json!("id"))]);
-        let error = NodeConfig::from_rendered(&snap, &check).unwrap_err().to_string();
-        assert!(error.contains("models/n.sql") && error.contains("`check`"), "{error}");
+        assert_eq!(
+            read(&[("strategy", json!("check")), ("check_cols", json!("all"))])
+                .unwrap()
+                .strategy,
+            SnapshotStrategy::Check(CheckCols::All)
+        );
+        let listed = read(&[
+            ("strategy", json!("check")),
+            ("check_cols", json!(["a", "b"])),
+            ("updated_at", json!("t")),
+        ])
+        .unwrap();
+        assert_eq!(
+            (listed.strategy, listed.updated_at.as_deref()),
+            (
+                SnapshotStrategy::Check(CheckCols::Listed(vec!["a".into(), "b".into()])),
+                Some("t")
+            )
+        );
+        for (pairs, says) in [
+            (vec![("strategy", json!("timestamp"))], "needs `updated_at`"),
+            (vec![("strategy", json!("check"))], "needs `check_cols`"),
+            (
+                vec![("strategy", json!("check")), ("check_cols", json!([]))],
+                "needs `check_cols`",
+            ),
+            (
+                vec![("strategy", json!("check")), ("check_cols", json!("some"))],
+                "needs `check_cols`",
+            ),
+            (
+                vec![("strategy", json!("hashed"))],
+                "`hashed` is not one of timestamp, check",
+            ),
+            (vec![], "needs a `strategy`"),
+        ] {
+            let error = read(&pairs).unwrap_err().to_string();
+            assert!(
+                error.contains("models/n.sql") && error.contains(says),
+                "{pairs:?}: {error}"
+            );
+        }
         assert!(
             NodeConfig::from_rendered(&node(NodeKind::Model), &config(&[("materialized", json!("ephemeral"))]))
                 .is_err()

@@ -3,7 +3,10 @@
 //! The SQL is the common subset of DuckDB and Snowflake, so both run the same
 //! statements; each statement goes to the warehouse on its own.
 
-use super::config::{HardDeletes, IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange, SnapshotConfig};
+use super::config::{
+    CheckCols, HardDeletes, IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange, SnapshotConfig,
+    SnapshotStrategy,
+};
 use super::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -171,7 +174,8 @@ pub async fn build<W: Warehouse>(
         }
         // As in dbt, `--full-refresh` never drops a snapshot: its history cannot be rebuilt.
         Materialized::Snapshot(ref snapshot) if existing == Existing::Absent => {
-            create_table(warehouse, relation, &first_snapshot(snapshot, sql)).await?;
+            let sql = first_snapshot(snapshot, sql, warehouse.target_type());
+            create_table(warehouse, relation, &sql).await?;
             Ok(Built::Snapshot { created: true })
         }
         Materialized::Snapshot(ref snapshot) => {
@@ -211,31 +215,41 @@ pub async fn drop_batch<W: Warehouse>(warehouse: &mut W, relation: &Relation) ->
         .await
 }
 
+/// The columns a staged write works with.
+struct StagedColumns {
+    /// The target's, after `on_schema_change`.
+    target: Vec<String>,
+    /// The staged rows', when `on_schema_change` compared them (any but `ignore`).
+    staged: Option<Vec<String>>,
+    /// Those of the staged rows' that were added to the target.
+    added: Vec<String>,
+}
+
 /// Stages the select `sql` in a temporary table, brings the target's columns in line
 /// with it as `on_schema_change` says, then runs, all or nothing, the statements
-/// `write` makes from the staged table's name, the target's columns and (unless
-/// `ignore`, which does not compare them) the staged rows' columns. The staged table
-/// is dropped unless `keep_staged`.
+/// `write` makes from the staged table's name and the columns. The staged table is
+/// dropped unless `keep_staged`.
 async fn apply_staged<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     sql: &str,
     on_schema_change: OnSchemaChange,
     keep_staged: bool,
-    write: impl FnOnce(&str, &[String], Option<&[String]>) -> Result<Vec<String>, BuildError>,
+    write: impl FnOnce(&str, &StagedColumns) -> Result<Vec<String>, BuildError>,
 ) -> Result<(), BuildError> {
     let staged = staging_name(relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
-    let (target_columns, staged_columns) = match on_schema_change {
-        OnSchemaChange::Ignore => (columns(warehouse, relation).await?, None),
-        change => {
-            let (target, staged_columns) = sync_columns(warehouse, relation, &staged, change).await?;
-            (target, Some(staged_columns))
-        }
+    let columns = match on_schema_change {
+        OnSchemaChange::Ignore => StagedColumns {
+            target: columns(warehouse, relation).await?,
+            staged: None,
+            added: Vec::new(),
+        },
+        change => sync_columns(warehouse, relation, &staged, change).await?,
     };
-    in_transaction(warehouse, &write(&staged, &target_columns, staged_columns.as_deref())?).await?;
+    in_transaction(warehouse, &write(&staged, &columns)?).await?;
     if !keep_staged {
         warehouse.execute(&format!("drop table if exists {staged}")).await?;
     }
@@ -244,14 +258,13 @@ async fn apply_staged<W: Warehouse>(
 
 /// dbt's `on_schema_change` other than `ignore`: compares the new rows' columns with
 /// the table's (by name, case-insensitively), then fails, adds the new ones, or adds
-/// the new and drops the removed ones. Returns the table's columns afterwards and
-/// the new rows'.
+/// the new and drops the removed ones.
 async fn sync_columns<W: Warehouse>(
     warehouse: &mut W,
     relation: &Relation,
     staged: &str,
     change: OnSchemaChange,
-) -> Result<(Vec<String>, Vec<String>), BuildError> {
+) -> Result<StagedColumns, BuildError> {
     let target = columns(warehouse, relation).await?;
     let source = columns(
         warehouse,
@@ -270,7 +283,11 @@ async fn sync_columns<W: Warehouse>(
         _ => added.is_empty() && removed.is_empty(),
     };
     if unchanged {
-        return Ok((target, source));
+        return Ok(StagedColumns {
+            target,
+            staged: Some(source),
+            added: Vec::new(),
+        });
     }
     let list = |columns: &[&String]| {
         if columns.is_empty() {
@@ -310,7 +327,12 @@ async fn sync_columns<W: Warehouse>(
                 .await?;
         }
     }
-    Ok((columns(warehouse, relation).await?, source))
+    let added = added.into_iter().cloned().collect();
+    Ok(StagedColumns {
+        target: columns(warehouse, relation).await?,
+        staged: Some(source),
+        added,
+    })
 }
 
 /// The columns of the temporary table `name` and their types, as the target's dbt
@@ -379,7 +401,10 @@ async fn merge<W: Warehouse>(
         sql,
         config.on_schema_change,
         true,
-        |staged, target_columns, _| {
+        |staged,
+         StagedColumns {
+             target: target_columns, ..
+         }| {
             let columns = target_columns.join(", ");
             let keys = &config.unique_key;
             let insert = format!("insert into {relation} ({columns}) select {columns} from {staged}");
@@ -477,25 +502,24 @@ fn keys_equal(keys: &[String], left: &str, right: &str) -> Vec<String> {
 }
 
 /// A snapshot's first build: every row of `sql` current, as dbt-adapters'
-/// `default__build_snapshot_table` (snapshots/helpers.sql) selects it.
-fn first_snapshot(snapshot: &SnapshotConfig, sql: &str) -> String {
-    let SnapshotConfig {
-        unique_key: key,
-        updated_at,
-        hard_deletes,
-        ..
-    } = snapshot;
-    let is_deleted = if *hard_deletes == HardDeletes::NewRecord {
+/// `default__build_snapshot_table` (snapshots/helpers.sql) selects it. A version's
+/// time is `updated_at`, or (the check strategy without it) the run's time.
+fn first_snapshot(snapshot: &SnapshotConfig, sql: &str, target_type: &str) -> String {
+    let version = snapshot
+        .updated_at
+        .clone()
+        .unwrap_or_else(|| snapshot_get_time(target_type).to_string());
+    let is_deleted = if snapshot.hard_deletes == HardDeletes::NewRecord {
         ", 'False' as dbt_is_deleted"
     } else {
         ""
     };
     format!(
-        "select snapshot_query.*, {scd_id} as dbt_scd_id, {updated_at} as dbt_updated_at, \
-         {updated_at} as dbt_valid_from, {valid_to} as dbt_valid_to{is_deleted}\n\
+        "select snapshot_query.*, {scd_id} as dbt_scd_id, {version} as dbt_updated_at, \
+         {version} as dbt_valid_from, {valid_to} as dbt_valid_to{is_deleted}\n\
          from (\n{sql}\n) as snapshot_query",
-        scd_id = scd_id(key, updated_at),
-        valid_to = open_valid_to(snapshot, updated_at),
+        scd_id = scd_id(&snapshot.unique_key, &version),
+        valid_to = open_valid_to(snapshot, &version),
     )
 }
 
@@ -527,6 +551,25 @@ fn is_open_deletion(snapshot: &SnapshotConfig, row: &str) -> String {
         None => format!("{row}.dbt_valid_to is null"),
     };
     format!("{row}.dbt_is_deleted = 'True' and {open}")
+}
+
+/// dbt-adapters' `snapshot_check_strategy` row test: any of `checked` differs between
+/// the current row `row` and the source row `s`, NULL-safely; every row has changed
+/// when one of them is new to the table (`added` this run).
+fn row_changed_by_check(row: &str, checked: &[&String], added: &[String]) -> String {
+    if checked.iter().any(|c| added.iter().any(|a| a.eq_ignore_ascii_case(c))) {
+        return "TRUE".to_string();
+    }
+    checked
+        .iter()
+        .map(|c| {
+            format!(
+                "{row}.{c} != s.{c} or (({row}.{c} is null) and not (s.{c} is null)) \
+                 or ((not {row}.{c} is null) and (s.{c} is null))"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The time a snapshot run stamps on what it closes or marks deleted, as the target's
@@ -589,6 +632,7 @@ async fn update_snapshot<W: Warehouse>(
 ) -> Result<(), BuildError> {
     let SnapshotConfig {
         unique_key: key,
+        strategy,
         updated_at,
         hard_deletes,
         ..
@@ -596,7 +640,15 @@ async fn update_snapshot<W: Warehouse>(
     let name = &relation.name;
     let run_time_table = format!("{name}__dbt_snapshot_time");
     let run_time = format!("(select snapshot_time from {run_time_table})");
-    if *hard_deletes != HardDeletes::Ignore {
+    // A new version's time: `updated_at`, or the run's time (the check strategy
+    // without it), taken once so that every row the run writes carries the same one,
+    // as in dbt's one staging query.
+    let version = match updated_at {
+        Some(column) => format!("s.{column}"),
+        None => run_time.clone(),
+    };
+    let stamps = *hard_deletes != HardDeletes::Ignore || updated_at.is_none();
+    if stamps {
         warehouse
             .execute(&format!(
                 "create or replace temporary table {run_time_table} as select {} as snapshot_time",
@@ -613,15 +665,12 @@ async fn update_snapshot<W: Warehouse>(
         sql,
         OnSchemaChange::AppendNewColumns,
         false,
-        |staged, target_columns, source_columns| {
+        |staged, columns| {
             let new_record = *hard_deletes == HardDeletes::NewRecord;
-            let in_source = |column: &str| {
-                source_columns
-                    .unwrap_or(target_columns)
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(column))
-            };
-            let written: Vec<&String> = target_columns
+            let source_columns = columns.staged.as_deref().unwrap_or(&columns.target);
+            let in_source = |column: &str| source_columns.iter().any(|c| c.eq_ignore_ascii_case(column));
+            let written: Vec<&String> = columns
+                .target
                 .iter()
                 .filter(|column| SnapshotColumn::of(column, new_record).is_some() || in_source(column))
                 .collect();
@@ -632,12 +681,27 @@ async fn update_snapshot<W: Warehouse>(
                      add it (alter table {relation} add column dbt_is_deleted varchar) or rebuild the snapshot"
                 )));
             }
+            let changed = match strategy {
+                SnapshotStrategy::Timestamp => format!("{name}.dbt_valid_from < {version}"),
+                SnapshotStrategy::Check(check_cols) => {
+                    let checked: Vec<&String> = match check_cols {
+                        CheckCols::All => source_columns.iter().collect(),
+                        CheckCols::Listed(listed) => listed.iter().collect(),
+                    };
+                    if let Some(missing) = checked.iter().find(|c| !in_source(c)) {
+                        return Err(BuildError::Config(format!(
+                            "{relation}: check_cols names `{missing}`, which the snapshot's query does not return"
+                        )));
+                    }
+                    row_changed_by_check(name, &checked, &columns.added)
+                }
+            };
             let columns = written.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
             let current = is_current(snapshot, name);
             let gone = |row: &str| format!("not exists (select 1 from {staged} as s where s.{key} = {row}.{key})");
             let mut statements = vec![format!(
-                "update {relation} set dbt_valid_to = s.{updated_at} from {staged} as s \
-                 where {name}.{key} = s.{key} and {current} and ({name}.dbt_valid_from < s.{updated_at}{})",
+                "update {relation} set dbt_valid_to = {version} from {staged} as s \
+                 where {name}.{key} = s.{key} and {current} and ({changed}{})",
                 if new_record {
                     format!(" or {name}.dbt_is_deleted = 'True'")
                 } else {
@@ -676,7 +740,6 @@ async fn update_snapshot<W: Warehouse>(
                     gone(name)
                 ));
             }
-            let version = format!("s.{updated_at}");
             let inserted: Vec<String> = written
                 .iter()
                 .map(|column| match SnapshotColumn::of(column, new_record) {
@@ -704,7 +767,7 @@ async fn update_snapshot<W: Warehouse>(
         },
     )
     .await;
-    if *hard_deletes != HardDeletes::Ignore {
+    if stamps {
         warehouse
             .execute(&format!("drop table if exists {run_time_table}"))
             .await?;
