@@ -749,10 +749,10 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
 
-/// The timestamp strategy's config, ahead of a snapshot's own.
+/// The key and the timestamp strategy, ahead of a snapshot's own config.
 macro_rules! timestamp {
     () => {
-        "strategy='timestamp', updated_at='updated_at', "
+        "unique_key='id', strategy='timestamp', updated_at='updated_at', "
     };
 }
 
@@ -779,12 +779,26 @@ const SNAPSHOTS: &[(&str, &str, bool)] = &[
         false,
     ),
     // The check strategy: versions stamped with the run's time, or with updated_at.
-    ("checked_listed", "strategy='check', check_cols=['updated_at']", false),
-    ("checked_all", "strategy='check', check_cols='all'", false),
+    (
+        "checked_listed",
+        "unique_key='id', strategy='check', check_cols=['updated_at']",
+        false,
+    ),
+    (
+        "checked_all",
+        "unique_key='id', strategy='check', check_cols='all'",
+        false,
+    ),
     (
         "checked_recorded",
-        "strategy='check', check_cols='all', updated_at='updated_at', hard_deletes='new_record'",
+        "unique_key='id', strategy='check', check_cols='all', updated_at='updated_at', hard_deletes='new_record'",
         true,
+    ),
+    // A key of two columns: a new updated_at is a new key, and the old one is gone.
+    (
+        "keyed_twice",
+        "unique_key=['id', 'updated_at'], strategy='check', check_cols='all', hard_deletes='invalidate'",
+        false,
     ),
 ];
 
@@ -833,9 +847,19 @@ async fn stamped_rows(
     } else {
         String::new()
     };
+    // (The key is id, or id and updated_at.)
+    let hash = |columns: &[&str]| {
+        let parts: Vec<String> = columns
+            .iter()
+            .map(|c| format!("coalesce(cast({c} as varchar), '')"))
+            .collect();
+        format!("md5({})", parts.join(" || '|' || "))
+    };
     let scd_id = format!(
-        "case {deletion} when {updated} like 'run %' and dbt_scd_id = md5(coalesce(cast(id as varchar), '') || '|' || \
-         coalesce(cast(dbt_updated_at as varchar), '')) then 'key and ' || {updated} else dbt_scd_id end",
+        "case {deletion} when {updated} like 'run %' and dbt_scd_id in ({}, {}) then 'key and ' || {updated} \
+         else dbt_scd_id end",
+        hash(&["id", "dbt_updated_at"]),
+        hash(&["id", "updated_at", "dbt_updated_at"]),
         updated = stamped("dbt_updated_at"),
     );
     let mut warehouse = DuckDbWarehouse::open(database).unwrap();
@@ -966,6 +990,12 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
         (count("checked_listed", "true"), 8),
         (count("checked_all", "true"), 11),
         (count("checked_all", "city is not null"), 1),
+        // Two columns as the key: 1, 2, 3 (T1); 3 (T2) and 4 come, 3 (T1) and 2 go
+        // (closed); 2 (T3) comes, 4 goes; 4 comes again (a new row: its row was
+        // closed); 1 (T4) comes and 1 (T1) goes, and city, new, changes the other
+        // three keys; 3 (T5) comes, 3 (T2) and 1 (T4) go.
+        (count("keyed_twice", "true"), 12),
+        (count("keyed_twice", "dbt_valid_to is null"), 3),
         (count("open_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
     ] {
         let found = warehouse.query(&sql).await.unwrap().scalar_i64().unwrap();

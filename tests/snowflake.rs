@@ -447,7 +447,7 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
     let dir = tempfile::tempdir().unwrap();
     snapshot_project(
         dir.path(),
-        "target_schema='history'",
+        "target_schema='history', unique_key='id'",
         &[
             (
                 "invalidated",

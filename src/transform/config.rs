@@ -25,7 +25,8 @@ pub enum Materialized {
 /// A snapshot's keys and what it does with keys gone from its source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotConfig {
-    pub unique_key: String,
+    /// One column, or several (dbt 1.9+), that together name a row's key.
+    pub unique_key: Vec<String>,
     pub strategy: SnapshotStrategy,
     /// The column holding a version's time: with `timestamp`, whose newer value
     /// makes a new version; with `check`, optional (the run's time otherwise).
@@ -453,11 +454,11 @@ impl NodeConfig {
                     }
                     None => return Err(bad("a snapshot needs a `strategy`: timestamp or check".into())),
                 };
-                let [key] = unique_key.as_slice() else {
-                    return Err(bad("a snapshot needs one `unique_key` column".into()));
-                };
+                if unique_key.is_empty() {
+                    return Err(bad("a snapshot needs a `unique_key`: a column or a list of them".into()));
+                }
                 Materialized::Snapshot(SnapshotConfig {
-                    unique_key: key.clone(),
+                    unique_key: unique_key.clone(),
                     strategy,
                     updated_at,
                     hard_deletes,
@@ -566,7 +567,7 @@ mod tests {
         assert_eq!(
             read(&[("strategy", json!("timestamp")), ("updated_at", json!("t"))]).unwrap(),
             SnapshotConfig {
-                unique_key: "id".into(),
+                unique_key: vec!["id".into()],
                 strategy: SnapshotStrategy::Timestamp,
                 updated_at: Some("t".into()),
                 hard_deletes: HardDeletes::Ignore,
@@ -615,6 +616,23 @@ mod tests {
                 "{pairs:?}: {error}"
             );
         }
+        let keys = NodeConfig::from_rendered(
+            &snap,
+            &config(&[
+                ("unique_key", json!(["a", "b"])),
+                ("strategy", json!("check")),
+                ("check_cols", json!("all")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(keys.snapshot().unique_key, ["a", "b"]);
+        let keyless = NodeConfig::from_rendered(
+            &snap,
+            &config(&[("strategy", json!("timestamp")), ("updated_at", json!("t"))]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(keyless.contains("needs a `unique_key`"), "{keyless}");
         assert!(
             NodeConfig::from_rendered(&node(NodeKind::Model), &config(&[("materialized", json!("ephemeral"))]))
                 .is_err()

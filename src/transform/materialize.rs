@@ -192,8 +192,14 @@ async fn create_table<W: Warehouse>(warehouse: &mut W, relation: &Relation, sql:
 }
 
 /// dbt's snapshot row id: md5 of the key and the version time, as dbt computes it.
-fn scd_id(key: &str, updated_at: &str) -> String {
-    format!("md5(coalesce(cast({key} as varchar), '') || '|' || coalesce(cast({updated_at} as varchar), ''))")
+/// `arguments` hashed as dbt-adapters' `default__snapshot_hash_arguments` hashes them
+/// (the key columns, then the version's time).
+fn scd_id<S: AsRef<str>>(arguments: &[S]) -> String {
+    let parts: Vec<String> = arguments
+        .iter()
+        .map(|a| format!("coalesce(cast({} as varchar), '')", a.as_ref()))
+        .collect();
+    format!("md5({})", parts.join(" || '|' || "))
 }
 
 /// The new rows go to a temporary table first, so the select runs once.
@@ -518,7 +524,7 @@ fn first_snapshot(snapshot: &SnapshotConfig, sql: &str, target_type: &str) -> St
         "select snapshot_query.*, {scd_id} as dbt_scd_id, {version} as dbt_updated_at, \
          {version} as dbt_valid_from, {valid_to} as dbt_valid_to{is_deleted}\n\
          from (\n{sql}\n) as snapshot_query",
-        scd_id = scd_id(&snapshot.unique_key, &version),
+        scd_id = scd_id(&[snapshot.unique_key.as_slice(), std::slice::from_ref(&version)].concat()),
         valid_to = open_valid_to(snapshot, &version),
     )
 }
@@ -631,7 +637,7 @@ async fn update_snapshot<W: Warehouse>(
     snapshot: &SnapshotConfig,
 ) -> Result<(), BuildError> {
     let SnapshotConfig {
-        unique_key: key,
+        unique_key: keys,
         strategy,
         updated_at,
         hard_deletes,
@@ -698,10 +704,12 @@ async fn update_snapshot<W: Warehouse>(
             };
             let columns = written.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
             let current = is_current(snapshot, name);
-            let gone = |row: &str| format!("not exists (select 1 from {staged} as s where s.{key} = {row}.{key})");
+            let same_key = |left: &str, right: &str| keys_equal(keys, left, right).join(" and ");
+            let gone = |row: &str| format!("not exists (select 1 from {staged} as s where {})", same_key("s", row));
             let mut statements = vec![format!(
                 "update {relation} set dbt_valid_to = {version} from {staged} as s \
-                 where {name}.{key} = s.{key} and {current} and ({changed}{})",
+                 where {} and {current} and ({changed}{})",
+                same_key(name, "s"),
                 if new_record {
                     format!(" or {name}.dbt_is_deleted = 'True'")
                 } else {
@@ -712,7 +720,9 @@ async fn update_snapshot<W: Warehouse>(
                 let copied: Vec<String> = written
                     .iter()
                     .map(|column| match SnapshotColumn::of(column, new_record) {
-                        Some(SnapshotColumn::ScdId) => format!("{} as {column}", scd_id("t.dbt_scd_id", &run_time)),
+                        Some(SnapshotColumn::ScdId) => {
+                            format!("{} as {column}", scd_id(&["t.dbt_scd_id", run_time.as_str()]))
+                        }
                         Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => {
                             format!("{run_time} as {column}")
                         }
@@ -743,7 +753,11 @@ async fn update_snapshot<W: Warehouse>(
             let inserted: Vec<String> = written
                 .iter()
                 .map(|column| match SnapshotColumn::of(column, new_record) {
-                    Some(SnapshotColumn::ScdId) => format!("{} as {column}", scd_id(&format!("s.{key}"), &version)),
+                    Some(SnapshotColumn::ScdId) => {
+                        let mut hashed: Vec<String> = keys.iter().map(|key| format!("s.{key}")).collect();
+                        hashed.push(version.clone());
+                        format!("{} as {column}", scd_id(&hashed))
+                    }
                     Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => format!("{version} as {column}"),
                     Some(SnapshotColumn::ValidTo) => format!("{} as {column}", open_valid_to(snapshot, &version)),
                     Some(SnapshotColumn::IsDeleted) => format!("'False' as {column}"),
@@ -759,8 +773,9 @@ async fn update_snapshot<W: Warehouse>(
             };
             statements.push(format!(
                 "insert into {relation} ({columns}) select {} from {staged} as s \
-                 where not exists (select 1 from {relation} as t where t.{key} = s.{key} and {}{live})",
+                 where not exists (select 1 from {relation} as t where {} and {}{live})",
                 inserted.join(", "),
+                same_key("t", "s"),
                 is_current(snapshot, "t"),
             ));
             Ok(statements)

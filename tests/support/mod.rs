@@ -411,9 +411,9 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// A dbt project in `dir` of snapshots of `raw.people` (id, name, updated_at), keyed
-/// on `id`: each of `snapshots` is a name and its own config arguments (its strategy
-/// among them), after the `shared` ones (e.g. its schema).
+/// A dbt project in `dir` of snapshots of `raw.people` (id, name, updated_at): each
+/// of `snapshots` is a name and its own config arguments (its key and strategy among
+/// them), after the `shared` ones (e.g. its schema).
 pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str, &str)]) {
     let mut files = vec![
         (
@@ -431,7 +431,7 @@ pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str,
         files.push((
             format!("snapshots/{name}.sql"),
             format!(
-                "{{% snapshot {name} %}}\n{{{{ config({shared}, unique_key='id', {config}) }}}}\n\
+                "{{% snapshot {name} %}}\n{{{{ config({shared}, {config}) }}}}\n\
                  select * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
             ),
         ));
