@@ -749,6 +749,15 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
 
+/// The names the `renamed` snapshot gives the columns dbt adds.
+const RENAMED_COLUMNS: &[(&str, &str)] = &[
+    ("dbt_scd_id", "version_id"),
+    ("dbt_updated_at", "version_at"),
+    ("dbt_valid_from", "valid_from"),
+    ("dbt_valid_to", "valid_to"),
+    ("dbt_is_deleted", "is_deleted"),
+];
+
 /// The key and the timestamp strategy, ahead of a snapshot's own config.
 macro_rules! timestamp {
     () => {
@@ -792,6 +801,17 @@ const SNAPSHOTS: &[(&str, &str, bool)] = &[
     (
         "checked_recorded",
         "unique_key='id', strategy='check', check_cols='all', updated_at='updated_at', hard_deletes='new_record'",
+        true,
+    ),
+    // The columns dbt adds, renamed (RENAMED_COLUMNS).
+    (
+        "renamed",
+        concat!(
+            timestamp!(),
+            "hard_deletes='new_record', snapshot_meta_column_names={'dbt_scd_id': 'version_id', \
+             'dbt_updated_at': 'version_at', 'dbt_valid_from': 'valid_from', 'dbt_valid_to': 'valid_to', \
+             'dbt_is_deleted': 'is_deleted'}"
+        ),
         true,
     ),
     // A key of two columns: a new updated_at is a new key, and the old one is gone.
@@ -862,18 +882,21 @@ async fn stamped_rows(
         hash(&["id", "updated_at", "dbt_updated_at"]),
         updated = stamped("dbt_updated_at"),
     );
+    let sql = format!(
+        "select * replace ({scd_id} as dbt_scd_id, {} as dbt_updated_at, {} as dbt_valid_from, {} as dbt_valid_to) \
+         from main_history.{name} as s order by all",
+        stamped("dbt_updated_at"),
+        stamped("dbt_valid_from"),
+        stamped("dbt_valid_to"),
+    );
+    let sql = match name {
+        "renamed" => RENAMED_COLUMNS
+            .iter()
+            .fold(sql, |sql, (dbt, renamed)| sql.replace(dbt, renamed)),
+        _ => sql,
+    };
     let mut warehouse = DuckDbWarehouse::open(database).unwrap();
-    rows(
-        &mut warehouse,
-        &format!(
-            "select * replace ({scd_id} as dbt_scd_id, {} as dbt_updated_at, {} as dbt_valid_from, {} as dbt_valid_to) \
-             from main_history.{name} as s order by all",
-            stamped("dbt_updated_at"),
-            stamped("dbt_valid_from"),
-            stamped("dbt_valid_to"),
-        ),
-    )
-    .await
+    rows(&mut warehouse, &sql).await
 }
 
 /// The snapshots' schemas, columns and types, in order.
@@ -983,6 +1006,15 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
             1,
         ),
         (count("recorded_until", "dbt_valid_to = timestamp '9999-12-31'"), 4),
+        // As `recorded`, under other names.
+        (count("renamed", "true"), 12),
+        (
+            count(
+                "renamed",
+                "is_deleted = 'True' and valid_to is null and version_at = valid_from",
+            ),
+            1,
+        ),
         // check on updated_at: a version for 1, 2 and 3; 2's return; 1 in run 5 and
         // 3 in run 6. check 'all': 3's change and 2's return, then a version of every
         // key in the source when city comes (a new column counts as a change: 4 of

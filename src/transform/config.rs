@@ -19,7 +19,7 @@ pub enum Materialized {
     /// Merged on `unique_key` (or appended) after the first build.
     Incremental,
     /// SCD2 history, by the timestamp or the check strategy.
-    Snapshot(SnapshotConfig),
+    Snapshot(Box<SnapshotConfig>),
 }
 
 /// A snapshot's keys and what it does with keys gone from its source.
@@ -35,6 +35,68 @@ pub struct SnapshotConfig {
     /// `dbt_valid_to_current`: the SQL expression a current row's `dbt_valid_to` holds
     /// instead of NULL (e.g. `'9999-12-31'::timestamp`).
     pub valid_to_current: Option<String>,
+    /// What the columns dbt adds are named.
+    pub columns: MetaColumns,
+}
+
+/// The names of the columns a snapshot adds (`snapshot_meta_column_names`, dbt 1.9+;
+/// each defaults to dbt's, as dbt-core's `SnapshotConfig.snapshot_table_column_names`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaColumns {
+    pub scd_id: String,
+    pub updated_at: String,
+    pub valid_from: String,
+    pub valid_to: String,
+    pub is_deleted: String,
+}
+
+impl Default for MetaColumns {
+    fn default() -> Self {
+        MetaColumns {
+            scd_id: "dbt_scd_id".into(),
+            updated_at: "dbt_updated_at".into(),
+            valid_from: "dbt_valid_from".into(),
+            valid_to: "dbt_valid_to".into(),
+            is_deleted: "dbt_is_deleted".into(),
+        }
+    }
+}
+
+impl MetaColumns {
+    /// From `snapshot_meta_column_names`: a mapping of dbt's names to the wanted ones.
+    fn read(value: Option<&serde_json::Value>) -> Result<Self, String> {
+        let mut columns = MetaColumns::default();
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            return Ok(columns);
+        };
+        let Some(names) = value.as_object() else {
+            return Err(format!(
+                "`snapshot_meta_column_names` must map dbt's column names to yours, not {value}"
+            ));
+        };
+        for (meta, name) in names {
+            let Some(name) = name.as_str() else {
+                return Err(format!(
+                    "`snapshot_meta_column_names.{meta}` must be a column name, not {name}"
+                ));
+            };
+            let slot = match meta.as_str() {
+                "dbt_scd_id" => &mut columns.scd_id,
+                "dbt_updated_at" => &mut columns.updated_at,
+                "dbt_valid_from" => &mut columns.valid_from,
+                "dbt_valid_to" => &mut columns.valid_to,
+                "dbt_is_deleted" => &mut columns.is_deleted,
+                other => {
+                    return Err(format!(
+                        "`snapshot_meta_column_names` names `{other}`, not one of dbt_scd_id, dbt_updated_at, \
+                         dbt_valid_from, dbt_valid_to, dbt_is_deleted"
+                    ));
+                }
+            };
+            *slot = name.to_string();
+        }
+        Ok(columns)
+    }
 }
 
 /// How a snapshot tells that a key's row changed (dbt-adapters'
@@ -181,6 +243,7 @@ const SNAPSHOT_KEYS: &[&str] = &[
     "hard_deletes",
     "invalidate_hard_deletes",
     "dbt_valid_to_current",
+    "snapshot_meta_column_names",
     "enabled",
     "tags",
     "pre_hook",
@@ -201,10 +264,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("target_database", "every relation goes to the target's database"),
     ("sql_header", "the runner sends each statement alone"),
     ("contract", "model contracts are not enforced here"),
-    (
-        "snapshot_meta_column_names",
-        "the snapshot columns keep dbt's default names here",
-    ),
 ];
 
 /// The keys dbt users write with hyphens in YAML (`pre-hook`) are the same configs.
@@ -457,13 +516,14 @@ impl NodeConfig {
                 if unique_key.is_empty() {
                     return Err(bad("a snapshot needs a `unique_key`: a column or a list of them".into()));
                 }
-                Materialized::Snapshot(SnapshotConfig {
+                Materialized::Snapshot(Box::new(SnapshotConfig {
                     unique_key: unique_key.clone(),
                     strategy,
                     updated_at,
                     hard_deletes,
                     valid_to_current: text("dbt_valid_to_current")?,
-                })
+                    columns: MetaColumns::read(config.get("snapshot_meta_column_names")).map_err(bad)?,
+                }))
             }
             (NodeKind::Model, None | Some("view")) => Materialized::View,
             (NodeKind::Model, Some("table")) => Materialized::Table,
@@ -572,6 +632,7 @@ mod tests {
                 updated_at: Some("t".into()),
                 hard_deletes: HardDeletes::Ignore,
                 valid_to_current: None,
+                columns: MetaColumns::default(),
             }
         );
         assert_eq!(
@@ -780,6 +841,27 @@ mod tests {
                 && unknown.contains("`purge` is not one of ignore, invalidate, new_record"),
             "{unknown}"
         );
+        let renamed = with((
+            "snapshot_meta_column_names",
+            json!({"dbt_valid_to": "valid_to", "dbt_scd_id": "version_id"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            renamed.snapshot().columns,
+            MetaColumns {
+                valid_to: "valid_to".into(),
+                scd_id: "version_id".into(),
+                ..MetaColumns::default()
+            }
+        );
+        for (names, says) in [
+            (json!({"dbt_valid_until": "x"}), "names `dbt_valid_until`, not one of"),
+            (json!({"dbt_valid_to": 3}), "must be a column name"),
+            (json!(["valid_to"]), "must map dbt's column names"),
+        ] {
+            let error = with(("snapshot_meta_column_names", names)).unwrap_err().to_string();
+            assert!(error.contains("models/n.sql") && error.contains(says), "{error}");
+        }
         let current = with(("dbt_valid_to_current", json!("'9999-12-31'::timestamp"))).unwrap();
         assert_eq!(
             current.snapshot().valid_to_current.as_deref(),

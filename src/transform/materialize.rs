@@ -4,7 +4,7 @@
 //! statements; each statement goes to the warehouse on its own.
 
 use super::config::{
-    CheckCols, HardDeletes, IncrementalStrategy, Materialized, NodeConfig, OnSchemaChange, SnapshotConfig,
+    CheckCols, HardDeletes, IncrementalStrategy, Materialized, MetaColumns, NodeConfig, OnSchemaChange, SnapshotConfig,
     SnapshotStrategy,
 };
 use super::render::Relation;
@@ -515,17 +515,24 @@ fn first_snapshot(snapshot: &SnapshotConfig, sql: &str, target_type: &str) -> St
         .updated_at
         .clone()
         .unwrap_or_else(|| snapshot_get_time(target_type).to_string());
+    let MetaColumns {
+        scd_id: scd_id_column,
+        updated_at,
+        valid_from,
+        valid_to,
+        is_deleted,
+    } = &snapshot.columns;
     let is_deleted = if snapshot.hard_deletes == HardDeletes::NewRecord {
-        ", 'False' as dbt_is_deleted"
+        format!(", 'False' as {is_deleted}")
     } else {
-        ""
+        String::new()
     };
     format!(
-        "select snapshot_query.*, {scd_id} as dbt_scd_id, {version} as dbt_updated_at, \
-         {version} as dbt_valid_from, {valid_to} as dbt_valid_to{is_deleted}\n\
+        "select snapshot_query.*, {scd_id} as {scd_id_column}, {version} as {updated_at}, \
+         {version} as {valid_from}, {open} as {valid_to}{is_deleted}\n\
          from (\n{sql}\n) as snapshot_query",
         scd_id = scd_id(&[snapshot.unique_key.as_slice(), std::slice::from_ref(&version)].concat()),
-        valid_to = open_valid_to(snapshot, &version),
+        open = open_valid_to(snapshot, &version),
     )
 }
 
@@ -543,20 +550,24 @@ fn open_valid_to(snapshot: &SnapshotConfig, updated_at: &str) -> String {
 /// `default__snapshot_staging_table` selects `snapshotted_data`: `dbt_valid_to` NULL,
 /// or equal to `dbt_valid_to_current` when that is set.
 fn is_current(snapshot: &SnapshotConfig, row: &str) -> String {
+    let valid_to = &snapshot.columns.valid_to;
     match &snapshot.valid_to_current {
-        Some(current) => format!("({row}.dbt_valid_to = {current} or {row}.dbt_valid_to is null)"),
-        None => format!("{row}.dbt_valid_to is null"),
+        Some(current) => format!("({row}.{valid_to} = {current} or {row}.{valid_to} is null)"),
+        None => format!("{row}.{valid_to} is null"),
     }
 }
 
 /// Whether `row` is its key's deletion record, still open: what `new_record` does not
 /// close or mark deleted again (the same macro's `deletes` and `deletion_records`).
 fn is_open_deletion(snapshot: &SnapshotConfig, row: &str) -> String {
+    let MetaColumns {
+        valid_to, is_deleted, ..
+    } = &snapshot.columns;
     let open = match &snapshot.valid_to_current {
-        Some(current) => format!("{row}.dbt_valid_to = {current}"),
-        None => format!("{row}.dbt_valid_to is null"),
+        Some(current) => format!("{row}.{valid_to} = {current}"),
+        None => format!("{row}.{valid_to} is null"),
     };
-    format!("{row}.dbt_is_deleted = 'True' and {open}")
+    format!("{row}.{is_deleted} = 'True' and {open}")
 }
 
 /// dbt-adapters' `snapshot_check_strategy` row test: any of `checked` differs between
@@ -591,7 +602,8 @@ fn snapshot_get_time(target_type: &str) -> &'static str {
     }
 }
 
-/// The columns dbt adds to a snapshot (`get_snapshot_table_column_names`), which
+/// The columns dbt adds to a snapshot (`get_snapshot_table_column_names`, renamed by
+/// `snapshot_meta_column_names`), which
 /// a snapshot run fills itself rather than from the source.
 #[derive(Clone, Copy)]
 enum SnapshotColumn {
@@ -605,14 +617,21 @@ enum SnapshotColumn {
 }
 
 impl SnapshotColumn {
-    fn of(column: &str, new_record: bool) -> Option<Self> {
-        match column.to_ascii_lowercase().as_str() {
-            "dbt_scd_id" => Some(Self::ScdId),
-            "dbt_updated_at" => Some(Self::UpdatedAt),
-            "dbt_valid_from" => Some(Self::ValidFrom),
-            "dbt_valid_to" => Some(Self::ValidTo),
-            "dbt_is_deleted" if new_record => Some(Self::IsDeleted),
-            _ => None,
+    /// Which of them `column` is, by the snapshot's names for them.
+    fn of(column: &str, names: &MetaColumns, new_record: bool) -> Option<Self> {
+        let is = |name: &str| column.eq_ignore_ascii_case(name);
+        if is(&names.scd_id) {
+            Some(Self::ScdId)
+        } else if is(&names.updated_at) {
+            Some(Self::UpdatedAt)
+        } else if is(&names.valid_from) {
+            Some(Self::ValidFrom)
+        } else if is(&names.valid_to) {
+            Some(Self::ValidTo)
+        } else if new_record && is(&names.is_deleted) {
+            Some(Self::IsDeleted)
+        } else {
+            None
         }
     }
 }
@@ -641,6 +660,7 @@ async fn update_snapshot<W: Warehouse>(
         strategy,
         updated_at,
         hard_deletes,
+        columns: meta,
         ..
     } = snapshot;
     let name = &relation.name;
@@ -678,17 +698,18 @@ async fn update_snapshot<W: Warehouse>(
             let written: Vec<&String> = columns
                 .target
                 .iter()
-                .filter(|column| SnapshotColumn::of(column, new_record).is_some() || in_source(column))
+                .filter(|column| SnapshotColumn::of(column, meta, new_record).is_some() || in_source(column))
                 .collect();
-            if new_record && !written.iter().any(|c| c.eq_ignore_ascii_case("dbt_is_deleted")) {
+            let (is_deleted, valid_to) = (&meta.is_deleted, &meta.valid_to);
+            if new_record && !written.iter().any(|c| c.eq_ignore_ascii_case(is_deleted)) {
                 // As dbt's `assert_valid_snapshot_target_given_strategy`.
                 return Err(BuildError::Config(format!(
-                    "{relation} has no dbt_is_deleted column, which hard_deletes='new_record' writes; \
-                     add it (alter table {relation} add column dbt_is_deleted varchar) or rebuild the snapshot"
+                    "{relation} has no {is_deleted} column, which hard_deletes='new_record' writes; \
+                     add it (alter table {relation} add column {is_deleted} varchar) or rebuild the snapshot"
                 )));
             }
             let changed = match strategy {
-                SnapshotStrategy::Timestamp => format!("{name}.dbt_valid_from < {version}"),
+                SnapshotStrategy::Timestamp => format!("{name}.{} < {version}", meta.valid_from),
                 SnapshotStrategy::Check(check_cols) => {
                     let checked: Vec<&String> = match check_cols {
                         CheckCols::All => source_columns.iter().collect(),
@@ -707,11 +728,11 @@ async fn update_snapshot<W: Warehouse>(
             let same_key = |left: &str, right: &str| keys_equal(keys, left, right).join(" and ");
             let gone = |row: &str| format!("not exists (select 1 from {staged} as s where {})", same_key("s", row));
             let mut statements = vec![format!(
-                "update {relation} set dbt_valid_to = {version} from {staged} as s \
+                "update {relation} set {valid_to} = {version} from {staged} as s \
                  where {} and {current} and ({changed}{})",
                 same_key(name, "s"),
                 if new_record {
-                    format!(" or {name}.dbt_is_deleted = 'True'")
+                    format!(" or {name}.{is_deleted} = 'True'")
                 } else {
                     String::new()
                 }
@@ -719,9 +740,10 @@ async fn update_snapshot<W: Warehouse>(
             if new_record {
                 let copied: Vec<String> = written
                     .iter()
-                    .map(|column| match SnapshotColumn::of(column, new_record) {
+                    .map(|column| match SnapshotColumn::of(column, meta, new_record) {
                         Some(SnapshotColumn::ScdId) => {
-                            format!("{} as {column}", scd_id(&["t.dbt_scd_id", run_time.as_str()]))
+                            let copied_id = format!("t.{}", meta.scd_id);
+                            format!("{} as {column}", scd_id(&[copied_id.as_str(), run_time.as_str()]))
                         }
                         Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => {
                             format!("{run_time} as {column}")
@@ -746,13 +768,13 @@ async fn update_snapshot<W: Warehouse>(
                     String::new()
                 };
                 statements.push(format!(
-                    "update {relation} set dbt_valid_to = {run_time} where {current} and {}{keep_deletions}",
+                    "update {relation} set {valid_to} = {run_time} where {current} and {}{keep_deletions}",
                     gone(name)
                 ));
             }
             let inserted: Vec<String> = written
                 .iter()
-                .map(|column| match SnapshotColumn::of(column, new_record) {
+                .map(|column| match SnapshotColumn::of(column, meta, new_record) {
                     Some(SnapshotColumn::ScdId) => {
                         let mut hashed: Vec<String> = keys.iter().map(|key| format!("s.{key}")).collect();
                         hashed.push(version.clone());
@@ -767,9 +789,9 @@ async fn update_snapshot<W: Warehouse>(
             // A key's open deletion record does not stop its return (dbt inserts a key
             // whose current row is marked deleted, whatever its updated_at).
             let live = if new_record {
-                " and t.dbt_is_deleted is distinct from 'True'"
+                format!(" and t.{is_deleted} is distinct from 'True'")
             } else {
-                ""
+                String::new()
             };
             statements.push(format!(
                 "insert into {relation} ({columns}) select {} from {staged} as s \
