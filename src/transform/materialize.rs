@@ -636,15 +636,54 @@ impl SnapshotColumn {
     }
 }
 
-/// SCD2 with the timestamp strategy, with the same outcome as dbt-adapters'
-/// `default__snapshot_staging_table` and the adapter's merge (snapshots/helpers.sql,
-/// snapshot_merge.sql):
-/// - a key whose `updated_at` is newer than its current row's `dbt_valid_from`
-///   closes that row at the new `updated_at` and gets a new current row; a new key
-///   gets its first row;
+/// The select list of a deletion record (`new_record`) for each of `written`: a copy
+/// of the current row `t`, opened at the run's time, its id a hash of the copied row's
+/// and that time (dbt-adapters' `snapshot_staging_table`, `deletion_records`).
+fn deletion_record(written: &[&String], meta: &MetaColumns, run_time: &str) -> Vec<String> {
+    written
+        .iter()
+        .map(|column| match SnapshotColumn::of(column, meta, true) {
+            Some(SnapshotColumn::ScdId) => {
+                let copied_id = format!("t.{}", meta.scd_id);
+                format!("{} as {column}", scd_id(&[copied_id.as_str(), run_time]))
+            }
+            Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => format!("{run_time} as {column}"),
+            Some(SnapshotColumn::IsDeleted) => format!("'True' as {column}"),
+            Some(SnapshotColumn::ValidTo) | None => format!("t.{column}"),
+        })
+        .collect()
+}
+
+/// The select list of a new current row for each of `written`, from the source row
+/// `s` and its version's time `version` (the same macro's `insertions`).
+fn new_version(written: &[&String], snapshot: &SnapshotConfig, version: &str) -> Vec<String> {
+    let new_record = snapshot.hard_deletes == HardDeletes::NewRecord;
+    written
+        .iter()
+        .map(
+            |column| match SnapshotColumn::of(column, &snapshot.columns, new_record) {
+                Some(SnapshotColumn::ScdId) => {
+                    let mut hashed: Vec<String> = snapshot.unique_key.iter().map(|key| format!("s.{key}")).collect();
+                    hashed.push(version.to_string());
+                    format!("{} as {column}", scd_id(&hashed))
+                }
+                Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => format!("{version} as {column}"),
+                Some(SnapshotColumn::ValidTo) => format!("{} as {column}", open_valid_to(snapshot, version)),
+                Some(SnapshotColumn::IsDeleted) => format!("'False' as {column}"),
+                None => format!("s.{column}"),
+            },
+        )
+        .collect()
+}
+
+/// SCD2, with the same outcome as dbt-adapters' `default__snapshot_staging_table`
+/// and the adapter's merge (snapshots/helpers.sql, snapshot_merge.sql):
+/// - a key whose row changed (by the strategy: a newer `updated_at`, or a checked
+///   column that differs) has its current row closed at the new version's time, and
+///   a new current row; a new key gets its first row;
 /// - a key the source no longer returns (`hard_deletes`): `ignore` leaves its current
 ///   row open; `invalidate` closes it at the run's time; `new_record` closes it too
-///   and opens a copy marked `dbt_is_deleted = 'True'`, which the key's return closes.
+///   and opens a copy marked deleted, which the key's return closes.
 ///
 /// Statement by statement, in one transaction, where dbt stages every change first:
 /// the run's time is taken once into a temporary table so that a closed row and its
@@ -738,20 +777,7 @@ async fn update_snapshot<W: Warehouse>(
                 }
             )];
             if new_record {
-                let copied: Vec<String> = written
-                    .iter()
-                    .map(|column| match SnapshotColumn::of(column, meta, new_record) {
-                        Some(SnapshotColumn::ScdId) => {
-                            let copied_id = format!("t.{}", meta.scd_id);
-                            format!("{} as {column}", scd_id(&[copied_id.as_str(), run_time.as_str()]))
-                        }
-                        Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => {
-                            format!("{run_time} as {column}")
-                        }
-                        Some(SnapshotColumn::IsDeleted) => format!("'True' as {column}"),
-                        Some(SnapshotColumn::ValidTo) | None => format!("t.{column}"),
-                    })
-                    .collect();
+                let copied = deletion_record(&written, meta, &run_time);
                 statements.push(format!(
                     "insert into {relation} ({columns}) select {} from {relation} as t \
                      where {} and {} and not ({})",
@@ -772,20 +798,7 @@ async fn update_snapshot<W: Warehouse>(
                     gone(name)
                 ));
             }
-            let inserted: Vec<String> = written
-                .iter()
-                .map(|column| match SnapshotColumn::of(column, meta, new_record) {
-                    Some(SnapshotColumn::ScdId) => {
-                        let mut hashed: Vec<String> = keys.iter().map(|key| format!("s.{key}")).collect();
-                        hashed.push(version.clone());
-                        format!("{} as {column}", scd_id(&hashed))
-                    }
-                    Some(SnapshotColumn::UpdatedAt | SnapshotColumn::ValidFrom) => format!("{version} as {column}"),
-                    Some(SnapshotColumn::ValidTo) => format!("{} as {column}", open_valid_to(snapshot, &version)),
-                    Some(SnapshotColumn::IsDeleted) => format!("'False' as {column}"),
-                    None => format!("s.{column}"),
-                })
-                .collect();
+            let inserted = new_version(&written, snapshot, &version);
             // A key's open deletion record does not stop its return (dbt inserts a key
             // whose current row is marked deleted, whatever its updated_at).
             let live = if new_record {
