@@ -431,6 +431,25 @@ async fn late_visible_file(
     Some((fakesnow, warehouse))
 }
 
+/// `raw.people` (id, name, updated_at), holding keys 1 and 2.
+async fn people(warehouse: &mut SnowflakeWarehouse) {
+    for sql in [
+        "create schema if not exists raw",
+        "create table raw.people (id number, name varchar, updated_at timestamp_ntz)",
+        "insert into raw.people values (1, 'a', '2026-01-01'), (2, 'b', '2026-01-01')",
+    ] {
+        warehouse.execute(sql).await.unwrap();
+    }
+}
+
+/// A run of `project` that must succeed.
+async fn run_succeeds(project: &Project, warehouse: &mut SnowflakeWarehouse) {
+    let report = transform::run(project, warehouse, &TransformOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{}: {:?}", report.summary_line(), report.nodes);
+}
+
 /// On Snowflake SQL, `hard_deletes` and `dbt_valid_to_current` (cross-checked against
 /// dbt on DuckDB in tests/dbt_crosscheck.rs): key 2 goes, then comes back newer.
 /// `invalidate` closes its row and opens a new one on its return; `new_record` also
@@ -462,19 +481,8 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
         ],
     );
     let project = Project::load(dir.path()).unwrap();
-    for sql in [
-        "create schema if not exists raw",
-        "create table raw.people (id number, name varchar, updated_at timestamp_ntz)",
-        "insert into raw.people values (1, 'a', '2026-01-01'), (2, 'b', '2026-01-01')",
-    ] {
-        warehouse.execute(sql).await.unwrap();
-    }
-    let run = async |warehouse: &mut SnowflakeWarehouse| {
-        let report = transform::run(&project, warehouse, &TransformOptions::default(), |_| {})
-            .await
-            .unwrap();
-        assert!(report.succeeded(), "{}: {:?}", report.summary_line(), report.nodes);
-    };
+    people(&mut warehouse).await;
+    let run = async |warehouse: &mut SnowflakeWarehouse| run_succeeds(&project, warehouse).await;
     run(&mut warehouse).await;
     warehouse.execute("delete from raw.people where id = 2").await.unwrap();
     run(&mut warehouse).await;
@@ -547,4 +555,58 @@ async fn snapshots_close_and_record_deleted_keys_on_snowflake_sql() {
             "{name}"
         );
     }
+}
+
+/// `on_schema_change='append_new_columns'` on Snowflake SQL: the new column's type is
+/// read with `describe table` from the temporary table of new rows, as dbt-snowflake
+/// reads it, and the column is added before the rows are merged.
+#[tokio::test]
+async fn an_incremental_model_gains_a_new_column_on_snowflake_sql() {
+    let Some(python) = python() else { return };
+    let fakesnow = spawn_fakesnow(&python).await;
+    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "widened")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        (
+            "dbt_project.yml",
+            "name: widened\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n",
+        ),
+        (
+            "models/sources.yml",
+            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
+        ),
+        (
+            "models/widened.sql",
+            "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id', \
+             on_schema_change='append_new_columns') }}\n\
+             select * from {{ source('raw', 'people') }}\n\
+             {% if is_incremental() %} where updated_at > (select max(updated_at) from {{ this }}) {% endif %}",
+        ),
+    ] {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let project = Project::load(dir.path()).unwrap();
+    people(&mut warehouse).await;
+    let run = async |warehouse: &mut SnowflakeWarehouse| run_succeeds(&project, warehouse).await;
+    run(&mut warehouse).await;
+    for sql in [
+        "alter table raw.people add column city varchar",
+        "insert into raw.people values (3, 'c', '2026-01-02', 'x')",
+        "update raw.people set city = 'y', updated_at = '2026-01-02' where id = 1",
+    ] {
+        warehouse.execute(sql).await.unwrap();
+    }
+    run(&mut warehouse).await;
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select id, coalesce(city, '-') from widened order by id"
+        )
+        .await,
+        [["1", "y"], ["2", "-"], ["3", "x"]]
+    );
 }
