@@ -22,7 +22,8 @@ pub enum Materialized {
     Snapshot(Box<SnapshotConfig>),
 }
 
-/// A snapshot's keys and what it does with keys gone from its source.
+/// A snapshot's config: its key, how it tells a changed row, what it does with keys
+/// gone from its source, and the names of the columns it adds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotConfig {
     /// One column, or several (dbt 1.9+), that together name a row's key.
