@@ -822,8 +822,8 @@ const SNAPSHOTS: &[(&str, &str, bool)] = &[
     ),
 ];
 
-/// A project of [`SNAPSHOTS`] in `dir`, and one in dbt's older `target_schema`,
-/// which is taken as written, over `schema`.
+/// A project of [`SNAPSHOTS`] in `dir`, one in dbt's older `target_schema`, which is
+/// taken as written, over `schema`, and `from_yaml`, defined in a properties file.
 fn write_snapshot_project(dir: &Path) {
     let mut snapshots: Vec<(&str, &str)> = SNAPSHOTS.iter().map(|(name, config, _)| (*name, *config)).collect();
     snapshots.push((
@@ -831,6 +831,16 @@ fn write_snapshot_project(dir: &Path) {
         concat!(timestamp!(), "target_schema='history_as_written'"),
     ));
     snapshot_project(dir, "schema='history'", &snapshots);
+    // dbt 1.9+: a snapshot defined in YAML, of everything its `relation` returns.
+    write_project(
+        dir,
+        &[(
+            "snapshots/defined.yml",
+            "snapshots:\n  - name: from_yaml\n    relation: source('raw', 'people')\n    config:\n      \
+             schema: history\n      unique_key: id\n      strategy: timestamp\n      updated_at: updated_at\n      \
+             hard_deletes: invalidate\n",
+        )],
+    );
 }
 
 /// A snapshot's rows, in order, with each time a run stamped (a deletion's, which
@@ -968,8 +978,9 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
 
         let shapes = snapshot_shapes(&ours).await;
         assert_eq!(shapes, snapshot_shapes(&theirs).await, "run {}", step + 1);
-        assert_eq!(shapes.len(), SNAPSHOTS.len() + 1, "{shapes:?}");
-        for (name, _, marks_deletions) in SNAPSHOTS {
+        assert_eq!(shapes.len(), SNAPSHOTS.len() + 2, "{shapes:?}");
+        let from_yaml = ("from_yaml", "", false);
+        for (name, _, marks_deletions) in SNAPSHOTS.iter().chain([&from_yaml]) {
             let our_rows = stamped_rows(&ours, name, *marks_deletions, &our_runs).await;
             let their_rows = stamped_rows(&theirs, name, *marks_deletions, &their_runs).await;
             assert_eq!(our_rows, their_rows, "{name} after run {}", step + 1);
@@ -993,6 +1004,7 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
         (count("invalidated", "true"), 9),
         (count("invalidated", "dbt_valid_to is null"), 3),
         (count("legacy", "true"), 9),
+        (count("from_yaml", "true"), 9),
         // new_record: a deletion record for 2 (run 2, closed in run 3), for 4 (run
         // 3, closed in run 4) and for 1 (run 6, open, with no name: the source has
         // none now); nothing marked deleted twice.

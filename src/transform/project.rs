@@ -273,13 +273,18 @@ impl Project {
                 });
             }
         }
+        // A snapshot's fqn and its `snapshots:` folder config, from where it is defined.
+        let placed_snapshot = |mut node: Node, project_name: &str, dir: &Path, file: &Path| {
+            node.fqn = fqn(project_name, dir, file, &node.name.0);
+            node.yaml_config = folder_config(config.get("snapshots"), &node.fqn)
+                .map_err(|e| TransformError::project(&project_file, e))?;
+            Ok::<_, TransformError>(node)
+        };
         for dir in paths("snapshot-paths", "snapshots") {
             for file in files_under(&dir, "sql")? {
                 let path = project.relative(&file);
-                for mut node in snapshot_blocks(&path, &read(&file)?)? {
-                    node.fqn = fqn(&project.name, &dir, &file, &node.name.0);
-                    node.yaml_config = folder_config(config.get("snapshots"), &node.fqn)
-                        .map_err(|e| TransformError::project(&project_file, e))?;
+                for node in snapshot_blocks(&path, &read(&file)?)? {
+                    let node = placed_snapshot(node, &project.name, &dir, &file)?;
                     project.nodes.push(node);
                 }
             }
@@ -310,6 +315,11 @@ impl Project {
         {
             for ext in ["yml", "yaml"] {
                 for file in files_under(&dir, ext)? {
+                    let path = project.relative(&file);
+                    for node in yaml_snapshots(&path, &read_yaml(&file)?)? {
+                        let node = placed_snapshot(node, &project.name, &dir, &file)?;
+                        project.nodes.push(node);
+                    }
                     project.read_properties(&file)?;
                 }
             }
@@ -654,6 +664,36 @@ fn snapshot_blocks(path: &str, text: &str) -> Result<Vec<Node>, TransformError> 
     Ok(nodes)
 }
 
+/// The snapshots a properties file defines without SQL (dbt 1.9+): an entry of
+/// `snapshots:` with a `relation:` (a `ref()` or `source()`) selects everything from
+/// it, as dbt-core writes its code (`select * from {{ <relation> }}`,
+/// `_add_yaml_snapshot_nodes_to_manifest` in dbt/parser/schemas.py). Its config comes
+/// from the entry's `config:`, as any node's.
+fn yaml_snapshots(path: &str, yaml: &Yaml) -> Result<Vec<Node>, TransformError> {
+    let mut nodes = Vec::new();
+    for entry in seq(yaml, "snapshots") {
+        let Some(relation) = entry.get("relation") else {
+            continue;
+        };
+        let bad = |what: String| TransformError::project(Path::new(path), what);
+        let name = str_of(entry, "name").ok_or_else(|| bad("a snapshot with a `relation` has no `name`".into()))?;
+        let relation = relation
+            .as_str()
+            .map(str::trim)
+            .filter(|r| r.starts_with("ref(") || r.starts_with("source("))
+            .ok_or_else(|| bad(format!("snapshot `{name}`: `relation` must be a ref() or a source()")))?;
+        nodes.push(Node {
+            name: NodeName(name.to_string()),
+            kind: NodeKind::Snapshot,
+            path: path.to_string(),
+            sql: format!("select * from {{{{ {relation} }}}}"),
+            fqn: Vec::new(),
+            yaml_config: BTreeMap::new(),
+        });
+    }
+    Ok(nodes)
+}
+
 /// The next `{% … %}` tag from `from` whose words `accept` takes: (start, end, what).
 fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -> Option<(usize, usize, T)> {
     let mut at = from;
@@ -870,6 +910,31 @@ fn files_under(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, TransformError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_defined_in_yaml_select_everything_from_their_relation() {
+        let yaml = |text: &str| serde_yaml_ng::from_str::<Yaml>(text).unwrap();
+        let nodes = yaml_snapshots(
+            "snapshots/s.yml",
+            &yaml("snapshots:\n  - name: a\n    relation: ref('stg')\n  - name: b\n    config: {}\n"),
+        )
+        .unwrap();
+        assert_eq!(nodes.len(), 1, "only an entry with a relation is a snapshot");
+        assert_eq!(
+            (nodes[0].name.0.as_str(), nodes[0].kind, nodes[0].sql.as_str()),
+            ("a", NodeKind::Snapshot, "select * from {{ ref('stg') }}")
+        );
+        for (text, says) in [
+            ("snapshots:\n  - relation: ref('stg')\n", "has no `name`"),
+            (
+                "snapshots:\n  - name: a\n    relation: raw.people\n",
+                "must be a ref() or a source()",
+            ),
+        ] {
+            let error = yaml_snapshots("snapshots/s.yml", &yaml(text)).unwrap_err().to_string();
+            assert!(error.contains("snapshots/s.yml") && error.contains(says), "{error}");
+        }
+    }
 
     #[test]
     fn snapshot_blocks_keep_line_numbers_and_names() {
