@@ -495,18 +495,21 @@ impl NodeConfig {
                     Some("timestamp") => SnapshotStrategy::Timestamp,
                     // A string other than 'all' is refused: dbt would take its letters as
                     // column names (a string is iterable in `snapshot_check_all_get_existing_columns`).
-                    Some("check") => match config.get("check_cols") {
-                        Some(serde_json::Value::String(all)) if all == "all" => SnapshotStrategy::Check(CheckCols::All),
-                        Some(serde_json::Value::Array(_)) if !texts("check_cols", "column name")?.is_empty() => {
-                            SnapshotStrategy::Check(CheckCols::Listed(texts("check_cols", "column name")?))
-                        }
-                        _ => {
-                            return Err(bad(
+                    Some("check") => {
+                        let check_cols = match config.get("check_cols") {
+                            Some(serde_json::Value::String(all)) if all == "all" => Some(CheckCols::All),
+                            Some(serde_json::Value::Array(_)) => Some(texts("check_cols", "column name")?)
+                                .filter(|columns| !columns.is_empty())
+                                .map(CheckCols::Listed),
+                            _ => None,
+                        };
+                        SnapshotStrategy::Check(check_cols.ok_or_else(|| {
+                            bad(
                                 "a snapshot with strategy='check' needs `check_cols`: 'all' or a list of columns"
                                     .into(),
-                            ));
-                        }
-                    },
+                            )
+                        })?)
+                    }
                     Some(other) => {
                         return Err(bad(format!(
                             "snapshot strategy `{other}` is not one of timestamp, check"

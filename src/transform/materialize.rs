@@ -191,9 +191,8 @@ async fn create_table<W: Warehouse>(warehouse: &mut W, relation: &Relation, sql:
         .await
 }
 
-/// dbt's snapshot row id: md5 of the key and the version time, as dbt computes it.
-/// `arguments` hashed as dbt-adapters' `default__snapshot_hash_arguments` hashes them
-/// (the key columns, then the version's time).
+/// dbt's snapshot row id: md5 of `arguments` (the key columns, then the version's
+/// time), as dbt-adapters' `default__snapshot_hash_arguments` hashes them.
 fn scd_id<S: AsRef<str>>(arguments: &[S]) -> String {
     let parts: Vec<String> = arguments
         .iter()
@@ -603,8 +602,8 @@ fn snapshot_get_time(target_type: &str) -> &'static str {
 }
 
 /// The columns dbt adds to a snapshot (`get_snapshot_table_column_names`, renamed by
-/// `snapshot_meta_column_names`), which
-/// a snapshot run fills itself rather than from the source.
+/// `snapshot_meta_column_names`), which a snapshot run fills itself rather than from
+/// the source.
 #[derive(Clone, Copy)]
 enum SnapshotColumn {
     ScdId,
