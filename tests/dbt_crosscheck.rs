@@ -396,14 +396,6 @@ const FIDELITY_RELATIONS: &[&str] = &[
     "main.hook_log",
 ];
 
-fn write_project(dir: &Path, files: &[(&str, &str)]) {
-    for (path, text) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-}
-
 /// `dbt <args>` on `project`: whether it succeeded, its output, and each node's and
 /// test's status from its run_results.json (`pass`, `warn`, `fail`, `error`, `success`).
 async fn dbt_on(

@@ -568,27 +568,23 @@ async fn an_incremental_model_gains_a_new_column_on_snowflake_sql() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (path, text) in [
-        (
-            "dbt_project.yml",
-            "name: widened\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n",
-        ),
-        (
-            "models/sources.yml",
-            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
-        ),
-        (
-            "models/widened.sql",
-            "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id', \
-             on_schema_change='append_new_columns') }}\n\
-             select * from {{ source('raw', 'people') }}\n\
-             {% if is_incremental() %} where updated_at > (select max(updated_at) from {{ this }}) {% endif %}",
-        ),
-    ] {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    write_project(
+        dir.path(),
+        &[
+            (
+                "dbt_project.yml",
+                "name: widened\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n",
+            ),
+            PEOPLE_SOURCE,
+            (
+                "models/widened.sql",
+                "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='id', \
+                 on_schema_change='append_new_columns') }}\n\
+                 select * from {{ source('raw', 'people') }}\n\
+                 {% if is_incremental() %} where updated_at > (select max(updated_at) from {{ this }}) {% endif %}",
+            ),
+        ],
+    );
     let project = Project::load(dir.path()).unwrap();
     people(&mut warehouse).await;
     let run = async |warehouse: &mut SnowflakeWarehouse| run_succeeds(&project, warehouse).await;

@@ -411,6 +411,21 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Writes each of `files` (a path under `dir`, its text), making its folders.
+pub fn write_project<P: AsRef<str>, T: AsRef<str>>(dir: &std::path::Path, files: &[(P, T)]) {
+    for (path, text) in files {
+        let path = dir.join(path.as_ref());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text.as_ref()).unwrap();
+    }
+}
+
+/// `models/sources.yml` declaring the table `raw.people` as `source('raw', 'people')`.
+pub const PEOPLE_SOURCE: (&str, &str) = (
+    "models/sources.yml",
+    "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
+);
+
 /// A dbt project in `dir` of snapshots of `raw.people` (id, name, updated_at): each
 /// of `snapshots` is a name and its own config arguments (its key and strategy among
 /// them), after the `shared` ones (e.g. its schema).
@@ -422,10 +437,7 @@ pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str,
              model-paths: [\"models\"]\nsnapshot-paths: [\"snapshots\"]\n"
                 .to_string(),
         ),
-        (
-            "models/sources.yml".to_string(),
-            "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n".to_string(),
-        ),
+        (PEOPLE_SOURCE.0.to_string(), PEOPLE_SOURCE.1.to_string()),
     ];
     for (name, config) in snapshots {
         files.push((
@@ -436,9 +448,5 @@ pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str,
             ),
         ));
     }
-    for (path, text) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    write_project(dir, &files);
 }
