@@ -918,7 +918,8 @@ async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
 /// a newer version and another gone; that one back as it was; a column new to the
 /// source; a column gone from it, with a change and a deletion; and a run with
 /// nothing new. The times a run stamps are compared by the run they fall in. Then
-/// `new_record` on a snapshot built without it, which both refuse.
+/// `new_record` on a snapshot built without it, and a checked column the query
+/// lacks, which both refuse.
 #[tokio::test]
 async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     let Some(dbt) = dbt() else { return };
@@ -1039,30 +1040,46 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     }
     drop(warehouse);
 
-    // `new_record` on a snapshot built without it: both refuse, for want of the
-    // column it writes.
-    let kept = project.join("snapshots/kept.sql");
-    let text = std::fs::read_to_string(&kept).unwrap();
-    std::fs::write(
-        &kept,
-        text.replace("hard_deletes='ignore'", "hard_deletes='new_record'"),
-    )
-    .unwrap();
-    let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot", "--select", "kept"]).await;
-    assert!(!ok && log.contains("dbt_is_deleted"), "{log}");
-    let report = ours_on(
-        &project,
-        &ours,
-        TransformOptions {
-            target_name: Some("local".into()),
-            select: vec!["kept".into()],
-            ..Default::default()
-        },
-    )
-    .await;
-    let node = &report.nodes[0];
-    assert!(
-        matches!(&node.outcome, transform::NodeOutcome::Failed(m) if m.contains("no dbt_is_deleted column")),
-        "{node:?}"
-    );
+    // Two changes neither runner can apply, each refused by both: `new_record` on a
+    // snapshot built without it (no column to mark deletions in), and a checked column
+    // the query does not return.
+    for (snapshot, from, to, ours_says, dbt_says) in [
+        (
+            "kept",
+            "hard_deletes='ignore'",
+            "hard_deletes='new_record'",
+            "no dbt_is_deleted column",
+            "dbt_is_deleted",
+        ),
+        (
+            "checked_listed",
+            "check_cols=['updated_at']",
+            "check_cols=['nowhere']",
+            "check_cols names `nowhere`, which the snapshot's query does not return",
+            "nowhere",
+        ),
+    ] {
+        let file = project.join(format!("snapshots/{snapshot}.sql"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&file, text.replace(from, to)).unwrap();
+        let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot", "--select", snapshot]).await;
+        assert!(!ok && log.contains(dbt_says), "{log}");
+        let report = ours_on(
+            &project,
+            &ours,
+            TransformOptions {
+                target_name: Some("local".into()),
+                select: vec![snapshot.into()],
+                ..Default::default()
+            },
+        )
+        .await;
+        let node = &report.nodes[0];
+        assert!(
+            matches!(&node.outcome, transform::NodeOutcome::Failed(m) if m.contains(ours_says)),
+            "{node:?}"
+        );
+        assert!(!report.succeeded(), "{}", report.summary_line());
+    }
 }
