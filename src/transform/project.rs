@@ -316,11 +316,12 @@ impl Project {
             for ext in ["yml", "yaml"] {
                 for file in files_under(&dir, ext)? {
                     let path = project.relative(&file);
-                    for node in yaml_snapshots(&path, &read_yaml(&file)?)? {
+                    let yaml = read_yaml(&file)?;
+                    for node in yaml_snapshots(&path, &yaml)? {
                         let node = placed_snapshot(node, &project.name, &dir, &file)?;
                         project.nodes.push(node);
                     }
-                    project.read_properties(&file)?;
+                    project.read_properties(&file, &yaml)?;
                 }
             }
         }
@@ -358,12 +359,12 @@ impl Project {
         Ok(())
     }
 
-    /// Reads `sources:` and the column tests of `models:` / `snapshots:`.
-    fn read_properties(&mut self, file: &Path) -> Result<(), TransformError> {
-        let yaml = read_yaml(file)?;
+    /// Reads `sources:` and the column tests of `models:` / `snapshots:` from the
+    /// properties file `file`, parsed as `yaml`.
+    fn read_properties(&mut self, file: &Path, yaml: &Yaml) -> Result<(), TransformError> {
         let bad = |what: String| TransformError::project(file, what);
-        check_properties_keys(&yaml).map_err(&bad)?;
-        for source in seq(&yaml, "sources") {
+        check_properties_keys(yaml).map_err(&bad)?;
+        for source in seq(yaml, "sources") {
             let source_name = str_of(source, "name").ok_or_else(|| bad("a source has no `name`".into()))?;
             let schema = str_of(source, "schema").unwrap_or(source_name);
             let source_freshness = freshness(source.get("freshness")).map_err(&bad)?;
@@ -393,7 +394,7 @@ impl Project {
             }
         }
         for key in ["models", "snapshots"] {
-            for model in seq(&yaml, key) {
+            for model in seq(yaml, key) {
                 let model_name =
                     str_of(model, "name").ok_or_else(|| bad(format!("an entry of `{key}` has no `name`")))?;
                 if let Some(config) = model.get("config") {
