@@ -239,8 +239,9 @@ async fn dbt_and_our_runner_build_identical_tables() {
 }
 
 /// A small dbt project that sets the configs a dbt user would: folder configs in
-/// `dbt_project.yml`, `config:` in a properties file, incremental strategies,
-/// `on_schema_change`, `full_refresh: false`, hooks, a disabled model and `--vars`.
+/// `dbt_project.yml` for models and tests, `config:` in a properties file, incremental
+/// strategies, `on_schema_change`, `full_refresh: false`, hooks, a disabled model,
+/// singular tests' `config(…)` and `--vars`.
 const FIDELITY_PROJECT: &[(&str, &str)] = &[
     (
         "dbt_project.yml",
@@ -257,7 +258,42 @@ models:
     marts:
       +schema: marts
       +tags: ["daily"]
+data_tests:
+  fidelity:
+    marts:
+      +severity: warn
+    lenient:
+      +severity: warn
 "#,
+    ),
+    (
+        // Tests under models/marts/: warnings by dbt_project.yml, but for one of its own.
+        "models/marts/checks.yml",
+        r#"models:
+  - name: by_group
+    columns:
+      - name: v
+        data_tests:
+          - accepted_values:
+              arguments: {values: ['a', 'b', 'c']}
+      - name: id
+        data_tests:
+          - accepted_values:
+              arguments: {values: [1, 2, 3]}
+              config: {severity: error}
+"#,
+    ),
+    (
+        "tests/few_groups.sql",
+        "{{ config(warn_if='>1', error_if='>3') }}\nselect * from {{ ref('base_events') }} where grp > 1",
+    ),
+    (
+        "tests/lenient/late_ids.sql",
+        "select id from {{ ref('base_events') }} where id > 3",
+    ),
+    (
+        "tests/lenient/switched_off_check.sql",
+        "{{ config(enabled=false) }}\nselect 1 as always_fails",
     ),
     (
         "models/sources.yml",
@@ -396,20 +432,27 @@ const FIDELITY_RELATIONS: &[&str] = &[
     "main.hook_log",
 ];
 
-/// `dbt <args>` on `project`: whether it succeeded, its output, and each node's and
-/// test's status from its run_results.json (`pass`, `warn`, `fail`, `error`, `success`).
-async fn dbt_on(
-    dbt: &str,
-    project: &Path,
-    database: &Path,
-    args: &[&str],
-) -> (bool, String, std::collections::BTreeMap<String, String>) {
+/// What a `dbt` command did.
+struct DbtRun {
+    ok: bool,
+    /// Its output.
+    log: String,
+    /// Each node's and test's status from its run_results.json (`pass`, `warn`,
+    /// `fail`, `error`, `success`), by name.
+    statuses: std::collections::BTreeMap<String, String>,
+    /// Its manifest.json.
+    manifest: serde_json::Value,
+}
+
+/// `dbt <args>` on `project`.
+async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> DbtRun {
     let work = tempfile::tempdir().unwrap();
     let output = run(support::dbt::command(dbt, project, work.path(), database, args)).await;
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.path().join("target/run_results.json")).unwrap_or_default())
-            .unwrap_or_default();
-    let statuses = results["results"]
+    let artifact = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(work.path().join("target").join(name)).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let statuses = artifact("run_results.json")["results"]
         .as_array()
         .into_iter()
         .flatten()
@@ -420,15 +463,32 @@ async fn dbt_on(
             (name, r["status"].as_str().unwrap_or_default().to_string())
         })
         .collect();
-    (
-        output.status.success(),
-        format!(
+    DbtRun {
+        ok: output.status.success(),
+        log: format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ),
         statuses,
-    )
+        manifest: artifact("manifest.json"),
+    }
+}
+
+/// Each test's fqn in a manifest, by name.
+fn test_fqns(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    manifest["nodes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, node)| node["resource_type"] == "test")
+        .map(|(_, node)| {
+            (
+                node["name"].as_str().unwrap_or_default().to_string(),
+                node["fqn"].clone(),
+            )
+        })
+        .collect()
 }
 
 /// Our tests' outcomes in dbt's words, next to dbt's, for every test either ran.
@@ -549,11 +609,24 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         ..Default::default()
     };
 
-    let (ok, log, statuses) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    let DbtRun {
+        ok,
+        log,
+        statuses,
+        manifest,
+    } = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
     assert!(ok, "{log}");
     let report = ours_on(&project, &ours, vars.clone()).await;
     assert!(report.succeeded(), "{}", report.summary_line());
     assert!(!report.nodes.iter().any(|n| n.name.0 == "switched_off"));
+    // Tests are placed as dbt places them (dbt_project.yml's `data_tests:` applies by
+    // the fqn): a properties file's by its folders less the first, a singular test's
+    // by its folders under the test path.
+    assert_eq!(test_fqns(&report.artifacts.manifest), test_fqns(&manifest));
+    assert_eq!(
+        test_fqns(&manifest)["late_ids"],
+        serde_json::json!(["fidelity", "lenient", "late_ids"])
+    );
     let tests = test_statuses(&report, &statuses);
     assert!(tests.len() >= 7 && tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
@@ -562,24 +635,33 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     // New rows (4 in group 2, 5 in a new group) and a changed one (id 2).
     raw("insert into raw.events values (4, 2, 'd', now), (5, 3, 'e', now); update raw.events set v = 'B' where id = 2")
         .await;
-    let (ok, log, statuses) = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
+    let DbtRun { ok, log, statuses, .. } = dbt_on(&dbt, &project, &theirs, &["build", "--vars", "{factor: 3}"]).await;
     assert!(!ok && log.contains("strict"), "dbt fails strict: {log}");
     let report = ours_on(&project, &ours, vars.clone()).await;
     // Group 3 is one value outside [1, 2]: a warning (warn_if >0, error_if >1); v has
     // B, d, e outside [a, b, c]: a warning (severity warn); scaled has 12 and 15
-    // outside [3, 6, 9]: a failure (error_if >= 2).
+    // outside [3, 6, 9]: a failure (error_if >= 2). by_group's v has d and e: a
+    // warning (data_tests: in dbt_project.yml), its ids 4 and 5 a failure (its own
+    // severity). Three rows of groups above 1: a warning (warn_if >1, error_if >3);
+    // ids above 3: a warning (data_tests: of the folder).
     let tests = test_statuses(&report, &statuses);
     assert!(tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     for (test, status) in [
         ("source_accepted_values_raw_events_grp__1__2", "warn"),
         ("accepted_values_from_yaml_v__a__b__c", "warn"),
         ("accepted_values_merged_scaled__3__6__9", "fail"),
+        ("accepted_values_by_group_v__a__b__c", "warn"),
+        ("accepted_values_by_group_id__1__2__3", "fail"),
+        ("few_groups", "warn"),
+        ("late_ids", "warn"),
     ] {
         assert!(
             tests.iter().any(|(n, o, _)| n == test && o == status),
             "{test}: {tests:#?}"
         );
     }
+    // Its own config(enabled=false): run by neither.
+    assert!(!tests.iter().any(|(n, _, _)| n == "switched_off_check"), "{tests:#?}");
     let strict = report.nodes.iter().find(|n| n.name.0 == "strict").unwrap();
     assert!(
         matches!(&strict.outcome, transform::NodeOutcome::Failed(m) if m.contains("out of sync") && m.contains("tens")),
@@ -594,7 +676,7 @@ async fn configs_are_honoured_as_dbt_honours_them() {
 
     // Rows that fail `merged`'s test go, so the rebuild passes.
     raw("delete from raw.events where id > 3").await;
-    let (ok, log, statuses) = dbt_on(
+    let DbtRun { ok, log, statuses, .. } = dbt_on(
         &dbt,
         &project,
         &theirs,
@@ -735,9 +817,10 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The 11 enabled models and 7 tests, the one source; its freshness.
-    assert!(stdout.contains("valid manifest.json: 18 nodes, 1 sources"), "{stdout}");
-    assert!(stdout.contains("valid run_results.json: 18 results"), "{stdout}");
+    // The 11 enabled models and 11 enabled tests (two of them singular), the one
+    // source; its freshness.
+    assert!(stdout.contains("valid manifest.json: 22 nodes, 1 sources"), "{stdout}");
+    assert!(stdout.contains("valid run_results.json: 22 results"), "{stdout}");
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
 
@@ -953,7 +1036,7 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
             DuckDbWarehouse::open(database).unwrap().execute(change).await.unwrap();
         }
         let start = now();
-        let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot"]).await;
+        let DbtRun { ok, log, .. } = dbt_on(&dbt, &project, &theirs, &["snapshot"]).await;
         assert!(ok, "dbt snapshot, run {}: {log}", step + 1);
         their_runs.push((start, now()));
         let start = now();
@@ -1063,7 +1146,7 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains(from), "{text}");
         std::fs::write(&file, text.replace(from, to)).unwrap();
-        let (ok, log, _) = dbt_on(&dbt, &project, &theirs, &["snapshot", "--select", snapshot]).await;
+        let DbtRun { ok, log, .. } = dbt_on(&dbt, &project, &theirs, &["snapshot", "--select", snapshot]).await;
         assert!(!ok && log.contains(dbt_says), "{log}");
         let report = ours_on(
             &project,

@@ -212,27 +212,32 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
                 )
             }
         };
-        let severity = match planned.severity {
+        let severity = match planned.settings.severity {
             Severity::Error => "ERROR",
             Severity::Warn => "WARN",
         };
         parent_map.insert(id.clone(), parents.clone());
-        nodes.insert(
-            id.clone(),
-            json!({
+        let mut node = json!({
                 "database": inputs.target.database, "schema": format!("{}_dbt_test__audit", inputs.target.schema),
                 "name": test.name, "resource_type": "test", "package_name": project.name,
                 "path": path, "original_file_path": path, "unique_id": id,
-                "fqn": [project.name.clone(), test.name.clone()], "alias": test.name,
+                "fqn": test.fqn, "alias": test.name,
                 "checksum": {"name": "none", "checksum": ""},
-                "config": {"enabled": true, "materialized": "test", "severity": severity, "where": test.filter,
-                           "fail_calc": "count(*)", "warn_if": "!= 0", "error_if": "!= 0", "tags": [], "meta": {}},
+                "config": {"enabled": true, "materialized": "test", "severity": severity, "where": planned.settings.filter,
+                           "fail_calc": "count(*)", "warn_if": planned.settings.warn_if.to_string(),
+                           "error_if": planned.settings.error_if.to_string(), "tags": [], "meta": {}},
                 "tags": [], "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
                 "refs": planned.refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
                 "sources": sources, "metrics": [], "depends_on": {"macros": [], "nodes": parents},
                 "test_metadata": metadata, "column_name": column, "attached_node": attached,
-            }),
-        );
+        });
+        // dbt's schema for a singular test has no generic test's fields.
+        if let (TestKind::Singular { .. }, Value::Object(fields)) = (&test.kind, &mut node) {
+            for key in ["test_metadata", "column_name", "attached_node"] {
+                fields.remove(key);
+            }
+        }
+        nodes.insert(id.clone(), node);
     }
     let mut source_nodes = serde_json::Map::new();
     for table in &project.sources {

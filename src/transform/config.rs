@@ -268,7 +268,7 @@ const REFUSED: &[(&str, &str)] = &[
 ];
 
 /// The keys dbt users write with hyphens in YAML (`pre-hook`) are the same configs.
-fn normalized(key: &str) -> String {
+pub fn normalized(key: &str) -> String {
     key.trim_start_matches('+').replace('-', "_")
 }
 

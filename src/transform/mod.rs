@@ -32,7 +32,7 @@ pub use self::checks::{FreshnessResult, FreshnessStatus};
 use self::config::NodeConfig;
 pub use self::marts::Marts;
 pub use self::materialize::Built;
-use self::project::{DataTest, TestKind};
+use self::project::{DataTest, TestKind, TestSettings};
 pub use self::project::{NodeName, Project, Severity};
 use self::render::{Pass, Relation, Renderer, Target};
 use self::schedule::Schedule;
@@ -286,8 +286,8 @@ struct Planned<'p> {
 struct PlannedTest<'p> {
     test: &'p DataTest,
     refs: BTreeSet<NodeName>,
-    /// The test's severity: a singular test's own `config(severity=…)` overrides it.
-    severity: Severity,
+    /// The test's config: a singular test's own `config(…)` over the project's.
+    settings: TestSettings,
 }
 
 /// Builds the selected models and runs their tests on `warehouse`.
@@ -796,7 +796,7 @@ async fn run_unit<W: Warehouse>(warehouse: &mut W, units: &Units<'_, '_>, job: U
         let result = if test.refs.iter().any(|r| broken.contains(r)) {
             TestResult {
                 name: test.test.name.clone(),
-                severity: test.severity,
+                severity: test.settings.severity,
                 outcome: TestOutcome::Skipped,
                 seconds: 0.0,
             }
@@ -945,48 +945,41 @@ pub fn list(
         .collect())
 }
 
-/// Each test with the models it reads; singular tests are parsed for their refs.
+/// Each enabled test with the models it reads; singular tests are parsed for their
+/// refs and their own `config(…)`.
 fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<PlannedTest<'p>>, TransformError> {
-    project
-        .tests
-        .iter()
-        .map(|test| {
-            let (refs, severity) = match &test.kind {
-                TestKind::Singular { path, sql } => {
-                    let rendered = renderer.render(path, sql, Pass::Parse)?;
-                    let severity = match rendered.config.get("severity").map(|v| v.as_str()) {
-                        None => test.severity,
-                        Some(Some(s)) if s.eq_ignore_ascii_case("error") => Severity::Error,
-                        Some(Some(s)) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
-                        Some(other) => {
-                            return Err(TransformError::project(
-                                Path::new(path),
-                                format!(
-                                    "config(severity={}) is not 'error' or 'warn'",
-                                    other.map_or("…".to_string(), |s| format!("'{s}'"))
-                                ),
-                            ));
-                        }
-                    };
-                    (rendered.refs, severity)
-                }
-                _ => (checks::generic_refs(test), test.severity),
-            };
-            for model in &refs {
-                if project.node(&model.0).is_none() {
-                    return Err(TransformError::Selection(format!(
-                        "test `{}` refers to `{model}`, which the project does not have",
-                        test.name
-                    )));
-                }
+    let mut planned = Vec::new();
+    for test in &project.tests {
+        let (refs, settings) = match &test.kind {
+            TestKind::Singular { path, sql } => {
+                let rendered = renderer.render(path, sql, Pass::Parse)?;
+                let settings = test
+                    .settings
+                    .clone()
+                    .overridden_by(&rendered.config)
+                    .map_err(|e| TransformError::project(Path::new(path), format!("config(…): {e}")))?;
+                (rendered.refs, settings)
             }
-            Ok(PlannedTest {
-                test,
-                refs: refs.into_iter().collect(),
-                severity,
-            })
-        })
-        .collect()
+            _ => (checks::generic_refs(test), test.settings.clone()),
+        };
+        if !settings.enabled {
+            continue;
+        }
+        for model in &refs {
+            if project.node(&model.0).is_none() {
+                return Err(TransformError::Selection(format!(
+                    "test `{}` refers to `{model}`, which the project does not have",
+                    test.name
+                )));
+            }
+        }
+        planned.push(PlannedTest {
+            test,
+            refs: refs.into_iter().collect(),
+            settings,
+        });
+    }
+    Ok(planned)
 }
 
 /// dbt's `generate_schema_name`: the project's own macro if it has one, else dbt's
@@ -1113,7 +1106,7 @@ async fn run_planned_test<W: Warehouse>(
         }
         Err(outcome) => outcome,
     };
-    let (outcome, severity) = judge(outcome, test.severity, test.test);
+    let (outcome, severity) = judge(outcome, &test.settings);
     let result = TestResult {
         name: test.test.name.clone(),
         severity,
@@ -1126,13 +1119,14 @@ async fn run_planned_test<W: Warehouse>(
 /// dbt's test status from the failing-row count: with severity error, a failure when
 /// `error_if` holds, else a warning when `warn_if` does, else a pass; with severity
 /// warn, a warning when `warn_if` holds.
-fn judge(outcome: TestOutcome, severity: Severity, test: &DataTest) -> (TestOutcome, Severity) {
+fn judge(outcome: TestOutcome, settings: &TestSettings) -> (TestOutcome, Severity) {
+    let severity = settings.severity;
     let TestOutcome::Fail { failing_rows } = outcome else {
         return (outcome, severity);
     };
-    if severity == Severity::Error && test.error_if.holds(failing_rows) {
+    if severity == Severity::Error && settings.error_if.holds(failing_rows) {
         (outcome, Severity::Error)
-    } else if test.warn_if.holds(failing_rows) {
+    } else if settings.warn_if.holds(failing_rows) {
         (outcome, Severity::Warn)
     } else {
         (TestOutcome::Pass, severity)
@@ -1168,7 +1162,7 @@ fn failing_rows_sql(
         }
         kind => {
             // dbt renders a test's config with Jinja too.
-            let filter = match &test.filter {
+            let filter = match &test.settings.filter {
                 Some(filter) => match renderer.render(&test.name, filter, Pass::Parse) {
                     Ok(rendered) => Some(rendered.sql),
                     Err(error) => return Err(TestOutcome::Error(error.to_string())),

@@ -114,6 +114,21 @@ impl Default for Threshold {
     }
 }
 
+impl fmt::Display for Threshold {
+    /// As dbt writes its default, `!= 0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            Comparison::Equal => "=",
+            Comparison::NotEqual => "!=",
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+        };
+        write!(f, "{op} {}", self.value)
+    }
+}
+
 impl Threshold {
     /// `"!= 0"`, `">10"`, `">= 5"`, `"= 0"`, …
     pub fn parse(text: &str) -> Result<Threshold, String> {
@@ -156,14 +171,100 @@ impl Threshold {
 pub struct DataTest {
     /// dbt-style name, e.g. `not_null_stg_streams_stream_id`.
     pub name: String,
-    pub severity: Severity,
+    /// dbt's fqn: the project, the folders of the file defining the test, its name
+    /// (dbt_project.yml's `data_tests:` applies by it).
+    pub fqn: Vec<String>,
     pub kind: TestKind,
+    /// For a generic test, its config resolved; for a singular test, what
+    /// dbt_project.yml gives it, which its own `config(…)` may override when rendered.
+    pub settings: TestSettings,
+}
+
+/// A test's config, as dbt resolves it: `data_tests:` (or `tests:`) of
+/// dbt_project.yml by the test's fqn, the deeper folder winning, then the test's own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestSettings {
+    pub severity: Severity,
     /// dbt's `where` config: a generic test checks only the model's rows that match.
+    /// dbt applies it through a generic test's `model` argument
+    /// (`get_where_subquery`), so a singular test's is ignored, as there.
     pub filter: Option<String>,
     /// As in dbt: an error-severity test fails when `error_if` holds, else warns when
     /// `warn_if` does; a warn-severity test only warns.
     pub warn_if: Threshold,
     pub error_if: Threshold,
+    pub enabled: bool,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        TestSettings {
+            severity: Severity::Error,
+            filter: None,
+            warn_if: Threshold::default(),
+            error_if: Threshold::default(),
+            enabled: true,
+        }
+    }
+}
+
+/// Config keys a test may set, and those refused (why).
+const TEST_KEYS: &[&str] = &["severity", "where", "warn_if", "error_if", "enabled", "tags", "meta"];
+const TEST_REFUSED: &[(&str, &str)] = &[
+    ("limit", "the runner counts every failing row"),
+    ("fail_calc", "the runner counts failing rows (count(*))"),
+    ("store_failures", "the runner stores no failing rows"),
+    ("store_failures_as", "the runner stores no failing rows"),
+];
+
+/// Refuses a test config key the runner does not apply (`+` and `-` as dbt reads them).
+fn check_test_key(key: &str) -> Result<(), String> {
+    let key = super::config::normalized(key);
+    if let Some((_, why)) = TEST_REFUSED.iter().find(|(k, _)| *k == key) {
+        return Err(format!("config `{key}` is not supported: {why}"));
+    }
+    if !TEST_KEYS.contains(&key.as_str()) {
+        return Err(format!(
+            "config `{key}` is not one this runner knows; a test may set {}",
+            TEST_KEYS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+impl TestSettings {
+    /// These settings with those `config` sets (keys as written, checked) over them.
+    pub fn overridden_by(mut self, config: &BTreeMap<String, serde_json::Value>) -> Result<TestSettings, String> {
+        for (key, value) in config {
+            check_test_key(key)?;
+            let key = super::config::normalized(key);
+            let text = || {
+                value
+                    .as_str()
+                    .ok_or_else(|| format!("`{key}` must be text, not {value}"))
+            };
+            match key.as_str() {
+                "severity" => {
+                    self.severity = match text()? {
+                        s if s.eq_ignore_ascii_case("error") => Severity::Error,
+                        s if s.eq_ignore_ascii_case("warn") => Severity::Warn,
+                        s => return Err(format!("severity `{s}` is not `error` or `warn`")),
+                    }
+                }
+                "where" => self.filter = (!value.is_null()).then(text).transpose()?.map(str::to_string),
+                "warn_if" => self.warn_if = Threshold::parse(text()?).map_err(|e| format!("warn_if: {e}"))?,
+                "error_if" => self.error_if = Threshold::parse(text()?).map_err(|e| format!("error_if: {e}"))?,
+                "enabled" => {
+                    self.enabled = value
+                        .as_bool()
+                        .ok_or_else(|| format!("`enabled` must be true or false, not {value}"))?
+                }
+                // Tags and meta describe the test; they change nothing it checks.
+                _ => {}
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// The four generic tests, or a singular test's own SQL.
@@ -220,7 +321,9 @@ impl Project {
                 None => vec![root.join(default)],
             }
         };
-        check_project_keys(&config).map_err(|e| TransformError::project(&project_file, e))?;
+        let in_project_file = |e: String| TransformError::project(&project_file, e);
+        check_project_keys(&config).map_err(in_project_file)?;
+        let tests_config = tests_config(&config).map_err(in_project_file)?;
         let name = config
             .get("name")
             .and_then(Yaml::as_str)
@@ -296,12 +399,16 @@ impl Project {
         }
         for dir in paths("test-paths", "tests") {
             for file in files_under(&dir, "sql")? {
+                let name = file_stem(&file);
+                let fqn = fqn(&project.name, &dir, &file, &name);
+                // Its own `config(…)` is read when it is rendered, over these.
+                let settings = TestSettings::default()
+                    .overridden_by(&folder_config(tests_config, &fqn).map_err(&in_project_file)?)
+                    .map_err(|e| in_project_file(format!("`data_tests:` for `{name}`: {e}")))?;
                 project.tests.push(DataTest {
-                    name: file_stem(&file),
-                    severity: Severity::Error,
-                    filter: None,
-                    warn_if: Threshold::default(),
-                    error_if: Threshold::default(),
+                    name,
+                    fqn,
+                    settings,
                     kind: TestKind::Singular {
                         path: project.relative(&file),
                         sql: read(&file)?,
@@ -321,7 +428,7 @@ impl Project {
                         let node = placed_snapshot(node, &project.name, &dir, &file)?;
                         project.nodes.push(node);
                     }
-                    project.read_properties(&file, &yaml)?;
+                    project.read_properties(&file, &yaml, tests_config)?;
                 }
             }
         }
@@ -361,8 +468,16 @@ impl Project {
 
     /// Reads `sources:` and the column tests of `models:` / `snapshots:` from the
     /// properties file `file`, parsed as `yaml`.
-    fn read_properties(&mut self, file: &Path, yaml: &Yaml) -> Result<(), TransformError> {
+    fn read_properties(&mut self, file: &Path, yaml: &Yaml, tests_config: Option<&Yaml>) -> Result<(), TransformError> {
         let bad = |what: String| TransformError::project(file, what);
+        let relative = file.strip_prefix(&self.root).unwrap_or(file);
+        let folders = relative.parent().into_iter().flat_map(Path::components).skip(1);
+        let place = TestPlace {
+            prefix: std::iter::once(self.name.clone())
+                .chain(folders.map(|c| c.as_os_str().to_string_lossy().into_owned()))
+                .collect(),
+            tests_config,
+        };
         check_properties_keys(yaml).map_err(&bad)?;
         for source in seq(yaml, "sources") {
             let source_name = str_of(source, "name").ok_or_else(|| bad("a source has no `name`".into()))?;
@@ -380,7 +495,7 @@ impl Project {
                     source: source_name.to_string(),
                     table: name.to_string(),
                 };
-                self.push_tests(&tested, table).map_err(&bad)?;
+                self.push_tests(&tested, table, &place).map_err(&bad)?;
                 self.sources.push(SourceTable {
                     source: source_name.to_string(),
                     name: name.to_string(),
@@ -406,7 +521,7 @@ impl Project {
                     node.yaml_config = super::config::layered([&node.yaml_config, &config]);
                 }
                 let tested = Tested::Node(NodeName(model_name.to_string()));
-                self.push_tests(&tested, model).map_err(&bad)?;
+                self.push_tests(&tested, model, &place).map_err(&bad)?;
             }
         }
         Ok(())
@@ -415,34 +530,30 @@ impl Project {
     /// The tests of a model, snapshot or source table in a properties file: its own
     /// (`data_tests:` or `tests:`, naming their column in `column_name`) and its
     /// columns'.
-    fn push_tests(&mut self, tested: &Tested, entry: &Yaml) -> Result<(), String> {
+    fn push_tests(&mut self, tested: &Tested, entry: &Yaml, place: &TestPlace<'_>) -> Result<(), String> {
         for test in seq(entry, "data_tests").chain(seq(entry, "tests")) {
-            self.tests.extend(generic_test(tested, None, test)?);
+            self.tests.extend(generic_test(tested, None, test, place)?);
         }
         for column in seq(entry, "columns") {
             let column_name = str_of(column, "name").ok_or_else(|| format!("a column of `{tested}` has no `name`"))?;
             for test in seq(column, "data_tests").chain(seq(column, "tests")) {
-                self.tests.extend(generic_test(tested, Some(column_name), test)?);
+                self.tests.extend(generic_test(tested, Some(column_name), test, place)?);
             }
         }
         Ok(())
     }
 }
 
-/// Config keys a generic test may set, and those refused (why).
-const TEST_KEYS: &[&str] = &["severity", "where", "warn_if", "error_if", "enabled", "tags", "meta"];
-const TEST_REFUSED: &[(&str, &str)] = &[
-    ("limit", "the runner counts every failing row"),
-    ("fail_calc", "the runner counts failing rows (count(*))"),
-    ("store_failures", "the runner stores no failing rows"),
-    ("store_failures_as", "the runner stores no failing rows"),
-];
-
 /// One generic test of `tested`; `column` is the column it is listed under, if any
 /// (a test listed on the model names its column in `column_name`). Config comes from
 /// `config:` or, as dbt 1.10 still accepts, the top level of the test's arguments.
 /// `None` when the test is disabled.
-fn generic_test(tested: &Tested, column: Option<&str>, test: &Yaml) -> Result<Option<DataTest>, String> {
+fn generic_test(
+    tested: &Tested,
+    column: Option<&str>,
+    test: &Yaml,
+    place: &TestPlace<'_>,
+) -> Result<Option<DataTest>, String> {
     let (kind, args) = match test {
         Yaml::String(name) => (name.as_str(), None),
         Yaml::Mapping(map) if map.len() == 1 => {
@@ -461,38 +572,20 @@ fn generic_test(tested: &Tested, column: Option<&str>, test: &Yaml) -> Result<Op
             .to_string(),
     };
     let at = format!("test `{kind}` on `{tested}.{column}`");
-    let config = args.and_then(|a| a.get("config"));
-    if let Some(map) = config.and_then(Yaml::as_mapping) {
-        for key in map.keys().filter_map(Yaml::as_str) {
-            if let Some((_, why)) = TEST_REFUSED.iter().find(|(k, _)| *k == key) {
-                return Err(format!("{at}: config `{key}` is not supported: {why}"));
-            }
-            if !TEST_KEYS.contains(&key) {
-                return Err(format!(
-                    "{at}: config `{key}` is not one this runner knows; a test may set {}",
-                    TEST_KEYS.join(", ")
-                ));
+    // Its own config: under `config:`, or, as dbt 1.10 still takes it, at the top
+    // level of its arguments.
+    let mut own = BTreeMap::new();
+    if let Some(args) = args {
+        for (key, value) in args.as_mapping().into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            if TEST_KEYS.contains(&key) || TEST_REFUSED.iter().any(|(k, _)| *k == key) {
+                own.insert(key.to_string(), yaml_value(value));
             }
         }
+        if let Some(config) = args.get("config") {
+            own.extend(yaml_mapping(config).map_err(|e| format!("{at}: `config:` {e}"))?);
+        }
     }
-    let setting = |key: &str| {
-        config
-            .and_then(|c| c.get(key))
-            .or_else(|| args.and_then(|a| a.get(key)))
-    };
-    let text_setting = |key: &str| setting(key).and_then(Yaml::as_str);
-    let filter = text_setting("where").map(str::to_string);
-    let severity = match text_setting("severity") {
-        None => Severity::Error,
-        Some(s) if s.eq_ignore_ascii_case("error") => Severity::Error,
-        Some(s) if s.eq_ignore_ascii_case("warn") => Severity::Warn,
-        Some(s) => return Err(format!("{at}: severity `{s}` is not `error` or `warn`")),
-    };
-    let threshold = |key: &str| match text_setting(key) {
-        None => Ok(Threshold::default()),
-        Some(text) => Threshold::parse(text).map_err(|e| format!("{at}: {key}: {e}")),
-    };
-    let (warn_if, error_if) = (threshold("warn_if")?, threshold("error_if")?);
     let name = dbt_test_name(tested, kind, &column, args);
     let model = tested.clone();
     let kind = match kind {
@@ -532,15 +625,34 @@ fn generic_test(tested: &Tested, column: Option<&str>, test: &Yaml) -> Result<Op
             ));
         }
     };
-    let enabled = !matches!(setting("enabled"), Some(Yaml::Bool(false)));
-    Ok(enabled.then_some(DataTest {
+    let fqn: Vec<String> = place.prefix.iter().cloned().chain([name.clone()]).collect();
+    let from_project = folder_config(place.tests_config, &fqn)?;
+    let settings = TestSettings::default()
+        .overridden_by(&from_project)
+        .and_then(|settings| settings.overridden_by(&own))
+        .map_err(|e| format!("{at}: {e}"))?;
+    Ok(settings.enabled.then_some(DataTest {
         name,
-        severity,
+        fqn,
         kind,
-        filter,
-        warn_if,
-        error_if,
+        settings,
     }))
+}
+
+/// Where a properties file's generic tests are defined, for their fqn and the config
+/// dbt_project.yml gives them.
+struct TestPlace<'a> {
+    /// The project's name and the folders of the file, less the first (dbt-core's
+    /// `SchemaGenericTestParser.parse_generic_test`: "the relative path of the yaml
+    /// file where this generic test is defined, minus the project-level directory and
+    /// the file name itself").
+    prefix: Vec<String>,
+    /// `data_tests:` (or `tests:`) of dbt_project.yml.
+    tests_config: Option<&'a Yaml>,
+}
+
+fn yaml_value(yaml: &Yaml) -> serde_json::Value {
+    serde_json::to_value(yaml).unwrap_or(serde_json::Value::Null)
 }
 
 /// The name dbt gives a generic test (dbt-core's `synthesize_generic_test_names`, its
@@ -724,6 +836,8 @@ const PROJECT_KEYS: &[&str] = &[
     "vars",
     "models",
     "snapshots",
+    "data_tests",
+    "tests",
     // Where dbt itself keeps files, or checks its own version: nothing to build.
     "target-path",
     "log-path",
@@ -741,20 +855,42 @@ const PROJECT_REFUSED: &[(&str, &str)] = &[
     ("on-run-end", "run hooks are not supported; use a model's post_hook"),
     ("seeds", "seeds are not supported; load the data as a source"),
     ("seed-paths", "seeds are not supported; load the data as a source"),
-    (
-        "data_tests",
-        "project-level test configs are not read; set them on each test",
-    ),
-    (
-        "tests",
-        "project-level test configs are not read; set them on each test",
-    ),
     ("sources", "project-level source configs are not read"),
     ("quoting", "identifiers are not quoted here"),
     ("dispatch", "macro dispatch is not supported"),
     ("query-comment", "statements go without comments"),
     ("flags", "dbt's behaviour flags do not apply"),
 ];
+
+/// `data_tests:` of `dbt_project.yml` (`tests:` before dbt 1.8), with every config in
+/// it one a test may set.
+fn tests_config(config: &Yaml) -> Result<Option<&Yaml>, String> {
+    let tree = match (config.get("data_tests"), config.get("tests")) {
+        (Some(_), Some(_)) => return Err("`data_tests` and `tests` are the same configs: keep `data_tests`".into()),
+        (tree, None) | (None, tree) => tree,
+    };
+    // Each level's configs are read as a test would read them, so a bad one is named
+    // here, not on the first test it reaches.
+    fn check(level: &Yaml, at: &str) -> Result<(), String> {
+        let mut configs = BTreeMap::new();
+        for (key, value) in level.as_mapping().into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            if is_config_entry(key, value) {
+                configs.insert(key.to_string(), yaml_value(value));
+            } else {
+                check(value, &format!("{at}.{key}"))?;
+            }
+        }
+        TestSettings::default()
+            .overridden_by(&configs)
+            .map(drop)
+            .map_err(|e| format!("`{at}`: {e}"))
+    }
+    if let Some(tree) = tree {
+        check(tree, "data_tests")?;
+    }
+    Ok(tree)
+}
 
 /// Every top-level key of `dbt_project.yml` is acted on, harmless, or refused.
 fn check_project_keys(config: &Yaml) -> Result<(), String> {
@@ -830,7 +966,12 @@ fn check_properties_keys(yaml: &Yaml) -> Result<(), String> {
 /// they are configs even without the `+`, not folders.
 const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
 
-/// The config `dbt_project.yml`'s `models:` (or `snapshots:`) tree gives the node `fqn`:
+/// Whether an entry of a folder config tree is a config (else a folder below).
+fn is_config_entry(key: &str, value: &Yaml) -> bool {
+    key.starts_with('+') || !value.is_mapping() || MAPPING_CONFIGS.contains(&key)
+}
+
+/// The config `dbt_project.yml`'s `models:` (or `snapshots:`, `data_tests:`) tree gives the node `fqn`:
 /// each level on its path adds its `+key` entries (and plain keys with a non-mapping
 /// value), the deeper level winning, as dbt resolves them.
 fn folder_config(tree: Option<&Yaml>, fqn: &[String]) -> Result<BTreeMap<String, serde_json::Value>, String> {
@@ -843,9 +984,8 @@ fn folder_config(tree: Option<&Yaml>, fqn: &[String]) -> Result<BTreeMap<String,
         let mut layer = BTreeMap::new();
         for (key, value) in map {
             let Some(key) = key.as_str() else { continue };
-            let is_config = key.starts_with('+') || !value.is_mapping() || MAPPING_CONFIGS.contains(&key);
-            if is_config {
-                let value = serde_json::to_value(value).map_err(|e| format!("models: `{key}`: {e}"))?;
+            if is_config_entry(key, value) {
+                let value = serde_json::to_value(value).map_err(|e| format!("`{key}`: {e}"))?;
                 layer.insert(key.to_string(), value);
             }
         }
@@ -965,38 +1105,47 @@ mod tests {
         )
         .unwrap();
         let on = Tested::Node(NodeName("m".into()));
+        let place = TestPlace {
+            prefix: vec!["p".into()],
+            tests_config: None,
+        };
         let tests: Vec<DataTest> = yaml
             .as_sequence()
             .unwrap()
             .iter()
-            .filter_map(|t| generic_test(&on, Some("c"), t).unwrap())
+            .filter_map(|t| generic_test(&on, Some("c"), t, &place).unwrap())
             .collect();
         assert_eq!(tests.len(), 4, "the disabled one is left out");
         assert_eq!(tests[0].name, "unique_m_c");
-        assert_eq!(tests[0].filter.as_deref(), Some("day > 1"));
-        assert_eq!(tests[1].filter, None);
-        assert_eq!(tests[1].severity, Severity::Warn);
+        assert_eq!(tests[0].fqn, ["p", "unique_m_c"]);
+        assert_eq!(tests[0].settings.filter.as_deref(), Some("day > 1"));
+        assert_eq!(tests[1].settings.filter, None);
+        assert_eq!(tests[1].settings.severity, Severity::Warn);
         assert!(matches!(&tests[1].kind, TestKind::AcceptedValues { values, .. } if values == &["live"]));
         assert!(matches!(&tests[2].kind, TestKind::Relationships { to, field, .. } if to.0 == "dim" && field == "id"));
         // Named as dbt names them: every argument, cleaned, by argument name.
         assert_eq!(tests[1].name, "accepted_values_m_c__live");
         assert_eq!(tests[2].name, "relationships_m_c__id__ref_dim_");
         // Config at the top level of the arguments, as dbt 1.10 still takes it.
-        assert_eq!(tests[3].severity, Severity::Warn);
-        assert!(!tests[3].warn_if.holds(10) && tests[3].warn_if.holds(11));
-        assert!(tests[3].error_if.holds(100) && !tests[3].error_if.holds(99));
-        let error = |text: &str| generic_test(&on, Some("c"), &serde_yaml_ng::from_str(text).unwrap()).unwrap_err();
+        let settings = &tests[3].settings;
+        assert_eq!(settings.severity, Severity::Warn);
+        assert!(!settings.warn_if.holds(10) && settings.warn_if.holds(11));
+        assert!(settings.error_if.holds(100) && !settings.error_if.holds(99));
+        let error =
+            |text: &str| generic_test(&on, Some("c"), &serde_yaml_ng::from_str(text).unwrap(), &place).unwrap_err();
         assert!(error("dbt_utils_thing").contains("not one of"));
         assert!(error("unique: {config: {store_failures: true}}").contains("`store_failures` is not supported"));
         assert!(error("unique: {config: {limt: 3}}").contains("a test may set severity"));
         assert!(error("unique: {error_if: lots}").contains("error_if"));
+        assert!(error("unique: {store_failures: true}").contains("`store_failures` is not supported"));
+        assert!(error("unique: {config: {enabled: 'no'}}").contains("true or false"));
         // Listed on the model, a test names its column; on a source, it reads the table.
         let source = Tested::Source {
             source: "raw".into(),
             table: "events".into(),
         };
         let listed: Yaml = serde_yaml_ng::from_str("unique: {column_name: id}").unwrap();
-        let test = generic_test(&source, None, &listed).unwrap().unwrap();
+        let test = generic_test(&source, None, &listed, &place).unwrap().unwrap();
         assert_eq!(test.name, "source_unique_raw_events_id");
         assert!(matches!(&test.kind, TestKind::Unique { model, column } if model == &source && column == "id"));
     }
@@ -1034,6 +1183,68 @@ mod tests {
         assert!(!top.contains_key("schema"));
     }
 
+    /// `data_tests:` of dbt_project.yml applies by each test's fqn, as dbt's: a generic
+    /// test's from its properties file's folders less the first, a singular test's
+    /// from its folders under the test path; the test's own config wins.
+    #[test]
+    fn project_test_configs_apply_by_the_tests_fqn() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "dbt_project.yml",
+            "name: p\nmodel-paths: [models/marts]\ndata_tests:\n  p:\n    +warn_if: '>5'\n    marts:\n      +severity: warn\n    lenient:\n      +severity: warn\n      off:\n        +enabled: false\n",
+        );
+        write("models/marts/m.sql", "select 1 as c");
+        write(
+            "models/marts/schema.yml",
+            "models:\n  - name: m\n    columns:\n      - name: c\n        data_tests: [unique, {not_null: {config: {severity: error}}}]\n",
+        );
+        write("tests/strict.sql", "select 1");
+        write("tests/lenient/loose.sql", "select 1");
+        write("tests/lenient/off/gone.sql", "select 1");
+        let project = Project::load(dir.path()).unwrap();
+        let test = |name: &str| project.tests.iter().find(|t| t.name == name).unwrap();
+        // models/marts/schema.yml: [p, marts, …], whatever the model path.
+        assert_eq!(test("unique_m_c").fqn, ["p", "marts", "unique_m_c"]);
+        assert_eq!(test("unique_m_c").settings.severity, Severity::Warn);
+        assert!(!test("unique_m_c").settings.warn_if.holds(5) && test("unique_m_c").settings.warn_if.holds(6));
+        assert_eq!(
+            test("not_null_m_c").settings.severity,
+            Severity::Error,
+            "its own config wins"
+        );
+        assert_eq!(test("strict").fqn, ["p", "strict"]);
+        assert_eq!(test("strict").settings.severity, Severity::Error);
+        assert_eq!(test("loose").fqn, ["p", "lenient", "loose"]);
+        assert_eq!(test("loose").settings.severity, Severity::Warn);
+        // A singular test is kept disabled: its own config(enabled=true) may turn it on.
+        assert!(!test("gone").settings.enabled);
+
+        for (tree, says) in [
+            (
+                "data_tests:\n  p:\n    +store_failures: true\n",
+                "`data_tests.p`: config `store_failures` is not supported",
+            ),
+            (
+                "data_tests:\n  +sevrity: warn\n",
+                "`sevrity` is not one this runner knows",
+            ),
+            ("data_tests: {}\ntests: {}\n", "keep `data_tests`"),
+            ("tests:\n  +severity: loud\n", "severity `loud`"),
+        ] {
+            write(
+                "dbt_project.yml",
+                &format!("name: p\nmodel-paths: [models/marts]\n{tree}"),
+            );
+            let error = Project::load(dir.path()).unwrap_err().to_string();
+            assert!(error.contains("dbt_project.yml") && error.contains(says), "{error}");
+        }
+    }
+
     #[test]
     fn every_project_key_is_read_harmless_or_refused() {
         let check = |text: &str| check_project_keys(&serde_yaml_ng::from_str(text).unwrap());
@@ -1043,11 +1254,7 @@ mod tests {
                 .unwrap_err()
                 .contains("run hooks are not supported")
         );
-        assert!(
-            check("data_tests:\n  +severity: warn")
-                .unwrap_err()
-                .contains("set them on each test")
-        );
+        assert!(check("data_tests:\n  +severity: warn").is_ok());
         assert!(
             check("modles: {}")
                 .unwrap_err()
