@@ -36,6 +36,27 @@ fn binary() -> Option<PathBuf> {
     from_env.filter(|p| p.exists()).or(local.exists().then_some(local))
 }
 
+/// Whether what listens on `port` is Azurite (its `Server` header), `None` while
+/// nothing answers there.
+fn answers_as_azurite(port: u16) -> Option<bool> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    // The response's head, however it arrives, up to its end.
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).contains("Server: Azurite-Blob"))
+}
+
 impl Azurite {
     /// Starts Azurite, or returns `None` (after saying why) when it is not installed.
     pub fn start() -> Option<Azurite> {
@@ -47,33 +68,50 @@ impl Azurite {
             eprintln!("skipped: Azurite is not installed (scripts/test installs it)");
             return None;
         };
-        let port = super::free_port();
-        let child = Command::new(binary)
-            .args([
-                "--inMemoryPersistence",
-                "--skipApiVersionCheck",
-                "--silent",
-                "--blobHost",
-                "127.0.0.1",
-            ])
-            .args(["--blobPort", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Azurite starts");
-        let azurite = Azurite {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Azurite did not listen on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        // A port free when asked may be taken by another test's server before Azurite
+        // binds it: Azurite then exits, and that server answered in its place (seen
+        // once in CI: the container's creation refused later). So Azurite must answer
+        // as itself, or it starts again on another port.
+        for _ in 0..5 {
+            let port = super::free_port();
+            let child = Command::new(&binary)
+                .args([
+                    "--inMemoryPersistence",
+                    "--skipApiVersionCheck",
+                    "--silent",
+                    // Offline here: its telemetry could only fail.
+                    "--disableTelemetry",
+                    "--blobHost",
+                    "127.0.0.1",
+                ])
+                .args(["--blobPort", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Azurite starts");
+            let mut azurite = Azurite {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if azurite.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                match answers_as_azurite(port) {
+                    Some(true) => return Some(azurite),
+                    // Another server holds the port.
+                    Some(false) => break,
+                    None => {}
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Azurite did not listen on port {port} within 30 s"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
-        Some(azurite)
+        panic!("Azurite could not start on a free port in five tries");
     }
 
     /// `command` with its lake at `az://raw/twitch` on this Azurite, in emulator mode,
