@@ -199,13 +199,32 @@ pub async fn lake_paths(lake: &Lake) -> Vec<String> {
     paths
 }
 
-/// A free loopback port (bound, then released) for a server a test starts.
+/// A free loopback port for a server a test starts as a child process.
+///
+/// A port from `bind(0)`, released for the child to bind, can be handed to another
+/// test's server or connection first (seen in CI: Azurite could not bind it and
+/// exited, and the container's creation was refused). So ports come from below the
+/// kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`), where
+/// `bind(0)` and outgoing connections never land, each at most once per test binary,
+/// from a start that differs by process; one still bound elsewhere is skipped.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_start.saturating_sub(LOW).max(1_000);
+    let start = std::process::id() % span;
+    loop {
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free port left below the ephemeral range");
+        let port = u16::try_from(LOW + (start + n) % span).expect("below the ephemeral range");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The real binary as `serve`, the custom handler, on `port`.
