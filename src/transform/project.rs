@@ -259,7 +259,9 @@ impl TestSettings {
                         .as_bool()
                         .ok_or_else(|| format!("`enabled` must be true or false, not {value}"))?
                 }
-                // Tags and meta describe the test; they change nothing it checks.
+                // Tags and meta change nothing a test checks. (dbt also selects tests by
+                // their tags; this runner selects tests only through their models, and
+                // refuses a selector that matches no model.)
                 _ => {}
             }
         }
