@@ -1089,7 +1089,7 @@ async fn run_planned_test<W: Warehouse>(
 ) -> (TestResult, Option<(String, String)>) {
     let started = Instant::now();
     let mut pass = None;
-    let outcome = match failing_rows_sql(renderer, test.test, relations, sources) {
+    let outcome = match failing_rows_sql(renderer, test, relations, sources) {
         Ok((full, filter)) => {
             let kind = &test.test.kind;
             let narrowed = increment
@@ -1137,10 +1137,11 @@ fn judge(outcome: TestOutcome, settings: &TestSettings) -> (TestOutcome, Severit
 /// its `where` filter rendered; a test that cannot render is an error outcome.
 fn failing_rows_sql(
     renderer: &Renderer<'_>,
-    test: &DataTest,
+    planned: &PlannedTest<'_>,
     relations: &BTreeMap<NodeName, Relation>,
     sources: &[project::SourceTable],
 ) -> Result<(String, Option<String>), TestOutcome> {
+    let test = planned.test;
     Ok(match &test.kind {
         TestKind::Singular { path, sql } => {
             let this = Relation {
@@ -1162,7 +1163,7 @@ fn failing_rows_sql(
         }
         kind => {
             // dbt renders a test's config with Jinja too.
-            let filter = match &test.settings.filter {
+            let filter = match &planned.settings.filter {
                 Some(filter) => match renderer.render(&test.name, filter, Pass::Parse) {
                     Ok(rendered) => Some(rendered.sql),
                     Err(error) => return Err(TestOutcome::Error(error.to_string())),

@@ -217,13 +217,19 @@ const TEST_REFUSED: &[(&str, &str)] = &[
     ("store_failures_as", "the runner stores no failing rows"),
 ];
 
+/// Whether `key` names a test config, applied or refused (as written: a generic
+/// test's top level holds its arguments beside them).
+fn is_test_config_key(key: &str) -> bool {
+    TEST_KEYS.contains(&key) || TEST_REFUSED.iter().any(|(k, _)| *k == key)
+}
+
 /// Refuses a test config key the runner does not apply (`+` and `-` as dbt reads them).
 fn check_test_key(key: &str) -> Result<(), String> {
     let key = super::config::normalized(key);
     if let Some((_, why)) = TEST_REFUSED.iter().find(|(k, _)| *k == key) {
         return Err(format!("config `{key}` is not supported: {why}"));
     }
-    if !TEST_KEYS.contains(&key.as_str()) {
+    if !is_test_config_key(&key) {
         return Err(format!(
             "config `{key}` is not one this runner knows; a test may set {}",
             TEST_KEYS.join(", ")
@@ -580,7 +586,7 @@ fn generic_test(
     if let Some(args) = args {
         for (key, value) in args.as_mapping().into_iter().flatten() {
             let Some(key) = key.as_str() else { continue };
-            if TEST_KEYS.contains(&key) || TEST_REFUSED.iter().any(|(k, _)| *k == key) {
+            if is_test_config_key(key) {
                 own.insert(key.to_string(), yaml_value(value));
             }
         }
