@@ -95,13 +95,16 @@ impl Azurite {
             };
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                if azurite.child.try_wait().ok().flatten().is_some() {
+                if let Some(status) = azurite.child.try_wait().ok().flatten() {
+                    eprintln!("Azurite exited ({status}) before it answered on port {port}; trying another port");
                     break;
                 }
                 match answers_as_azurite(port) {
                     Some(true) => return Some(azurite),
-                    // Another server holds the port.
-                    Some(false) => break,
+                    Some(false) => {
+                        eprintln!("another server answered on Azurite's port {port}; trying another port");
+                        break;
+                    }
                     None => {}
                 }
                 assert!(
