@@ -264,6 +264,7 @@ data_tests:
       +severity: warn
     lenient:
       +severity: warn
+      +tags: ['lenient']
 "#,
     ),
     (
@@ -300,6 +301,7 @@ data_tests:
         r#"sources:
   - name: raw
     schema: raw
+    tags: ['landing']
     tables:
       - name: events
         loaded_at_field: ts
@@ -334,6 +336,12 @@ data_tests:
               config: {where: "id > 1"}
   - name: merged
     columns:
+      - name: id
+        tags: ['keys']
+        data_tests:
+          - relationships:
+              arguments: {to: "ref('from_yaml')", field: id}
+              config: {tags: ['cross']}
       - name: scaled
         data_tests:
           - accepted_values:
@@ -475,18 +483,45 @@ async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> Db
     }
 }
 
-/// Each test's fqn in a manifest, by name.
-fn test_fqns(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
-    manifest["nodes"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, node)| node["resource_type"] == "test")
+/// What lineage tools and selection read of each node and source in a manifest, by
+/// type and name: fqn, files, tags and what it depends on (as sets).
+fn lineage(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let sorted = |value: &serde_json::Value| {
+        let mut items: Vec<String> = value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        items.sort();
+        // dbt lists a generic test's config tag twice (its config is built twice).
+        items.dedup();
+        serde_json::json!(items)
+    };
+    ["nodes", "sources"]
+        .iter()
+        .flat_map(|key| manifest[key].as_object().into_iter().flatten())
         .map(|(_, node)| {
-            (
-                node["name"].as_str().unwrap_or_default().to_string(),
-                node["fqn"].clone(),
-            )
+            let key = format!(
+                "{} {}",
+                node["resource_type"].as_str().unwrap_or_default(),
+                node["name"].as_str().unwrap_or_default()
+            );
+            // A generic test's id ends in a hash of dbt's own making: parents by type and name.
+            let depends_on: Vec<String> = node["depends_on"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|id| id.as_str())
+                .map(|id| id.splitn(3, '.').collect::<Vec<_>>().join(" "))
+                .collect();
+            let fields = serde_json::json!({
+                "fqn": node["fqn"], "path": node["path"], "original_file_path": node["original_file_path"],
+                "patch_path": node["patch_path"], "tags": sorted(&node["tags"]),
+                "config.tags": sorted(&node["config"]["tags"]), "depends_on": sorted(&serde_json::json!(depends_on)),
+                "sources": node["sources"],
+            });
+            (key, fields)
         })
         .collect()
 }
@@ -619,12 +654,17 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     let report = ours_on(&project, &ours, vars.clone()).await;
     assert!(report.succeeded(), "{}", report.summary_line());
     assert!(!report.nodes.iter().any(|n| n.name.0 == "switched_off"));
-    // Tests are placed as dbt places them (dbt_project.yml's `data_tests:` applies by
-    // the fqn): a properties file's by its folders less the first, a singular test's
-    // by its folders under the test path.
-    assert_eq!(test_fqns(&report.artifacts.manifest), test_fqns(&manifest));
+    // Nodes, tests and sources are placed as dbt places them (dbt_project.yml's
+    // `data_tests:` applies by the fqn: a properties file's tests by its folders less
+    // the first, a singular test's by its folders under the test path), with dbt's
+    // files, tags and lineage.
+    let (ours_lineage, dbts_lineage) = (lineage(&report.artifacts.manifest), lineage(&manifest));
+    for (key, theirs) in &dbts_lineage {
+        assert_eq!(ours_lineage.get(key), Some(theirs), "{key} in our manifest");
+    }
+    assert_eq!(ours_lineage.len(), dbts_lineage.len());
     assert_eq!(
-        test_fqns(&manifest)["late_ids"],
+        dbts_lineage["test late_ids"]["fqn"],
         serde_json::json!(["fidelity", "lenient", "late_ids"])
     );
     let tests = test_statuses(&report, &statuses);
@@ -689,7 +729,7 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         &ours,
         TransformOptions {
             full_refresh: true,
-            ..vars
+            ..vars.clone()
         },
     )
     .await;
@@ -698,10 +738,53 @@ async fn configs_are_honoured_as_dbt_honours_them() {
     assert!(tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;
     assert!(problems.is_empty(), "after --full-refresh:\n{}", problems.join("\n"));
+
+    // Selected builds run the same models and tests as `dbt build` does: tests picked
+    // by their own tag, by name and through a source, with no model; then a model
+    // whose relationships test, reading an excluded model, is left out.
+    for (select, exclude, expected_tests) in [
+        (&["tag:cross", "source:raw", "few_groups"][..], &[][..], 5),
+        (&["from_yaml"][..], &["merged"][..], 3),
+    ] {
+        let mut args = vec!["build", "--vars", "{factor: 3}", "--select"];
+        args.extend(select);
+        if !exclude.is_empty() {
+            args.push("--exclude");
+            args.extend(exclude);
+        }
+        let DbtRun { ok, log, statuses, .. } = dbt_on(&dbt, &project, &theirs, &args).await;
+        assert!(ok, "{log}");
+        let strings = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let report = ours_on(
+            &project,
+            &ours,
+            TransformOptions {
+                select: strings(select),
+                exclude: strings(exclude),
+                ..vars.clone()
+            },
+        )
+        .await;
+        assert!(report.succeeded(), "{}", report.summary_line());
+        let tests = test_statuses(&report, &statuses);
+        assert!(
+            tests.len() == expected_tests && tests.iter().all(|(_, o, d)| o == d),
+            "{args:?}: {tests:#?}"
+        );
+        let built: Vec<&str> = report.nodes.iter().map(|n| n.name.0.as_str()).collect();
+        let dbt_built: Vec<&str> = statuses
+            .iter()
+            .filter(|(_, status)| *status == "success")
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(built, dbt_built, "{args:?}");
+    }
 }
 
-/// `--select` and `--exclude` pick the same nodes as `dbt ls` does, on the fidelity
-/// project (folder tags, a model tag, folders, depths, `@`, intersections).
+/// `--select` and `--exclude` pick the same models and tests as `dbt ls` does, on the
+/// fidelity project: folder tags, a model tag, folders, depths, `@`, intersections,
+/// and tests picked themselves (name, tags they inherit or set, the file defining
+/// them, test type) or through what they read, sources included.
 #[tokio::test]
 async fn selection_picks_what_dbt_ls_picks() {
     let Some(python) = required_tool("TOOLS_PYTHON", "dbt-duckdb") else {
@@ -722,11 +805,25 @@ async fn selection_picks_what_dbt_ls_picks() {
         (&["fqn:fidelity.marts.*"], &[]),
         (&["models/from_yaml.sql"], &[]),
         (&[], &["tag:daily"]),
+        (&["merged"], &[]),
+        (&["from_yaml"], &["merged"]),
+        (&["tag:keys"], &[]),
+        (&["tag:cross", "tag:lenient"], &[]),
+        (&["tag:landing"], &[]),
+        (&["path:models/properties.yml"], &[]),
+        (&["test_name:accepted_values"], &["tag:daily"]),
+        (&["test_type:singular"], &[]),
+        (&["source:raw+1"], &[]),
+        (&["+base_events"], &[]),
+        (&["resource_type:test,tag:daily"], &[]),
+        (&["config.severity:warn"], &[]),
+        (&["few_groups", "file:checks.yml"], &[]),
+        (&["base_*"], &[]),
     ];
     // One Python process runs every `dbt ls` (dbt's programmatic entry point).
     let script = format!(
         "import json, sys\nfrom dbt.cli.main import dbtRunner\nout = []\nfor select, exclude in json.loads(sys.argv[1]):\n    \
-         args = ['ls', '--project-dir', {project:?}, '--profiles-dir', {work:?}, '--resource-type', 'model', '--output', 'name', '--quiet']\n    \
+         args = ['ls', '--project-dir', {project:?}, '--profiles-dir', {work:?}, '--resource-type', 'model', '--resource-type', 'snapshot', '--resource-type', 'test', '--output', 'name', '--quiet']\n    \
          args += ['--select', *select] if select else []\n    args += ['--exclude', *exclude] if exclude else []\n    \
          res = dbtRunner().invoke(args)\n    out.append(sorted(res.result or []))\nprint('RESULT ' + json.dumps(out))\n",
         project = project.display().to_string(),
@@ -759,11 +856,8 @@ async fn selection_picks_what_dbt_ls_picks() {
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };
-        let mut ours: Vec<String> = transform::list(&project, &options, "duckdb")
-            .unwrap()
-            .into_iter()
-            .map(|n| n.0)
-            .collect();
+        let listed = transform::list(&project, &options, "duckdb").unwrap();
+        let mut ours: Vec<String> = listed.nodes.into_iter().map(|n| n.0).chain(listed.tests).collect();
         ours.sort();
         assert_eq!(ours, theirs, "--select {select:?} --exclude {exclude:?}");
     }
@@ -817,10 +911,10 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The 11 enabled models and 11 enabled tests (two of them singular), the one
+    // The 11 enabled models and 12 enabled tests (two of them singular), the one
     // source; its freshness.
-    assert!(stdout.contains("valid manifest.json: 22 nodes, 1 sources"), "{stdout}");
-    assert!(stdout.contains("valid run_results.json: 22 results"), "{stdout}");
+    assert!(stdout.contains("valid manifest.json: 23 nodes, 1 sources"), "{stdout}");
+    assert!(stdout.contains("valid run_results.json: 23 results"), "{stdout}");
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }
 

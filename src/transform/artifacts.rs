@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::checks::{FreshnessResult, FreshnessStatus};
-use super::project::{NodeKind, NodeName, Project, TestKind, Tested};
+use super::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
 use super::render::{Invocation, Target};
 use super::{NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
 
@@ -137,26 +137,21 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
     let mut parent_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, plan) in inputs.planned {
         let id = id_of(name);
-        let parents: Vec<String> = inputs.deps[name].iter().map(&id_of).collect();
+        let parents: Vec<String> = inputs.deps[name]
+            .iter()
+            .map(&id_of)
+            .chain(
+                plan.sources
+                    .iter()
+                    .map(|(source, table)| source_id(project, source, table)),
+            )
+            .collect();
         parent_map.insert(id.clone(), parents.clone());
         let kind = match plan.node.kind {
             NodeKind::Model => "model",
             NodeKind::Snapshot => "snapshot",
         };
-        let mut config = json!({
-            "enabled": true, "alias": plan.config.alias, "schema": plan.config.schema, "database": null,
-            "tags": plan.config.tags, "meta": {}, "materialized": plan.config.kind(),
-            "persist_docs": {}, "quoting": {}, "column_types": {}, "full_refresh": plan.config.full_refresh,
-            "unique_key": unique_key(&plan.config.unique_key), "on_schema_change": "ignore",
-            "grants": {}, "packages": [], "docs": {"show": true, "node_color": null},
-            "contract": {"enforced": false, "alias_types": true},
-            "pre-hook": hooks(&plan.config.pre_hook), "post-hook": hooks(&plan.config.post_hook),
-        });
-        for (key, value) in &plan.raw_config {
-            if !matches!(key.as_str(), "pre_hook" | "post_hook") {
-                config[key] = value.clone();
-            }
-        }
+        let config = node_config(plan);
         let file = project.root.join(&plan.node.path);
         let checksum = std::fs::read(&file)
             .map(|bytes| hex(&Sha256::digest(&bytes)))
@@ -166,27 +161,47 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
             json!({
                 "database": inputs.target.database, "schema": plan.relation.schema, "name": name.0,
                 "resource_type": kind, "package_name": project.name,
-                "path": plan.node.path.rsplit('/').next().unwrap_or_default(),
+                "path": under_resource_folder(&plan.node.path),
                 "original_file_path": plan.node.path, "unique_id": id, "fqn": plan.node.fqn,
+                "patch_path": plan.node.patch_path.as_ref().map(|path| format!("{}://{path}", project.name)),
                 "alias": plan.relation.name, "checksum": {"name": "sha256", "checksum": checksum},
                 "config": config, "tags": plan.config.tags, "description": "", "columns": {}, "meta": {},
                 "docs": {"show": true, "node_color": null},
                 "unrendered_config": plan.raw_config, "relation_name": relation_name(inputs.target, &plan.relation.schema, &plan.relation.name),
                 "raw_code": plan.node.sql, "language": "sql",
                 "refs": inputs.deps[name].iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
-                "sources": [], "metrics": [],
-                "depends_on": {"macros": [], "nodes": parents},
+                "sources": plan.sources.iter().map(|(source, table)| json!([source, table])).collect::<Vec<_>>(),
+                "metrics": [], "depends_on": {"macros": [], "nodes": parents},
             }),
         );
     }
     for planned in inputs.tests {
         let id = test_id(project, planned);
         let test = planned.test;
-        let mut parents: Vec<String> = planned.refs.iter().map(&id_of).collect();
-        let (path, raw_code, metadata, column, attached, sources) = match &test.kind {
-            TestKind::Singular { path, sql } => {
-                (path.clone(), sql.clone(), Value::Null, Value::Null, Value::Null, vec![])
-            }
+        let parents: Vec<String> = planned
+            .refs
+            .iter()
+            .map(&id_of)
+            .chain(
+                planned
+                    .sources
+                    .iter()
+                    .map(|(source, table)| source_id(project, source, table)),
+            )
+            .collect();
+        let sources: Vec<Value> = planned
+            .sources
+            .iter()
+            .map(|(source, table)| json!([source, table]))
+            .collect();
+        let (path, raw_code, metadata, column, attached) = match &test.kind {
+            TestKind::Singular { sql } => (
+                under_resource_folder(&test.path).to_string(),
+                sql.clone(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ),
             kind => {
                 let (test_name, on, column) = match kind {
                     TestKind::NotNull { model, column } => ("not_null", model, column),
@@ -195,12 +210,9 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
                     TestKind::Relationships { model, column, .. } => ("relationships", model, column),
                     TestKind::Singular { .. } => unreachable!("handled above"),
                 };
-                let (attached, sources) = match on {
-                    Tested::Node(name) => (json!(id_of(name)), vec![]),
-                    Tested::Source { source, table } => {
-                        parents.push(source_id(project, source, table));
-                        (Value::Null, vec![json!([source, table])])
-                    }
+                let attached = match on {
+                    Tested::Node(name) => json!(id_of(name)),
+                    Tested::Source { .. } => Value::Null,
                 };
                 (
                     format!("{}.sql", test.name),
@@ -208,25 +220,18 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
                     json!({"name": test_name, "kwargs": {"column_name": column}, "namespace": null}),
                     json!(column),
                     attached,
-                    sources,
                 )
             }
-        };
-        let severity = match planned.settings.severity {
-            Severity::Error => "ERROR",
-            Severity::Warn => "WARN",
         };
         parent_map.insert(id.clone(), parents.clone());
         let mut node = json!({
                 "database": inputs.target.database, "schema": format!("{}_dbt_test__audit", inputs.target.schema),
                 "name": test.name, "resource_type": "test", "package_name": project.name,
-                "path": path, "original_file_path": path, "unique_id": id,
+                "path": path, "original_file_path": test.path, "unique_id": id,
                 "fqn": test.fqn, "alias": test.name,
                 "checksum": {"name": "none", "checksum": ""},
-                "config": {"enabled": true, "materialized": "test", "severity": severity, "where": planned.settings.filter,
-                           "fail_calc": "count(*)", "warn_if": planned.settings.warn_if.to_string(),
-                           "error_if": planned.settings.error_if.to_string(), "tags": [], "meta": {}},
-                "tags": [], "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
+                "config": test_config(planned),
+                "tags": planned.tags(), "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
                 "refs": planned.refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
                 "sources": sources, "metrics": [], "depends_on": {"macros": [], "nodes": parents},
                 "test_metadata": metadata, "column_name": column, "attached_node": attached,
@@ -252,14 +257,14 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
             id.clone(),
             json!({
                 "database": inputs.target.database, "schema": table.schema, "name": table.name,
-                "resource_type": "source", "package_name": project.name, "path": "", "original_file_path": "",
-                "unique_id": id, "fqn": [project.name.clone(), table.source.clone(), table.name.clone()],
+                "resource_type": "source", "package_name": project.name, "path": table.path,
+                "original_file_path": table.path, "unique_id": id, "fqn": table.fqn,
                 "source_name": table.source, "source_description": "", "loader": "", "identifier": table.identifier,
                 "loaded_at_field": table.loaded_at_field,
                 "freshness": {"warn_after": after(table.freshness.warn_after), "error_after": after(table.freshness.error_after),
                               "filter": table.freshness.filter},
-                "description": "", "columns": {}, "meta": {}, "source_meta": {}, "tags": [],
-                "config": {"enabled": true}, "relation_name": relation_name(inputs.target, &table.schema, &table.identifier),
+                "description": "", "columns": {}, "meta": {}, "source_meta": {}, "tags": table.tags,
+                "config": source_config(table), "relation_name": relation_name(inputs.target, &table.schema, &table.identifier),
             }),
         );
     }
@@ -279,6 +284,49 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
         "parent_map": parent_map, "child_map": child_map, "group_map": {}, "saved_queries": {},
         "semantic_models": {}, "unit_tests": {},
     })
+}
+
+/// A model's or snapshot's config as dbt's manifest shows it (and `config.<key>:`
+/// selects by): dbt's defaults, then the config as written.
+pub(super) fn node_config(plan: &Planned<'_>) -> Value {
+    let mut config = json!({
+        "enabled": true, "alias": plan.config.alias, "schema": plan.config.schema, "database": null,
+        "tags": plan.config.tags, "meta": {}, "materialized": plan.config.kind(),
+        "persist_docs": {}, "quoting": {}, "column_types": {}, "full_refresh": plan.config.full_refresh,
+        "unique_key": unique_key(&plan.config.unique_key), "on_schema_change": "ignore",
+        "grants": {}, "packages": [], "docs": {"show": true, "node_color": null},
+        "contract": {"enforced": false, "alias_types": true},
+        "pre-hook": hooks(&plan.config.pre_hook), "post-hook": hooks(&plan.config.post_hook),
+    });
+    for (key, value) in &plan.raw_config {
+        if !matches!(key.as_str(), "pre_hook" | "post_hook") {
+            config[key] = value.clone();
+        }
+    }
+    config
+}
+
+/// A test's config as dbt's manifest shows it.
+pub(super) fn test_config(planned: &PlannedTest<'_>) -> Value {
+    let settings = &planned.settings;
+    let severity = match settings.severity {
+        Severity::Error => "ERROR",
+        Severity::Warn => "WARN",
+    };
+    json!({"enabled": true, "materialized": "test", "severity": severity, "where": settings.filter,
+           "fail_calc": "count(*)", "warn_if": settings.warn_if.to_string(),
+           "error_if": settings.error_if.to_string(), "tags": settings.tags, "meta": {}})
+}
+
+/// A source table's config as dbt's manifest shows it.
+pub(super) fn source_config(table: &SourceTable) -> Value {
+    json!({"enabled": true, "tags": table.tags})
+}
+
+/// A file's path under its resource folder (`models/marts/x.sql` → `marts/x.sql`), as
+/// dbt's `path` gives it.
+fn under_resource_folder(path: &str) -> &str {
+    path.split_once('/').map_or(path, |(_, rest)| rest)
 }
 
 /// A model's `unique_key` as dbt's manifest keeps it: one column as text, several as a

@@ -143,6 +143,36 @@ pub fn generic_refs(test: &DataTest) -> Vec<NodeName> {
     }
 }
 
+/// The source table a generic test reads, as (source, table).
+pub fn generic_source(test: &DataTest) -> Option<(String, String)> {
+    match tested(&test.kind)? {
+        Tested::Source { source, table } => Some((source.clone(), table.clone())),
+        Tested::Node(_) => None,
+    }
+}
+
+/// A generic test's type as dbt names it (`not_null`, …); `None` for a singular test.
+pub fn generic_name(kind: &TestKind) -> Option<&'static str> {
+    Some(match kind {
+        TestKind::NotNull { .. } => "not_null",
+        TestKind::Unique { .. } => "unique",
+        TestKind::AcceptedValues { .. } => "accepted_values",
+        TestKind::Relationships { .. } => "relationships",
+        TestKind::Singular { .. } => return None,
+    })
+}
+
+/// What a generic test is listed under; `None` for a singular test.
+pub fn tested(kind: &TestKind) -> Option<&Tested> {
+    match kind {
+        TestKind::NotNull { model, .. }
+        | TestKind::Unique { model, .. }
+        | TestKind::AcceptedValues { model, .. }
+        | TestKind::Relationships { model, .. } => Some(model),
+        TestKind::Singular { .. } => None,
+    }
+}
+
 /// `values` as SQL string literals, comma-separated.
 fn quoted_list(values: &[String]) -> String {
     let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
@@ -229,6 +259,9 @@ mod tests {
                 error_after: error,
                 filter: None,
             },
+            path: "models/sources.yml".into(),
+            fqn: vec!["p".into(), "twitch".into(), "raw_streams".into()],
+            tags: Vec::new(),
         }
     }
 

@@ -267,6 +267,20 @@ const REFUSED: &[(&str, &str)] = &[
     ("contract", "model contracts are not enforced here"),
 ];
 
+/// A config that takes one text or a list of them (`tags`, `unique_key`, hooks); null
+/// is none.
+pub fn text_or_list(value: &serde_json::Value) -> Result<Vec<String>, String> {
+    match value {
+        serde_json::Value::Null => Ok(Vec::new()),
+        serde_json::Value::String(s) => Ok(vec![s.clone()]),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("{i} is not text")))
+            .collect(),
+        other => Err(format!("{other} is not text or a list of texts")),
+    }
+}
+
 /// The keys dbt users write with hyphens in YAML (`pre-hook`) are the same configs.
 pub fn normalized(key: &str) -> String {
     key.trim_start_matches('+').replace('-', "_")
@@ -408,17 +422,11 @@ impl NodeConfig {
         // A string or a list of strings.
         let texts = |key: &str, what: &str| -> Result<Vec<String>, TransformError> {
             match config.get(key) {
-                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-                Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
-                Some(serde_json::Value::Array(items)) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| bad(format!("`{key}` must list {what}s")))
-                    })
-                    .collect(),
-                Some(other) => Err(bad(format!("`{key}` must be a {what} or a list of them, not {other}"))),
+                None => Ok(Vec::new()),
+                Some(value) => text_or_list(value).map_err(|_| match value {
+                    serde_json::Value::Array(_) => bad(format!("`{key}` must list {what}s")),
+                    other => bad(format!("`{key}` must be a {what} or a list of them, not {other}")),
+                }),
             }
         };
         let unique_key = texts("unique_key", "column name")?;
@@ -590,6 +598,7 @@ mod tests {
             sql: String::new(),
             fqn: vec!["p".into(), "n".into()],
             yaml_config: BTreeMap::new(),
+            patch_path: None,
         }
     }
 

@@ -20,6 +20,7 @@ mod passed_checks;
 pub mod project;
 pub mod render;
 mod schedule;
+pub mod selection;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -32,10 +33,11 @@ pub use self::checks::{FreshnessResult, FreshnessStatus};
 use self::config::NodeConfig;
 pub use self::marts::Marts;
 pub use self::materialize::Built;
-use self::project::{DataTest, TestKind, TestSettings};
+use self::project::{DataTest, NodeKind, TestKind, TestSettings};
 pub use self::project::{NodeName, Project, Severity};
 use self::render::{Pass, Relation, Renderer, Target};
 use self::schedule::Schedule;
+use self::selection::{Member, ResourceType, Selectable};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Why a transform could not run at all (a failing model or test is a result, not this).
@@ -81,8 +83,8 @@ impl TransformError {
 /// What to build.
 #[derive(Clone, Debug, Default)]
 pub struct TransformOptions {
-    /// dbt's `--select`: names, `tag:`, `path:`, `fqn:`, `config.<key>:`, with `+`,
-    /// `N+`/`+N` and `@`; words are a union, commas an intersection ([`dag::select`]).
+    /// dbt's `--select` of models, snapshots, sources and tests, with `+`, `N+`/`+N`
+    /// and `@`; words are a union, commas an intersection ([`selection`]).
     pub select: Vec<String>,
     /// dbt's `--exclude`, in the same grammar.
     pub exclude: Vec<String>,
@@ -280,14 +282,34 @@ struct Planned<'p> {
     /// The config as layered, before it was read (for the manifest).
     raw_config: BTreeMap<String, serde_json::Value>,
     relation: Relation,
+    /// The source tables it reads, as (source, table).
+    sources: BTreeSet<(String, String)>,
 }
 
 /// A test ready to run: its failing-rows SQL comes at run time (it needs relations).
 struct PlannedTest<'p> {
     test: &'p DataTest,
     refs: BTreeSet<NodeName>,
+    /// The source tables it reads, as (source, table).
+    sources: BTreeSet<(String, String)>,
     /// The test's config: a singular test's own `config(…)` over the project's.
     settings: TestSettings,
+}
+
+impl PlannedTest<'_> {
+    /// Its tags as dbt gives a test node them: what it inherits and its config's.
+    fn tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self
+            .test
+            .inherited_tags
+            .iter()
+            .chain(&self.settings.tags)
+            .cloned()
+            .collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    }
 }
 
 /// Builds the selected models and runs their tests on `warehouse`.
@@ -308,31 +330,28 @@ pub async fn run<W: Warehouse>(
     let Parsed {
         deps,
         planned,
-        disabled,
         order,
         selected,
+        tests,
+        selected_tests,
     } = parse(project, &renderer, options)?;
     let relations: BTreeMap<NodeName, Relation> = planned
         .iter()
         .map(|(name, p)| (name.clone(), p.relation.clone()))
         .collect();
-    // Tests of a disabled node are disabled with it, as in dbt.
-    let tests: Vec<PlannedTest> = plan_tests(project, &renderer)?
-        .into_iter()
-        .filter(|test| test.refs.is_disjoint(&disabled))
-        .collect();
-    // A test is selected when any model it reads is (dbt build's default, "eager"
-    // indirect selection), and runs after the last selected one of them.
+    // A selected test runs after the last selected model it reads; one that reads
+    // none (of sources, or of models left out) runs before the models.
     let mut tests_after: BTreeMap<NodeName, Vec<&PlannedTest>> = BTreeMap::new();
-    for test in &tests {
-        let Some(last) = order
+    let mut tests_first: Vec<&PlannedTest> = Vec::new();
+    for test in selected_tests.iter().map(|&i| &tests[i]) {
+        match order
             .iter()
             .rev()
             .find(|n| test.refs.contains(*n) && selected.contains(*n))
-        else {
-            continue;
-        };
-        tests_after.entry(last.clone()).or_default().push(test);
+        {
+            Some(last) => tests_after.entry(last.clone()).or_default().push(test),
+            None => tests_first.push(test),
+        }
     }
 
     let mut report = RunReport::default();
@@ -387,17 +406,14 @@ pub async fn run<W: Warehouse>(
     // (model, test, the query it passed with), recorded when the run ends.
     let passes: Vec<(Relation, String, String)> = Vec::new();
 
-    // Tests that read no model (of a source, or a singular test of sources only) run
-    // first, in a run that selects everything, as `dbt build` runs them.
-    if options.select.is_empty() {
-        for test in tests.iter().filter(|t| t.refs.is_empty()) {
-            let (result, _) = run_planned_test(warehouse, &renderer, test, &relations, &project.sources, None).await;
-            if result.fails_run() {
-                warn!(test = %result.name, outcome = ?result.outcome, "test failed");
-            }
-            on_step(&Step::Test(result.clone()));
-            report.tests.push(result);
+    // Tests with nothing to wait for: their models are not built in this run.
+    for test in tests_first {
+        let (result, _) = run_planned_test(warehouse, &renderer, test, &relations, &project.sources, None).await;
+        if result.fails_run() {
+            warn!(test = %result.name, outcome = ?result.outcome, "test failed");
         }
+        on_step(&Step::Test(result.clone()));
+        report.tests.push(result);
     }
 
     // Each selected node, then the tests that run after it (a unit), on the warehouse's
@@ -830,13 +846,16 @@ async fn run_unit<W: Warehouse>(warehouse: &mut W, units: &Units<'_, '_>, job: U
 }
 
 /// The project parsed as dbt parses it before it runs anything: every enabled node's
-/// refs, config and relation, the build order, and what the options select.
+/// refs, config and relation, the build order, every enabled test, and what the
+/// options select of them.
 struct Parsed<'p> {
     deps: dag::Dependencies,
     planned: BTreeMap<NodeName, Planned<'p>>,
-    disabled: BTreeSet<NodeName>,
     order: Vec<NodeName>,
     selected: BTreeSet<NodeName>,
+    tests: Vec<PlannedTest<'p>>,
+    /// The selected tests, by their place in `tests`.
+    selected_tests: BTreeSet<usize>,
 }
 
 fn parse<'p>(
@@ -871,6 +890,7 @@ fn parse<'p>(
                 config,
                 raw_config,
                 relation,
+                sources: rendered.sources.into_iter().collect(),
             },
         );
     }
@@ -885,31 +905,99 @@ fn parse<'p>(
         }
     }
     let order = dag::build_order(&deps)?;
-    let selectable: BTreeMap<NodeName, dag::Selectable> = planned
-        .iter()
-        .map(|(name, plan)| {
-            let config = BTreeMap::from([
-                ("materialized".to_string(), plan.config.kind().to_string()),
-                ("schema".to_string(), plan.relation.schema.clone()),
-                ("alias".to_string(), plan.relation.name.clone()),
-            ]);
-            let node = dag::Selectable {
-                tags: plan.config.tags.clone(),
-                path: plan.node.path.clone(),
-                fqn: plan.node.fqn.clone(),
-                config,
-            };
-            (name.clone(), node)
-        })
+    // Tests of a disabled node are disabled with it, as in dbt.
+    let tests: Vec<PlannedTest> = plan_tests(project, renderer)?
+        .into_iter()
+        .filter(|test| test.refs.is_disjoint(&disabled))
         .collect();
-    let selected = dag::select(&deps, &selectable, &options.select, &options.exclude)?;
+    let graph = selection_graph(project, &planned, &deps, &tests);
+    let mut selected = BTreeSet::new();
+    let mut selected_tests = BTreeSet::new();
+    for member in graph.select(&options.select, &options.exclude)? {
+        match member {
+            Member::Node(name) => {
+                selected.insert(name);
+            }
+            Member::Test(index) => {
+                selected_tests.insert(index);
+            }
+            // A source is not built; selecting it selects its tests.
+            Member::Source { .. } => {}
+        }
+    }
     Ok(Parsed {
         deps,
         planned,
-        disabled,
         order,
         selected,
+        tests,
+        selected_tests,
     })
+}
+
+/// dbt's selection graph of the project: its models and snapshots, sources and
+/// tests, each with what it reads and what dbt's selection methods look at.
+fn selection_graph(
+    project: &Project,
+    planned: &BTreeMap<NodeName, Planned<'_>>,
+    deps: &dag::Dependencies,
+    tests: &[PlannedTest<'_>],
+) -> selection::Graph {
+    let source = |(source, table): &(String, String)| Member::Source {
+        source: source.clone(),
+        table: table.clone(),
+    };
+    let mut graph = selection::Graph::new(&project.name);
+    for table in &project.sources {
+        let member = source(&(table.source.clone(), table.name.clone()));
+        let selectable = Selectable {
+            resource_type: ResourceType::Source,
+            fqn: table.fqn.clone(),
+            tags: table.tags.clone(),
+            path: table.path.clone(),
+            patch_path: None,
+            config: artifacts::source_config(table),
+            test_name: None,
+        };
+        graph.add(member, selectable, []);
+    }
+    for (name, plan) in planned {
+        let selectable = Selectable {
+            resource_type: match plan.node.kind {
+                NodeKind::Model => ResourceType::Model,
+                NodeKind::Snapshot => ResourceType::Snapshot,
+            },
+            fqn: plan.node.fqn.clone(),
+            tags: plan.config.tags.clone(),
+            path: plan.node.path.clone(),
+            patch_path: plan.node.patch_path.clone(),
+            config: artifacts::node_config(plan),
+            test_name: None,
+        };
+        let parents = deps[name]
+            .iter()
+            .map(|n| Member::Node(n.clone()))
+            .chain(plan.sources.iter().map(source));
+        graph.add(Member::Node(name.clone()), selectable, parents);
+    }
+    for (index, test) in tests.iter().enumerate() {
+        let selectable = Selectable {
+            resource_type: ResourceType::Test,
+            fqn: test.test.fqn.clone(),
+            tags: test.tags(),
+            path: test.test.path.clone(),
+            patch_path: None,
+            config: artifacts::test_config(test),
+            test_name: checks::generic_name(&test.test.kind).map(str::to_string),
+        };
+        let parents = test
+            .refs
+            .iter()
+            .map(|n| Member::Node(n.clone()))
+            .chain(test.sources.iter().map(source));
+        graph.add(Member::Test(index), selectable, parents);
+    }
+    graph
 }
 
 /// dbt's `target` on `warehouse`: its type, default schema and database, named `name`.
@@ -923,13 +1011,23 @@ async fn target_of<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Target
     })
 }
 
-/// The nodes `options` select, in build order, as `dbt ls --resource-type model
-/// --resource-type snapshot` lists them, for `target_type` (`duckdb`, `snowflake`).
+/// What `options` select, as `dbt ls --resource-type model --resource-type snapshot
+/// --resource-type test --output name` lists it, for `target_type` (`duckdb`,
+/// `snowflake`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listed {
+    /// The models and snapshots, in build order.
+    pub nodes: Vec<NodeName>,
+    /// The tests' names, in the project's order.
+    pub tests: Vec<String>,
+}
+
+/// The models, snapshots and tests `options` select ([`Listed`]).
 pub fn list(
     project: &Project,
     options: &TransformOptions,
     target_type: &'static str,
-) -> Result<Vec<NodeName>, TransformError> {
+) -> Result<Listed, TransformError> {
     let target = Target {
         kind: target_type,
         schema: "main".to_string(),
@@ -938,29 +1036,40 @@ pub fn list(
     };
     let renderer = Renderer::new(project, target).with_vars(&options.vars);
     let parsed = parse(project, &renderer, options)?;
-    Ok(parsed
-        .order
-        .into_iter()
-        .filter(|n| parsed.selected.contains(n))
-        .collect())
+    Ok(Listed {
+        nodes: parsed
+            .order
+            .into_iter()
+            .filter(|n| parsed.selected.contains(n))
+            .collect(),
+        tests: parsed
+            .selected_tests
+            .iter()
+            .map(|&i| parsed.tests[i].test.name.clone())
+            .collect(),
+    })
 }
 
-/// Each enabled test with the models it reads; singular tests are parsed for their
-/// refs and their own `config(…)`.
+/// Each enabled test with the models and sources it reads; singular tests are
+/// parsed for their refs, sources and their own `config(…)`.
 fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<PlannedTest<'p>>, TransformError> {
     let mut planned = Vec::new();
     for test in &project.tests {
-        let (refs, settings) = match &test.kind {
-            TestKind::Singular { path, sql } => {
-                let rendered = renderer.render(path, sql, Pass::Parse)?;
+        let (refs, sources, settings) = match &test.kind {
+            TestKind::Singular { sql } => {
+                let rendered = renderer.render(&test.path, sql, Pass::Parse)?;
                 let settings = test
                     .settings
                     .clone()
                     .overridden_by(&rendered.config)
-                    .map_err(|e| TransformError::project(Path::new(path), format!("config(…): {e}")))?;
-                (rendered.refs, settings)
+                    .map_err(|e| TransformError::project(Path::new(&test.path), format!("config(…): {e}")))?;
+                (rendered.refs, rendered.sources, settings)
             }
-            _ => (checks::generic_refs(test), test.settings.clone()),
+            _ => (
+                checks::generic_refs(test),
+                checks::generic_source(test).into_iter().collect(),
+                test.settings.clone(),
+            ),
         };
         if !settings.enabled {
             continue;
@@ -976,6 +1085,7 @@ fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<P
         planned.push(PlannedTest {
             test,
             refs: refs.into_iter().collect(),
+            sources: sources.into_iter().collect(),
             settings,
         });
     }
@@ -1143,13 +1253,13 @@ fn failing_rows_sql(
 ) -> Result<(String, Option<String>), TestOutcome> {
     let test = planned.test;
     Ok(match &test.kind {
-        TestKind::Singular { path, sql } => {
+        TestKind::Singular { sql } => {
             let this = Relation {
                 schema: String::new(),
                 name: test.name.clone(),
             };
             match renderer.render(
-                path,
+                &test.path,
                 sql,
                 Pass::Run {
                     relations,

@@ -42,6 +42,9 @@ pub struct Node {
     /// Its config from YAML, before its own `config(...)`: `dbt_project.yml`'s
     /// folder configs, then its properties file's `config:`.
     pub yaml_config: BTreeMap<String, serde_json::Value>,
+    /// The properties file describing it, if one does (dbt's `patch_path`, which
+    /// `path:` selects by too).
+    pub patch_path: Option<String>,
 }
 
 /// A source table declared in YAML: `source('twitch', 'raw_streams')`.
@@ -53,6 +56,14 @@ pub struct SourceTable {
     pub identifier: String,
     pub loaded_at_field: Option<String>,
     pub freshness: Freshness,
+    /// The properties file declaring it, relative to the project root.
+    pub path: String,
+    /// dbt's fqn: the project, the folders of its properties file under the model
+    /// path, the source's name and the table's.
+    pub fqn: Vec<String>,
+    /// The source's tags and the table's (`tags:` or `config: {tags:}`), which its
+    /// tests also carry.
+    pub tags: Vec<String>,
 }
 
 /// Source freshness thresholds in seconds, and dbt's optional `filter`: a condition
@@ -175,6 +186,11 @@ pub struct DataTest {
     /// (dbt_project.yml's `data_tests:` applies by it).
     pub fqn: Vec<String>,
     pub kind: TestKind,
+    /// The file defining it: a properties file, or a singular test's SQL.
+    pub path: String,
+    /// Tags it carries from what it tests: its column's, and a source's and its
+    /// table's (dbt-core's `parse_test` and `SourcePatcher`); its config adds its own.
+    pub inherited_tags: Vec<String>,
     /// For a generic test, its config resolved; for a singular test, what
     /// dbt_project.yml gives it, which its own `config(…)` may override when rendered.
     pub settings: TestSettings,
@@ -194,6 +210,8 @@ pub struct TestSettings {
     pub warn_if: Threshold,
     pub error_if: Threshold,
     pub enabled: bool,
+    /// Its `tags` config, which adds up across levels as a model's does.
+    pub tags: Vec<String>,
 }
 
 impl Default for TestSettings {
@@ -204,6 +222,7 @@ impl Default for TestSettings {
             warn_if: Threshold::default(),
             error_if: Threshold::default(),
             enabled: true,
+            tags: Vec::new(),
         }
     }
 }
@@ -265,9 +284,14 @@ impl TestSettings {
                         .as_bool()
                         .ok_or_else(|| format!("`enabled` must be true or false, not {value}"))?
                 }
-                // Tags and meta change nothing a test checks. (dbt also selects tests by
-                // their tags; this runner selects tests only through their models, and
-                // refuses a selector that matches no model.)
+                "tags" => {
+                    for tag in super::config::text_or_list(value).map_err(|e| format!("`tags`: {e}"))? {
+                        if !self.tags.contains(&tag) {
+                            self.tags.push(tag);
+                        }
+                    }
+                }
+                // Meta changes nothing a test checks.
                 _ => {}
             }
         }
@@ -297,9 +321,8 @@ pub enum TestKind {
         to: NodeName,
         field: String,
     },
-    /// A `.sql` file under the test path, rendered like a model.
+    /// A `.sql` file under the test path (the test's `path`), rendered like a model.
     Singular {
-        path: String,
         sql: String,
     },
 }
@@ -381,6 +404,7 @@ impl Project {
                     path: project.relative(&file),
                     sql: read(&file)?,
                     fqn,
+                    patch_path: None,
                 });
             }
         }
@@ -417,10 +441,9 @@ impl Project {
                     name,
                     fqn,
                     settings,
-                    kind: TestKind::Singular {
-                        path: project.relative(&file),
-                        sql: read(&file)?,
-                    },
+                    path: project.relative(&file),
+                    inherited_tags: Vec::new(),
+                    kind: TestKind::Singular { sql: read(&file)? },
                 });
             }
         }
@@ -484,6 +507,7 @@ impl Project {
             prefix: std::iter::once(self.name.clone())
                 .chain(folders.map(|c| c.as_os_str().to_string_lossy().into_owned()))
                 .collect(),
+            path: self.relative(file),
             tests_config,
         };
         check_properties_keys(yaml).map_err(&bad)?;
@@ -492,6 +516,8 @@ impl Project {
             let schema = str_of(source, "schema").unwrap_or(source_name);
             let source_freshness = freshness(source.get("freshness")).map_err(&bad)?;
             let source_loaded_at = str_of(source, "loaded_at_field");
+            let source_tags = texts_of(Some(source), "tags").map_err(&bad)?;
+            let source_config_tags = texts_of(source.get("config"), "tags").map_err(&bad)?;
             for table in seq(source, "tables") {
                 let name = str_of(table, "name")
                     .ok_or_else(|| bad(format!("a table of source `{source_name}` has no `name`")))?;
@@ -503,8 +529,28 @@ impl Project {
                     source: source_name.to_string(),
                     table: name.to_string(),
                 };
-                self.push_tests(&tested, table, &place).map_err(&bad)?;
+                let table_tags = texts_of(Some(table), "tags").map_err(&bad)?;
+                let table_config_tags = texts_of(table.get("config"), "tags").map_err(&bad)?;
+                // Its tests carry the plain tags of both (dbt-core's `SourcePatcher`);
+                // the source itself its config tags too, sorted.
+                let inherited: Vec<String> = source_tags.iter().chain(&table_tags).cloned().collect();
+                self.push_tests(&tested, table, &inherited, &place).map_err(&bad)?;
+                let mut tags: Vec<String> = inherited
+                    .into_iter()
+                    .chain(source_config_tags.iter().cloned())
+                    .chain(table_config_tags)
+                    .collect();
+                tags.sort();
+                tags.dedup();
                 self.sources.push(SourceTable {
+                    path: place.path.clone(),
+                    fqn: place
+                        .prefix
+                        .iter()
+                        .cloned()
+                        .chain([source_name.to_string(), name.to_string()])
+                        .collect(),
+                    tags,
                     source: source_name.to_string(),
                     name: name.to_string(),
                     schema: schema.to_string(),
@@ -520,16 +566,20 @@ impl Project {
             for model in seq(yaml, key) {
                 let model_name =
                     str_of(model, "name").ok_or_else(|| bad(format!("an entry of `{key}` has no `name`")))?;
+                let patched = self.nodes.iter_mut().find(|n| n.name.0 == model_name);
                 if let Some(config) = model.get("config") {
                     let config = yaml_mapping(config).map_err(|e| bad(format!("`config:` of `{model_name}`: {e}")))?;
-                    let node =
-                        self.nodes.iter_mut().find(|n| n.name.0 == model_name).ok_or_else(|| {
-                            bad(format!("`config:` for `{model_name}`, which the project does not have"))
-                        })?;
+                    let node = patched
+                        .ok_or_else(|| bad(format!("`config:` for `{model_name}`, which the project does not have")))?;
                     node.yaml_config = super::config::layered([&node.yaml_config, &config]);
+                    node.patch_path = Some(place.path.clone());
+                } else if let Some(node) = patched {
+                    node.patch_path = Some(place.path.clone());
                 }
                 let tested = Tested::Node(NodeName(model_name.to_string()));
-                self.push_tests(&tested, model, &place).map_err(&bad)?;
+                // A model's own tags stay its own: dbt gives its tests only their
+                // column's.
+                self.push_tests(&tested, model, &[], &place).map_err(&bad)?;
             }
         }
         Ok(())
@@ -537,15 +587,29 @@ impl Project {
 
     /// The tests of a model, snapshot or source table in a properties file: its own
     /// (`data_tests:` or `tests:`, naming their column in `column_name`) and its
-    /// columns'.
-    fn push_tests(&mut self, tested: &Tested, entry: &Yaml, place: &TestPlace<'_>) -> Result<(), String> {
+    /// columns'. Each carries `inherited` tags, and a column's tests its tags too.
+    fn push_tests(
+        &mut self,
+        tested: &Tested,
+        entry: &Yaml,
+        inherited: &[String],
+        place: &TestPlace<'_>,
+    ) -> Result<(), String> {
         for test in seq(entry, "data_tests").chain(seq(entry, "tests")) {
-            self.tests.extend(generic_test(tested, None, test, place)?);
+            self.tests.extend(generic_test(tested, None, test, inherited, place)?);
         }
         for column in seq(entry, "columns") {
             let column_name = str_of(column, "name").ok_or_else(|| format!("a column of `{tested}` has no `name`"))?;
+            let at = |e: String| format!("column `{column_name}` of `{tested}`: {e}");
+            let tags: Vec<String> = inherited
+                .iter()
+                .cloned()
+                .chain(texts_of(Some(column), "tags").map_err(at)?)
+                .chain(texts_of(column.get("config"), "tags").map_err(at)?)
+                .collect();
             for test in seq(column, "data_tests").chain(seq(column, "tests")) {
-                self.tests.extend(generic_test(tested, Some(column_name), test, place)?);
+                self.tests
+                    .extend(generic_test(tested, Some(column_name), test, &tags, place)?);
             }
         }
         Ok(())
@@ -560,6 +624,7 @@ fn generic_test(
     tested: &Tested,
     column: Option<&str>,
     test: &Yaml,
+    inherited_tags: &[String],
     place: &TestPlace<'_>,
 ) -> Result<Option<DataTest>, String> {
     let (kind, args) = match test {
@@ -643,6 +708,8 @@ fn generic_test(
         name,
         fqn,
         kind,
+        path: place.path.clone(),
+        inherited_tags: inherited_tags.to_vec(),
         settings,
     }))
 }
@@ -655,12 +722,22 @@ struct TestPlace<'a> {
     /// file where this generic test is defined, minus the project-level directory and
     /// the file name itself").
     prefix: Vec<String>,
+    /// The file, relative to the project root.
+    path: String,
     /// `data_tests:` (or `tests:`) of dbt_project.yml.
     tests_config: Option<&'a Yaml>,
 }
 
 fn yaml_value(yaml: &Yaml) -> serde_json::Value {
     serde_json::to_value(yaml).unwrap_or(serde_json::Value::Null)
+}
+
+/// The text or list of texts under `key` of `entry` (`tags:`); none when absent.
+fn texts_of(entry: Option<&Yaml>, key: &str) -> Result<Vec<String>, String> {
+    match entry.and_then(|e| e.get(key)) {
+        None => Ok(Vec::new()),
+        Some(value) => super::config::text_or_list(&yaml_value(value)).map_err(|e| format!("`{key}`: {e}")),
+    }
 }
 
 /// The name dbt gives a generic test (dbt-core's `synthesize_generic_test_names`, its
@@ -776,6 +853,7 @@ fn snapshot_blocks(path: &str, text: &str) -> Result<Vec<Node>, TransformError> 
             sql: body,
             fqn: Vec::new(),
             yaml_config: BTreeMap::new(),
+            patch_path: None,
         });
         rest = close_end;
     }
@@ -810,6 +888,7 @@ fn yaml_snapshots(path: &str, yaml: &Yaml) -> Result<Vec<Node>, TransformError> 
             sql: format!("select * from {{{{ {relation} }}}}"),
             fqn: Vec::new(),
             yaml_config: BTreeMap::new(),
+            patch_path: None,
         });
     }
     Ok(nodes)
@@ -1115,13 +1194,14 @@ mod tests {
         let on = Tested::Node(NodeName("m".into()));
         let place = TestPlace {
             prefix: vec!["p".into()],
+            path: "models/schema.yml".into(),
             tests_config: None,
         };
         let tests: Vec<DataTest> = yaml
             .as_sequence()
             .unwrap()
             .iter()
-            .filter_map(|t| generic_test(&on, Some("c"), t, &place).unwrap())
+            .filter_map(|t| generic_test(&on, Some("c"), t, &[], &place).unwrap())
             .collect();
         assert_eq!(tests.len(), 4, "the disabled one is left out");
         assert_eq!(tests[0].name, "unique_m_c");
@@ -1139,8 +1219,9 @@ mod tests {
         assert_eq!(settings.severity, Severity::Warn);
         assert!(!settings.warn_if.holds(10) && settings.warn_if.holds(11));
         assert!(settings.error_if.holds(100) && !settings.error_if.holds(99));
-        let error =
-            |text: &str| generic_test(&on, Some("c"), &serde_yaml_ng::from_str(text).unwrap(), &place).unwrap_err();
+        let error = |text: &str| {
+            generic_test(&on, Some("c"), &serde_yaml_ng::from_str(text).unwrap(), &[], &place).unwrap_err()
+        };
         assert!(error("dbt_utils_thing").contains("not one of"));
         assert!(error("unique: {config: {store_failures: true}}").contains("`store_failures` is not supported"));
         assert!(error("unique: {config: {limt: 3}}").contains("a test may set severity"));
@@ -1153,7 +1234,7 @@ mod tests {
             table: "events".into(),
         };
         let listed: Yaml = serde_yaml_ng::from_str("unique: {column_name: id}").unwrap();
-        let test = generic_test(&source, None, &listed, &place).unwrap().unwrap();
+        let test = generic_test(&source, None, &listed, &[], &place).unwrap().unwrap();
         assert_eq!(test.name, "source_unique_raw_events_id");
         assert!(matches!(&test.kind, TestKind::Unique { model, column } if model == &source && column == "id"));
     }

@@ -160,6 +160,8 @@ fn macro_body_name(name: &str) -> String {
 pub struct Rendered {
     pub sql: String,
     pub refs: Vec<NodeName>,
+    /// The `source(source, table)` calls, in order.
+    pub sources: Vec<(String, String)>,
     pub config: BTreeMap<String, serde_json::Value>,
 }
 
@@ -392,11 +394,18 @@ impl<'p> Renderer<'p> {
                 (s.source.clone(), s.name.clone(), relation)
             })
             .collect();
+        let read = Arc::clone(captured);
         env.add_function("source", move |source: &str, table: &str| -> Result<Value, Error> {
             sources
                 .iter()
                 .find(|(s, t, _)| s == source && t == table)
-                .map(|(_, _, relation)| Value::from_object(relation.clone()))
+                .map(|(_, _, relation)| {
+                    read.lock()
+                        .expect("render state is not poisoned")
+                        .sources
+                        .push((source.to_string(), table.to_string()));
+                    Value::from_object(relation.clone())
+                })
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidOperation,
@@ -568,6 +577,7 @@ mod tests {
                     sql: String::new(),
                     fqn: vec!["p".into(), n.to_string()],
                     yaml_config: BTreeMap::new(),
+                    patch_path: None,
                 })
                 .collect(),
             macros: macros.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect(),

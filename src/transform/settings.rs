@@ -13,12 +13,13 @@ pub struct TransformArgs {
     pub warehouse: WarehouseArgs,
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Nodes to build, in dbt's grammar: NAME, tag:T, path:P, fqn:F, config.KEY:V, with
-    /// +NAME (ancestors), NAME+ (descendants), 2+NAME, NAME+1, @NAME; words are a
-    /// union, commas an intersection; repeatable.
+    /// Models and tests to run, in dbt's grammar: NAME, tag:T, path:P, file:F, fqn:F,
+    /// config.KEY:V, source:S, resource_type:R, test_name:N, test_type:T, with +NAME
+    /// (ancestors), NAME+ (descendants), 2+NAME, NAME+1, @NAME; words are a union,
+    /// commas an intersection; a model's tests come with it; repeatable.
     #[arg(long = "select", short = 's')]
     pub select: Vec<String>,
-    /// Nodes to leave out, in the same grammar.
+    /// Models and tests to leave out, in the same grammar (a model's tests go with it).
     #[arg(long)]
     pub exclude: Vec<String>,
     /// Rebuild incremental models from scratch (snapshots keep their history, as in dbt).
