@@ -302,11 +302,18 @@ data_tests:
   - name: raw
     schema: raw
     tags: ['landing']
+    config:
+      loaded_at_field: ts
+      freshness:
+        warn_after: {count: 1, period: day}
+        error_after: {count: 3, period: day}
     tables:
       - name: events
-        loaded_at_field: ts
         freshness:
           warn_after: {count: 1, period: hour}
+        config:
+          freshness:
+            filter: "id > 0"
         columns:
           - name: id
             data_tests: [unique, not_null]
@@ -484,7 +491,8 @@ async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> Db
 }
 
 /// What lineage tools and selection read of each node and source in a manifest, by
-/// type and name: fqn, files, tags and what it depends on (as sets).
+/// type and name: fqn, files, tags and what it depends on (as sets), and a
+/// source's freshness.
 fn lineage(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
     let sorted = |value: &serde_json::Value| {
         let mut items: Vec<String> = value
@@ -497,6 +505,16 @@ fn lineage(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, s
         // dbt lists a generic test's config tag twice (its config is built twice).
         items.dedup();
         serde_json::json!(items)
+    };
+    // A freshness threshold in seconds, whatever its unit.
+    let seconds = |after: &serde_json::Value| {
+        let unit = match after["period"].as_str() {
+            Some("minute") => 60,
+            Some("hour") => 3_600,
+            Some("day") => 86_400,
+            _ => return None,
+        };
+        Some(after["count"].as_u64()? * unit)
     };
     ["nodes", "sources"]
         .iter()
@@ -519,7 +537,9 @@ fn lineage(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, s
                 "fqn": node["fqn"], "path": node["path"], "original_file_path": node["original_file_path"],
                 "patch_path": node["patch_path"], "tags": sorted(&node["tags"]),
                 "config.tags": sorted(&node["config"]["tags"]), "depends_on": sorted(&serde_json::json!(depends_on)),
-                "sources": node["sources"],
+                "sources": node["sources"], "loaded_at_field": node["loaded_at_field"],
+                "freshness": (["warn_after", "error_after"].map(|key| seconds(&node["freshness"][key]))),
+                "freshness.filter": node["freshness"]["filter"],
             });
             (key, fields)
         })

@@ -21,6 +21,7 @@ pub mod project;
 pub mod render;
 mod schedule;
 pub mod selection;
+mod sources;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -512,54 +512,14 @@ impl Project {
         };
         check_properties_keys(yaml).map_err(&bad)?;
         for source in seq(yaml, "sources") {
-            let source_name = str_of(source, "name").ok_or_else(|| bad("a source has no `name`".into()))?;
-            let schema = str_of(source, "schema").unwrap_or(source_name);
-            let source_freshness = freshness(source.get("freshness")).map_err(&bad)?;
-            let source_loaded_at = str_of(source, "loaded_at_field");
-            let source_tags = texts_of(Some(source), "tags").map_err(&bad)?;
-            let source_config_tags = texts_of(source.get("config"), "tags").map_err(&bad)?;
-            for table in seq(source, "tables") {
-                let name = str_of(table, "name")
-                    .ok_or_else(|| bad(format!("a table of source `{source_name}` has no `name`")))?;
-                let table_freshness = match table.get("freshness") {
-                    Some(f) => freshness(Some(f)).map_err(&bad)?,
-                    None => source_freshness.clone(),
-                };
+            for read in super::sources::read(source, &place.path, &place.prefix).map_err(&bad)? {
                 let tested = Tested::Source {
-                    source: source_name.to_string(),
-                    table: name.to_string(),
+                    source: read.table.source.clone(),
+                    table: read.table.name.clone(),
                 };
-                let table_tags = texts_of(Some(table), "tags").map_err(&bad)?;
-                let table_config_tags = texts_of(table.get("config"), "tags").map_err(&bad)?;
-                // Its tests carry the plain tags of both (dbt-core's `SourcePatcher`);
-                // the source itself its config tags too, sorted.
-                let inherited: Vec<String> = source_tags.iter().chain(&table_tags).cloned().collect();
-                self.push_tests(&tested, table, &inherited, &place).map_err(&bad)?;
-                let mut tags: Vec<String> = inherited
-                    .into_iter()
-                    .chain(source_config_tags.iter().cloned())
-                    .chain(table_config_tags)
-                    .collect();
-                tags.sort();
-                tags.dedup();
-                self.sources.push(SourceTable {
-                    path: place.path.clone(),
-                    fqn: place
-                        .prefix
-                        .iter()
-                        .cloned()
-                        .chain([source_name.to_string(), name.to_string()])
-                        .collect(),
-                    tags,
-                    source: source_name.to_string(),
-                    name: name.to_string(),
-                    schema: schema.to_string(),
-                    identifier: str_of(table, "identifier").unwrap_or(name).to_string(),
-                    loaded_at_field: str_of(table, "loaded_at_field")
-                        .or(source_loaded_at)
-                        .map(str::to_string),
-                    freshness: table_freshness,
-                });
+                self.push_tests(&tested, read.entry, &read.tests_tags, &place)
+                    .map_err(&bad)?;
+                self.sources.push(read.table);
             }
         }
         for key in ["models", "snapshots"] {
@@ -733,7 +693,7 @@ fn yaml_value(yaml: &Yaml) -> serde_json::Value {
 }
 
 /// The text or list of texts under `key` of `entry` (`tags:`); none when absent.
-fn texts_of(entry: Option<&Yaml>, key: &str) -> Result<Vec<String>, String> {
+pub(super) fn texts_of(entry: Option<&Yaml>, key: &str) -> Result<Vec<String>, String> {
     match entry.and_then(|e| e.get(key)) {
         None => Ok(Vec::new()),
         Some(value) => super::config::text_or_list(&yaml_value(value)).map_err(|e| format!("`{key}`: {e}")),
@@ -804,31 +764,6 @@ fn parse_ref(text: &str) -> Option<String> {
     let inner = text.trim().strip_prefix("ref(")?.strip_suffix(')')?.trim();
     let name = inner.strip_prefix(['\'', '"'])?.strip_suffix(['\'', '"'])?;
     Some(name.to_string())
-}
-
-fn freshness(value: Option<&Yaml>) -> Result<Freshness, String> {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
-        return Ok(Freshness::default());
-    };
-    let after = |key: &str| -> Result<Option<u64>, String> {
-        let Some(rule) = value.get(key) else { return Ok(None) };
-        let count = rule
-            .get("count")
-            .and_then(Yaml::as_u64)
-            .ok_or(format!("freshness `{key}` needs a whole `count`"))?;
-        let unit = match str_of(rule, "period") {
-            Some("minute") => 60,
-            Some("hour") => 3_600,
-            Some("day") => 86_400,
-            other => return Err(format!("freshness `{key}` period {other:?} is not minute, hour or day")),
-        };
-        Ok(Some(count * unit))
-    };
-    Ok(Freshness {
-        warn_after: after("warn_after")?,
-        error_after: after("error_after")?,
-        filter: str_of(value, "filter").map(str::to_string),
-    })
 }
 
 /// Splits a snapshot file into its `{% snapshot name %}…{% endsnapshot %}` blocks.
@@ -1094,7 +1029,7 @@ fn seq<'a>(yaml: &'a Yaml, key: &str) -> impl Iterator<Item = &'a Yaml> {
     yaml.get(key).and_then(Yaml::as_sequence).into_iter().flatten()
 }
 
-fn str_of<'a>(yaml: &'a Yaml, key: &str) -> Option<&'a str> {
+pub(super) fn str_of<'a>(yaml: &'a Yaml, key: &str) -> Option<&'a str> {
     yaml.get(key).and_then(Yaml::as_str)
 }
 
@@ -1237,22 +1172,6 @@ mod tests {
         let test = generic_test(&source, None, &listed, &[], &place).unwrap().unwrap();
         assert_eq!(test.name, "source_unique_raw_events_id");
         assert!(matches!(&test.kind, TestKind::Unique { model, column } if model == &source && column == "id"));
-    }
-
-    #[test]
-    fn freshness_periods_become_seconds() {
-        let yaml: Yaml = serde_yaml_ng::from_str(
-            "warn_after: {count: 2, period: hour}\nerror_after: {count: 1, period: day}\nfilter: x > 1",
-        )
-        .unwrap();
-        assert_eq!(
-            freshness(Some(&yaml)),
-            Ok(Freshness {
-                warn_after: Some(7_200),
-                error_after: Some(86_400),
-                filter: Some("x > 1".into()),
-            })
-        );
     }
 
     #[test]
