@@ -186,6 +186,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 report.slots_skipped
             );
         }
+        Command::Transform(args) if args.list => {
+            let listed = pipeline::list(&args.validate()?)?;
+            for name in listed.nodes.iter().map(|n| &n.0).chain(&listed.tests) {
+                println!("{name}");
+            }
+        }
         Command::Transform(args) => {
             let settings = args.validate()?;
             let report = pipeline::transform(&settings, |step| println!("{step}")).await?;

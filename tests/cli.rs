@@ -236,6 +236,55 @@ fn transform(dir: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `transform --list` prints what a selection picks, as `dbt ls --output name`, and
+/// builds nothing; a criterion matching nothing is refused by name.
+#[test]
+fn transform_lists_what_a_selection_picks_without_building() {
+    let dir = tempfile::tempdir().unwrap();
+    project(
+        dir.path(),
+        &[
+            ("base", "select 1 as id"),
+            (
+                "tagged",
+                "{{ config(tags=['hourly']) }} select id from {{ ref('base') }}",
+            ),
+        ],
+        &[("tagged_has_rows", "select 1 from {{ ref('tagged') }} where false")],
+    );
+    let list = |args: &[&str]| {
+        binary()
+            .args(["transform", "--list", "--project"])
+            .arg(dir.path())
+            .arg("--warehouse")
+            .arg(format!("duckdb:{}", dir.path().join("w.duckdb").display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = list(&["--select", "+tag:hourly"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "base\ntagged\ntagged_has_rows\n"
+    );
+    let output = list(&["--exclude", "tagged_has_rows"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "base\ntagged\n",
+        "{}",
+        text(&output)
+    );
+    assert!(!dir.path().join("w.duckdb").exists(), "--list opens no warehouse");
+    let output = list(&["--select", "tag:daily"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("`tag:daily`: selects nothing"),
+        "{}",
+        text(&output)
+    );
+}
+
 #[test]
 fn transform_exits_non_zero_naming_the_failing_test_and_its_rows() {
     let dir = tempfile::tempdir().unwrap();

@@ -178,6 +178,17 @@ pub async fn transform(
     Ok(crate::transform::run(&project, &mut warehouse, &settings.options, on_step).await?)
 }
 
+/// What `settings` select of the project, without opening the warehouse: the SQL is
+/// rendered for its type, as `dbt ls` renders it for the profile's.
+pub fn list(settings: &TransformSettings) -> anyhow::Result<crate::transform::Listed> {
+    let project = crate::transform::Project::load(&settings.project)?;
+    let target_type = match &settings.warehouse {
+        WarehouseTarget::DuckDb(_) => "duckdb",
+        WarehouseTarget::Snowflake(_) => "snowflake",
+    };
+    Ok(crate::transform::list(&project, &settings.options, target_type)?)
+}
+
 /// The report's figures, from the marts; with a lake that has committed slots, the
 /// pipeline's health over the same window first.
 pub async fn report(

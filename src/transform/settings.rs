@@ -42,6 +42,10 @@ pub struct TransformArgs {
     /// project's `target/` when unset, as dbt's default.
     #[arg(long = "target-path", env = "DBT_TARGET_PATH")]
     pub target_path: Option<PathBuf>,
+    /// Build nothing: print what --select and --exclude pick, the models and snapshots
+    /// in build order, then the tests, as `dbt ls --output name` lists them.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// How many nodes a transform builds at once, as given (`transform`, and `serve`'s
@@ -181,6 +185,7 @@ mod tests {
             full_checks: false,
             threads: ThreadsArg { threads: 1 },
             target_path: None,
+            list: false,
         }
     }
 
