@@ -258,6 +258,9 @@ models:
     marts:
       +schema: marts
       +tags: ["daily"]
+    # A misspelt folder: configures nothing, which both name.
+    mart:
+      +schema: mart
 data_tests:
   fidelity:
     marts:
@@ -687,6 +690,17 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         dbts_lineage["test late_ids"]["fqn"],
         serde_json::json!(["fidelity", "lenient", "late_ids"])
     );
+    // The same configured folders match no resource (dbt warns "unused
+    // configuration paths", one `- path` line each).
+    let dbts_unused: Vec<&str> = log
+        .lines()
+        .skip_while(|line| !line.contains("unused configuration paths"))
+        .skip(1)
+        .map_while(|line| line.trim().strip_prefix("- "))
+        .collect();
+    let ours_unused = Project::load(&project).unwrap().unused_config_paths;
+    assert_eq!(ours_unused, dbts_unused);
+    assert_eq!(ours_unused, ["models.fidelity.mart"]);
     let tests = test_statuses(&report, &statuses);
     assert!(tests.len() >= 7 && tests.iter().all(|(_, o, d)| o == d), "{tests:#?}");
     let problems = relation_differences(&ours, &theirs, FIDELITY_RELATIONS).await;

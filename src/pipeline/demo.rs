@@ -137,7 +137,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
 
     let warehouse = WarehouseTarget::DuckDb(database);
     let steps = project.nodes.len()
-        + project.tests.len()
+        + project.tests.iter().filter(|t| t.settings.enabled).count()
         + project.sources.iter().filter(|s| s.loaded_at_field.is_some()).count();
     on_event(DemoEvent::Stage {
         name: "transform",

@@ -338,7 +338,12 @@ pub struct Project {
     /// Macro files: (path, source).
     pub macros: Vec<(String, String)>,
     pub sources: Vec<SourceTable>,
+    /// Every test, disabled ones too (dbt counts them when it looks for unused
+    /// configuration paths); the run leaves those out.
     pub tests: Vec<DataTest>,
+    /// Folders `dbt_project.yml` configures that match no model, snapshot or test
+    /// (`models.proj.stagin`): dbt warns of them, as the load does.
+    pub unused_config_paths: Vec<String>,
 }
 
 impl Project {
@@ -376,6 +381,7 @@ impl Project {
             macros: Vec::new(),
             sources: Vec::new(),
             tests: Vec::new(),
+            unused_config_paths: Vec::new(),
         };
         let fqn = |project_name: &str, dir: &Path, file: &Path, name: &str| -> Vec<String> {
             let folders = file
@@ -464,6 +470,13 @@ impl Project {
             }
         }
         project.check_names()?;
+        project.unused_config_paths = unused_config_paths(&config, tests_config, &project);
+        for path in &project.unused_config_paths {
+            tracing::warn!(
+                %path,
+                "dbt_project.yml configures a path that matches no resource, so it applies to nothing (check its spelling)"
+            );
+        }
         Ok(project)
     }
 
@@ -556,7 +569,7 @@ impl Project {
         place: &TestPlace<'_>,
     ) -> Result<(), String> {
         for test in seq(entry, "data_tests").chain(seq(entry, "tests")) {
-            self.tests.extend(generic_test(tested, None, test, inherited, place)?);
+            self.tests.push(generic_test(tested, None, test, inherited, place)?);
         }
         for column in seq(entry, "columns") {
             let column_name = str_of(column, "name").ok_or_else(|| format!("a column of `{tested}` has no `name`"))?;
@@ -569,7 +582,7 @@ impl Project {
                 .collect();
             for test in seq(column, "data_tests").chain(seq(column, "tests")) {
                 self.tests
-                    .extend(generic_test(tested, Some(column_name), test, &tags, place)?);
+                    .push(generic_test(tested, Some(column_name), test, &tags, place)?);
             }
         }
         Ok(())
@@ -579,14 +592,13 @@ impl Project {
 /// One generic test of `tested`; `column` is the column it is listed under, if any
 /// (a test listed on the model names its column in `column_name`). Config comes from
 /// `config:` or, as dbt 1.10 still accepts, the top level of the test's arguments.
-/// `None` when the test is disabled.
 fn generic_test(
     tested: &Tested,
     column: Option<&str>,
     test: &Yaml,
     inherited_tags: &[String],
     place: &TestPlace<'_>,
-) -> Result<Option<DataTest>, String> {
+) -> Result<DataTest, String> {
     let (kind, args) = match test {
         Yaml::String(name) => (name.as_str(), None),
         Yaml::Mapping(map) if map.len() == 1 => {
@@ -664,14 +676,14 @@ fn generic_test(
         .overridden_by(&from_project)
         .and_then(|settings| settings.overridden_by(&own))
         .map_err(|e| format!("{at}: {e}"))?;
-    Ok(settings.enabled.then_some(DataTest {
+    Ok(DataTest {
         name,
         fqn,
         kind,
         path: place.path.clone(),
         inherited_tags: inherited_tags.to_vec(),
         settings,
-    }))
+    })
 }
 
 /// Where a properties file's generic tests are defined, for their fqn and the config
@@ -988,6 +1000,58 @@ fn check_properties_keys(yaml: &Yaml) -> Result<(), String> {
 /// they are configs even without the `+`, not folders.
 const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
 
+/// The folders of `dbt_project.yml`'s `models:`, `snapshots:` and `data_tests:` trees
+/// that hold a config but are no prefix of any resource's fqn, as
+/// `models.proj.stagin` (dbt-core's `warn_for_unused_resource_config_paths`).
+fn unused_config_paths(config: &Yaml, tests_config: Option<&Yaml>, project: &Project) -> Vec<String> {
+    fn configured(level: &Yaml, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+        for (key, value) in level.as_mapping().into_iter().flatten() {
+            let Some(key) = key.as_str() else { continue };
+            if is_config_entry(key, value) {
+                if !found.contains(path) {
+                    found.push(path.clone());
+                }
+            } else {
+                path.push(key.to_string());
+                configured(value, path, found);
+                path.pop();
+            }
+        }
+    }
+    let fqns = |kind: Option<NodeKind>| -> Vec<&[String]> {
+        match kind {
+            Some(kind) => project
+                .nodes
+                .iter()
+                .filter(|n| n.kind == kind)
+                .map(|n| n.fqn.as_slice())
+                .collect(),
+            None => project.tests.iter().map(|t| t.fqn.as_slice()).collect(),
+        }
+    };
+    let trees = [
+        ("models", config.get("models"), fqns(Some(NodeKind::Model))),
+        ("snapshots", config.get("snapshots"), fqns(Some(NodeKind::Snapshot))),
+        ("data_tests", tests_config, fqns(None)),
+    ];
+    let mut unused = Vec::new();
+    for (key, tree, fqns) in trees {
+        let mut paths = Vec::new();
+        configured(tree.unwrap_or(&Yaml::Null), &mut Vec::new(), &mut paths);
+        for path in paths {
+            if !fqns.iter().any(|fqn| fqn.starts_with(&path)) {
+                unused.push(
+                    std::iter::once(key.to_string())
+                        .chain(path)
+                        .collect::<Vec<_>>()
+                        .join("."),
+                );
+            }
+        }
+    }
+    unused
+}
+
 /// Whether an entry of a folder config tree is a config (else a folder below).
 fn is_config_entry(key: &str, value: &Yaml) -> bool {
     key.starts_with('+') || !value.is_mapping() || MAPPING_CONFIGS.contains(&key)
@@ -1136,7 +1200,8 @@ mod tests {
             .as_sequence()
             .unwrap()
             .iter()
-            .filter_map(|t| generic_test(&on, Some("c"), t, &[], &place).unwrap())
+            .map(|t| generic_test(&on, Some("c"), t, &[], &place).unwrap())
+            .filter(|t| t.settings.enabled)
             .collect();
         assert_eq!(tests.len(), 4, "the disabled one is left out");
         assert_eq!(tests[0].name, "unique_m_c");
@@ -1169,7 +1234,7 @@ mod tests {
             table: "events".into(),
         };
         let listed: Yaml = serde_yaml_ng::from_str("unique: {column_name: id}").unwrap();
-        let test = generic_test(&source, None, &listed, &[], &place).unwrap().unwrap();
+        let test = generic_test(&source, None, &listed, &[], &place).unwrap();
         assert_eq!(test.name, "source_unique_raw_events_id");
         assert!(matches!(&test.kind, TestKind::Unique { model, column } if model == &source && column == "id"));
     }
@@ -1194,6 +1259,32 @@ mod tests {
     /// `data_tests:` of dbt_project.yml applies by each test's fqn, as dbt's: a generic
     /// test's from its properties file's folders less the first, a singular test's
     /// from its folders under the test path; the test's own config wins.
+    /// A folder in dbt_project.yml that no resource is in is named, as dbt warns of it;
+    /// a folder holding only disabled tests is in use.
+    #[test]
+    fn config_paths_matching_no_resource_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "dbt_project.yml",
+            "name: p\nmodels:\n  +materialized: table\n  p:\n    stagin:\n      +schema: s\n    staging:\n      +schema: s\n      meta: {owner: x}\ndata_tests:\n  p:\n    staging:\n      +enabled: false\n    nowhere:\n      +severity: warn\nsnapshots:\n  p:\n    +target_schema: snaps\n",
+        );
+        write("models/staging/m.sql", "select 1 as c");
+        write(
+            "models/staging/schema.yml",
+            "models:\n  - name: m\n    columns:\n      - name: c\n        data_tests: [unique]\n",
+        );
+        let project = Project::load(dir.path()).unwrap();
+        assert_eq!(
+            project.unused_config_paths,
+            ["models.p.stagin", "snapshots.p", "data_tests.p.nowhere"]
+        );
+    }
+
     #[test]
     fn project_test_configs_apply_by_the_tests_fqn() {
         let dir = tempfile::tempdir().unwrap();
@@ -1231,6 +1322,11 @@ mod tests {
         assert_eq!(test("loose").settings.severity, Severity::Warn);
         // A singular test is kept disabled: its own config(enabled=true) may turn it on.
         assert!(!test("gone").settings.enabled);
+        assert!(
+            project.unused_config_paths.is_empty(),
+            "{:?}",
+            project.unused_config_paths
+        );
 
         for (tree, says) in [
             (

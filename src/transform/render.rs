@@ -583,6 +583,7 @@ mod tests {
             macros: macros.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect(),
             sources: Vec::new(),
             tests: Vec::new(),
+            unused_config_paths: Vec::new(),
         }
     }
 
