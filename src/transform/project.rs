@@ -1256,27 +1256,33 @@ mod tests {
         assert!(!top.contains_key("schema"));
     }
 
-    /// `data_tests:` of dbt_project.yml applies by each test's fqn, as dbt's: a generic
-    /// test's from its properties file's folders less the first, a singular test's
-    /// from its folders under the test path; the test's own config wins.
+    /// Writes `files` (path, text) under `dir`.
+    fn write_files(dir: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
     /// A folder in dbt_project.yml that no resource is in is named, as dbt warns of it;
     /// a folder holding only disabled tests is in use.
     #[test]
     fn config_paths_matching_no_resource_are_named() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |path: &str, text: &str| {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        write(
-            "dbt_project.yml",
-            "name: p\nmodels:\n  +materialized: table\n  p:\n    stagin:\n      +schema: s\n    staging:\n      +schema: s\n      meta: {owner: x}\ndata_tests:\n  p:\n    staging:\n      +enabled: false\n    nowhere:\n      +severity: warn\nsnapshots:\n  p:\n    +target_schema: snaps\n",
-        );
-        write("models/staging/m.sql", "select 1 as c");
-        write(
-            "models/staging/schema.yml",
-            "models:\n  - name: m\n    columns:\n      - name: c\n        data_tests: [unique]\n",
+        write_files(
+            dir.path(),
+            &[
+                (
+                    "dbt_project.yml",
+                    "name: p\nmodels:\n  +materialized: table\n  p:\n    stagin:\n      +schema: s\n    staging:\n      +schema: s\n      meta: {owner: x}\ndata_tests:\n  p:\n    staging:\n      +enabled: false\n    nowhere:\n      +severity: warn\nsnapshots:\n  p:\n    +target_schema: snaps\n",
+                ),
+                ("models/staging/m.sql", "select 1 as c"),
+                (
+                    "models/staging/schema.yml",
+                    "models:\n  - name: m\n    columns:\n      - name: c\n        data_tests: [unique]\n",
+                ),
+            ],
         );
         let project = Project::load(dir.path()).unwrap();
         assert_eq!(
@@ -1285,14 +1291,13 @@ mod tests {
         );
     }
 
+    /// `data_tests:` of dbt_project.yml applies by each test's fqn, as dbt's: a generic
+    /// test's from its properties file's folders less the first, a singular test's
+    /// from its folders under the test path; the test's own config wins.
     #[test]
     fn project_test_configs_apply_by_the_tests_fqn() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |path: &str, text: &str| {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+        let write = |path: &str, text: &str| write_files(dir.path(), &[(path, text)]);
         write(
             "dbt_project.yml",
             "name: p\nmodel-paths: [models/marts]\ndata_tests:\n  p:\n    +warn_if: '>5'\n    marts:\n      +severity: warn\n    lenient:\n      +severity: warn\n      off:\n        +enabled: false\n",
