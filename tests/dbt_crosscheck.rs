@@ -274,6 +274,10 @@ data_tests:
         // Tests under models/marts/: warnings by dbt_project.yml, but for one of its own.
         "models/marts/checks.yml",
         r#"models:
+  - name: switched_off
+    columns:
+      - name: never
+        data_tests: [not_null]
   - name: by_group
     columns:
       - name: v
@@ -519,12 +523,20 @@ fn lineage(manifest: &serde_json::Value) -> std::collections::BTreeMap<String, s
         };
         Some(after["count"].as_u64()? * unit)
     };
+    // Disabled nodes and tests too: dbt lists each under `disabled`, in a list.
+    let disabled = manifest["disabled"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, versions)| Some(("disabled ", versions.get(0)?)));
     ["nodes", "sources"]
         .iter()
         .flat_map(|key| manifest[key].as_object().into_iter().flatten())
-        .map(|(_, node)| {
+        .map(|(_, node)| ("", node))
+        .chain(disabled)
+        .map(|(state, node)| {
             let key = format!(
-                "{} {}",
+                "{state}{} {}",
                 node["resource_type"].as_str().unwrap_or_default(),
                 node["name"].as_str().unwrap_or_default()
             );
@@ -945,9 +957,13 @@ async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The 11 enabled models and 12 enabled tests (two of them singular), the one
-    // source; its freshness.
-    assert!(stdout.contains("valid manifest.json: 23 nodes, 1 sources"), "{stdout}");
+    // The 11 enabled models and 12 enabled tests (two of them singular), and, as in
+    // dbt's, the disabled model's test among the nodes (the model and the disabled
+    // singular test are under `disabled`); the one source; its freshness.
+    assert!(
+        stdout.contains("valid manifest.json: 24 nodes, 1 sources, 2 disabled"),
+        "{stdout}"
+    );
     assert!(stdout.contains("valid run_results.json: 23 results"), "{stdout}");
     assert!(stdout.contains("valid sources.json: 1 results"), "{stdout}");
 }

@@ -8,7 +8,7 @@
 //! `source.<project>.<source>.<table>`, `test.<project>.<name>` (a generic test's with
 //! a hash of its name after it, as dbt adds one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::checks::{FreshnessResult, FreshnessStatus};
 use super::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
 use super::render::{Invocation, Target};
-use super::{NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
+use super::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
 
 /// dbt-core's version these artifacts stand for.
 const DBT_VERSION: &str = "1.10.0";
@@ -62,6 +62,7 @@ pub(super) struct Inputs<'a, 'p> {
     pub planned: &'a BTreeMap<NodeName, Planned<'p>>,
     pub deps: &'a super::dag::Dependencies,
     pub tests: &'a [PlannedTest<'p>],
+    pub disabled: &'a Disabled<'p>,
     pub report: &'a RunReport,
     pub checked_freshness: bool,
 }
@@ -129,120 +130,39 @@ fn relation_name(target: &Target, schema: &str, name: &str) -> String {
 
 fn manifest(inputs: &Inputs<'_, '_>) -> Value {
     let project = inputs.project;
-    let id_of = |name: &NodeName| {
-        let kind = inputs.planned.get(name).map_or(NodeKind::Model, |p| p.node.kind);
-        node_id(project, kind, name)
-    };
     let mut nodes = serde_json::Map::new();
     let mut parent_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, plan) in inputs.planned {
-        let id = id_of(name);
-        let parents: Vec<String> = inputs.deps[name]
-            .iter()
-            .map(&id_of)
-            .chain(
-                plan.sources
-                    .iter()
-                    .map(|(source, table)| source_id(project, source, table)),
-            )
-            .collect();
-        parent_map.insert(id.clone(), parents.clone());
-        let kind = match plan.node.kind {
-            NodeKind::Model => "model",
-            NodeKind::Snapshot => "snapshot",
-        };
-        let config = node_config(plan);
-        let file = project.root.join(&plan.node.path);
-        let checksum = std::fs::read(&file)
-            .map(|bytes| hex(&Sha256::digest(&bytes)))
-            .unwrap_or_default();
-        nodes.insert(
-            id.clone(),
-            json!({
-                "database": inputs.target.database, "schema": plan.relation.schema, "name": name.0,
-                "resource_type": kind, "package_name": project.name,
-                "path": under_resource_folder(&plan.node.path),
-                "original_file_path": plan.node.path, "unique_id": id, "fqn": plan.node.fqn,
-                "patch_path": plan.node.patch_path.as_ref().map(|path| format!("{}://{path}", project.name)),
-                "alias": plan.relation.name, "checksum": {"name": "sha256", "checksum": checksum},
-                "config": config, "tags": plan.config.tags, "description": "", "columns": {}, "meta": {},
-                "docs": {"show": true, "node_color": null},
-                "unrendered_config": plan.raw_config, "relation_name": relation_name(inputs.target, &plan.relation.schema, &plan.relation.name),
-                "raw_code": plan.node.sql, "language": "sql",
-                "refs": inputs.deps[name].iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
-                "sources": plan.sources.iter().map(|(source, table)| json!([source, table])).collect::<Vec<_>>(),
-                "metrics": [], "depends_on": {"macros": [], "nodes": parents},
-            }),
-        );
+        let (id, node) = node_entry(inputs, plan, &inputs.deps[name]);
+        parent_map.insert(id.clone(), depends_on(&node));
+        nodes.insert(id, node);
     }
     for planned in inputs.tests {
-        let id = test_id(project, planned);
-        let test = planned.test;
-        let parents: Vec<String> = planned
-            .refs
-            .iter()
-            .map(&id_of)
-            .chain(
-                planned
-                    .sources
-                    .iter()
-                    .map(|(source, table)| source_id(project, source, table)),
-            )
+        let (id, node) = test_entry(inputs, planned);
+        parent_map.insert(id.clone(), depends_on(&node));
+        nodes.insert(id, node);
+    }
+    for planned in &inputs.disabled.of_disabled_nodes {
+        let (id, mut node) = test_entry(inputs, planned);
+        node["config"]["enabled"] = json!(false);
+        let disabled_ids: Vec<String> = inputs.disabled.nodes.keys().map(|name| id_of(inputs, name)).collect();
+        let parents: Vec<String> = depends_on(&node)
+            .into_iter()
+            .filter(|id| !disabled_ids.contains(id))
             .collect();
-        let sources: Vec<Value> = planned
-            .sources
-            .iter()
-            .map(|(source, table)| json!([source, table]))
-            .collect();
-        let (path, raw_code, metadata, column, attached) = match &test.kind {
-            TestKind::Singular { sql } => (
-                under_resource_folder(&test.path).to_string(),
-                sql.clone(),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ),
-            kind => {
-                let (test_name, on, column) = match kind {
-                    TestKind::NotNull { model, column } => ("not_null", model, column),
-                    TestKind::Unique { model, column } => ("unique", model, column),
-                    TestKind::AcceptedValues { model, column, .. } => ("accepted_values", model, column),
-                    TestKind::Relationships { model, column, .. } => ("relationships", model, column),
-                    TestKind::Singular { .. } => unreachable!("handled above"),
-                };
-                let attached = match on {
-                    Tested::Node(name) => json!(id_of(name)),
-                    Tested::Source { .. } => Value::Null,
-                };
-                (
-                    format!("{}.sql", test.name),
-                    format!("{{{{ test_{test_name}(**_dbt_generic_test_kwargs) }}}}"),
-                    json!({"name": test_name, "kwargs": {"column_name": column}, "namespace": null}),
-                    json!(column),
-                    attached,
-                )
-            }
-        };
-        parent_map.insert(id.clone(), parents.clone());
-        let mut node = json!({
-                "database": inputs.target.database, "schema": format!("{}_dbt_test__audit", inputs.target.schema),
-                "name": test.name, "resource_type": "test", "package_name": project.name,
-                "path": path, "original_file_path": test.path, "unique_id": id,
-                "fqn": test.fqn, "alias": test.name,
-                "checksum": {"name": "none", "checksum": ""},
-                "config": test_config(planned),
-                "tags": planned.tags(), "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
-                "refs": planned.refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
-                "sources": sources, "metrics": [], "depends_on": {"macros": [], "nodes": parents},
-                "test_metadata": metadata, "column_name": column, "attached_node": attached,
-        });
-        // dbt's schema for a singular test has no generic test's fields.
-        if let (TestKind::Singular { .. }, Value::Object(fields)) = (&test.kind, &mut node) {
-            for key in ["test_metadata", "column_name", "attached_node"] {
-                fields.remove(key);
-            }
-        }
-        nodes.insert(id.clone(), node);
+        node["depends_on"]["nodes"] = json!(parents);
+        parent_map.insert(id.clone(), parents);
+        nodes.insert(id, node);
+    }
+    // What `enabled: false` leaves out: in dbt's `disabled`, each id with its versions.
+    let mut disabled = serde_json::Map::new();
+    for (name, plan) in &inputs.disabled.nodes {
+        let (id, node) = node_entry(inputs, plan, &inputs.disabled.deps[name]);
+        disabled.insert(id, json!([node]));
+    }
+    for planned in &inputs.disabled.tests {
+        let (id, node) = test_entry(inputs, planned);
+        disabled.insert(id, json!([node]));
     }
     let mut source_nodes = serde_json::Map::new();
     for table in &project.sources {
@@ -280,10 +200,139 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
     metadata["send_anonymous_usage_stats"] = json!(false);
     json!({
         "metadata": metadata, "nodes": nodes, "sources": source_nodes, "macros": {}, "docs": {},
-        "exposures": {}, "metrics": {}, "groups": {}, "selectors": {}, "disabled": {},
+        "exposures": {}, "metrics": {}, "groups": {}, "selectors": {}, "disabled": disabled,
         "parent_map": parent_map, "child_map": child_map, "group_map": {}, "saved_queries": {},
         "semantic_models": {}, "unit_tests": {},
     })
+}
+
+/// The id of the model or snapshot `name`, enabled or not.
+fn id_of(inputs: &Inputs<'_, '_>, name: &NodeName) -> String {
+    let kind = (inputs.planned.get(name))
+        .or_else(|| inputs.disabled.nodes.get(name))
+        .map_or(NodeKind::Model, |p| p.node.kind);
+    node_id(inputs.project, kind, name)
+}
+
+/// A manifest entry's `depends_on.nodes`.
+fn depends_on(node: &Value) -> Vec<String> {
+    node["depends_on"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_string))
+        .collect()
+}
+
+/// A model's or snapshot's manifest entry, with its id; `refs` are the nodes it reads.
+fn node_entry(inputs: &Inputs<'_, '_>, plan: &Planned<'_>, refs: &BTreeSet<NodeName>) -> (String, Value) {
+    let project = inputs.project;
+    let name = &plan.node.name;
+    let id = id_of(inputs, name);
+    let parents: Vec<String> = refs
+        .iter()
+        .map(|r| id_of(inputs, r))
+        .chain(
+            plan.sources
+                .iter()
+                .map(|(source, table)| source_id(project, source, table)),
+        )
+        .collect();
+    let kind = match plan.node.kind {
+        NodeKind::Model => "model",
+        NodeKind::Snapshot => "snapshot",
+    };
+    let file = project.root.join(&plan.node.path);
+    let checksum = std::fs::read(&file)
+        .map(|bytes| hex(&Sha256::digest(&bytes)))
+        .unwrap_or_default();
+    let node = json!({
+        "database": inputs.target.database, "schema": plan.relation.schema, "name": name.0,
+        "resource_type": kind, "package_name": project.name,
+        "path": under_resource_folder(&plan.node.path),
+        "original_file_path": plan.node.path, "unique_id": id, "fqn": plan.node.fqn,
+        "patch_path": plan.node.patch_path.as_ref().map(|path| format!("{}://{path}", project.name)),
+        "alias": plan.relation.name, "checksum": {"name": "sha256", "checksum": checksum},
+        "config": node_config(plan), "tags": plan.config.tags, "description": "", "columns": {}, "meta": {},
+        "docs": {"show": true, "node_color": null},
+        "unrendered_config": plan.raw_config, "relation_name": relation_name(inputs.target, &plan.relation.schema, &plan.relation.name),
+        "raw_code": plan.node.sql, "language": "sql",
+        "refs": refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
+        "sources": plan.sources.iter().map(|(source, table)| json!([source, table])).collect::<Vec<_>>(),
+        "metrics": [], "depends_on": {"macros": [], "nodes": parents},
+    });
+    (id, node)
+}
+
+/// A test's manifest entry, with its id.
+fn test_entry(inputs: &Inputs<'_, '_>, planned: &PlannedTest<'_>) -> (String, Value) {
+    let project = inputs.project;
+    let id = test_id(project, planned);
+    let test = planned.test;
+    let parents: Vec<String> = planned
+        .refs
+        .iter()
+        .map(|r| id_of(inputs, r))
+        .chain(
+            planned
+                .sources
+                .iter()
+                .map(|(source, table)| source_id(project, source, table)),
+        )
+        .collect();
+    let sources: Vec<Value> = planned
+        .sources
+        .iter()
+        .map(|(source, table)| json!([source, table]))
+        .collect();
+    let (path, raw_code, metadata, column, attached) = match &test.kind {
+        TestKind::Singular { sql } => (
+            under_resource_folder(&test.path).to_string(),
+            sql.clone(),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ),
+        kind => {
+            let (test_name, on, column) = match kind {
+                TestKind::NotNull { model, column } => ("not_null", model, column),
+                TestKind::Unique { model, column } => ("unique", model, column),
+                TestKind::AcceptedValues { model, column, .. } => ("accepted_values", model, column),
+                TestKind::Relationships { model, column, .. } => ("relationships", model, column),
+                TestKind::Singular { .. } => unreachable!("handled above"),
+            };
+            let attached = match on {
+                Tested::Node(name) => json!(id_of(inputs, name)),
+                Tested::Source { .. } => Value::Null,
+            };
+            (
+                format!("{}.sql", test.name),
+                format!("{{{{ test_{test_name}(**_dbt_generic_test_kwargs) }}}}"),
+                json!({"name": test_name, "kwargs": {"column_name": column}, "namespace": null}),
+                json!(column),
+                attached,
+            )
+        }
+    };
+    let mut node = json!({
+            "database": inputs.target.database, "schema": format!("{}_dbt_test__audit", inputs.target.schema),
+            "name": test.name, "resource_type": "test", "package_name": project.name,
+            "path": path, "original_file_path": test.path, "unique_id": id,
+            "fqn": test.fqn, "alias": test.name,
+            "checksum": {"name": "none", "checksum": ""},
+            "config": test_config(planned),
+            "tags": planned.tags(), "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
+            "refs": planned.refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
+            "sources": sources, "metrics": [], "depends_on": {"macros": [], "nodes": parents},
+            "test_metadata": metadata, "column_name": column, "attached_node": attached,
+    });
+    // dbt's schema for a singular test has no generic test's fields.
+    if let (TestKind::Singular { .. }, Value::Object(fields)) = (&test.kind, &mut node) {
+        for key in ["test_metadata", "column_name", "attached_node"] {
+            fields.remove(key);
+        }
+    }
+    (id, node)
 }
 
 /// A model's or snapshot's config as dbt's manifest shows it (and `config.<key>:`
@@ -313,7 +362,7 @@ pub(super) fn test_config(planned: &PlannedTest<'_>) -> Value {
         Severity::Error => "ERROR",
         Severity::Warn => "WARN",
     };
-    json!({"enabled": true, "materialized": "test", "severity": severity, "where": settings.filter,
+    json!({"enabled": settings.enabled, "materialized": "test", "severity": severity, "where": settings.filter,
            "fail_calc": "count(*)", "warn_if": settings.warn_if.to_string(),
            "error_if": settings.error_if.to_string(), "tags": settings.tags, "meta": {}})
 }

@@ -335,6 +335,7 @@ pub async fn run<W: Warehouse>(
         selected,
         tests,
         selected_tests,
+        disabled,
     } = parse(project, &renderer, options)?;
     let relations: BTreeMap<NodeName, Relation> = planned
         .iter()
@@ -473,6 +474,7 @@ pub async fn run<W: Warehouse>(
         planned: &planned,
         deps: &deps,
         tests: &tests,
+        disabled: &disabled,
         report: &report,
         checked_freshness: options.check_freshness,
     });
@@ -857,6 +859,22 @@ struct Parsed<'p> {
     tests: Vec<PlannedTest<'p>>,
     /// The selected tests, by their place in `tests`.
     selected_tests: BTreeSet<usize>,
+    /// What `enabled: false` leaves out, for the manifest's `disabled` section.
+    disabled: Disabled<'p>,
+}
+
+/// The disabled nodes (with their refs) and tests: dbt keeps them in its manifest's
+/// `disabled` section.
+#[derive(Default)]
+struct Disabled<'p> {
+    nodes: BTreeMap<NodeName, Planned<'p>>,
+    deps: dag::Dependencies,
+    tests: Vec<PlannedTest<'p>>,
+    /// Tests of a disabled node, disabled with it. dbt disables them only after
+    /// moving disabled nodes aside (`ManifestLoader.process_refs`, after
+    /// `cleanup_disabled`), so its manifest keeps them among its nodes, with
+    /// `enabled: false` and without the disabled parent.
+    of_disabled_nodes: Vec<PlannedTest<'p>>,
 }
 
 fn parse<'p>(
@@ -867,15 +885,16 @@ fn parse<'p>(
     // Parse: every node's refs and config, as dbt does before it runs anything.
     let mut deps = dag::Dependencies::new();
     let mut planned = BTreeMap::new();
-    let mut disabled = BTreeSet::new();
+    let mut disabled = Disabled::default();
     for node in &project.nodes {
         let rendered = renderer.render(&node.path, &node.sql, Pass::Parse)?;
         let raw_config = config::layered([&node.yaml_config, &rendered.config]);
         let config = NodeConfig::from_rendered(node, &raw_config)?;
-        if !config.enabled {
-            disabled.insert(node.name.clone());
-            continue;
-        }
+        let (into_deps, into_planned) = if config.enabled {
+            (&mut deps, &mut planned)
+        } else {
+            (&mut disabled.deps, &mut disabled.nodes)
+        };
         let relation = Relation {
             schema: match &config.target_schema {
                 Some(verbatim) => verbatim.clone(),
@@ -883,8 +902,8 @@ fn parse<'p>(
             },
             name: config.alias.clone().unwrap_or_else(|| node.name.0.clone()),
         };
-        deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
-        planned.insert(
+        into_deps.insert(node.name.clone(), rendered.refs.into_iter().collect());
+        into_planned.insert(
             node.name.clone(),
             Planned {
                 node,
@@ -897,7 +916,7 @@ fn parse<'p>(
     }
     // As dbt: a disabled node is not in the project, and an enabled one may not use it.
     for (name, parents) in &deps {
-        if let Some(parent) = parents.iter().find(|p| disabled.contains(*p)) {
+        if let Some(parent) = parents.iter().find(|p| disabled.nodes.contains_key(*p)) {
             return Err(TransformError::Config {
                 file: planned[name].node.path.clone(),
                 node: name.0.clone(),
@@ -907,10 +926,16 @@ fn parse<'p>(
     }
     let order = dag::build_order(&deps)?;
     // Tests of a disabled node are disabled with it, as in dbt.
-    let tests: Vec<PlannedTest> = plan_tests(project, renderer)?
-        .into_iter()
-        .filter(|test| test.refs.is_disjoint(&disabled))
-        .collect();
+    let mut tests = Vec::new();
+    for test in plan_tests(project, renderer)? {
+        if !test.settings.enabled {
+            disabled.tests.push(test);
+        } else if test.refs.iter().any(|r| disabled.nodes.contains_key(r)) {
+            disabled.of_disabled_nodes.push(test);
+        } else {
+            tests.push(test);
+        }
+    }
     let graph = selection_graph(project, &planned, &deps, &tests);
     let mut selected = BTreeSet::new();
     let mut selected_tests = BTreeSet::new();
@@ -933,6 +958,7 @@ fn parse<'p>(
         selected,
         tests,
         selected_tests,
+        disabled,
     })
 }
 
@@ -1051,8 +1077,8 @@ pub fn list(
     })
 }
 
-/// Each enabled test with the models and sources it reads; singular tests are
-/// parsed for their refs, sources and their own `config(…)`.
+/// Each test with the models and sources it reads; singular tests are parsed for
+/// their refs, sources and their own `config(…)`, which may disable them.
 fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<PlannedTest<'p>>, TransformError> {
     let mut planned = Vec::new();
     for test in &project.tests {
@@ -1072,9 +1098,6 @@ fn plan_tests<'p>(project: &'p Project, renderer: &Renderer<'_>) -> Result<Vec<P
                 test.settings.clone(),
             ),
         };
-        if !settings.enabled {
-            continue;
-        }
         for model in &refs {
             if project.node(&model.0).is_none() {
                 return Err(TransformError::Selection(format!(

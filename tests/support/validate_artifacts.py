@@ -36,7 +36,8 @@ def main(target):
         artifact = cls.read_and_check_versions(str(path))
         if name == "manifest.json":
             manifest = Manifest.from_writable_manifest(artifact)
-            print(f"valid {name}: {len(manifest.nodes)} nodes, {len(manifest.sources)} sources")
+            disabled = sum(len(versions) for versions in (manifest.disabled or {}).values())
+            print(f"valid {name}: {len(manifest.nodes)} nodes, {len(manifest.sources)} sources, {disabled} disabled")
         else:
             print(f"valid {name}: {len(artifact.results)} results")
 
