@@ -344,6 +344,12 @@ pub struct Project {
     /// Folders `dbt_project.yml` configures that match no model, snapshot or test
     /// (`models.proj.stagin`): dbt warns of them, as the load does.
     pub unused_config_paths: Vec<String>,
+    /// Keys of a model, snapshot or column entry in a properties file that dbt's
+    /// schema does not have (a misspelt `data_test:`), as "file: model `m`: `key`".
+    /// dbt ignores them, as the run does; dbt-core checks that schema only for some
+    /// adapters and only when dbt Cloud asks (`_can_run_validations` in
+    /// `dbt/jsonschemas/jsonschemas.py`), so it usually says nothing. The load warns.
+    pub ignored_properties: Vec<String>,
 }
 
 impl Project {
@@ -382,6 +388,7 @@ impl Project {
             sources: Vec::new(),
             tests: Vec::new(),
             unused_config_paths: Vec::new(),
+            ignored_properties: Vec::new(),
         };
         let fqn = |project_name: &str, dir: &Path, file: &Path, name: &str| -> Vec<String> {
             let folders = file
@@ -524,6 +531,14 @@ impl Project {
             tests_config,
         };
         check_properties_keys(yaml).map_err(&bad)?;
+        for ignored in unknown_properties(yaml) {
+            let ignored = format!("{}: {ignored}", place.path);
+            tracing::warn!(
+                property = %ignored,
+                "a properties file has a key dbt's schema does not have; dbt and this runner ignore it (check its spelling)"
+            );
+            self.ignored_properties.push(ignored);
+        }
         for source in seq(yaml, "sources") {
             for read in super::sources::read(source, &place.path, &place.prefix).map_err(&bad)? {
                 let tested = Tested::Source {
@@ -996,6 +1011,93 @@ fn check_properties_keys(yaml: &Yaml) -> Result<(), String> {
     Ok(())
 }
 
+/// Keys dbt 1.10 knows on a model, a snapshot and a column of a properties file: its
+/// JSON schema (`dbt/jsonschemas/resources/latest.json`, `ModelProperties`,
+/// `SnapshotProperties`, `ColumnProperties`), and those it moved under `config:` but
+/// still reads where they were (`meta`, `docs`, `access`, `group`, a column's `tags`).
+const MODEL_PROPERTIES: &[&str] = &[
+    "name",
+    "description",
+    "columns",
+    "config",
+    "constraints",
+    "data_tests",
+    "tests",
+    "deprecation_date",
+    "identifier",
+    "latest_version",
+    "time_spine",
+    "versions",
+    "meta",
+    "docs",
+    "access",
+    "group",
+];
+const SNAPSHOT_PROPERTIES: &[&str] = &[
+    "name",
+    "description",
+    "columns",
+    "config",
+    "data_tests",
+    "tests",
+    "relation",
+    "meta",
+    "docs",
+    "group",
+];
+const COLUMN_PROPERTIES: &[&str] = &[
+    "name",
+    "description",
+    "config",
+    "constraints",
+    "data_tests",
+    "tests",
+    "data_type",
+    "granularity",
+    "policy_tags",
+    "quote",
+    "meta",
+    "tags",
+];
+
+/// The keys of a properties file's models, snapshots and their columns that dbt does
+/// not know, each as "model `m`: `key`" (or "column `c` of model `m`: `key`").
+fn unknown_properties(yaml: &Yaml) -> Vec<String> {
+    let unknown = |entry: &Yaml, known: &[&str]| -> Vec<String> {
+        entry
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, _)| key.as_str())
+            .filter(|key| !known.contains(key))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut found = Vec::new();
+    for (list, what, known) in [
+        ("models", "model", MODEL_PROPERTIES),
+        ("snapshots", "snapshot", SNAPSHOT_PROPERTIES),
+    ] {
+        for entry in seq(yaml, list) {
+            let name = str_of(entry, "name").unwrap_or("?");
+            found.extend(
+                unknown(entry, known)
+                    .into_iter()
+                    .map(|key| format!("{what} `{name}`: `{key}`")),
+            );
+            for column in seq(entry, "columns") {
+                let column_name = str_of(column, "name").unwrap_or("?");
+                found.extend(
+                    unknown(column, COLUMN_PROPERTIES)
+                        .into_iter()
+                        .map(|key| format!("column `{column_name}` of {what} `{name}`: `{key}`")),
+                );
+            }
+        }
+    }
+    found
+}
+
 /// Configs that take a mapping as their value: under `models:` in `dbt_project.yml`
 /// they are configs even without the `+`, not folders.
 const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
@@ -1263,6 +1365,32 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// Keys dbt's schema does not have on a model or a column are named (both ignore
+    /// them); those it has, or moved under `config:`, are not.
+    #[test]
+    fn properties_dbt_does_not_know_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(
+            dir.path(),
+            &[
+                ("dbt_project.yml", "name: p\n"),
+                ("models/m.sql", "select 1 as c"),
+                (
+                    "models/schema.yml",
+                    "models:\n  - name: m\n    description: d\n    meta: {a: 1}\n    data_test: [unique]\n    columns:\n      - name: c\n        tags: [x]\n        quote: false\n        tset: [not_null]\n",
+                ),
+            ],
+        );
+        let project = Project::load(dir.path()).unwrap();
+        assert_eq!(
+            project.ignored_properties,
+            [
+                "models/schema.yml: model `m`: `data_test`",
+                "models/schema.yml: column `c` of model `m`: `tset`"
+            ]
+        );
     }
 
     /// A folder in dbt_project.yml that no resource is in is named, as dbt warns of it;

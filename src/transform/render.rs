@@ -584,6 +584,7 @@ mod tests {
             sources: Vec::new(),
             tests: Vec::new(),
             unused_config_paths: Vec::new(),
+            ignored_properties: Vec::new(),
         }
     }
 
