@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::checks::{FreshnessResult, FreshnessStatus};
+use super::checks::{FreshnessResult, FreshnessStatus, GenericParts, generic_parts};
 use super::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
 use super::render::{Invocation, Target};
 use super::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
@@ -142,10 +142,10 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
         parent_map.insert(id.clone(), depends_on(&node));
         nodes.insert(id, node);
     }
+    let disabled_ids: Vec<String> = inputs.disabled.nodes.keys().map(|name| id_of(inputs, name)).collect();
     for planned in &inputs.disabled.of_disabled_nodes {
         let (id, mut node) = test_entry(inputs, planned);
         node["config"]["enabled"] = json!(false);
-        let disabled_ids: Vec<String> = inputs.disabled.nodes.keys().map(|name| id_of(inputs, name)).collect();
         let parents: Vec<String> = depends_on(&node)
             .into_iter()
             .filter(|id| !disabled_ids.contains(id))
@@ -224,20 +224,38 @@ fn depends_on(node: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An entry's `refs`, `sources` and `depends_on`, for one that reads the nodes
+/// `refs` and the source tables `sources`.
+fn reads(inputs: &Inputs<'_, '_>, refs: &BTreeSet<NodeName>, sources: &BTreeSet<(String, String)>) -> Value {
+    let parents: Vec<String> = refs
+        .iter()
+        .map(|r| id_of(inputs, r))
+        .chain(
+            sources
+                .iter()
+                .map(|(source, table)| source_id(inputs.project, source, table)),
+        )
+        .collect();
+    json!({
+        "refs": refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
+        "sources": sources.iter().map(|(source, table)| json!([source, table])).collect::<Vec<_>>(),
+        "depends_on": {"macros": [], "nodes": parents},
+    })
+}
+
+/// `fields` added to the JSON object `entry`.
+fn with_fields(mut entry: Value, fields: Value) -> Value {
+    if let (Value::Object(entry), Value::Object(fields)) = (&mut entry, fields) {
+        entry.extend(fields);
+    }
+    entry
+}
+
 /// A model's or snapshot's manifest entry, with its id; `refs` are the nodes it reads.
 fn node_entry(inputs: &Inputs<'_, '_>, plan: &Planned<'_>, refs: &BTreeSet<NodeName>) -> (String, Value) {
     let project = inputs.project;
     let name = &plan.node.name;
     let id = id_of(inputs, name);
-    let parents: Vec<String> = refs
-        .iter()
-        .map(|r| id_of(inputs, r))
-        .chain(
-            plan.sources
-                .iter()
-                .map(|(source, table)| source_id(project, source, table)),
-        )
-        .collect();
     let kind = match plan.node.kind {
         NodeKind::Model => "model",
         NodeKind::Snapshot => "snapshot",
@@ -256,12 +274,9 @@ fn node_entry(inputs: &Inputs<'_, '_>, plan: &Planned<'_>, refs: &BTreeSet<NodeN
         "config": node_config(plan), "tags": plan.config.tags, "description": "", "columns": {}, "meta": {},
         "docs": {"show": true, "node_color": null},
         "unrendered_config": plan.raw_config, "relation_name": relation_name(inputs.target, &plan.relation.schema, &plan.relation.name),
-        "raw_code": plan.node.sql, "language": "sql",
-        "refs": refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
-        "sources": plan.sources.iter().map(|(source, table)| json!([source, table])).collect::<Vec<_>>(),
-        "metrics": [], "depends_on": {"macros": [], "nodes": parents},
+        "raw_code": plan.node.sql, "language": "sql", "metrics": [],
     });
-    (id, node)
+    (id, with_fields(node, reads(inputs, refs, &plan.sources)))
 }
 
 /// A test's manifest entry, with its id.
@@ -269,52 +284,34 @@ fn test_entry(inputs: &Inputs<'_, '_>, planned: &PlannedTest<'_>) -> (String, Va
     let project = inputs.project;
     let id = test_id(project, planned);
     let test = planned.test;
-    let parents: Vec<String> = planned
-        .refs
-        .iter()
-        .map(|r| id_of(inputs, r))
-        .chain(
-            planned
-                .sources
-                .iter()
-                .map(|(source, table)| source_id(project, source, table)),
-        )
-        .collect();
-    let sources: Vec<Value> = planned
-        .sources
-        .iter()
-        .map(|(source, table)| json!([source, table]))
-        .collect();
-    let (path, raw_code, metadata, column, attached) = match &test.kind {
-        TestKind::Singular { sql } => (
-            under_resource_folder(&test.path).to_string(),
-            sql.clone(),
-            Value::Null,
-            Value::Null,
-            Value::Null,
-        ),
-        kind => {
-            let (test_name, on, column) = match kind {
-                TestKind::NotNull { model, column } => ("not_null", model, column),
-                TestKind::Unique { model, column } => ("unique", model, column),
-                TestKind::AcceptedValues { model, column, .. } => ("accepted_values", model, column),
-                TestKind::Relationships { model, column, .. } => ("relationships", model, column),
-                TestKind::Singular { .. } => unreachable!("handled above"),
-            };
-            let attached = match on {
+    // A generic test's entry has three fields more; dbt's schema for a singular test
+    // has none of them.
+    let (path, raw_code, generic_fields) = match (&test.kind, generic_parts(&test.kind)) {
+        (TestKind::Singular { sql }, _) => (under_resource_folder(&test.path).to_string(), sql.clone(), json!({})),
+        (_, None) => unreachable!("only a singular test has no generic parts"),
+        (
+            _,
+            Some(GenericParts {
+                name: test_name,
+                tested,
+                column,
+            }),
+        ) => {
+            let attached = match tested {
                 Tested::Node(name) => json!(id_of(inputs, name)),
                 Tested::Source { .. } => Value::Null,
             };
             (
                 format!("{}.sql", test.name),
                 format!("{{{{ test_{test_name}(**_dbt_generic_test_kwargs) }}}}"),
-                json!({"name": test_name, "kwargs": {"column_name": column}, "namespace": null}),
-                json!(column),
-                attached,
+                json!({
+                    "test_metadata": {"name": test_name, "kwargs": {"column_name": column}, "namespace": null},
+                    "column_name": column, "attached_node": attached,
+                }),
             )
         }
     };
-    let mut node = json!({
+    let node = json!({
             "database": inputs.target.database, "schema": format!("{}_dbt_test__audit", inputs.target.schema),
             "name": test.name, "resource_type": "test", "package_name": project.name,
             "path": path, "original_file_path": test.path, "unique_id": id,
@@ -322,16 +319,12 @@ fn test_entry(inputs: &Inputs<'_, '_>, planned: &PlannedTest<'_>) -> (String, Va
             "checksum": {"name": "none", "checksum": ""},
             "config": test_config(planned),
             "tags": planned.tags(), "description": "", "columns": {}, "meta": {}, "raw_code": raw_code, "language": "sql",
-            "refs": planned.refs.iter().map(|r| json!({"name": r.0, "package": null, "version": null})).collect::<Vec<_>>(),
-            "sources": sources, "metrics": [], "depends_on": {"macros": [], "nodes": parents},
-            "test_metadata": metadata, "column_name": column, "attached_node": attached,
+            "metrics": [],
     });
-    // dbt's schema for a singular test has no generic test's fields.
-    if let (TestKind::Singular { .. }, Value::Object(fields)) = (&test.kind, &mut node) {
-        for key in ["test_metadata", "column_name", "attached_node"] {
-            fields.remove(key);
-        }
-    }
+    let node = with_fields(
+        with_fields(node, generic_fields),
+        reads(inputs, &planned.refs, &planned.sources),
+    );
     (id, node)
 }
 

@@ -130,47 +130,46 @@ pub fn narrowable(kind: &TestKind, model: &NodeName) -> bool {
 /// The models a generic test reads (a singular test's come from rendering it); a
 /// test of a source reads none.
 pub fn generic_refs(test: &DataTest) -> Vec<NodeName> {
-    let node = |on: &Tested| match on {
+    let Some(generic) = generic_parts(&test.kind) else {
+        return Vec::new();
+    };
+    let model = match generic.tested {
         Tested::Node(name) => Some(name.clone()),
         Tested::Source { .. } => None,
     };
-    match &test.kind {
-        TestKind::NotNull { model, .. } | TestKind::Unique { model, .. } | TestKind::AcceptedValues { model, .. } => {
-            node(model).into_iter().collect()
-        }
-        TestKind::Relationships { model, to, .. } => node(model).into_iter().chain([to.clone()]).collect(),
-        TestKind::Singular { .. } => Vec::new(),
-    }
+    let parent = match &test.kind {
+        TestKind::Relationships { to, .. } => Some(to.clone()),
+        _ => None,
+    };
+    model.into_iter().chain(parent).collect()
 }
 
 /// The source table a generic test reads, as (source, table).
 pub fn generic_source(test: &DataTest) -> Option<(String, String)> {
-    match tested(&test.kind)? {
+    match generic_parts(&test.kind)?.tested {
         Tested::Source { source, table } => Some((source.clone(), table.clone())),
         Tested::Node(_) => None,
     }
 }
 
-/// A generic test's type as dbt names it (`not_null`, …); `None` for a singular test.
-pub fn generic_name(kind: &TestKind) -> Option<&'static str> {
-    Some(match kind {
-        TestKind::NotNull { .. } => "not_null",
-        TestKind::Unique { .. } => "unique",
-        TestKind::AcceptedValues { .. } => "accepted_values",
-        TestKind::Relationships { .. } => "relationships",
-        TestKind::Singular { .. } => return None,
-    })
+/// What every generic test has: its type, what it is listed under, its column.
+pub struct GenericParts<'t> {
+    /// The test's type as dbt names it: `not_null`, `unique`, …
+    pub name: &'static str,
+    pub tested: &'t Tested,
+    pub column: &'t str,
 }
 
-/// What a generic test is listed under; `None` for a singular test.
-pub fn tested(kind: &TestKind) -> Option<&Tested> {
-    match kind {
-        TestKind::NotNull { model, .. }
-        | TestKind::Unique { model, .. }
-        | TestKind::AcceptedValues { model, .. }
-        | TestKind::Relationships { model, .. } => Some(model),
-        TestKind::Singular { .. } => None,
-    }
+/// A generic test's [`GenericParts`]; `None` for a singular test.
+pub fn generic_parts(kind: &TestKind) -> Option<GenericParts<'_>> {
+    let (name, tested, column) = match kind {
+        TestKind::NotNull { model, column } => ("not_null", model, column),
+        TestKind::Unique { model, column } => ("unique", model, column),
+        TestKind::AcceptedValues { model, column, .. } => ("accepted_values", model, column),
+        TestKind::Relationships { model, column, .. } => ("relationships", model, column),
+        TestKind::Singular { .. } => return None,
+    };
+    Some(GenericParts { name, tested, column })
 }
 
 /// `values` as SQL string literals, comma-separated.

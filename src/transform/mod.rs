@@ -976,7 +976,10 @@ fn selection_graph(
     };
     let mut graph = selection::Graph::new(&project.name);
     for table in &project.sources {
-        let member = source(&(table.source.clone(), table.name.clone()));
+        let member = Member::Source {
+            source: table.source.clone(),
+            table: table.name.clone(),
+        };
         let selectable = Selectable {
             resource_type: ResourceType::Source,
             fqn: table.fqn.clone(),
@@ -1015,7 +1018,7 @@ fn selection_graph(
             path: test.test.path.clone(),
             patch_path: None,
             config: artifacts::test_config(test),
-            test_name: checks::generic_name(&test.test.kind).map(str::to_string),
+            test_name: checks::generic_parts(&test.test.kind).map(|generic| generic.name.to_string()),
         };
         let parents = test
             .refs

@@ -1063,16 +1063,6 @@ const COLUMN_PROPERTIES: &[&str] = &[
 /// The keys of a properties file's models, snapshots and their columns that dbt does
 /// not know, each as "model `m`: `key`" (or "column `c` of model `m`: `key`").
 fn unknown_properties(yaml: &Yaml) -> Vec<String> {
-    let unknown = |entry: &Yaml, known: &[&str]| -> Vec<String> {
-        entry
-            .as_mapping()
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, _)| key.as_str())
-            .filter(|key| !known.contains(key))
-            .map(str::to_string)
-            .collect()
-    };
     let mut found = Vec::new();
     for (list, what, known) in [
         ("models", "model", MODEL_PROPERTIES),
@@ -1081,14 +1071,14 @@ fn unknown_properties(yaml: &Yaml) -> Vec<String> {
         for entry in seq(yaml, list) {
             let name = str_of(entry, "name").unwrap_or("?");
             found.extend(
-                unknown(entry, known)
+                unknown_keys(entry, known)
                     .into_iter()
                     .map(|key| format!("{what} `{name}`: `{key}`")),
             );
             for column in seq(entry, "columns") {
                 let column_name = str_of(column, "name").unwrap_or("?");
                 found.extend(
-                    unknown(column, COLUMN_PROPERTIES)
+                    unknown_keys(column, COLUMN_PROPERTIES)
                         .into_iter()
                         .map(|key| format!("column `{column_name}` of {what} `{name}`: `{key}`")),
                 );
@@ -1096,6 +1086,17 @@ fn unknown_properties(yaml: &Yaml) -> Vec<String> {
         }
     }
     found
+}
+
+/// The keys of the mapping `entry` that are not `known`.
+pub(super) fn unknown_keys<'y>(entry: &'y Yaml, known: &[&str]) -> Vec<&'y str> {
+    entry
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, _)| key.as_str())
+        .filter(|key| !known.contains(key))
+        .collect()
 }
 
 /// Configs that take a mapping as their value: under `models:` in `dbt_project.yml`

@@ -6,7 +6,7 @@
 
 use serde_yaml_ng::Value as Yaml;
 
-use super::project::{Freshness, SourceTable, str_of, texts_of};
+use super::project::{Freshness, SourceTable, str_of, texts_of, unknown_keys};
 
 /// Keys of a source entry, and of a table entry (dbt-core's
 /// `UnparsedSourceDefinition` and `UnparsedSourceTableDefinition`; dbt rejects others).
@@ -134,14 +134,14 @@ pub fn read<'y>(source: &'y Yaml, path: &str, prefix: &[String]) -> Result<Vec<R
 /// Refuses a key dbt would reject, and those changing what dbt reads that this
 /// runner does not honour: another database, quoted names, a freshness query.
 fn check_entry(entry: &Yaml, known: &[&str]) -> Result<(), String> {
+    if let Some(key) = unknown_keys(entry, known).first() {
+        return Err(format!(
+            "`{key}` is not a source property dbt knows; it takes {}",
+            known.join(", ")
+        ));
+    }
     for (key, value) in entry.as_mapping().into_iter().flatten() {
         let Some(key) = key.as_str() else { continue };
-        if !known.contains(&key) {
-            return Err(format!(
-                "`{key}` is not a source property dbt knows; it takes {}",
-                known.join(", ")
-            ));
-        }
         let set = !value.is_null();
         match key {
             "database" if set => {
