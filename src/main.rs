@@ -96,6 +96,13 @@ enum Command {
         /// How long a slow response takes, with `--fault slow-responses`.
         #[arg(long, default_value_t = 3_000)]
         slow_delay_ms: u64,
+        /// Each request's mean round trip, as from an Azure region (the benchmarks use
+        /// 250); 0 answers at loopback speed.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// How far a round trip strays from the mean, as a fraction (0.4: ±40%).
+        #[arg(long, default_value_t = 0.4)]
+        latency_spread: f64,
         /// Serve this time's slot forever instead of following the wall clock.
         #[arg(long)]
         at: Option<Slot>,
@@ -294,6 +301,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             rate_limit,
             faults,
             slow_delay_ms,
+            latency_ms,
+            latency_spread,
             at,
             client_id,
             client_secret,
@@ -309,6 +318,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 clock: at.map_or(SimClock::Wall, |slot| SimClock::manual(slot.time())),
                 client_id,
                 client_secret,
+                latency: (latency_ms > 0).then(|| simulator::Latency {
+                    mean: std::time::Duration::from_millis(latency_ms),
+                    spread: latency_spread.clamp(0.0, 1.0),
+                }),
+                speed: 1.0,
             };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

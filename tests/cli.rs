@@ -129,7 +129,9 @@ async fn extract_prints_a_summary_then_already_extracted_on_rerun() {
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
         stdout.starts_with("slot 2026-11-23T20:00:00Z: 450 streams (0 found by a re-read), 450 users, ")
-            && stdout.contains(" pages in 2 pass(es), 0 duplicates dropped, 0 quarantined, 0 retries, ")
+            && stdout.contains(" partition(s), ")
+            && stdout.contains(" requests (p50 ")
+            && stdout.contains(" 0 duplicates dropped, 0 quarantined, 0 retries, ")
             && !stdout.contains("WARNING"),
         "{stdout}"
     );
@@ -400,11 +402,11 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         .await
         .unwrap();
 
-    // Slot 1's paging ended on a loop after a full page, and two records were
-    // quarantined: both are shown with the slot.
+    // Slot 1's extraction stopped its English chain at the deadline, and two records
+    // were quarantined: the slot is incomplete with that reason, the records a note.
     let mut partial = manifests[1].clone();
     partial.listing_complete = false;
-    partial.stop_reason = "repeated cursor".into();
+    partial.incomplete_reason = Some("language=en: stopped at the run's deadline after 210 page(s)".into());
     partial.quarantined = 2;
     partial.quarantine_files = vec!["_quarantine/streams_x.ndjson.gz".into()];
     lake.put(
@@ -465,13 +467,14 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         "{out}"
     );
     assert!(
-        out.contains("    note: paging stopped before the listing's end (repeated cursor): streams may be missing\n")
+        line(1).contains("INCOMPLETE")
+            && line(1).contains("the extraction did not read the whole listing, so streams may be missing: language=en: stopped at the run's deadline after 210 page(s)")
             && out.contains("    note: 2 record(s) quarantined in _quarantine/streams_x.ndjson.gz\n"),
         "{out}"
     );
     assert!(
         out.contains("2 record(s) quarantined")
-            && out.contains("1 slot(s) whose paging stopped before the listing's end"),
+            && out.contains("1 slot(s) whose extraction did not read the whole listing"),
         "{out}"
     );
     assert!(
@@ -489,10 +492,10 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         "{out}"
     );
     assert!(
-        out.contains("5 slot(s) expected, 4 committed (3 complete, 0 pending, 1 incomplete, 0 unreadable), 1 missed"),
+        out.contains("5 slot(s) expected, 4 committed (2 complete, 0 pending, 2 incomplete, 0 unreadable), 1 missed"),
         "{out}"
     );
-    assert!(out.contains("2 slot(s) missed or incomplete"), "{out}");
+    assert!(out.contains("3 slot(s) missed or incomplete"), "{out}");
 
     // Nothing was expected before the lake's first slot: a day-long window still
     // counts five slots.

@@ -397,3 +397,27 @@ async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
     );
     assert!(!stdout.contains("hunter2"), "a secret reached the logs: {stdout}");
 }
+
+#[tokio::test]
+async fn serve_keeps_its_app_token_across_timer_runs() {
+    // Twitch's app tokens last about 60 days; `serve` reuses one until Helix refuses
+    // it, instead of minting one a run.
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 200,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("w.duckdb"),
+    ));
+    let (url, _stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
+    for (n, fired) in [(0, "2026-11-23T20:00:02Z"), (1, "2026-11-23T20:15:01Z")] {
+        sim.simulator.config().clock.set(slot().offset(n).time());
+        let (status, reply) = post(&url, "extract_timer", &timer_envelope("extract_timer", fired)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert!(reply["Logs"][0].as_str().unwrap().contains("200 streams"), "{reply}");
+    }
+    assert_eq!(sim.simulator.issued_tokens().len(), 1, "one token for both runs");
+}

@@ -1,52 +1,74 @@
 //! The extract stage: one slot from Helix into the lake.
 //!
-//! Streams are paged into their file while their users and games are looked up
-//! concurrently; when all three files are written the manifest commits the slot.
-//! A slot that already has a manifest is left alone. A run that fails or passes its
-//! deadline publishes no manifest, so nothing downstream ever sees half a slot.
+//! The listing is cut into language partitions ([`plan`]) read side by side, one
+//! cursor chain each ([`chain`]): one chain over 100,000 streams is ~1,000 round trips
+//! in a row, minutes from Azure, while Helix's 800 points a minute would allow it in
+//! about 90 s. The pacer gives the chain with the most pages left the next free
+//! point, so the longest chain, which sets the snapshot's time, never waits behind
+//! work that can go later. Once a partition is read, last slot's streams it did not
+//! return are asked for by user id ([`rereads`]): a chain misses streams that rise
+//! past it. A big partition is read in segments at once, started from the cursors the
+//! slot before handed out (see [`chain`]), so no chain is much longer than another.
+//! Users and games are looked up concurrently ([`lookups`]), skipping those fetched
+//! within the day.
+//!
+//! When all three files are written the manifest commits the slot. A slot that
+//! already has a manifest is left alone. Failures cost pages, not the slot: at 80% of
+//! the deadline the chains stop, at 90% the look-ups and re-reads, and what landed is
+//! committed, marked incomplete with the reason. A run that lands no stream at all,
+//! or still runs at the deadline itself, publishes nothing.
 
 mod settings;
 pub use settings::{ExtractArgs, ExtractSettings};
 
+mod chain;
+mod collector;
 mod lookups;
+mod plan;
 mod quarantine;
 mod record;
-mod streams;
+mod rereads;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use rustc_hash::FxHashSet;
-use tracing::{info, instrument, warn};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::time::Instant;
+use tracing::{error, info, instrument, warn};
 
 pub use crate::lake::quarantine_path;
+pub use chain::End;
+pub use plan::{Partition, plan};
 pub use record::{Annotated, Stamp, annotate, usable_item};
-pub use streams::StopReason;
 
-use crate::lake::{BackgroundWriter, Entity, EntityFile, Lake, LakeError, LookupState, Manifest, RunTag, Slot};
+use crate::lake::{
+    BackgroundWriter, Entity, EntityFile, Lake, LakeError, ListingMemory, LookupState, Manifest, PartitionRead, RunTag,
+    Slot,
+};
 use crate::twitch::{HelixClient, HelixError};
-use lookups::Lookup;
-use streams::{Kept, PagingError, page_streams};
+use chain::{Chain, ChainError, ChainReport, Segments};
+use collector::{Collector, Lookups};
+use lookups::{Lookup, LookupTarget};
+use quarantine::Quarantine;
+use rereads::Reread;
 
 /// How one run behaves.
 #[derive(Clone, Debug)]
 pub struct ExtractOptions {
-    /// Stop after this many unique streams; `None` reads every live stream.
+    /// Stop after this many unique streams (the most watched, read unpartitioned);
+    /// `None` reads every live stream.
     pub max_streams: Option<u64>,
-    /// The run fails, publishing nothing, if it takes longer than this.
+    /// The run's time. The listing stops at 80% of it and the look-ups at 90%, and
+    /// what landed is committed; a run still going at the deadline publishes nothing.
     pub deadline: Duration,
     /// A user or game fetched less than this long ago (on the slot clock) is skipped.
     pub lookup_max_age: chrono::Duration,
     /// Look-up calls in flight at once, per entity.
     pub lookup_concurrency: usize,
-    /// Passes over the listing. A single pass misses streams that climb above the
-    /// reader while it pages (Helix re-sorts as it is read); each further pass lands
-    /// the streams earlier passes missed. One pass of 100,000 streams is ~1,000 of the
-    /// 800-a-minute points. A further pass starts only while under a third of the
-    /// deadline has passed, and a Helix failure in it keeps what is landed.
-    pub passes: u32,
 }
 
 impl Default for ExtractOptions {
@@ -56,10 +78,14 @@ impl Default for ExtractOptions {
             deadline: Duration::from_secs(600),
             lookup_max_age: chrono::Duration::hours(24),
             lookup_concurrency: 4,
-            passes: 2,
         }
     }
 }
+
+/// Share of the deadline after which the chains stop.
+const LISTING_SHARE: f64 = 0.8;
+/// Share of the deadline after which look-ups and re-reads stop.
+const LOOKUP_SHARE: f64 = 0.9;
 
 /// How a run ended when it did not fail.
 #[derive(Debug)]
@@ -77,12 +103,33 @@ pub enum ExtractError {
     Helix { slot: Slot, source: HelixError },
     #[error("writing slot {slot} to the lake failed: {source}")]
     Lake { slot: Slot, source: LakeError },
-    #[error("extracting slot {slot} stopped: a user or game look-up ended early; nothing was published")]
-    Interrupted { slot: Slot },
+    #[error("extracting slot {slot}: Helix gave no stream ({reason}); nothing was published")]
+    NothingRead { slot: Slot, reason: String },
     #[error(
         "extracting slot {slot} passed its {seconds} s deadline; nothing was published (a retry within the slot may still take it)"
     )]
     Deadline { slot: Slot, seconds: u64 },
+}
+
+/// A failure of the run as a whole.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Helix(HelixError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("{0}")]
+    NothingRead(String),
+}
+
+impl From<ChainError> for RunError {
+    fn from(error: ChainError) -> Self {
+        match error {
+            ChainError::Helix(error) => RunError::Helix(error),
+            ChainError::Lake(error) => RunError::Lake(error),
+            other => RunError::NothingRead(other.to_string()),
+        }
+    }
 }
 
 /// Extracts `slot` into `lake`, or does nothing if it is committed already.
@@ -98,16 +145,20 @@ pub async fn extract_slot(
         info!("slot already extracted; nothing to do");
         return Ok(ExtractOutcome::AlreadyExtracted(slot));
     }
+    client
+        .validate_if_due()
+        .await
+        .map_err(|source| ExtractError::Helix { slot, source })?;
     let run = extract_uncommitted(client, lake, slot, options);
     match tokio::time::timeout(options.deadline, run).await {
         Ok(Ok(manifest)) => Ok(ExtractOutcome::Extracted(Box::new(manifest))),
-        Ok(Err(PagingError::Helix(source))) => Err(ExtractError::Helix { slot, source }),
-        Ok(Err(PagingError::LookupStopped)) => Err(ExtractError::Interrupted { slot }),
-        Ok(Err(PagingError::Lake(LakeError::AlreadyCommitted(_)))) => {
+        Ok(Err(RunError::Helix(source))) => Err(ExtractError::Helix { slot, source }),
+        Ok(Err(RunError::NothingRead(reason))) => Err(ExtractError::NothingRead { slot, reason }),
+        Ok(Err(RunError::Lake(LakeError::AlreadyCommitted(_)))) => {
             info!("another run committed the slot first; nothing to do");
             Ok(ExtractOutcome::AlreadyExtracted(slot))
         }
-        Ok(Err(PagingError::Lake(source))) => Err(ExtractError::Lake { slot, source }),
+        Ok(Err(RunError::Lake(source))) => Err(ExtractError::Lake { slot, source }),
         Err(_) => Err(ExtractError::Deadline {
             slot,
             seconds: options.deadline.as_secs(),
@@ -115,119 +166,120 @@ pub async fn extract_slot(
     }
 }
 
+/// What reading the listing did: each chain, and the re-reads after them.
+#[derive(Default)]
+struct ListingRead {
+    chains: Vec<ChainReport>,
+    rereads: Vec<Reread>,
+    /// Helix ignored the language filter and the listing was read whole instead.
+    filter_ignored: Option<String>,
+}
+
+/// The previous slot's memory, if it is recent enough to re-read by (within half an
+/// hour: older, most of its streams have ended and re-reading them costs more than
+/// it finds).
+fn recent(memory: Option<&ListingMemory>, slot: Slot) -> Option<&ListingMemory> {
+    memory.filter(|m| m.slot.is_some_and(|s| s < slot && s >= slot.offset(-2)))
+}
+
 async fn extract_uncommitted(
     client: Arc<HelixClient>,
     lake: &Lake,
     slot: Slot,
     options: &ExtractOptions,
-) -> Result<Manifest, PagingError> {
+) -> Result<Manifest, RunError> {
     let started_at = Utc::now();
     let clock = Instant::now();
+    let before = client.stats().snapshot();
+    let listing_until = clock + options.deadline.mul_f64(LISTING_SHARE);
+    let lookups_until = clock + options.deadline.mul_f64(LOOKUP_SHARE);
     // This run's files carry its tag: another run of the slot never touches them.
     let run = RunTag::new();
     let mut state = LookupState::load(lake).await?;
-    let mut users = Lookup::start(
-        client.clone(),
-        lake.clone(),
-        Entity::Users,
-        slot,
-        run.clone(),
-        options.lookup_concurrency,
-    );
-    let mut games = Lookup::start(
-        client.clone(),
-        lake.clone(),
-        Entity::Games,
-        slot,
-        run.clone(),
-        options.lookup_concurrency,
-    );
-
-    // Each id is asked for once per run, and not at all if fetched recently.
-    let (mut seen_users, mut seen_games) = (FxHashSet::<Box<str>>::default(), FxHashSet::<Box<str>>::default());
-    let (mut users_fresh, mut games_fresh) = (0u64, 0u64);
-    let now = slot.time();
-    let max_age = options.lookup_max_age;
-    let mut streams_file = BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot, &run));
-    let mut quarantine = quarantine::Quarantine::new(lake.clone(), Entity::Streams, slot, run.clone());
-    let mut on_stream = |stream: &crate::twitch::StreamKey| {
-        if seen_users.insert(stream.user_id.as_ref().into()) {
-            if state.is_fresh(Entity::Users, &stream.user_id, now, max_age) {
-                users_fresh += 1;
-            } else {
-                users.request(&stream.user_id)?;
-            }
-        }
-        // A stream with no category has game_id "": nothing to look up.
-        if !stream.game_id.is_empty() && seen_games.insert(stream.game_id.as_ref().into()) {
-            if state.is_fresh(Entity::Games, &stream.game_id, now, max_age) {
-                games_fresh += 1;
-            } else {
-                games.request(&stream.game_id)?;
-            }
-        }
-        std::ops::ControlFlow::Continue(())
+    let memory = match options.max_streams {
+        None => ListingMemory::load(lake).await?,
+        Some(_) => None,
     };
-    let mut kept = Kept::default();
-    let mut passes = Vec::new();
-    let mut failed_pass = None;
-    while passes.len() < options.passes.max(1) as usize {
-        let first = passes.is_empty();
-        if !first && options.max_streams.is_some() {
-            break;
-        }
-        if !first && clock.elapsed() > options.deadline / 3 {
-            warn!(
-                passes = passes.len(),
-                seconds = clock.elapsed().as_secs(),
-                "no time for a re-read of the listing (a third of the deadline has passed); streams that moved past the first pass stay missing"
-            );
-            break;
-        }
-        let pass = page_streams(
-            &client,
-            slot,
-            options.max_streams,
-            &mut kept,
-            &mut streams_file,
-            &mut quarantine,
-            &mut on_stream,
+    let retries = (state.take_retries(Entity::Users), state.take_retries(Entity::Games));
+    let lookup = |entity| {
+        Lookup::start(
+            client.clone(),
+            LookupTarget {
+                lake: lake.clone(),
+                entity,
+                slot,
+                run: run.clone(),
+                concurrency: options.lookup_concurrency,
+                deadline: lookups_until,
+            },
         )
-        .await;
-        match pass {
-            Ok(pass) => passes.push(pass),
-            // A re-read that fails leaves the earlier passes' streams as they are.
-            Err(PagingError::Helix(error)) if !first => {
-                warn!(%error, pass = passes.len() + 1, "a re-read of the listing failed; the slot keeps what earlier passes landed");
-                failed_pass = Some(error.to_string());
-                break;
-            }
-            Err(error) => {
-                if matches!(error, PagingError::LookupStopped) {
-                    // A look-up stopped: its own error says why.
-                    users.finish().await?;
-                    games.finish().await?;
-                }
-                return Err(error);
-            }
+    };
+    let lookups = Lookups {
+        users: lookup(Entity::Users),
+        games: lookup(Entity::Games),
+        state,
+        now: slot.time(),
+        max_age: options.lookup_max_age,
+    };
+    let collector = Collector::new(
+        slot.rfc3339(),
+        started_at,
+        options.max_streams,
+        BackgroundWriter::spawn(lake.data_writer(Entity::Streams, slot, &run)),
+        Quarantine::new(lake.clone(), Entity::Streams, slot, run.clone()),
+        lookups,
+    );
+    collector.retry_lookups(retries.0, retries.1);
+
+    let partitions = match options.max_streams {
+        Some(_) => vec![Partition::whole()],
+        None => plan(memory.as_ref().map(ListingMemory::counts).as_ref()),
+    };
+    let previous = recent(memory.as_ref(), slot);
+    let deadlines = (listing_until, lookups_until);
+    let listing = match read_listing(&client, &collector, partitions, memory.as_ref(), previous, deadlines).await {
+        Err(ChainError::FilterIgnored { partition, language }) => {
+            error!(%partition, %language, "Helix ignored the language filter; reading the listing whole instead");
+            let mut whole =
+                read_listing(&client, &collector, vec![Partition::whole()], None, previous, deadlines).await?;
+            whole.filter_ignored = Some(format!("Helix answered {partition} with a stream in `{language}`"));
+            whole
         }
-    }
-    let paged = &passes[0];
-    let found_by_rereads: u64 = passes[1..].iter().map(|p| p.new_streams).sum();
+        other => other?,
+    };
     let seconds_streams = clock.elapsed().as_secs_f64();
-    drop((seen_users, seen_games));
-    let streams = streams_file.finish().await?;
-    let streams_quarantine = quarantine.finish().await?;
+    let collected = collector.finish().await?;
+    let Lookups {
+        users,
+        games,
+        mut state,
+        ..
+    } = collected.lookups;
     let users = users.finish().await?;
     let games = games.finish().await?;
+    let tally = collected.tally;
+    if tally.streams == 0 && !listing.chains.iter().any(|c| c.end.complete()) {
+        let reasons: Vec<String> = listing.chains.iter().map(|c| c.end.describe(c.pages)).collect();
+        let mut reasons = reasons;
+        reasons.dedup();
+        return Err(RunError::NothingRead(reasons.join("; ")));
+    }
 
-    let stats = client.stats();
+    let stats = client.stats().snapshot().since(&before);
+    let complete = options.max_streams.is_none() && listing.chains.iter().all(|c| c.end.complete());
+    let incomplete: Vec<String> = listing
+        .chains
+        .iter()
+        .filter(|c| !c.end.complete())
+        .map(|c| format!("{}: {}", c.partition.name(), c.end.describe(c.pages)))
+        .collect();
+    let reread_failures: Vec<String> = listing.rereads.iter().flat_map(|r| r.failures.clone()).collect();
     let manifest = Manifest {
         slot,
         started_at,
         finished_at: Utc::now(),
         files: [
-            (Entity::Streams, &streams),
+            (Entity::Streams, &collected.streams),
             (Entity::Users, &users.file),
             (Entity::Games, &games.file),
         ]
@@ -240,27 +292,59 @@ async fn extract_uncommitted(
         })
         .collect(),
         run: run.to_string(),
-        pages: passes.iter().map(|p| p.pages).sum(),
-        duplicates_dropped: passes.iter().map(|p| p.duplicates_dropped).sum(),
-        stop_reason: paged.stop.to_string(),
-        // Read to its end once is enough: later passes only add what moved.
-        listing_complete: passes.iter().any(|p| p.reached_end),
-        passes: passes.len() as u32,
-        found_by_rereads,
-        reread_failure: failed_pass,
-        users_skipped_fresh: users_fresh,
-        games_skipped_fresh: games_fresh,
+        pages: listing.chains.iter().map(|c| c.pages).sum(),
+        duplicates_dropped: tally.duplicates,
+        stop_reason: match (options.max_streams, incomplete.first()) {
+            (Some(_), _) => "--max-streams reached".into(),
+            (None, None) => "every partition read to its end".into(),
+            (None, Some(first)) => first.clone(),
+        },
+        listing_complete: complete,
+        incomplete_reason: (!complete).then(|| {
+            if incomplete.is_empty() {
+                "--max-streams: only the most watched streams were read".to_string()
+            } else {
+                incomplete.join("; ")
+            }
+        }),
+        partitions: listing
+            .chains
+            .iter()
+            .map(|c| PartitionRead {
+                partition: c.partition.name(),
+                pages: c.pages,
+                streams: c.landed,
+                complete: c.end.complete(),
+                end: c.end.describe(c.pages),
+                restarts: c.restarts,
+                segments: c.segments,
+                seconds: c.seconds,
+            })
+            .collect(),
+        filter_ignored: listing.filter_ignored.clone(),
+        passes: 1,
+        found_by_rereads: tally.found_by_rereads,
+        started_during_run: tally.started_during_run,
+        reread_users: listing.rereads.iter().map(|r| r.users).sum(),
+        reread_failure: (!reread_failures.is_empty()).then(|| reread_failures.join("; ")),
+        users_skipped_fresh: tally.users_fresh,
+        games_skipped_fresh: tally.games_fresh,
         users_missing: users.missing,
         games_missing: games.missing,
-        quarantined: passes.iter().map(|p| p.quarantined).sum::<u64>() + users.quarantined + games.quarantined,
-        quarantine_files: [streams_quarantine, users.quarantine_file, games.quarantine_file]
+        users_not_looked_up: users.not_looked_up.iter().map(|id| id.to_string()).collect(),
+        games_not_looked_up: games.not_looked_up.iter().map(|id| id.to_string()).collect(),
+        lookup_failures: users.failures.iter().chain(&games.failures).cloned().collect(),
+        quarantined: tally.quarantined + users.quarantined + games.quarantined,
+        quarantine_files: [collected.quarantine, users.quarantine_file, games.quarantine_file]
             .into_iter()
             .flatten()
             .map(|file| file.path.to_string())
             .collect(),
-        retries: stats.retries.load(Ordering::Relaxed)
-            + stats.rate_limited.load(Ordering::Relaxed)
-            + stats.token_refreshes.load(Ordering::Relaxed),
+        retries: stats.retries + stats.rate_limited + stats.token_refreshes,
+        requests: stats.requests,
+        points: stats.requests,
+        latency_ms_p50: stats.latency.quantile_ms(0.5),
+        latency_ms_p95: stats.latency.quantile_ms(0.95),
         seconds_streams,
         seconds_total: clock.elapsed().as_secs_f64(),
         extractor_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -279,31 +363,135 @@ async fn extract_uncommitted(
         }
         return Err(error.into());
     }
-    if manifest.listing_complete {
+    if complete {
         info!(
-            streams = streams.rows,
+            streams = collected.streams.rows,
             users = users.file.rows,
             games = games.file.rows,
             pages = manifest.pages,
-            passes = manifest.passes,
-            found_by_rereads,
+            partitions = manifest.partitions.len(),
+            found_by_rereads = tally.found_by_rereads,
             duplicates = manifest.duplicates_dropped,
             quarantined = manifest.quarantined,
-            stop = %paged.stop,
+            requests = manifest.requests,
             "slot committed"
         );
     } else {
         warn!(
-            streams = streams.rows,
+            streams = collected.streams.rows,
             pages = manifest.pages,
-            stop = %paged.stop,
-            "slot committed without reading the listing to its end"
+            reason = manifest.incomplete_reason.as_deref().unwrap_or(""),
+            "slot committed without reading the whole listing"
         );
     }
 
     // After the commit: a run that dies before it never marks ids it did not publish.
+    let now = slot.time();
     state.record(Entity::Users, users.requested.iter().map(|id| &**id), now);
     state.record(Entity::Games, games.requested.iter().map(|id| &**id), now);
-    state.save(lake, now, max_age).await?;
+    state.retry_later(Entity::Users, users.not_looked_up.iter().map(|id| &**id));
+    state.retry_later(Entity::Games, games.not_looked_up.iter().map(|id| &**id));
+    state.save(lake, now, options.lookup_max_age).await?;
+    if options.max_streams.is_none() {
+        ListingMemory {
+            slot: Some(slot),
+            languages: collected.users_by_language,
+            cursors: listing
+                .chains
+                .iter()
+                .filter(|c| c.end.complete() && listing.filter_ignored.is_none())
+                .map(|c| (c.partition.name(), c.segment_starts()))
+                .filter(|(_, starts)| !starts.is_empty())
+                .collect(),
+        }
+        .save(lake)
+        .await?;
+    }
     Ok(manifest)
+}
+
+/// What the listing's concurrent work yields: a chain (of partition number `.0`), or
+/// a re-read.
+enum Done {
+    Chain(usize, ChainReport),
+    Reread(Reread),
+}
+
+type Work<'a> = Pin<Box<dyn Future<Output = Result<Done, ChainError>> + Send + 'a>>;
+
+/// Reads every partition at once, a big one in segments from last slot's cursors; as
+/// each partition ends, re-reads by user id the streams of `previous` in it that did
+/// not land.
+async fn read_listing(
+    client: &HelixClient,
+    collector: &Collector,
+    partitions: Vec<Partition>,
+    memory: Option<&ListingMemory>,
+    previous: Option<&ListingMemory>,
+    (listing_until, lookups_until): (Instant, Instant),
+) -> Result<ListingRead, ChainError> {
+    let mut work: FuturesUnordered<Work<'_>> = FuturesUnordered::new();
+    // Per partition: its segments' shared state, and the reports in so far.
+    let mut segments: Vec<(Arc<Segments>, Vec<ChainReport>)> = Vec::new();
+    for (number, partition) in partitions.into_iter().enumerate() {
+        let starts: Vec<String> = memory
+            .and_then(|m| m.cursors.get(&partition.name()))
+            .cloned()
+            .unwrap_or_default();
+        let shared = Arc::new(Segments::new(1 + starts.len()));
+        for (segment, start) in std::iter::once(None).chain(starts.into_iter().map(Some)).enumerate() {
+            let (partition, shared) = (partition.clone(), shared.clone());
+            work.push(Box::pin(async move {
+                let chain = Chain {
+                    client,
+                    collector,
+                    partition,
+                    segment,
+                    segments: &shared,
+                    start,
+                    deadline: listing_until,
+                };
+                chain.read().await.map(|report| Done::Chain(number, report))
+            }));
+        }
+        segments.push((shared, Vec::new()));
+    }
+    let mut read = ListingRead::default();
+    while let Some(done) = work.next().await {
+        let report = match done? {
+            Done::Chain(number, report) => {
+                let (shared, reports) = &mut segments[number];
+                reports.push(report);
+                if reports.len() < shared.len() {
+                    continue;
+                }
+                ChainReport::merge(std::mem::take(reports))
+            }
+            Done::Reread(reread) => {
+                read.rereads.push(reread);
+                continue;
+            }
+        };
+        let unread: Vec<Box<str>> = previous
+            .filter(|_| report.end != End::MaxStreams)
+            .into_iter()
+            .flat_map(|memory| &memory.languages)
+            .filter(|(language, _)| report.partition.holds(language))
+            .flat_map(|(_, users)| users)
+            .filter(|user| !collector.has_user(user))
+            .cloned()
+            .collect();
+        if !unread.is_empty() {
+            work.push(Box::pin(async move {
+                rereads::reread(client, collector, unread, lookups_until)
+                    .await
+                    .map(Done::Reread)
+                    .map_err(ChainError::Lake)
+            }));
+        }
+        read.chains.push(report);
+    }
+    // The biggest partitions first, as a reader of the manifest looks for them.
+    read.chains.sort_by_key(|c| std::cmp::Reverse(c.pages));
+    Ok(read)
 }

@@ -19,13 +19,11 @@ pub struct ExtractArgs {
     /// Stop after this many unique streams (default: every live stream).
     #[arg(long, env = "EXTRACT_MAX_STREAMS")]
     pub max_streams: Option<String>,
-    /// Seconds after which the run fails without publishing its slot.
+    /// The run's seconds: the listing stops at 80% of them and look-ups at 90%, and
+    /// what landed is committed (marked incomplete); a run still going at the end
+    /// publishes nothing.
     #[arg(long, env = "EXTRACT_DEADLINE_SECS", default_value = "600")]
     pub deadline_secs: String,
-    /// Passes over the live listing (1 to 5): later passes land streams that moved
-    /// past the reader during earlier ones.
-    #[arg(long, env = "EXTRACT_PASSES", default_value = "2")]
-    pub passes: String,
     /// Hours during which a fetched user or game is not fetched again.
     #[arg(long, env = "EXTRACT_LOOKUP_MAX_AGE_HOURS", default_value = "24")]
     pub lookup_max_age_hours: String,
@@ -41,8 +39,6 @@ pub struct ExtractSettings {
     pub max_streams: Option<u64>,
     pub deadline: Duration,
     pub lookup_max_age: chrono::Duration,
-    /// Passes over the listing (see `ExtractOptions::passes`).
-    pub passes: u32,
 }
 
 fn positive_integer(text: &str) -> Result<u64, String> {
@@ -82,13 +78,6 @@ impl ExtractArgs {
             "EXTRACT_LOOKUP_MAX_AGE_HOURS (--lookup-max-age-hours)",
             positive_integer,
         );
-        let passes = problems.parse(&self.passes, "EXTRACT_PASSES (--passes)", |text| {
-            positive_integer(text)
-                .ok()
-                .filter(|n| *n <= 5)
-                .map(|n| n as u32)
-                .ok_or_else(|| format!("`{text}` is not a number of passes from 1 to 5"))
-        });
         problems.finish(|| ExtractSettings {
             twitch: twitch.expect("validated"),
             lake: lake.expect("validated"),
@@ -96,7 +85,6 @@ impl ExtractArgs {
             max_streams: max_streams.expect("validated"),
             deadline: Duration::from_secs(deadline.expect("validated")),
             lookup_max_age: chrono::Duration::hours(max_age.expect("validated") as i64),
-            passes: passes.expect("validated"),
         })
     }
 }
@@ -122,7 +110,6 @@ mod tests {
             max_streams: None,
             deadline_secs: "600".into(),
             lookup_max_age_hours: "24".into(),
-            passes: "2".into(),
         }
     }
 
@@ -136,7 +123,7 @@ mod tests {
         bad.slot = Some("noon".into());
         bad.max_streams = Some("0".into());
         bad.deadline_secs = "ten".into();
-        bad.passes = "9".into();
+        bad.lookup_max_age_hours = "-1".into();
         let err = bad.validate().unwrap_err();
         assert_eq!(err.problems.len(), 8, "{err}");
         let text = err.to_string();
@@ -148,7 +135,7 @@ mod tests {
             "EXTRACT_SLOT",
             "EXTRACT_MAX_STREAMS",
             "EXTRACT_DEADLINE_SECS",
-            "EXTRACT_PASSES",
+            "EXTRACT_LOOKUP_MAX_AGE_HOURS",
         ] {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }

@@ -51,6 +51,10 @@ struct Handler {
     lake: Lake,
     /// Present when the warehouse is Snowflake.
     snowpipe: Option<SharedInsertCalls>,
+    /// The Helix client, connected at the first extraction and kept: its app token
+    /// lives in this process's memory only (never in the lake), is validated hourly,
+    /// and is replaced when Helix refuses it.
+    helix: tokio::sync::OnceCell<Arc<crate::twitch::HelixClient>>,
 }
 
 /// Serves the custom handler on `listener` until `shutdown` completes.
@@ -71,6 +75,7 @@ pub async fn serve(
         settings,
         lake,
         snowpipe,
+        helix: tokio::sync::OnceCell::new(),
     });
     let app = Router::new()
         .route("/", get(|| async { "twitch-pipeline custom handler" }))
@@ -135,7 +140,12 @@ async fn extract_within(handler: &Handler, slot: Slot, deadline: std::time::Dura
     let mut settings = handler.settings.extract.clone();
     settings.slot = Some(slot);
     settings.deadline = deadline;
-    Ok(extracted_line(&pipeline::extract(&settings).await?))
+    let client = handler
+        .helix
+        .get_or_try_init(|| pipeline::connect(&settings.twitch))
+        .await?
+        .clone();
+    Ok(extracted_line(&pipeline::extract_with(client, &settings).await?))
 }
 
 /// A timer run must end inside its slot: the next slot's run starts then. Its deadline

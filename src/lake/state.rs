@@ -1,11 +1,15 @@
-//! What extraction remembers between runs: when each user and game was last fetched.
+//! What extraction remembers between runs: when each user and game was last fetched
+//! (`_state/lookups.json`), and who was live at the last slot (`_state/listing.json`).
 //!
-//! It lives in the lake (`_state/lookups.json`) rather than in memory, so a cold
-//! start of the Function App still skips users fetched within the day. It is a
-//! cache: a state that cannot be read costs one refetch of every user and game, never
-//! a run. Saving is one atomic put (object_store: "no clients should be able to
-//! observe a partially written object"), merged with what is there, so concurrent
-//! runs cannot corrupt it; at worst one run's entries are lost, and refetched.
+//! Both live in the lake rather than in memory, so a cold start of the Function App
+//! still skips users fetched within the day and re-reads last slot's streams. Both
+//! are caches: one that cannot be read costs a refetch of every user and game, or one
+//! slot without re-reads, never a run. Saving is one atomic put (object_store: "no
+//! clients should be able to observe a partially written object"); the look-ups are
+//! merged with what is there, so concurrent runs cannot corrupt them; at worst one
+//! run's entries are lost, and refetched.
+
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -13,15 +17,21 @@ use chrono::{DateTime, Duration, Utc};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
-use super::{Entity, Lake, LakeError};
+use super::{Entity, Lake, LakeError, Slot};
 
-/// Last fetch time (Unix seconds, on the slot clock) per id, for users and games.
+/// Last fetch time (Unix seconds, on the slot clock) per id, for users and games, and
+/// the ids a run could not look up, which the next run asks for whether or not they
+/// are live then.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookupState {
     #[serde(default)]
     users: HashMap<Box<str>, i64>,
     #[serde(default)]
     games: HashMap<Box<str>, i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retry_users: Vec<Box<str>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retry_games: Vec<Box<str>>,
 }
 
 impl LookupState {
@@ -58,12 +68,42 @@ impl LookupState {
                     *entry = (*entry).max(fetched);
                 }
             }
+            self.retry_users.extend(stored.retry_users);
+            self.retry_games.extend(stored.retry_games);
         }
         let oldest = (now - max_age).timestamp();
         self.users.retain(|_, t| *t > oldest);
         self.games.retain(|_, t| *t > oldest);
+        // An id fetched since it failed needs no retry.
+        for (retries, fetched) in [
+            (&mut self.retry_users, &self.users),
+            (&mut self.retry_games, &self.games),
+        ] {
+            retries.sort();
+            retries.dedup();
+            retries.retain(|id| !fetched.contains_key(id));
+        }
         let body = serde_json::to_vec(self).expect("state always serializes");
         lake.put(&path, body).await
+    }
+
+    /// The ids of `entity` an earlier run could not look up; taken, so that this run
+    /// records them again only if it fails on them too.
+    pub fn take_retries(&mut self, entity: Entity) -> Vec<Box<str>> {
+        std::mem::take(self.retries(entity))
+    }
+
+    /// Records ids this run could not look up, to be asked for by the next run.
+    pub fn retry_later<'a>(&mut self, entity: Entity, ids: impl IntoIterator<Item = &'a str>) {
+        self.retries(entity).extend(ids.into_iter().map(Box::from));
+    }
+
+    fn retries(&mut self, entity: Entity) -> &mut Vec<Box<str>> {
+        match entity {
+            Entity::Users => &mut self.retry_users,
+            Entity::Games => &mut self.retry_games,
+            Entity::Streams => unreachable!("streams are never looked up by id"),
+        }
     }
 
     fn map(&self, entity: Entity) -> &HashMap<Box<str>, i64> {
@@ -91,6 +131,57 @@ impl LookupState {
         for id in ids {
             map.insert(id.into(), now.timestamp());
         }
+    }
+}
+
+/// Who was live at one slot, per stream language: the next slot sizes its partitions
+/// by it and re-reads, by user id, the streams its listing did not return.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingMemory {
+    pub slot: Option<Slot>,
+    /// User ids of the streams landed, by the stream's language.
+    pub languages: BTreeMap<String, Vec<Box<str>>>,
+    /// Per partition, cursors Helix handed out about every 50 pages: where the next
+    /// slot's segments of it start.
+    #[serde(default)]
+    pub cursors: BTreeMap<String, Vec<String>>,
+}
+
+impl ListingMemory {
+    fn path() -> Path {
+        Path::from(format!("{}/listing.json", super::paths::STATE_DIR))
+    }
+
+    /// The memory the lake holds; none when there is none or it cannot be read (with
+    /// a warning: the next slot is planned from Twitch's usual shares, without
+    /// re-reads).
+    pub async fn load(lake: &Lake) -> Result<Option<ListingMemory>, LakeError> {
+        let path = Self::path();
+        Ok(lake.get_optional(&path).await?.and_then(|bytes| {
+            serde_json::from_slice(&bytes)
+                .inspect_err(|error| tracing::warn!(%error, path = %path, "the listing memory is unreadable; this slot runs without re-reads"))
+                .ok()
+        }))
+    }
+
+    /// Saves this memory unless the lake holds one of a later slot (a run of an older
+    /// slot, late, must not replace it).
+    pub async fn save(&self, lake: &Lake) -> Result<(), LakeError> {
+        if let Some(stored) = Self::load(lake).await?
+            && stored.slot > self.slot
+        {
+            return Ok(());
+        }
+        let body = serde_json::to_vec(self).expect("memory always serializes");
+        lake.put(&Self::path(), body).await
+    }
+
+    /// Streams per language.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.languages
+            .iter()
+            .map(|(l, users)| (l.clone(), users.len() as u64))
+            .collect()
     }
 }
 

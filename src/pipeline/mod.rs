@@ -18,14 +18,19 @@ use crate::warehouse::{AnyWarehouse, SnowflakeWarehouse};
 
 /// Extracts one slot as configured: the given slot, or the current one.
 pub async fn extract(settings: &ExtractSettings) -> anyhow::Result<ExtractOutcome> {
+    extract_with(connect(&settings.twitch).await?, settings).await
+}
+
+/// [`extract`] with a client already connected: `serve` keeps one across invocations,
+/// so its app token (valid about 60 days) is reused until Helix refuses it, rather than
+/// minted every run.
+pub async fn extract_with(client: Arc<HelixClient>, settings: &ExtractSettings) -> anyhow::Result<ExtractOutcome> {
     let lake = Lake::open(&settings.lake)?;
-    let client = connect(&settings.twitch).await?;
     let slot = settings.slot.unwrap_or_else(|| Slot::containing(Utc::now()));
     let options = ExtractOptions {
         max_streams: settings.max_streams,
         deadline: settings.deadline,
         lookup_max_age: settings.lookup_max_age,
-        passes: settings.passes,
         ..ExtractOptions::default()
     };
     Ok(extract_slot(client, &lake, slot, &options).await?)
@@ -46,14 +51,17 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
         ExtractOutcome::Extracted(m) => {
             let rows = |entity| m.file(entity).map_or(0, |f| f.rows);
             let mut line = format!(
-                "slot {}: {} streams ({} found by a re-read), {} users, {} games, {} pages in {} pass(es), {} duplicates dropped, {} quarantined, {} retries, {:.1} s",
+                "slot {}: {} streams ({} found by a re-read), {} users, {} games, {} pages in {} partition(s), {} requests (p50 {:.0} ms, p95 {:.0} ms), {} duplicates dropped, {} quarantined, {} retries, {:.1} s",
                 m.slot,
                 rows(Entity::Streams),
                 m.found_by_rereads,
                 rows(Entity::Users),
                 rows(Entity::Games),
                 m.pages,
-                m.passes,
+                m.partitions.len(),
+                m.requests,
+                m.latency_ms_p50,
+                m.latency_ms_p95,
                 m.duplicates_dropped,
                 m.quarantined,
                 m.retries,
@@ -63,13 +71,20 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
             // mistaken for a complete one.
             if !m.listing_complete {
                 line.push_str(&format!(
-                    "; WARNING: paging stopped before the listing's end ({}), so streams may be missing",
-                    m.stop_reason
+                    "; WARNING: the listing was not read to its end ({}), so streams may be missing",
+                    m.incomplete_reason.as_deref().unwrap_or(&m.stop_reason)
                 ));
             }
             if let Some(failure) = &m.reread_failure {
                 line.push_str(&format!(
-                    "; a re-read of the listing failed, the slot keeps the first pass's streams: {failure}"
+                    "; a re-read by user id failed, so streams may be missing: {failure}"
+                ));
+            }
+            let not_looked_up = m.users_not_looked_up.len() + m.games_not_looked_up.len();
+            if not_looked_up > 0 {
+                line.push_str(&format!(
+                    "; {not_looked_up} user(s) or game(s) not looked up (asked for again next slot): {}",
+                    m.lookup_failures.join("; ")
                 ));
             }
             line

@@ -30,6 +30,11 @@ impl TokenBucket {
         }
     }
 
+    /// Fills the bucket, as a quarter of an hour without requests would.
+    pub fn fill(&self) {
+        *self.state.lock().expect("bucket lock") = (self.capacity, Instant::now());
+    }
+
     /// Takes one point: `Ok` with the level after it, or `Err` with the level if empty.
     pub fn take(&self) -> Result<Level, Level> {
         let mut state = self.state.lock().expect("bucket lock");

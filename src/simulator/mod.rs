@@ -1,8 +1,10 @@
 //! A synthetic Twitch Helix: the test double and the demo's data source.
 //!
 //! It serves `/oauth2/token`, `/oauth2/validate`, `/helix/streams`, `/helix/users`
-//! and `/helix/games` over HTTP, with Helix's rate limit and, on request, its
-//! pathologies. Its data is synthetic: no real channel, user or game is in it.
+//! and `/helix/games` over HTTP, with Helix's rate limit, keyset cursors and filters,
+//! a network's latency and, on request, its pathologies: a listing that moves in
+//! wall-clock time, bad cursors, short and empty pages, failing look-ups. Its data is
+//! synthetic: no real channel, user or game is in it.
 
 mod bucket;
 mod clock;
@@ -16,11 +18,12 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 pub use bucket::{Level, TokenBucket};
 pub use clock::SimClock;
 pub use faults::{Fault, Faults};
-pub use listing::PassTruth;
+pub use listing::{Motion, PassTruth};
 pub use server::{RunningSimulator, serve, spawn};
 pub use world::{Game, Stream, User, World};
 
@@ -42,6 +45,32 @@ pub struct SimulatorConfig {
     pub clock: SimClock,
     pub client_id: String,
     pub client_secret: String,
+    /// Each Helix request's round trip; `None` answers at loopback speed.
+    pub latency: Option<Latency>,
+    /// Twitch time per wall-clock time for the listing's motion (1 in benchmarks;
+    /// tests run it faster so a short run sees minutes of churn).
+    pub speed: f64,
+}
+
+/// A network round trip: `mean` stretched by a uniform factor in `1 ± spread`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Latency {
+    pub mean: Duration,
+    pub spread: f64,
+}
+
+impl Latency {
+    /// The benchmarks' Helix from an Azure region: 250 ms ± 40%.
+    pub const AZURE_TO_HELIX: Latency = Latency {
+        mean: Duration::from_millis(250),
+        spread: 0.4,
+    };
+
+    /// The round trip of request `n`, drawn from `seed`.
+    pub fn sample(&self, seed: u64, n: u64) -> Duration {
+        let u = world::unit(world::hash(&[seed, 0x1A7E, n]));
+        self.mean.mul_f64((1.0 + self.spread * (2.0 * u - 1.0)).max(0.0))
+    }
 }
 
 impl Default for SimulatorConfig {
@@ -54,6 +83,8 @@ impl Default for SimulatorConfig {
             clock: SimClock::Wall,
             client_id: DEFAULT_CLIENT_ID.to_string(),
             client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            latency: None,
+            speed: 1.0,
         }
     }
 }
@@ -68,25 +99,50 @@ pub struct Simulator {
     helix_requests: AtomicU64,
     /// The listing of the most recent slot asked for, moving as the faults say.
     listing: tokio::sync::Mutex<Option<listing::Listing>>,
-    /// `/streams` requests without a cursor (passes begun), and whether
-    /// [`Fault::StreamsOutageAfterFirstPass`] has taken `/streams` down.
-    streams_passes: AtomicU64,
-    streams_down: std::sync::atomic::AtomicBool,
+    /// `/streams` requests, which the listing's own faults count.
+    streams_requests: AtomicU64,
+    /// The cursor [`Fault::RefusedCursor`] refuses, once handed out.
+    refused_cursor: Mutex<Option<listing::Score>>,
+    /// The user and game ids [`Fault::LookupFailsForOneId`] fails on.
+    poisoned: Option<(String, String)>,
+    /// The stream [`Fault::StreamMissingFromListing`] leaves out of the current listing.
+    hidden: Mutex<Option<String>>,
+    /// Answers sent gzip-compressed, and bytes sent (after compression).
+    gzip_responses: AtomicU64,
+    bytes_sent: AtomicU64,
+    /// Round trips drawn so far (each request draws the next).
+    latency_draws: AtomicU64,
     /// Original ids of records served spoiled by [`Fault::UnusableRecords`].
     spoiled: Mutex<HashSet<String>>,
 }
 
 impl Simulator {
     pub fn new(config: SimulatorConfig) -> Simulator {
+        let world = World::new(config.seed, config.streams);
+        // The user and game of a stream well up the listing: surely live, surely asked for.
+        let poisoned = config.faults.has(Fault::LookupFailsForOneId).then(|| {
+            let streams = world.streams(config.clock.slot());
+            let stream = streams
+                .iter()
+                .skip(6)
+                .find(|s| !s.game_id.is_empty())
+                .unwrap_or(&streams[0]);
+            (stream.user_id.clone(), stream.game_id.clone())
+        });
         Simulator {
-            world: World::new(config.seed, config.streams),
+            world,
             bucket: config.rate_limit.map(TokenBucket::new),
             tokens: Mutex::new(HashSet::new()),
             issued: AtomicU64::new(0),
             helix_requests: AtomicU64::new(0),
             listing: tokio::sync::Mutex::new(None),
-            streams_passes: AtomicU64::new(0),
-            streams_down: Default::default(),
+            streams_requests: AtomicU64::new(0),
+            refused_cursor: Mutex::new(None),
+            poisoned,
+            hidden: Mutex::new(None),
+            gzip_responses: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            latency_draws: AtomicU64::new(0),
             spoiled: Mutex::new(HashSet::new()),
             config,
         }
@@ -106,15 +162,47 @@ impl Simulator {
         self.config.clock.slot()
     }
 
-    /// Ids of every stream live at `slot`: what a complete extraction must land.
+    /// Ids of every stream live at `slot` in the world, before the listing moves: what
+    /// a complete extraction of a listing that holds still must land.
     pub fn live_stream_ids(&self, slot: Slot) -> HashSet<String> {
         self.world.streams(slot).into_iter().map(|s| s.id).collect()
     }
 
     /// What `/streams` served of the current slot's listing, and which streams stayed
-    /// live all the while; `None` before the first request.
+    /// live from its first request until now; `None` before the first request.
     pub async fn pass_truth(&self) -> Option<PassTruth> {
-        self.listing.lock().await.as_ref().map(|l| l.truth())
+        let mut listing = self.listing.lock().await;
+        let listing = listing.as_mut()?;
+        listing.advance(&self.world, tokio::time::Instant::now());
+        Some(listing.truth())
+    }
+
+    /// The user and game ids `/users` and `/games` fail on under
+    /// [`Fault::LookupFailsForOneId`].
+    pub fn poisoned_ids(&self) -> Option<(String, String)> {
+        self.poisoned.clone()
+    }
+
+    /// The stream [`Fault::StreamMissingFromListing`] leaves out of the current slot's
+    /// listing (none at the first slot served).
+    pub fn hidden_stream(&self) -> Option<String> {
+        self.hidden.lock().expect("hidden lock").clone()
+    }
+
+    /// Answers sent gzip-compressed, and bytes sent in all (after compression).
+    pub fn wire_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.gzip_responses.load(Relaxed), self.bytes_sent.load(Relaxed))
+    }
+
+    /// The listing's motion, as the faults switched on ask for it.
+    fn motion(&self) -> Motion {
+        Motion {
+            counts: self.config.faults.has(Fault::ListingChurn),
+            turnover: self.config.faults.has(Fault::StreamsComeAndGo),
+            speed: self.config.speed,
+            ..Motion::default()
+        }
     }
 
     /// Ids of the streams, users and games served as unusable records so far.

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::faults::Fault;
-use super::listing::Listing;
+use super::listing::{Filter, Listing, Position, Score, score_as_float, score_from_float};
 use super::{Simulator, SimulatorConfig};
 
 /// App tokens last about two months on Twitch.
@@ -84,14 +84,60 @@ pub async fn serve(
     simulator: Arc<Simulator>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/oauth2/token", post(token))
-        .route("/oauth2/validate", get(validate))
+    let helix = Router::new()
         .route("/helix/streams", get(streams))
         .route("/helix/users", get(users))
         .route("/helix/games", get(games))
+        .layer(axum::middleware::from_fn_with_state(simulator.clone(), wire));
+    let app = Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/validate", get(validate))
+        .merge(helix)
         .with_state(simulator);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// The network between the client and Helix: each request's round trip (half before
+/// it is served, half after, so what it reads is of its middle), and the body gzipped
+/// when the client accepts it. Requests are served concurrently: the round trips
+/// overlap, as they do on a real connection pool.
+async fn wire(
+    State(sim): State<Arc<Simulator>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let round_trip = sim.config.latency.map(|latency| {
+        let n = sim.latency_draws.fetch_add(1, Ordering::Relaxed);
+        latency.sample(sim.config.seed, n)
+    });
+    let gzip = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|coding| coding.trim().starts_with("gzip")));
+    if let Some(round_trip) = round_trip {
+        tokio::time::sleep(round_trip / 2).await;
+    }
+    let response = next.run(request).await;
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes = if gzip && !bytes.is_empty() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, &bytes).expect("writing to memory");
+        parts
+            .headers
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        sim.gzip_responses.fetch_add(1, Ordering::Relaxed);
+        Bytes::from(encoder.finish().expect("writing to memory"))
+    } else {
+        bytes
+    };
+    sim.bytes_sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    if let Some(round_trip) = round_trip {
+        tokio::time::sleep(round_trip - round_trip / 2).await;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -244,37 +290,92 @@ fn page_body(items: impl Iterator<Item = Vec<u8>>, cursor: Option<String>) -> Ve
     out
 }
 
-fn encode_cursor(offset: usize) -> String {
-    BASE64.encode(format!(r#"{{"b":{{"Offset":{offset}}},"a":{{"Cursor":"sim"}}}}"#))
+/// One inner cursor as Helix writes it: base64 of `{"s":SCORE,"d":false,"t":true}`.
+fn inner_cursor(score: Score) -> String {
+    BASE64.encode(format!(r#"{{"s":{},"d":false,"t":true}}"#, score_as_float(score)))
 }
 
-fn decode_cursor(cursor: &str) -> Option<usize> {
-    let text = String::from_utf8(BASE64.decode(cursor).ok()?).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value["b"]["Offset"].as_u64().map(|o| o as usize)
+/// A cursor as Helix hands it out: base64 of `{"b":{"Cursor":FIRST},"a":{"Cursor":LAST}}`,
+/// `b` for the page before (`before=`), `a` for the page after (`after=`). An empty
+/// `a` is what twitchdev/issues#199 and #543 decoded: it leads to an empty page.
+fn encode_cursor(first: Score, last: Option<Score>) -> String {
+    let after = last.map(inner_cursor).unwrap_or_default();
+    BASE64.encode(format!(
+        r#"{{"b":{{"Cursor":"{}"}},"a":{{"Cursor":"{after}"}}}}"#,
+        inner_cursor(first)
+    ))
 }
 
-/// The listing of the slot being served, locked for one request; a new slot's
-/// listing is rendered off the async threads.
+/// Where a cursor points: `Ok(None)` for a cursor whose part is empty.
+fn decode_cursor(cursor: &str, part: &str) -> Result<Option<Score>, ()> {
+    let text = BASE64.decode(cursor).map_err(|_| ())?;
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|_| ())?;
+    let inner = value[part]["Cursor"].as_str().ok_or(())?;
+    if inner.is_empty() {
+        return Ok(None);
+    }
+    let inner: serde_json::Value = serde_json::from_slice(&BASE64.decode(inner).map_err(|_| ())?).map_err(|_| ())?;
+    inner["s"].as_f64().and_then(score_from_float).map(Some).ok_or(())
+}
+
+/// The listing of the slot being served, locked for one request and moved on to now.
+/// A new slot's listing is rendered off the async threads, and its bucket starts
+/// full: between two slots a quarter of an hour passes, which refills it in life.
 async fn listing(sim: &Arc<Simulator>) -> tokio::sync::MutexGuard<'_, Option<Listing>> {
     let slot = sim.slot();
     let mut cached = sim.listing.lock().await;
     if cached.as_ref().is_none_or(|l| l.slot != slot) {
         let owner = sim.clone();
-        let listing = tokio::task::spawn_blocking(move || Listing::new(&owner.world, owner.config.seed, slot))
+        let motion = sim.motion();
+        let listing = tokio::task::spawn_blocking(move || Listing::new(&owner.world, owner.config.seed, slot, motion))
             .await
             .expect("rendering a listing does not panic");
+        let mut listing = listing;
+        if let Some(previous) = cached.as_ref() {
+            if let Some(bucket) = &sim.bucket {
+                bucket.fill();
+            }
+            if sim.config.faults.has(Fault::StreamMissingFromListing) {
+                *sim.hidden.lock().expect("hidden lock") = listing.hide_one_known(previous);
+            }
+        }
         *cached = Some(listing);
+    }
+    if let Some(listing) = cached.as_mut() {
+        listing.advance(&sim.world, tokio::time::Instant::now());
     }
     cached
 }
 
-/// `GET /helix/streams?first=N&after=CURSOR`, sorted by viewers, N at most 100.
+/// Values of a repeatable parameter; Helix takes at most 100 of each (the error names
+/// the parameter).
+fn many(pairs: &[(String, String)], name: &str) -> Result<Vec<String>, String> {
+    let values: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect();
+    if values.len() > 100 {
+        return Err(format!(
+            "The parameter \"{name}\" may only be specified up to 100 times"
+        ));
+    }
+    Ok(values)
+}
+
+/// `GET /helix/streams` with Get Streams' parameters: `first` (1 to 100, default 20),
+/// `after` or `before`, and the filters `user_id`, `user_login`, `game_id`, `language`
+/// (up to 100 each) and `type` (`all` or `live`).
 async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let (n, out) = match admit(&sim, &headers).await {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
+    let k = sim.streams_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let faults = &sim.config.faults;
+    if faults.fires(Fault::StreamsOutageMidRun, k) {
+        return (out, error(StatusCode::SERVICE_UNAVAILABLE, "")).into_response();
+    }
     let pairs = form_pairs(query.as_deref().unwrap_or(""));
     let first = match field(&pairs, "first").map(str::parse::<usize>) {
         None => 20,
@@ -286,83 +387,119 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
             );
         }
     };
-    let offset = match field(&pairs, "after") {
-        None => None,
-        Some(cursor) => match decode_cursor(cursor) {
-            Some(offset) => Some(offset),
-            None => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
+    if !matches!(field(&pairs, "type"), None | Some("all" | "live")) {
+        return error(StatusCode::BAD_REQUEST, "The parameter \"type\" must be all or live");
+    }
+    let mut filter = match (|| {
+        Ok::<_, String>(Filter {
+            user_ids: many(&pairs, "user_id")?,
+            user_logins: many(&pairs, "user_login")?,
+            game_ids: many(&pairs, "game_id")?,
+            languages: many(&pairs, "language")?,
+        })
+    })() {
+        Ok(filter) => filter,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    if faults.has(Fault::IgnoresLanguageFilter) {
+        filter.languages.clear();
+    }
+    let invalid_cursor = || error(StatusCode::BAD_REQUEST, "invalid cursor");
+    // `Some(None)`: a cursor whose part is empty, which leads nowhere.
+    let position = match (field(&pairs, "after"), field(&pairs, "before")) {
+        (None, None) => Some(Position::Top),
+        (Some(cursor), _) => match decode_cursor(cursor, "a") {
+            Ok(score) => score.map(Position::Below),
+            Err(()) => return invalid_cursor(),
+        },
+        (None, Some(cursor)) => match decode_cursor(cursor, "b") {
+            Ok(score) => score.map(Position::Above),
+            Err(()) => return invalid_cursor(),
         },
     };
-    let faults = &sim.config.faults;
-    if offset.is_none() {
-        let passes = sim.streams_passes.fetch_add(1, Ordering::Relaxed) + 1;
-        if passes >= 2 && faults.has(Fault::StreamsOutageAfterFirstPass) {
-            sim.streams_down.store(true, Ordering::Relaxed);
-        }
+    let cursor_given = position != Some(Position::Top);
+    if cursor_given && faults.fires(Fault::TransientBadCursor, k) {
+        return invalid_cursor();
     }
-    if sim.streams_down.load(Ordering::Relaxed) {
-        return (out, error(StatusCode::SERVICE_UNAVAILABLE, "")).into_response();
+    let refused = *sim.refused_cursor.lock().expect("refused cursor lock");
+    if let (Some(Some(Position::Below(score))), Some(bad)) = (Some(position), refused)
+        && score == bad
+    {
+        return invalid_cursor();
     }
+
     let mut guard = listing(&sim).await;
     let listing = guard.as_mut().expect("the listing was just rendered");
-    listing.advance(&sim.world, faults);
-    let offset = offset.unwrap_or(0);
-    let total = listing.len();
-    let delivered = !faults.fires(Fault::MalformedBody, n);
-
-    // Past the end: empty, unless the listing wraps around to the top.
-    if offset >= total {
-        if faults.has(Fault::WrapAround) && total > 0 {
-            let start = (offset - total) % total;
-            let end = (start + first).min(total);
-            let items = listing.page(start, end, delivered);
-            let cursor = encode_cursor(offset + end - start);
-            drop(guard);
-            return body(&sim, n, out, page_body(items.into_iter(), Some(cursor)));
-        }
+    listing.count_request();
+    if let (true, Some(Position::Below(score) | Position::Above(score))) = (faults.has(Fault::CursorsExpire), position)
+        && !listing.handed_out.contains(&score)
+    {
+        drop(guard);
+        return invalid_cursor();
+    }
+    let Some(position) = position else {
         drop(guard);
         return body(&sim, n, out, page_body(std::iter::empty(), None));
-    }
-
-    // Overlap: the page starts a few streams early, repeating the tail of the last one.
-    let start = if faults.has(Fault::OverlappingPages) && offset > 0 {
-        offset - listing.overlap().min(offset)
-    } else {
-        offset
     };
-    // Duplicates: two streams from earlier pages reappear mid-page, their viewer
-    // counts having dropped to this page's level, as happens while Twitch re-sorts.
-    let shifted = faults.has(Fault::Duplicates) && start >= 5;
-    let fresh = if shifted { first - 2 } else { first };
-    let end = (start + fresh).min(total);
-    let mut items = listing.page(start, end, delivered);
-    if shifted && !items.is_empty() {
-        let middle = items.len() / 2;
-        let level = listing.stream_at(start + middle).viewer_count;
-        for earlier in [start - 5, start - 4] {
-            if delivered {
-                listing.mark_served(earlier);
-            }
-            let mut moved = listing.stream_at(earlier).clone();
-            moved.viewer_count = level;
-            items.insert(middle, serde_json::to_vec(&moved).expect("stream serializes"));
+    let delivered = !faults.fires(Fault::MalformedBody, n);
+    let first = if faults.fires(Fault::ShortPages, k) {
+        first.min(40 + (super::world::hash(&[sim.config.seed, 0x5407, k]) % 21) as usize)
+    } else {
+        first
+    };
+    // Overlap: the page starts a few streams above the cursor, repeating the tail of
+    // the last one.
+    let mut page = match position {
+        Position::Below(cursor) if faults.has(Fault::OverlappingPages) => {
+            let overlap = 1 + (super::world::hash(&[sim.config.seed, 0x0E1A, k]) % 20) as usize;
+            let mut page = listing.query(&filter, Position::Above(cursor), overlap.min(first - 1));
+            page.extend(listing.query(&filter, position, first - page.len()));
+            page
         }
-    }
-
-    let cursor = if end < total {
-        Some(encode_cursor(end))
+        _ => listing.query(&filter, position, first),
+    };
+    let Some(&last) = page.last() else {
+        drop(guard);
+        return body(&sim, n, out, page_body(std::iter::empty(), None));
+    };
+    let (first_score, last_score) = (listing.score(page[0]), listing.score(last));
+    let is_last = !listing.any_below(&filter, last_score);
+    let cursor = if !is_last {
+        let empty = faults.fires(Fault::EmptyCursorMidListing, k);
+        Some(encode_cursor(first_score, (!empty).then_some(last_score)))
+    } else if faults.has(Fault::NoCursorOnLastPage) {
+        None
     } else if faults.has(Fault::LoopingCursor) {
         // The exact cursor the first page handed out.
-        Some(encode_cursor(if faults.has(Fault::Duplicates) {
-            first
-        } else {
-            first.min(total)
-        }))
-    } else if faults.has(Fault::EmptyLastPage) || faults.has(Fault::WrapAround) {
-        Some(encode_cursor(total))
+        let top = listing.query(&filter, Position::Top, first);
+        top.last()
+            .map(|&i| encode_cursor(listing.score(top[0]), Some(listing.score(i))))
+    } else if faults.has(Fault::WrapAround) {
+        // A score above every stream: the page after it is the first.
+        Some(encode_cursor(first_score, Some(u64::MAX >> 1)))
     } else {
-        None
+        Some(encode_cursor(first_score, Some(last_score)))
     };
+    if faults.fires(Fault::RefusedCursor, k) && !is_last {
+        *sim.refused_cursor.lock().expect("refused cursor lock") = Some(last_score);
+    }
+    listing.handed_out.extend([first_score, last_score]);
+    let mut items: Vec<Vec<u8>> = page.drain(..).map(|i| listing.render(i, delivered)).collect();
+    // Duplicates: two streams from the pages before reappear mid-page, their counts
+    // having dropped to this page's level, as happens while Twitch re-sorts.
+    if let (true, Position::Below(cursor)) = (faults.has(Fault::Duplicates), position) {
+        let above = listing.query(&filter, Position::Above(cursor), 5);
+        if above.len() == 5 {
+            let level = listing.stream(last).viewer_count;
+            let middle = items.len() / 2;
+            for &earlier in &above[..2] {
+                let mut moved = listing.stream(earlier).clone();
+                moved.viewer_count = level;
+                listing.render(earlier, delivered);
+                items.insert(middle, serde_json::to_vec(&moved).expect("stream serializes"));
+            }
+        }
+    }
     drop(guard);
     if faults.fires(Fault::UnusableRecords, n) {
         spoil_records(&sim, &mut items, "viewer_count");
@@ -440,6 +577,11 @@ async fn by_ids(
         Ok(ids) => ids,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    if let Some((user, game)) = &sim.poisoned
+        && ids.iter().any(|id| id == user || id == game)
+    {
+        return (out, error(StatusCode::INTERNAL_SERVER_ERROR, "")).into_response();
+    }
     let mut items: Vec<Vec<u8>> = ids
         .iter()
         .filter_map(|id| find(id))

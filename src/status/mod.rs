@@ -119,7 +119,7 @@ pub struct SlotStatus {
     /// records quarantined, a failed re-read.
     pub notes: Vec<String>,
     pub quarantined: u64,
-    /// Whether paging stopped before the listing's end (the slot may lack streams).
+    /// Whether the extraction did not read the whole listing (the slot may lack streams).
     pub stopped_early: bool,
 }
 
@@ -159,7 +159,7 @@ impl Status {
         self.slots.iter().map(SlotStatus::rejected).sum()
     }
 
-    /// Slots whose paging stopped before the listing's end.
+    /// Slots whose extraction did not read the whole listing.
     pub fn stopped_early(&self) -> usize {
         self.slots.iter().filter(|s| s.stopped_early).count()
     }
@@ -281,7 +281,7 @@ fn committed_slot(
         })
         .collect();
     let fact_rows = counts.fact.get(&manifest.slot).copied().unwrap_or(0);
-    let reason = missing_part(&files, fact_rows, counts.fact_available);
+    let arrival = missing_part(&files, fact_rows, counts.fact_available);
     let mut notes = notes(manifest);
     notes.extend(files.iter().filter_map(|f| {
         let load = f.load.as_ref()?;
@@ -294,11 +294,19 @@ fn committed_slot(
             )
         })
     }));
-    let state = match &reason {
+    let state = match &arrival {
+        // All of it arrived, but the extraction committed only part of the listing.
+        None if !manifest.listing_complete => SlotState::Incomplete,
         None => SlotState::Complete,
         Some(_) if options.now - manifest.finished_at <= options.grace => SlotState::Pending,
         Some(_) => SlotState::Incomplete,
     };
+    // The slot's reason is what has not arrived, if anything; otherwise the
+    // extraction's shortfall. A slot with both keeps the shortfall as a note.
+    if arrival.is_some() && !manifest.listing_complete {
+        notes.insert(0, extraction_shortfall(manifest));
+    }
+    let reason = arrival.or_else(|| (!manifest.listing_complete).then(|| extraction_shortfall(manifest)));
     SlotStatus {
         slot: manifest.slot,
         state,
@@ -344,17 +352,26 @@ fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> O
     })
 }
 
+/// Why the extraction committed less than the whole listing.
+fn extraction_shortfall(manifest: &Manifest) -> String {
+    format!(
+        "the extraction did not read the whole listing, so streams may be missing: {}",
+        manifest.incomplete_reason.as_deref().unwrap_or(&manifest.stop_reason)
+    )
+}
+
 /// What the extraction reported that a reader of the slot's figures should know.
 fn notes(manifest: &Manifest) -> Vec<String> {
     let mut notes = Vec::new();
-    if !manifest.listing_complete {
-        notes.push(format!(
-            "paging stopped before the listing's end ({}): streams may be missing",
-            manifest.stop_reason
-        ));
-    }
     if let Some(failure) = &manifest.reread_failure {
-        notes.push(format!("a re-read of the listing failed: {failure}"));
+        notes.push(format!("a re-read by user id failed: {failure}"));
+    }
+    let not_looked_up = manifest.users_not_looked_up.len() + manifest.games_not_looked_up.len();
+    if not_looked_up > 0 {
+        notes.push(format!(
+            "{not_looked_up} user(s) or game(s) not looked up (asked for again by the next slot): {}",
+            manifest.lookup_failures.join("; ")
+        ));
     }
     if manifest.quarantined > 0 {
         notes.push(format!(

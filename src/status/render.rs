@@ -59,7 +59,7 @@ pub fn summary_line(status: &Status) -> String {
     );
     if early > 0 {
         line.push_str(&format!(
-            "; {early} slot(s) whose paging stopped before the listing's end"
+            "; {early} slot(s) whose extraction did not read the whole listing"
         ));
     }
     if !status.fact_available {

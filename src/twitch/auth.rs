@@ -38,7 +38,13 @@ pub struct TokenSource {
     client_secret: SecretString,
     backoff: Backoff,
     current: Mutex<Option<Token>>,
+    /// When the token in use was last validated with Twitch.
+    validated_at: Mutex<Option<Instant>>,
 }
+
+/// Twitch asks apps to validate tokens "on an hourly basis"
+/// (<https://dev.twitch.tv/docs/authentication/validate-tokens>).
+const VALIDATE_EVERY: Duration = Duration::from_secs(3_600);
 
 impl TokenSource {
     pub fn new(http: reqwest::Client, settings: &TwitchSettings, backoff: Backoff) -> Self {
@@ -51,6 +57,29 @@ impl TokenSource {
             client_secret: settings.client_secret.clone(),
             backoff,
             current: Mutex::new(None),
+            validated_at: Mutex::new(None),
+        }
+    }
+
+    /// Validates the token if it was last validated an hour ago or more; a token
+    /// Twitch no longer accepts is dropped and a new one fetched and validated.
+    pub async fn validate_if_due(&self) -> Result<(), HelixError> {
+        let due = self
+            .validated_at
+            .lock()
+            .await
+            .is_none_or(|at| at.elapsed() >= VALIDATE_EVERY);
+        if !due {
+            return Ok(());
+        }
+        match self.validate().await {
+            Err(HelixError::Credentials { status: 401, .. }) => {
+                if let Some(token) = self.current.lock().await.clone() {
+                    self.invalidate(&token).await;
+                }
+                self.validate().await
+            }
+            other => other,
         }
     }
 
@@ -78,6 +107,7 @@ impl TokenSource {
                 "Helix refused the app token; fetching a new one"
             );
             *current = None;
+            *self.validated_at.lock().await = None;
         }
     }
 
@@ -96,6 +126,7 @@ impl TokenSource {
             })?;
         let status = response.status();
         if status.is_success() {
+            *self.validated_at.lock().await = Some(Instant::now());
             return Ok(());
         }
         let body = super::client::snippet(response).await;

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use tracing::warn;
 
+use super::latency::{Counts, Histogram};
 use super::{Backoff, HelixPage, Pacer, TokenSource};
 use crate::twitch::TwitchSettings;
 
@@ -61,9 +62,13 @@ impl Default for ClientOptions {
     }
 }
 
-/// Counters of one client's requests, for summaries and manifests.
+/// Counters of one client's requests, for summaries and manifests. A client outlives
+/// a run in `serve`: a run takes a [`snapshot`](Self::snapshot) at its start and
+/// reports the difference.
 #[derive(Debug, Default)]
 pub struct RequestStats {
+    /// Requests sent; each costs one point of the bucket ("the default points value
+    /// per request for an endpoint is 1", the API guide).
     pub requests: AtomicU64,
     /// Retries after a transient failure (5xx, timeout, connection, malformed body).
     pub retries: AtomicU64,
@@ -71,6 +76,52 @@ pub struct RequestStats {
     pub rate_limited: AtomicU64,
     /// Requests sent again after Helix refused the token.
     pub token_refreshes: AtomicU64,
+    /// Each request's round trip, from sending it to its body read.
+    pub latency: Histogram,
+}
+
+/// [`RequestStats`] at one moment.
+#[derive(Clone, Debug)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub token_refreshes: u64,
+    pub latency: Counts,
+}
+
+impl RequestStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            token_refreshes: self.token_refreshes.load(Ordering::Relaxed),
+            latency: self.latency.snapshot(),
+        }
+    }
+}
+
+impl StatsSnapshot {
+    /// What happened between `earlier` and this snapshot.
+    pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests - earlier.requests,
+            retries: self.retries - earlier.retries,
+            rate_limited: self.rate_limited - earlier.rate_limited,
+            token_refreshes: self.token_refreshes - earlier.token_refreshes,
+            latency: self.latency.since(&earlier.latency),
+        }
+    }
+}
+
+/// How one request is sent.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestOptions {
+    /// Among requests waiting for the rate limit, higher goes first (see [`Pacer`]).
+    pub priority: u32,
+    /// Transient failures retried before giving up; `None`: the client's backoff.
+    pub max_retries: Option<u32>,
 }
 
 /// A Helix client for one app: every request goes through the same token and pacer.
@@ -111,7 +162,8 @@ impl HelixClient {
             api_base: settings.api_url.as_str().trim_end_matches('/').to_string(),
             client_id: settings.client_id.clone(),
             tokens,
-            pacer: Pacer::default(),
+            // A 429 holds callers no longer than one request would wait for it.
+            pacer: Pacer::with_max_hold(options.rate_limit_patience),
             backoff: options.backoff,
             rate_limit_patience: options.rate_limit_patience,
             stats: RequestStats::default(),
@@ -123,20 +175,45 @@ impl HelixClient {
         &self.stats
     }
 
+    /// The client's retry schedule, for callers that retry a refused request themselves.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// Validates the token with Twitch if the last validation is an hour old: "Your app
+    /// must validate the OAuth token when it starts and on an hourly basis thereafter"
+    /// (<https://dev.twitch.tv/docs/authentication/validate-tokens>). A client kept
+    /// across runs (`serve`) calls this at the start of each.
+    pub async fn validate_if_due(&self) -> Result<(), HelixError> {
+        self.tokens.validate_if_due().await
+    }
+
     /// GETs one Helix page, e.g. `get_page("streams", &[("first", "100")])`.
     ///
     /// Retries (see [`Backoff`]) timeouts, connection errors, 5xx and unreadable bodies;
     /// waits out 429s on the pacer; fetches a new token after a 401 (twice at most).
-    /// Other 4xx answers are configuration errors and fail at once.
+    /// Other 4xx answers fail at once, with Helix's message.
     pub async fn get_page(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<HelixPage, HelixError> {
+        self.get(endpoint, query, RequestOptions::default()).await
+    }
+
+    /// [`get_page`](Self::get_page) with a priority and retry budget of its own.
+    pub async fn get(
+        &self,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        options: RequestOptions,
+    ) -> Result<HelixPage, HelixError> {
         let url = format!("{}/{endpoint}", self.api_base);
+        let max_retries = options.max_retries.unwrap_or(self.backoff.max_retries);
         let mut retries = 0;
         let mut token_refreshes = 0;
         let mut rate_limited_for = Duration::ZERO;
         loop {
             let token = self.tokens.token().await?;
-            let permit = self.pacer.acquire().await;
+            let permit = self.pacer.acquire(options.priority).await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let sent_at = std::time::Instant::now();
             let sent = self
                 .http
                 .get(&url)
@@ -150,13 +227,17 @@ impl HelixClient {
                 Ok(response) => {
                     self.pacer.observe(response.headers());
                     match response.status() {
-                        StatusCode::OK => match response.bytes().await {
-                            Ok(body) => match HelixPage::parse(&body) {
-                                Ok(page) => return Ok(page),
-                                Err(e) => Failure::Transient(format!("malformed JSON body: {e}")),
-                            },
-                            Err(e) => Failure::Transient(describe(&e)),
-                        },
+                        StatusCode::OK => {
+                            let body = response.bytes().await;
+                            self.stats.latency.record(sent_at.elapsed());
+                            match body {
+                                Ok(body) => match HelixPage::parse(&body) {
+                                    Ok(page) => return Ok(page),
+                                    Err(e) => Failure::Transient(format!("malformed JSON body: {e}")),
+                                },
+                                Err(e) => Failure::Transient(describe(&e)),
+                            }
+                        }
                         StatusCode::UNAUTHORIZED => Failure::TokenRefused,
                         StatusCode::TOO_MANY_REQUESTS => Failure::RateLimited(self.pacer.exhaust(response.headers())),
                         status if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT => {
@@ -212,7 +293,7 @@ impl HelixClient {
                     self.tokens.invalidate(&token).await;
                 }
                 Failure::Transient(reason) => {
-                    if retries >= self.backoff.max_retries {
+                    if retries >= max_retries {
                         return Err(HelixError::GaveUp {
                             endpoint: url,
                             attempts: retries + 1,

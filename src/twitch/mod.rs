@@ -5,11 +5,13 @@ pub use settings::{TwitchArgs, TwitchSettings};
 
 mod auth;
 mod client;
+mod latency;
 mod pacing;
 mod types;
 
 pub use auth::TokenSource;
-pub use client::{ClientOptions, HelixClient, HelixError, RequestStats};
+pub use client::{ClientOptions, HelixClient, HelixError, RequestOptions, RequestStats, StatsSnapshot};
+pub use latency::Counts as LatencyCounts;
 pub use pacing::Pacer;
 // The backoff policy is shared with other HTTP clients (Snowpipe).
 pub use crate::retry::Backoff;

@@ -87,6 +87,12 @@ pub struct StreamKey<'a> {
     #[serde(borrow)]
     pub game_id: Cow<'a, str>,
     pub viewer_count: u64,
+    /// The broadcast language: what the listing is partitioned by.
+    #[serde(borrow)]
+    pub language: Cow<'a, str>,
+    /// RFC 3339 UTC: tells a stream that started during a run from one a run missed.
+    #[serde(borrow)]
+    pub started_at: Cow<'a, str>,
 }
 
 /// The id of a user or game object.

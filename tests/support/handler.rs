@@ -38,7 +38,6 @@ pub fn serve_settings(
             max_streams: None,
             deadline: Duration::from_secs(60),
             lookup_max_age: chrono::Duration::hours(24),
-            passes: 2,
         },
         warehouse,
         project: twitch_pipeline::transform::ProjectSettings {
