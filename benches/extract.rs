@@ -125,11 +125,21 @@ fn calls(n: u64) -> u64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `-- --azure`: only section 1.
+    let azure_only = std::env::args().any(|a| a == "--azure");
     let streams: usize = std::env::var("BENCH_STREAMS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
 
+    if azure_only {
+        in_process(
+            streams,
+            Some(twitch_pipeline::simulator::Latency::AZURE_TO_HELIX),
+            "Helix from Azure (250 ms ± 40%, moving)",
+        );
+        return;
+    }
     // Lifted first: the extractor is the only child waited for while RSS is read (a
     // child forked later would count this process's simulator of sections 1 and 2).
     let sim = simulator(streams, 0);
@@ -261,10 +271,19 @@ fn in_process(streams: usize, latency: Option<twitch_pipeline::simulator::Latenc
                 manifest.latency_ms_p95,
             );
             println!(
-                "{label}, {temperature} slot: coverage {coverage:.4} of {} streams live throughout (goal >= 0.995); complete: {}",
+                "{label}, {temperature} slot: coverage {coverage:.4} of {} streams live throughout (goal >= 0.995); complete: {}; {} retries",
                 truth.live_throughout.len(),
-                manifest.listing_complete
+                manifest.listing_complete,
+                manifest.retries
             );
+            if std::env::var_os("BENCH_VERBOSE").is_some() {
+                for p in &manifest.partitions {
+                    println!(
+                        "    {}: {} pages in {} segment(s), {} streams, {:.1} s, {}",
+                        p.partition, p.pages, p.segments, p.streams, p.seconds, p.end
+                    );
+                }
+            }
         }
     });
 }

@@ -61,10 +61,11 @@ async fn a_clean_run_lands_exactly_the_live_set() {
     assert_eq!(
         manifest.requests,
         manifest.pages
+            + 1
             + 25
             + manifest.file(Entity::Games).unwrap().rows.div_ceil(100)
             + manifest.games_missing.div_ceil(100),
-        "every request counted: pages, 25 calls for 2,500 users, the game calls"
+        "every request counted: pages, the probe of the top, 25 calls for 2,500 users, the game calls"
     );
     assert!(manifest.latency_ms_p95 >= manifest.latency_ms_p50);
 }
@@ -433,4 +434,59 @@ async fn the_simulator_refuses_what_get_streams_refuses() {
         })
         .collect();
     assert_eq!(languages, ["en".to_string(), "de".to_string()].into());
+}
+
+#[tokio::test]
+async fn a_language_no_partition_holds_is_found_on_the_probe_page_and_read_from_the_next_slot() {
+    let sim = spawn_sim(world(3_000, &[Fault::UnlistedLanguage])).await;
+    let (_dir, lake) = temp_lake();
+    let client = connect(&sim).await;
+    let manifests = extract_slots(&sim, &client, &lake, 0..2).await;
+    assert_eq!(manifests[0].languages_outside_partitions, ["tlh"]);
+    assert!(!manifests[0].listing_complete);
+    assert!(manifests[0].incomplete_reason.as_deref().unwrap().contains("(tlh)"));
+    // The stream is on the probe page: it landed all the same.
+    let live = sim.simulator.live_stream_ids(slot());
+    assert_eq!(ids(&records(&lake, &manifests[0], Entity::Streams).await), live);
+    // The next slot's partitions hold `tlh`.
+    assert!(manifests[1].listing_complete, "{:?}", manifests[1].incomplete_reason);
+    assert!(manifests[1].languages_outside_partitions.is_empty());
+}
+
+#[tokio::test]
+async fn segments_stop_where_the_listing_loops_back_to_its_top() {
+    for fault in [Fault::WrapAround, Fault::LoopingCursor] {
+        let sim = spawn_sim(world(30_000, &[fault])).await;
+        let (_dir, lake) = temp_lake();
+        let client = connect(&sim).await;
+        let manifests = extract_slots(&sim, &client, &lake, 0..3).await;
+        for (n, manifest) in manifests.iter().enumerate().skip(1) {
+            let en = english(manifest);
+            assert!(en.segments >= 2 && en.complete, "{fault:?}: {en:?}");
+            // The last segment does not read the listing again from its top.
+            assert!(
+                en.pages <= english(&manifests[0]).pages + 3 * u64::from(en.segments),
+                "{fault:?}: {en:?}"
+            );
+            let live = sim.simulator.live_stream_ids(slot().offset(n as i64));
+            assert_eq!(ids(&records(&lake, manifest, Entity::Streams).await), live, "{fault:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_first_slot_whose_partitions_are_only_guessed_is_not_doubted() {
+    // The first slot sizes partitions by Twitch's usual shares (Spanish ~7,000 of
+    // 100,000). A world of 30 streams has no Spanish at all: a guess is no count, and
+    // an empty partition that was only guessed is simply empty.
+    let sim = spawn_sim(world(30, &[])).await;
+    let (_dir, lake) = temp_lake();
+    let manifest = manifest_of(
+        extract(connect(&sim).await, &lake, slot(), &ExtractOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert!(manifest.listing_complete, "{:?}", manifest.incomplete_reason);
+    let live = sim.simulator.live_stream_ids(slot());
+    assert_eq!(ids(&records(&lake, &manifest, Entity::Streams).await), live);
 }

@@ -159,7 +159,7 @@ impl ChainReport {
         segments.sort_by_key(|s| s.segment);
         // The end to tell: the first that is not the listing's, else the one segment
         // that read to the listing's end (the others met the one below, or were gone).
-        let handed_on = |end: &End| matches!(end, End::Listing(MET | GONE));
+        let handed_on = |end: &End| matches!(end, End::Listing(MET | GONE | PAST_THE_END));
         let end = segments
             .iter()
             .find(|s| !s.end.complete())
@@ -216,12 +216,13 @@ pub struct Segments {
     states: Vec<std::sync::Mutex<SegmentState>>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 enum SegmentState {
     /// Its first page has not come yet.
     Waiting,
-    /// The streams of its first page: where it began.
-    Began(std::sync::Arc<FxHashSet<Box<str>>>),
+    /// The viewers of its first stream (where it began), and every stream it has read
+    /// since: the part of the listing it has covered, as the streams now stand.
+    Began { top: u64, read: FxHashSet<Box<str>> },
     /// Its cursor was refused, or led past the end: the segment above reads on.
     Gone,
 }
@@ -243,22 +244,71 @@ impl Segments {
         *self.states[index].lock().expect("segment lock") = state;
     }
 
-    /// Whether a page of segment `index` holding `page` has reached where the nearest
-    /// segment below that is still there began: at least half of the page (or of that
-    /// first page, if it was short) are streams it read first.
+    /// Records where segment `index` began: its first page. A first page of fewer than
+    /// [`MIN_FIRST_PAGE`] streams is the listing's very end, too little to recognise:
+    /// the segment is gone as a mark, and the one above reads on through it.
+    fn began(&self, index: usize, first: &[Seen]) {
+        let state = match first {
+            [top, ..] if first.len() >= MIN_FIRST_PAGE => SegmentState::Began {
+                top: top.viewers,
+                read: first.iter().map(|s| s.id.clone()).collect(),
+            },
+            _ => SegmentState::Gone,
+        };
+        self.set(index, state);
+    }
+
+    fn gone_if_waiting(&self, index: usize) {
+        let mut state = self.states[index].lock().expect("segment lock");
+        if matches!(*state, SegmentState::Waiting) {
+            *state = SegmentState::Gone;
+        }
+    }
+
+    /// Adds a page segment `index` read to what it covers.
+    fn read(&self, index: usize, page: &[Seen]) {
+        if let SegmentState::Began { read, .. } = &mut *self.states[index].lock().expect("segment lock") {
+            read.extend(page.iter().map(|s| s.id.clone()));
+        }
+    }
+
+    /// Whether a page of segment `index` holding `page` has reached the part the
+    /// nearest segment below (that is still there) has read: the page ends at or below
+    /// the viewers that one began at, and at least half of its streams are ones it
+    /// read. Counting all it read, not only its first page, keeps the meeting found
+    /// when counts have moved since: streams drift, but the part stays covered.
     fn met(&self, index: usize, page: &[Seen]) -> bool {
+        let Some(last) = page.last() else {
+            return false;
+        };
         for state in &self.states[index + 1..] {
             match &*state.lock().expect("segment lock") {
                 SegmentState::Gone => continue,
                 SegmentState::Waiting => return false,
-                SegmentState::Began(first) => {
-                    let shared = page.iter().filter(|s| first.contains(&s.id)).count();
-                    let needed = page.len().min(first.len()).div_ceil(2).max(1);
-                    return shared >= needed;
+                SegmentState::Began { top, read } => {
+                    let shared = page.iter().filter(|s| read.contains(&s.id)).count();
+                    return last.viewers <= *top && shared >= page.len().div_ceil(2);
                 }
             }
         }
         false
+    }
+}
+
+/// A segment's first page must hold this many streams to be a mark another can meet.
+const MIN_FIRST_PAGE: usize = 10;
+
+/// How a segment ends where it began past the listing's end.
+const PAST_THE_END: &str = "it began past the listing's end, so the segment above read on";
+
+/// Whether a page jumps up from where the chain was: its first stream has clearly more
+/// viewers than the last one read ("if you jump from results with 1 or 0 viewers, to a
+/// page of streams with hundreds or thousands, you're back at page 1", the forum
+/// answer quoted in the simulator's faults).
+fn jumped_up(last_viewers: Option<u64>, page: &[Seen]) -> bool {
+    match (last_viewers, page.first()) {
+        (Some(last), Some(first)) => first.viewers > last.saturating_mul(2) + 10,
+        _ => false,
     }
 }
 
@@ -302,6 +352,9 @@ impl Chain<'_> {
             seconds: 0.0,
         };
         report.end = self.page_through(&mut report).await?;
+        // A segment that ended before its first page is no mark: the one above reads
+        // on to the next.
+        self.segments.gone_if_waiting(self.segment);
         report.seconds = started.elapsed().as_secs_f64();
         match &report.end {
             End::Listing(_) | End::MaxStreams => {
@@ -329,6 +382,9 @@ impl Chain<'_> {
         // the cursor that led to an empty page (when the page before is asked again).
         let (mut rewound, mut rewinds, mut led_nowhere) = (false, 0u32, None::<String>);
         let mut fresh_cursor_tried = false;
+        // Whether the cursor asked for has the shape that leads nowhere (followed only
+        // when asking again kept handing it out), and empty first pages so far.
+        let (mut following_dead, mut empty_tops) = (false, 0u32);
         loop {
             let page = tokio::select! {
                 page = self.fetch(cursor.as_deref(), report.pages) => page,
@@ -357,6 +413,7 @@ impl Chain<'_> {
                         warn!(partition = %self.partition.name(), %error, "Helix keeps refusing a cursor; starting the partition over");
                         (cursor, before, fresh_cursor_tried) = (self.start.clone(), None, false);
                         (seen, cursors, read, last_viewers) = Default::default();
+                        report.cursors.truncate(usize::from(self.start.is_some()));
                         continue;
                     }
                     return Ok(End::Failed(format!(
@@ -368,11 +425,32 @@ impl Chain<'_> {
             };
             report.pages += 1;
             if page.data.is_empty() && !began {
-                // Nothing below its start: the segment above reads to the end.
-                self.segments.set(self.segment, SegmentState::Gone);
+                if self.start.is_some() {
+                    // Nothing below its start: the segment above reads to the end.
+                    self.segments.set(self.segment, SegmentState::Gone);
+                    report.cursors.clear();
+                    return Ok(End::Listing(PAST_THE_END));
+                }
+                // The top of a partition that held streams the slot before: ask again,
+                // then say so.
+                if self.partition.counted_streams() >= PAGE_SIZE {
+                    if empty_tops == 0 {
+                        empty_tops += 1;
+                        continue;
+                    }
+                    return Ok(End::Failed(format!(
+                        "its first page was empty twice, where the slot before had {} streams",
+                        self.partition.expected_streams
+                    )));
+                }
                 return Ok(End::Listing("empty page"));
             }
             if page.data.is_empty() {
+                if following_dead {
+                    return Ok(End::Failed(
+                        "Helix kept handing out a cursor that leads to an empty page (twitchdev/issues#199)".into(),
+                    ));
+                }
                 // An empty page ends the listing, or stands in its middle: a cursor
                 // whose next part is empty always leads to one (twitchdev/issues#199,
                 // #543). Where that is possible (above the tail, or after a cursor of a
@@ -391,28 +469,41 @@ impl Chain<'_> {
             let source = if rewound { Source::Again } else { Source::Listing };
             let landing = self.collector.land(&page, source).await?;
             report.landed += landing.landed;
-            if let Some(stream) = landing.streams.iter().find(|s| !self.partition.holds(&s.language)) {
+            // A stream of another language now and then is a streamer who just changed
+            // it; a page mostly of others is a filter Helix ignored.
+            let foreign: Vec<&Seen> = landing
+                .streams
+                .iter()
+                .filter(|s| !self.partition.holds(&s.language))
+                .collect();
+            if foreign.len() * 2 > landing.streams.len() {
                 return Err(ChainError::FilterIgnored {
                     partition: self.partition.name(),
-                    language: stream.language.to_string(),
+                    language: foreign[0].language.to_string(),
                 });
             }
             if landing.full {
                 return Ok(End::MaxStreams);
             }
-            if !began {
+            if began {
+                self.segments.read(self.segment, &landing.streams);
+            } else {
                 began = true;
-                let first = landing.streams.iter().map(|s| s.id.clone()).collect();
-                self.segments
-                    .set(self.segment, SegmentState::Began(std::sync::Arc::new(first)));
-            } else if self.segments.met(self.segment, &landing.streams) {
+                self.segments.began(self.segment, &landing.streams);
+            }
+            if self.segments.met(self.segment, &landing.streams) {
                 return Ok(End::Listing(MET));
             }
             let new_to_chain = landing.streams.iter().filter(|s| seen.insert(s.id.clone())).count() as u64;
             let was_rewound = std::mem::take(&mut rewound);
-            if !landing.streams.is_empty() && new_to_chain == 0 && !was_rewound {
-                // The listing started over (twitchdev/issues#93): its end was the page before.
-                return Ok(if previous_full && above_tail(last_viewers) && read >= PAGE_SIZE {
+            // The listing started over (twitchdev/issues#93): a page of this chain's own
+            // streams, or (for a segment, whose top others read) a jump up to streams
+            // the run has landed already.
+            let wrapped = landing.landed == 0 && jumped_up(last_viewers, &landing.streams);
+            if !was_rewound && ((!landing.streams.is_empty() && new_to_chain == 0) || wrapped) {
+                // Its cursor leads back to the top: no place for a segment to start.
+                report.cursors.pop();
+                return Ok(if previous_full && above_tail(last_viewers) && self.big(read) {
                     End::Cut {
                         viewers: last_viewers.unwrap_or(0),
                     }
@@ -451,7 +542,7 @@ impl Chain<'_> {
                 }
                 // A page asked again hands out its cursor again: no loop.
                 Some(next) if !cursors.insert(next.to_string()) && !was_rewound => {
-                    return Ok(if previous_full && above_tail(last_viewers) && read >= PAGE_SIZE {
+                    return Ok(if previous_full && above_tail(last_viewers) && self.big(read) {
                         End::Cut {
                             viewers: last_viewers.unwrap_or(0),
                         }
@@ -461,6 +552,7 @@ impl Chain<'_> {
                 }
                 Some(next) => {
                     led_nowhere = None;
+                    following_dead = leads_nowhere(next);
                     report.cursors.push(next.to_string());
                     before = Some(cursor.replace(next.to_string()));
                 }
@@ -468,12 +560,17 @@ impl Chain<'_> {
         }
     }
 
+    /// Whether this partition is one every language that big has a tail for: a hundred
+    /// streams or more read, or counted at the slot before.
+    fn big(&self, read: u64) -> bool {
+        read >= PAGE_SIZE || self.partition.counted_streams() >= PAGE_SIZE
+    }
+
     /// The listing's end here, after asking again where it was doubtful: believed in
-    /// the tail, and for a partition of under a page above it (a few streams of a rare
-    /// language may all have viewers); a cut for one of a page or more that ends above
-    /// the tail (every language with a hundred streams has one).
+    /// the tail, and for a small partition above it (a few streams of a rare language
+    /// may all have viewers); a cut for a big one that ends above the tail.
     fn end_here(&self, last_viewers: Option<u64>, read: u64, how: &'static str) -> End {
-        if above_tail(last_viewers) && read >= PAGE_SIZE {
+        if above_tail(last_viewers) && self.big(read) {
             End::Cut {
                 viewers: last_viewers.unwrap_or(0),
             }
@@ -547,5 +644,51 @@ mod tests {
         for opaque in ["IA", "", "not base64!", "e30="] {
             assert!(!leads_nowhere(opaque) && !keyset_cursor(opaque), "{opaque}");
         }
+    }
+
+    fn seen(ids: std::ops::Range<u32>, viewers: u64) -> Vec<Seen> {
+        ids.map(|i| Seen {
+            id: i.to_string().into(),
+            viewers,
+            language: "en".into(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_segment_meets_the_one_below_only_where_that_one_began() {
+        let segments = Segments::new(3);
+        // Segment 1 has not read its first page: nothing to meet yet.
+        assert!(!segments.met(0, &seen(0..100, 3)));
+        segments.began(1, &seen(1_000..1_100, 5));
+        // Streams it read that rose above it are not the meeting...
+        let mut risen = seen(0..90, 9);
+        risen.extend(seen(1_000..1_010, 9));
+        assert!(!segments.met(0, &risen));
+        // ...nor is a page still above the viewers it began at, however many it shares.
+        assert!(!segments.met(0, &seen(1_000..1_100, 6)));
+        // Half a page of them, at or below its top: met.
+        let mut meeting = seen(0..50, 5);
+        meeting.extend(seen(1_000..1_050, 5));
+        assert!(segments.met(0, &meeting));
+        // So is half a page of what it read after its first page: the meeting holds
+        // when the first page's streams have moved on.
+        segments.read(1, &seen(1_100..1_200, 4));
+        let mut later = seen(0..40, 4);
+        later.extend(seen(1_100..1_160, 4));
+        assert!(segments.met(0, &later));
+        // A first page of a few streams is the listing's very end: too little to
+        // recognise, so the segment above reads on to the next mark (none: the end).
+        segments.began(2, &seen(2_000..2_003, 0));
+        assert!(!segments.met(1, &seen(2_000..2_003, 0)));
+        segments.set(1, SegmentState::Gone);
+        assert!(!segments.met(0, &meeting), "a gone segment is passed over");
+    }
+
+    #[test]
+    fn a_jump_up_to_many_more_viewers_is_the_listing_starting_over() {
+        assert!(jumped_up(Some(1), &seen(0..1, 5_000)));
+        assert!(!jumped_up(Some(40), &seen(0..1, 45)), "overlap and drift are no jump");
+        assert!(!jumped_up(None, &seen(0..1, 5_000)));
     }
 }

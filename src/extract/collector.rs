@@ -19,7 +19,8 @@ use crate::twitch::{HelixPage, StreamKey};
 pub enum Source {
     /// A chain over the listing.
     Listing,
-    /// A page a chain asked for again, to check an end: its repeats are expected.
+    /// A page asked for again (to check an end), or the probe of the whole listing's
+    /// top: its repeats are expected, not counted as Helix's duplicates.
     Again,
     /// A look-up of last slot's streams by user id, after their partition was read.
     Reread,
@@ -155,6 +156,16 @@ impl Collector {
     /// Lands the page's usable streams not landed yet, queues the look-ups they need,
     /// and keeps its unusable records in the quarantine. Fails at the first failed write.
     pub async fn land(&self, page: &HelixPage, source: Source) -> Result<Landing, LakeError> {
+        self.land_where(page, source, &|_| true).await
+    }
+
+    /// [`land`](Self::land), but only the streams whose language `keep` takes.
+    pub async fn land_where(
+        &self,
+        page: &HelixPage,
+        source: Source,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Landing, LakeError> {
         let extracted_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let stamp = Stamp::new(&self.snapshot_at, &extracted_at);
         let mut landing = Landing::default();
@@ -167,7 +178,9 @@ impl Collector {
             let landed = &mut *landed;
             for (index, raw) in page.data.iter().enumerate() {
                 let (key, line) = match usable_item::<StreamKey>(page, index, &stamp, "stream") {
+                    Ok((key, _)) if !keep(&key.language) => continue,
                     Ok(usable) => usable,
+                    Err(_) if !keep("") && source == Source::Again => continue,
                     Err(reason) => {
                         if landed.unusable.insert(rustc_hash::FxBuildHasher.hash_one(raw.get())) {
                             unusable.push((index, reason));

@@ -49,7 +49,7 @@ use crate::lake::{
     BackgroundWriter, Entity, EntityFile, Lake, LakeError, ListingMemory, LookupState, Manifest, PartitionRead, RunTag,
     Slot,
 };
-use crate::twitch::{HelixClient, HelixError};
+use crate::twitch::{HelixClient, HelixError, RequestOptions};
 use chain::{Chain, ChainError, ChainReport, Segments};
 use collector::{Collector, Lookups};
 use lookups::{Lookup, LookupTarget};
@@ -81,6 +81,9 @@ impl Default for ExtractOptions {
         }
     }
 }
+
+/// The longest deadline taken (a day): past it the clock's arithmetic could overflow.
+const MAX_DEADLINE: Duration = Duration::from_secs(86_400);
 
 /// Share of the deadline after which the chains stop.
 const LISTING_SHARE: f64 = 0.8;
@@ -145,24 +148,34 @@ pub async fn extract_slot(
         info!("slot already extracted; nothing to do");
         return Ok(ExtractOutcome::AlreadyExtracted(slot));
     }
-    client
-        .validate_if_due()
-        .await
-        .map_err(|source| ExtractError::Helix { slot, source })?;
-    let run = extract_uncommitted(client, lake, slot, options);
-    match tokio::time::timeout(options.deadline, run).await {
-        Ok(Ok(manifest)) => Ok(ExtractOutcome::Extracted(Box::new(manifest))),
-        Ok(Err(RunError::Helix(source))) => Err(ExtractError::Helix { slot, source }),
-        Ok(Err(RunError::NothingRead(reason))) => Err(ExtractError::NothingRead { slot, reason }),
-        Ok(Err(RunError::Lake(LakeError::AlreadyCommitted(_)))) => {
+    // The deadline bounds the work; the commit and the caches' saves come after it, so
+    // a slot committed is never reported as failed, and a commit is never cut halfway.
+    let work = async {
+        client.validate_if_due().await.map_err(RunError::Helix)?;
+        gather(client, lake, slot, options).await
+    };
+    let gathered = match tokio::time::timeout(options.deadline.min(MAX_DEADLINE), work).await {
+        Ok(gathered) => gathered,
+        Err(_) => {
+            return Err(ExtractError::Deadline {
+                slot,
+                seconds: options.deadline.as_secs(),
+            });
+        }
+    };
+    let published = match gathered {
+        Ok(gathered) => publish(lake, gathered, options).await,
+        Err(error) => Err(error),
+    };
+    match published {
+        Ok(manifest) => Ok(ExtractOutcome::Extracted(Box::new(manifest))),
+        Err(RunError::Helix(source)) => Err(ExtractError::Helix { slot, source }),
+        Err(RunError::NothingRead(reason)) => Err(ExtractError::NothingRead { slot, reason }),
+        Err(RunError::Lake(LakeError::AlreadyCommitted(_))) => {
             info!("another run committed the slot first; nothing to do");
             Ok(ExtractOutcome::AlreadyExtracted(slot))
         }
-        Ok(Err(RunError::Lake(source))) => Err(ExtractError::Lake { slot, source }),
-        Err(_) => Err(ExtractError::Deadline {
-            slot,
-            seconds: options.deadline.as_secs(),
-        }),
+        Err(RunError::Lake(source)) => Err(ExtractError::Lake { slot, source }),
     }
 }
 
@@ -173,6 +186,8 @@ struct ListingRead {
     rereads: Vec<Reread>,
     /// Helix ignored the language filter and the listing was read whole instead.
     filter_ignored: Option<String>,
+    /// Languages of the probe page that no partition holds.
+    outside: Vec<String>,
 }
 
 /// The previous slot's memory, if it is recent enough to re-read by (within half an
@@ -182,17 +197,26 @@ fn recent(memory: Option<&ListingMemory>, slot: Slot) -> Option<&ListingMemory> 
     memory.filter(|m| m.slot.is_some_and(|s| s < slot && s >= slot.offset(-2)))
 }
 
-async fn extract_uncommitted(
+/// What a run gathered, ready to commit: the manifest, and the caches to save after.
+struct Gathered {
+    manifest: Manifest,
+    state: LookupState,
+    memory: Option<ListingMemory>,
+}
+
+/// Reads the slot into its files and builds its manifest; commits nothing.
+async fn gather(
     client: Arc<HelixClient>,
     lake: &Lake,
     slot: Slot,
     options: &ExtractOptions,
-) -> Result<Manifest, RunError> {
+) -> Result<Gathered, RunError> {
     let started_at = Utc::now();
     let clock = Instant::now();
     let before = client.stats().snapshot();
-    let listing_until = clock + options.deadline.mul_f64(LISTING_SHARE);
-    let lookups_until = clock + options.deadline.mul_f64(LOOKUP_SHARE);
+    let deadline = options.deadline.min(MAX_DEADLINE);
+    let listing_until = clock + deadline.mul_f64(LISTING_SHARE);
+    let lookups_until = clock + deadline.mul_f64(LOOKUP_SHARE);
     // This run's files carry its tag: another run of the slot never touches them.
     let run = RunTag::new();
     let mut state = LookupState::load(lake).await?;
@@ -266,13 +290,19 @@ async fn extract_uncommitted(
     }
 
     let stats = client.stats().snapshot().since(&before);
-    let complete = options.max_streams.is_none() && listing.chains.iter().all(|c| c.end.complete());
-    let incomplete: Vec<String> = listing
+    let mut incomplete: Vec<String> = listing
         .chains
         .iter()
         .filter(|c| !c.end.complete())
         .map(|c| format!("{}: {}", c.partition.name(), c.end.describe(c.pages)))
         .collect();
+    if !listing.outside.is_empty() {
+        incomplete.push(format!(
+            "streams in language(s) no partition held ({}): those below the top page may be missing; the next slot reads them",
+            listing.outside.join(", ")
+        ));
+    }
+    let complete = options.max_streams.is_none() && incomplete.is_empty();
     let reread_failures: Vec<String> = listing.rereads.iter().flat_map(|r| r.failures.clone()).collect();
     let manifest = Manifest {
         slot,
@@ -322,6 +352,7 @@ async fn extract_uncommitted(
             })
             .collect(),
         filter_ignored: listing.filter_ignored.clone(),
+        languages_outside_partitions: listing.outside.clone(),
         passes: 1,
         found_by_rereads: tally.found_by_rereads,
         started_during_run: tally.started_during_run,
@@ -349,6 +380,39 @@ async fn extract_uncommitted(
         seconds_total: clock.elapsed().as_secs_f64(),
         extractor_version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    // Recorded now, saved only after the commit: a run that dies before it never marks
+    // ids it did not publish.
+    let now = slot.time();
+    state.record(Entity::Users, users.requested.iter().map(|id| &**id), now);
+    state.record(Entity::Games, games.requested.iter().map(|id| &**id), now);
+    state.retry_later(Entity::Users, users.not_looked_up.iter().map(|id| &**id));
+    state.retry_later(Entity::Games, games.not_looked_up.iter().map(|id| &**id));
+    let memory = options.max_streams.is_none().then(|| ListingMemory {
+        slot: Some(slot),
+        languages: collected.users_by_language,
+        cursors: listing
+            .chains
+            .iter()
+            .filter(|c| c.end.complete() && listing.filter_ignored.is_none())
+            .map(|c| (c.partition.name(), c.segment_starts()))
+            .filter(|(_, starts)| !starts.is_empty())
+            .collect(),
+    });
+    Ok(Gathered {
+        manifest,
+        state,
+        memory,
+    })
+}
+
+/// Commits the slot, then saves the caches (a cache that cannot be saved costs the
+/// next slot some look-ups or its re-reads, not this slot: it is logged).
+async fn publish(lake: &Lake, gathered: Gathered, options: &ExtractOptions) -> Result<Manifest, RunError> {
+    let Gathered {
+        manifest,
+        mut state,
+        memory,
+    } = gathered;
     if let Err(error) = lake.commit(&manifest).await {
         if matches!(error, LakeError::AlreadyCommitted(_)) {
             // Another run committed first: its manifest lists its own files, and this
@@ -363,14 +427,15 @@ async fn extract_uncommitted(
         }
         return Err(error.into());
     }
-    if complete {
+    let rows = |entity| manifest.file(entity).map_or(0, |f| f.rows);
+    if manifest.listing_complete {
         info!(
-            streams = collected.streams.rows,
-            users = users.file.rows,
-            games = games.file.rows,
+            streams = rows(Entity::Streams),
+            users = rows(Entity::Users),
+            games = rows(Entity::Games),
             pages = manifest.pages,
             partitions = manifest.partitions.len(),
-            found_by_rereads = tally.found_by_rereads,
+            found_by_rereads = manifest.found_by_rereads,
             duplicates = manifest.duplicates_dropped,
             quarantined = manifest.quarantined,
             requests = manifest.requests,
@@ -378,34 +443,19 @@ async fn extract_uncommitted(
         );
     } else {
         warn!(
-            streams = collected.streams.rows,
+            streams = rows(Entity::Streams),
             pages = manifest.pages,
             reason = manifest.incomplete_reason.as_deref().unwrap_or(""),
             "slot committed without reading the whole listing"
         );
     }
-
-    // After the commit: a run that dies before it never marks ids it did not publish.
-    let now = slot.time();
-    state.record(Entity::Users, users.requested.iter().map(|id| &**id), now);
-    state.record(Entity::Games, games.requested.iter().map(|id| &**id), now);
-    state.retry_later(Entity::Users, users.not_looked_up.iter().map(|id| &**id));
-    state.retry_later(Entity::Games, games.not_looked_up.iter().map(|id| &**id));
-    state.save(lake, now, options.lookup_max_age).await?;
-    if options.max_streams.is_none() {
-        ListingMemory {
-            slot: Some(slot),
-            languages: collected.users_by_language,
-            cursors: listing
-                .chains
-                .iter()
-                .filter(|c| c.end.complete() && listing.filter_ignored.is_none())
-                .map(|c| (c.partition.name(), c.segment_starts()))
-                .filter(|(_, starts)| !starts.is_empty())
-                .collect(),
-        }
-        .save(lake)
-        .await?;
+    if let Err(error) = state.save(lake, manifest.slot.time(), options.lookup_max_age).await {
+        warn!(%error, "the look-up state could not be saved; the next slot fetches its users and games again");
+    }
+    if let Some(memory) = memory
+        && let Err(error) = memory.save(lake).await
+    {
+        warn!(%error, "the listing memory could not be saved; the next slot runs without re-reads or segments");
     }
     Ok(manifest)
 }
@@ -415,6 +465,8 @@ async fn extract_uncommitted(
 enum Done {
     Chain(usize, ChainReport),
     Reread(Reread),
+    /// The languages of the probe page that no partition holds.
+    Probe(Vec<String>),
 }
 
 type Work<'a> = Pin<Box<dyn Future<Output = Result<Done, ChainError>> + Send + 'a>>;
@@ -430,6 +482,7 @@ async fn read_listing(
     previous: Option<&ListingMemory>,
     (listing_until, lookups_until): (Instant, Instant),
 ) -> Result<ListingRead, ChainError> {
+    let plan = partitions.clone();
     let mut work: FuturesUnordered<Work<'_>> = FuturesUnordered::new();
     // Per partition: its segments' shared state, and the reports in so far.
     let mut segments: Vec<(Arc<Segments>, Vec<ChainReport>)> = Vec::new();
@@ -456,9 +509,45 @@ async fn read_listing(
         }
         segments.push((shared, Vec::new()));
     }
+    // One page of the whole listing: its top streams, and a check that every language
+    // among them has a partition. One that has none (a value Twitch added) lands here,
+    // is named in the manifest, and gets a partition from the next slot on.
+    if !plan.iter().all(|p| p.languages.is_empty()) {
+        let plan = &plan;
+        work.push(Box::pin(async move {
+            let probe = tokio::time::timeout_at(
+                listing_until,
+                client.get("streams", &[("first", "100")], RequestOptions::default()),
+            );
+            let Ok(Ok(page)) = probe.await else {
+                // Only a check: the partitions read the listing anyway.
+                return Ok(Done::Probe(Vec::new()));
+            };
+            let mut outside: Vec<String> = page
+                .data
+                .iter()
+                .filter_map(|raw| serde_json::from_str::<crate::twitch::StreamKey>(raw.get()).ok())
+                .map(|stream| stream.language.to_ascii_lowercase())
+                .filter(|language| !plan.iter().any(|p| p.holds(language)))
+                .collect();
+            outside.sort();
+            outside.dedup();
+            // Only the streams no partition reads land from here.
+            let keep = |language: &str| outside.iter().any(|o| o.eq_ignore_ascii_case(language));
+            collector.land_where(&page, collector::Source::Listing, &keep).await?;
+            Ok(Done::Probe(outside))
+        }));
+    }
     let mut read = ListingRead::default();
     while let Some(done) = work.next().await {
         let report = match done? {
+            Done::Probe(outside) => {
+                if !outside.is_empty() {
+                    warn!(languages = ?outside, "streams in languages no partition holds: they get partitions from the next slot on");
+                }
+                read.outside = outside;
+                continue;
+            }
             Done::Chain(number, report) => {
                 let (shared, reports) = &mut segments[number];
                 reports.push(report);

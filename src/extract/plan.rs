@@ -73,6 +73,9 @@ pub struct Partition {
     pub languages: Vec<String>,
     /// Streams expected, from the previous slot (or the cold-start shares).
     pub expected_streams: u64,
+    /// Whether `expected_streams` was counted at a previous slot, not guessed: only a
+    /// count makes an empty or short partition suspect.
+    pub counted: bool,
 }
 
 impl Partition {
@@ -95,7 +98,13 @@ impl Partition {
         Partition {
             languages: Vec::new(),
             expected_streams: 0,
+            counted: false,
         }
+    }
+
+    /// Streams counted at the previous slot: 0 when they were only guessed.
+    pub fn counted_streams(&self) -> u64 {
+        if self.counted { self.expected_streams } else { 0 }
     }
 
     /// Whether a stream's `language` is this partition's (Helix has answered in
@@ -145,16 +154,19 @@ pub fn plan(counts: Option<&BTreeMap<String, u64>>) -> Vec<Partition> {
     // Biggest first; then alphabetical, so the plan is the same for the same counts.
     languages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
+    let counted = counts.is_some();
     let mut partitions: Vec<Partition> = Vec::new();
     let mut shared = Partition {
         languages: Vec::new(),
         expected_streams: 0,
+        counted,
     };
     for (language, streams) in languages {
         if streams >= SHARED_PAGES * PAGE_SIZE {
             partitions.push(Partition {
                 languages: vec![language],
                 expected_streams: streams,
+                counted,
             });
             continue;
         }
@@ -166,6 +178,7 @@ pub fn plan(counts: Option<&BTreeMap<String, u64>>) -> Vec<Partition> {
                 Partition {
                     languages: Vec::new(),
                     expected_streams: 0,
+                    counted,
                 },
             ));
         }

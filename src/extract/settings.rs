@@ -68,11 +68,12 @@ impl ExtractArgs {
                 .map(Some),
             None => Some(None),
         };
-        let deadline = problems.parse(
-            &self.deadline_secs,
-            "EXTRACT_DEADLINE_SECS (--deadline-secs)",
-            positive_integer,
-        );
+        let deadline = problems.parse(&self.deadline_secs, "EXTRACT_DEADLINE_SECS (--deadline-secs)", |text| {
+            positive_integer(text)
+                .ok()
+                .filter(|n| *n <= 86_400)
+                .ok_or_else(|| format!("`{text}` is not a number of seconds from 1 to 86400 (a day)"))
+        });
         let max_age = problems.parse(
             &self.lookup_max_age_hours,
             "EXTRACT_LOOKUP_MAX_AGE_HOURS (--lookup-max-age-hours)",

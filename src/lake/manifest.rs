@@ -70,6 +70,11 @@ pub struct Manifest {
     /// Set when Helix ignored the language filter and the listing was read whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_ignored: Option<String>,
+    /// Languages seen on the probe page (the top of the whole listing) that no
+    /// partition held: streams in them below the top may be missing; the next slot
+    /// gives them partitions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages_outside_partitions: Vec<String>,
     /// Passes over the listing (1 since partitions replaced re-reading the listing).
     #[serde(default = "one_pass")]
     pub passes: u32,

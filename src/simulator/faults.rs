@@ -89,6 +89,9 @@ pub enum Fault {
     StreamMissingFromListing,
     /// The `language` filter is ignored: every partition is the whole listing.
     IgnoresLanguageFilter,
+    /// The third stream of the first slot served broadcasts in `tlh`, a value no list
+    /// of Twitch's languages has (a language Twitch added since).
+    UnlistedLanguage,
     /// Only cursors handed out for the current slot's listing are taken: one from an
     /// earlier slot gets `400 invalid cursor` (whether Helix's cursors last is not
     /// documented; this is the case where they do not).
@@ -158,6 +161,7 @@ impl Faults {
                 | Fault::LookupFailsForOneId
                 | Fault::StreamMissingFromListing
                 | Fault::IgnoresLanguageFilter
+                | Fault::UnlistedLanguage
                 | Fault::CursorsExpire => true,
             }
     }

@@ -298,6 +298,17 @@ impl Listing {
         Some(self.pool[index as usize].id.clone())
     }
 
+    /// Gives the stream at `place` (0 = most viewers) the language `language`.
+    pub fn relabel(&mut self, place: usize, language: &'static str) {
+        let Some(&index) = self.all.values().nth(place) else {
+            return;
+        };
+        self.unindex(index);
+        self.pool[index as usize].language = language;
+        self.json[index as usize].clear();
+        self.index(index);
+    }
+
     /// Counts one `/streams` request.
     pub fn count_request(&mut self) {
         self.truth.requests += 1;

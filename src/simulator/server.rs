@@ -331,6 +331,9 @@ async fn listing(sim: &Arc<Simulator>) -> tokio::sync::MutexGuard<'_, Option<Lis
             .await
             .expect("rendering a listing does not panic");
         let mut listing = listing;
+        if cached.is_none() && sim.config.faults.has(Fault::UnlistedLanguage) {
+            listing.relabel(2, "tlh");
+        }
         if let Some(previous) = cached.as_ref() {
             if let Some(bucket) = &sim.bucket {
                 bucket.fill();
@@ -372,6 +375,8 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
         Err(response) => return response,
     };
     let k = sim.streams_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    // Helix sends its rate-limit headers with every answer, refusals too.
+    let refuse = |message: &str| (out.clone(), error(StatusCode::BAD_REQUEST, message)).into_response();
     let faults = &sim.config.faults;
     if faults.fires(Fault::StreamsOutageMidRun, k) {
         return (out, error(StatusCode::SERVICE_UNAVAILABLE, "")).into_response();
@@ -381,14 +386,11 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
         None => 20,
         Some(Ok(first)) if (1..=100).contains(&first) => first,
         Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "The parameter \"first\" must be between 1 and 100",
-            );
+            return refuse("The parameter \"first\" must be between 1 and 100");
         }
     };
     if !matches!(field(&pairs, "type"), None | Some("all" | "live")) {
-        return error(StatusCode::BAD_REQUEST, "The parameter \"type\" must be all or live");
+        return refuse("The parameter \"type\" must be all or live");
     }
     let mut filter = match (|| {
         Ok::<_, String>(Filter {
@@ -399,12 +401,12 @@ async fn streams(State(sim): State<Arc<Simulator>>, RawQuery(query): RawQuery, h
         })
     })() {
         Ok(filter) => filter,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return refuse(&message),
     };
     if faults.has(Fault::IgnoresLanguageFilter) {
         filter.languages.clear();
     }
-    let invalid_cursor = || error(StatusCode::BAD_REQUEST, "invalid cursor");
+    let invalid_cursor = || refuse("invalid cursor");
     // `Some(None)`: a cursor whose part is empty, which leads nowhere.
     let position = match (field(&pairs, "after"), field(&pairs, "before")) {
         (None, None) => Some(Position::Top),
@@ -575,7 +577,7 @@ async fn by_ids(
     };
     let ids = match ids(query.as_deref()) {
         Ok(ids) => ids,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        Err(message) => return (out, error(StatusCode::BAD_REQUEST, message)).into_response(),
     };
     if let Some((user, game)) = &sim.poisoned
         && ids.iter().any(|id| id == user || id == game)

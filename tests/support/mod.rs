@@ -334,6 +334,7 @@ pub async fn commit_slot(lake: &Lake, slot: Slot, files: &[(Entity, &[&str])]) -
         incomplete_reason: None,
         partitions: Vec::new(),
         filter_ignored: None,
+        languages_outside_partitions: Vec::new(),
         passes: 1,
         found_by_rereads: 0,
         started_during_run: 0,
