@@ -1,9 +1,22 @@
 //! The Functions host's custom-handler envelopes, as the host really sends them.
 //!
 //! Request: `{"Data": {<binding>: …}, "Metadata": {…, "sys": {"MethodName", "UtcNow",
-//! "RandGuid"}}}`. Strings inside `Metadata` (a blob's `name`, `Uri`) arrive JSON-encoded
-//! twice (`"\"raw/x.json\""`); a blob with `dataType: binary` arrives base64; a timer's
-//! `ScheduleStatus` may be null. Reply: `{"Outputs": {…}, "Logs": […], "ReturnValue": …}`.
+//! "RandGuid"}}}`. The host builds each value with
+//! `ScriptInvocationContextExtensions.GetHttpScriptInvocationContextValue`
+//! (Azure/azure-functions-host, `src/WebJobs.Script/Workers/MessageExtensions/`):
+//! bytes become base64 (or stay bytes with `dataType: binary`), dates are parsed, an
+//! object becomes a JSON object, and anything else, a string included, goes through
+//! `JsonConvert.SerializeObject` before the whole context is serialized once more. So
+//! every string arrives JSON-encoded twice: a blob's `name` and `Uri`, a queue
+//! message's `Id` and `PopReceipt`, and the queue message itself, which with no
+//! `dataType` binds as a string: `{"job":…}` arrives as `"\"{\\\"job\\\":…}\""`. The host's
+//! own test asserts it (`ScriptInvocationContextExtensionsTests
+//! .GetHttpScriptInvocationContextValueTest_String`: `"stringTest"` becomes
+//! `"\"stringTest\""`). A number such as a queue's `DequeueCount` arrives as a string
+//! (`"4"`). A timer's `ScheduleStatus` may be null. Reply: `{"Outputs": {…}, "Logs":
+//! […], "ReturnValue": …}`; the host reads it only on a 2xx (`DefaultHttpWorkerService`
+//! calls `EnsureSuccessStatusCode` first), so a failure's reason must be logged by the
+//! handler itself.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -56,16 +69,23 @@ impl Invocation {
         }
     }
 
-    /// The first `Data` binding, parsed as `T` (it may itself arrive as a JSON string).
+    /// A `Data` binding, parsed as `T`. A string binding arrives JSON-encoded twice (see
+    /// the module's doc): each layer of string that holds JSON is decoded, so a queue
+    /// message's object is read whether it came encoded twice, once or not at all.
     pub fn binding<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, String> {
-        let value = self
+        let mut value = self
             .data
             .get(name)
-            .ok_or_else(|| format!("the invocation has no `{name}` binding in Data"))?;
-        let value = match value {
-            Value::String(text) => serde_json::from_str(text).map_err(|e| format!("`{name}` is not JSON: {e}"))?,
-            other => other.clone(),
-        };
+            .ok_or_else(|| format!("the invocation has no `{name}` binding in Data"))?
+            .clone();
+        // Two layers from the host; a third would be a message someone encoded himself.
+        for _ in 0..3 {
+            let Value::String(text) = &value else { break };
+            match serde_json::from_str::<Value>(text) {
+                Ok(inner) => value = inner,
+                Err(_) => break,
+            }
+        }
         serde_json::from_value(value).map_err(|e| format!("`{name}` is not what was expected: {e}"))
     }
 
@@ -129,5 +149,34 @@ mod tests {
                 .unwrap_err()
                 .contains("no `timer` binding")
         );
+    }
+
+    #[test]
+    fn a_queue_message_encoded_twice_by_the_host_reads_as_the_object_it_carries() {
+        // `{"job":"extract","id":"abc"}` as the host hands a string trigger to a custom
+        // handler: SerializeObject, then the context serialized (see the module's doc).
+        let message = r#"{"job":"extract","id":"abc"}"#;
+        let once = serde_json::to_string(message).unwrap();
+        let envelope = serde_json::json!({
+            "Data": { "job": once },
+            "Metadata": { "DequeueCount": "1", "Id": "\"5d4c3b2a\"", "sys": { "MethodName": "run_job" } }
+        });
+        let invocation: Invocation = serde_json::from_value(envelope).unwrap();
+        let job: serde_json::Value = invocation.binding("job").unwrap();
+        assert_eq!(job["id"], "abc");
+        assert_eq!(invocation.metadata_string("Id").unwrap(), "5d4c3b2a");
+        // Encoded once (as the docs' example shows it) and not at all read the same.
+        for data in [
+            serde_json::json!(message),
+            serde_json::json!({"job": "extract", "id": "abc"}),
+        ] {
+            let invocation: Invocation =
+                serde_json::from_value(serde_json::json!({ "Data": { "job": data } })).unwrap();
+            assert_eq!(invocation.binding::<serde_json::Value>("job").unwrap()["id"], "abc");
+        }
+        // A plain string binding stays a string.
+        let plain: Invocation =
+            serde_json::from_value(serde_json::json!({ "Data": { "item": "\"HelloWorld\"" } })).unwrap();
+        assert_eq!(plain.binding::<String>("item").unwrap(), "HelloWorld");
     }
 }

@@ -104,11 +104,17 @@ pub fn job_state_envelope(url: &str, id: &str) -> Value {
 /// The `jobs` queue's message `message` delivered to `run_job` for the `dequeue_count`th
 /// time, at `now`.
 pub fn queue_envelope(message: &str, dequeue_count: u32, now: &str) -> Value {
+    // As the host builds it (Azure/azure-functions-host,
+    // ScriptInvocationContextExtensions.GetHttpScriptInvocationContextValue): the message,
+    // a string with no `dataType`, and the string and number metadata go through
+    // JsonConvert.SerializeObject before the context is serialized: encoded twice;
+    // dates parsed, so encoded once.
+    let twice = |text: &str| Value::String(serde_json::to_string(text).unwrap());
     json!({
-        "Data": { "job": message },
+        "Data": { "job": twice(message) },
         "Metadata": {
-            "DequeueCount": dequeue_count, "Id": "5d4c3b2a-0000-4000-8000-000000000001",
-            "PopReceipt": "AgAAAAMAAAAAAAAA", "InsertionTime": now, "ExpirationTime": "2026-11-30T20:16:00+00:00",
+            "DequeueCount": dequeue_count.to_string(), "Id": twice("5d4c3b2a-0000-4000-8000-000000000001"),
+            "PopReceipt": twice("AgAAAAMAAAAAAAAA"), "InsertionTime": now, "ExpirationTime": "2026-11-30T20:16:00+00:00",
             "NextVisibleTime": now,
             "sys": { "MethodName": "run_job", "UtcNow": now, "RandGuid": "e" }
         }
