@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-use support::fakesnow::{python, settings, spawn_fakesnow, spawn_fakesnow_with};
+use support::fakesnow::{python, settings, spawn_fakesnow, spawn_fakesnow_where, spawn_fakesnow_with};
 use support::fixture::{game, stream, user};
 use support::*;
 use twitch_pipeline::lake::{Entity, Slot};
@@ -41,7 +41,10 @@ async fn raw_layer(warehouse: &mut SnowflakeWarehouse, rows: &[(Entity, Slot, Ve
 #[tokio::test]
 async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     let Some(python) = python() else { return };
-    let fakesnow = spawn_fakesnow(&python).await;
+    // The pipeline's role cannot use the session's schema (as with `PUBLIC` of an
+    // admin's database): every session has no current schema, so nothing the run
+    // creates may go unqualified, its temporary tables included.
+    let fakesnow = spawn_fakesnow_where(&python, &[], &["ANALYTICS"]).await;
     let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "twitch-pipeline test run-1")
         .await
         .unwrap();
@@ -157,8 +160,14 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
         ]
     );
 
-    // A second run is incremental and changes nothing.
-    let again = transform::run(&project, &mut warehouse, &TransformOptions::default(), |_| {})
+    // A second run is incremental and changes nothing; its merges stage their rows in
+    // temporary tables, on sessions that never created a schema (so have no current
+    // one: only qualified names work there).
+    let threaded = TransformOptions {
+        threads: 3,
+        ..TransformOptions::default()
+    };
+    let again = transform::run(&project, &mut warehouse, &threaded, |_| {})
         .await
         .unwrap();
     assert!(again.succeeded(), "{}", again.summary_line());

@@ -201,23 +201,38 @@ fn scd_id<S: AsRef<str>>(arguments: &[S]) -> String {
     format!("md5({})", parts.join(" || '|' || "))
 }
 
+/// A temporary table beside `relation`, named after it with `suffix`. On Snowflake it
+/// is in the relation's schema, as dbt's `default__make_temp_relation` keeps the
+/// target's database and schema (dbt-adapters, `global_project/macros/adapters/
+/// relation.sql`): a session's own schema may be one the role cannot use (`PUBLIC` of
+/// a database it did not create), and an unqualified create there fails ("Cannot
+/// perform CREATE TEMPTABLE. This session does not have a current schema", 090106).
+/// DuckDB keeps temporary tables in its `temp` catalog only, so they go unqualified,
+/// as dbt-duckdb makes them.
+fn temp_table(target_type: &str, relation: &Relation, suffix: &str) -> String {
+    let name = format!("{}{suffix}", relation.name);
+    match target_type {
+        "snowflake" => Relation::new(relation.schema.clone(), name).to_string(),
+        _ => name,
+    }
+}
+
 /// The new rows go to a temporary table first, so the select runs once.
-fn staging_name(relation: &Relation) -> String {
-    format!("{}__dbt_tmp", relation.name)
+fn staging_name(target_type: &str, relation: &Relation) -> String {
+    temp_table(target_type, relation, "__dbt_tmp")
 }
 
 /// The temporary table holding the rows an incremental run of `relation` merged (its
 /// batch), kept after the merge for the model's tests ([`super::checks::batch_sql`])
 /// until [`drop_batch`].
-pub fn batch_table(relation: &Relation) -> String {
-    staging_name(relation)
+pub fn batch_table(target_type: &str, relation: &Relation) -> String {
+    staging_name(target_type, relation)
 }
 
 /// Drops the batch of `relation`'s incremental run.
 pub async fn drop_batch<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<(), WarehouseError> {
-    warehouse
-        .execute(&format!("drop table if exists {}", batch_table(relation)))
-        .await
+    let batch = batch_table(warehouse.target_type(), relation);
+    warehouse.execute(&format!("drop table if exists {batch}")).await
 }
 
 /// The columns a staged write works with.
@@ -242,7 +257,7 @@ async fn apply_staged<W: Warehouse>(
     keep_staged: bool,
     write: impl FnOnce(&str, &StagedColumns) -> Result<Vec<String>, BuildError>,
 ) -> Result<(), BuildError> {
-    let staged = staging_name(relation);
+    let staged = staging_name(warehouse.target_type(), relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
@@ -702,7 +717,7 @@ async fn update_snapshot<W: Warehouse>(
         ..
     } = snapshot;
     let name = &relation.name;
-    let run_time_table = format!("{name}__dbt_snapshot_time");
+    let run_time_table = temp_table(warehouse.target_type(), relation, "__dbt_snapshot_time");
     let run_time = format!("(select snapshot_time from {run_time_table})");
     // A new version's time: `updated_at`, or the run's time (the check strategy
     // without it), taken once so that every row the run writes carries the same one,
@@ -868,5 +883,25 @@ mod tests {
         assert_eq!(catalog.existing(&Relation::new("MARTS", "recent")), Existing::Table);
         assert_eq!(catalog.existing(&Relation::new("marts", "Missing")), Existing::View);
         assert!(Catalog::read(&mut warehouse, []).await.unwrap().relations.is_empty());
+    }
+
+    /// Snowflake: every temporary table beside the relation it serves, so a session
+    /// without a usable current schema can create it. DuckDB: in its `temp` catalog.
+    #[test]
+    fn temporary_tables_are_qualified_on_snowflake_and_not_on_duckdb() {
+        let relation = Relation::new("marts", "fact_stream_snapshots");
+        assert_eq!(
+            staging_name("snowflake", &relation),
+            "marts.fact_stream_snapshots__dbt_tmp"
+        );
+        assert_eq!(
+            batch_table("snowflake", &relation),
+            staging_name("snowflake", &relation)
+        );
+        assert_eq!(
+            temp_table("snowflake", &relation, "__dbt_snapshot_time"),
+            "marts.fact_stream_snapshots__dbt_snapshot_time"
+        );
+        assert_eq!(staging_name("duckdb", &relation), "fact_stream_snapshots__dbt_tmp");
     }
 }

@@ -788,7 +788,7 @@ async fn run_unit<W: Warehouse>(warehouse: &mut W, units: &Units<'_, '_>, job: U
     }
     let no_passes = BTreeMap::new();
     let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
-    let batch = materialize::batch_table(&plan.relation);
+    let batch = materialize::batch_table(warehouse.target_type(), &plan.relation);
     let increment = Increment {
         model: name,
         relation: &plan.relation,

@@ -42,6 +42,12 @@ pub async fn spawn_fakesnow(python: &str) -> FakeSnow {
 
 /// fakesnow where statements matching `nops` succeed without effect.
 pub async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
+    spawn_fakesnow_where(python, nops, &[]).await
+}
+
+/// fakesnow as [`spawn_fakesnow_with`], where a session whose schema is one of
+/// `unusable` has no current schema, as a role without USAGE on it gets in Snowflake.
+pub async fn spawn_fakesnow_where(python: &str, nops: &[&str], unusable: &[&str]) -> FakeSnow {
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
     let temp = tempfile::tempdir().unwrap();
@@ -52,6 +58,7 @@ pub async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
         // its tempfile.py: TMPDIR, TEMP, TMP, then /tmp).
         .env("TMPDIR", temp.path())
         .env("FAKESNOW_NOP_REGEXES", serde_json::to_string(nops).unwrap())
+        .env("FAKESNOW_UNUSABLE_SCHEMAS", serde_json::to_string(unusable).unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

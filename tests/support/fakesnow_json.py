@@ -15,6 +15,18 @@ second DuckDB database. DuckDB refuses a transaction that writes two databases, 
 a MERGE inside a transaction failed; Snowflake runs one (the runner's incremental
 merge writes in one transaction). That one record is skipped.
 
+With FAKESNOW_UNUSABLE_SCHEMAS (a JSON list), a login naming one of those schemas
+gets a session with no current schema, as Snowflake gives a role that lacks USAGE on
+its default schema (the `PUBLIC` schema of a database an admin created): an unqualified
+CREATE there fails with 090106 "This session does not have a current schema", which
+fakesnow raises itself for a session without one (`FakeSnowflakeCursor
+.check_db_and_schema`).
+
+Snowflake keeps a temporary table in a schema, and the runner qualifies its own (as
+dbt does); DuckDB keeps them in its `temp` catalog only, where fakesnow looks for the
+schema and fails. A temporary table created with a schema is made a table of that
+schema instead (the runner drops it when done; two sessions never build one model).
+
 Snowflake's DESCRIBE TABLE describes the session's temporary tables too (dbt-snowflake's
 `on_schema_change` describes its temporary `__dbt_tmp` table with it); fakesnow's
 looks only in the permanent tables' catalog, so it also looks in DuckDB's `temp` one.
@@ -26,8 +38,10 @@ import gzip
 import importlib
 import json
 import os
+import re
 import string
 import sys
+import urllib.parse
 
 import pyarrow
 import uvicorn
@@ -65,9 +79,15 @@ def _snowflake_text(value):
 
 _execute = FakeSnowflakeCursor.execute
 
+_QUALIFIED_TEMPORARY = re.compile(
+    r"^(\s*create\s+(?:or\s+replace\s+)?)temporary\s+(table\s+(?:\w+\.){1,2}\w+)", re.IGNORECASE
+)
 
-def _execute_then_encode(self, *args, **kwargs):
-    result = _execute(self, *args, **kwargs)
+
+def _execute_then_encode(self, command, *args, **kwargs):
+    if isinstance(command, str):
+        command = _QUALIFIED_TEMPORARY.sub(r"\1\2", command, count=1)
+    result = _execute(self, command, *args, **kwargs)
     table = self._arrow_table
     if table is not None:
         columns = [[_snowflake_text(v) for v in column.to_pylist()] for column in table.columns]
@@ -118,7 +138,16 @@ FakeSnow.connect = _connect_with_nops
 _login = server.login_request
 
 
+UNUSABLE = {name.upper() for name in json.loads(os.environ.get("FAKESNOW_UNUSABLE_SCHEMAS", "[]"))}
+
+
 async def _login_and_report(request):
+    schema = request.query_params.get("schemaName", "")
+    if schema.upper() in UNUSABLE:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "schemaName"]
+        request.scope["query_string"] = urllib.parse.urlencode(kept).encode()
+        request.__dict__.pop("_query_params", None)
+        print(f"login without a current schema ({schema} is not usable)", flush=True)
     body = await request.body()
     if request.headers.get("Content-Encoding") == "gzip":
         body = gzip.decompress(body)
