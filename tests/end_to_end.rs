@@ -144,6 +144,17 @@ async fn comparable<W: twitch_pipeline::warehouse::Warehouse>(
         })
         .collect();
     let mut rows = rows(warehouse, &format!("select {} from {model}", list.join(", "))).await;
+    // A file's name as loaded: the lake path locally; on Snowflake the path in the
+    // stage's location, its prefix included (`twitch/streams/…`). Compared as lake paths.
+    if let Some(at) = columns
+        .iter()
+        .filter(|(name, _)| !["loaded_at", "staged_at", "dbt_scd_id"].contains(&name.as_str()))
+        .position(|(name, _)| name == "file_name")
+    {
+        for row in &mut rows {
+            row[at] = twitch_pipeline::lake::lake_path(&row[at]).to_string();
+        }
+    }
     rows.sort();
     rows
 }

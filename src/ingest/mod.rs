@@ -183,7 +183,7 @@ pub async fn load_records(
         for file in answer["files"].as_array().into_iter().flatten() {
             let Some(path) = file["path"].as_str() else { continue };
             records.insert(
-                path.to_string(),
+                crate::lake::lake_path(path).to_string(),
                 LoadRecord {
                     status: file["status"].as_str().unwrap_or("UNKNOWN").to_string(),
                     errors_seen: file["errorsSeen"].as_u64().unwrap_or(0),

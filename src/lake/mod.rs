@@ -20,7 +20,7 @@ mod store;
 pub use lines::{CheckedFile, Rejected, check_file};
 pub use manifest::{EntityFile, Manifest, PartitionRead};
 pub use ndjson::{BackgroundWriter, NdjsonGzWriter, WrittenFile};
-pub use paths::{Entity, JOBS_DIR, LakeObject, RUNS_DIR, RunTag, manifest_path, quarantine_path};
+pub use paths::{Entity, JOBS_DIR, LakeObject, RUNS_DIR, RunTag, lake_path, manifest_path, quarantine_path};
 pub use slot::{SLOT_MINUTES, Slot, SlotParseError};
 pub use state::{ListingMemory, LookupState};
 pub use store::{Lake, LakeError, LakeUrl};

@@ -137,6 +137,27 @@ pub enum LakeObject {
     Unknown,
 }
 
+/// The lake path a loaded file's name stands for. Snowflake's `METADATA$FILENAME` is the
+/// file's path in the stage's location, the prefix of the stage's URL included ("Includes
+/// the path to the data file in the stage"; for a stage on `azure://mycontainer/files/
+/// logs/` the docs' example gives `files/logs/2018/08/05/0524/log.parquet`: "Querying
+/// metadata for staged files" and CREATE EXTERNAL TABLE, docs.snowflake.com), while the
+/// manifests list paths below the lake's root. So the name's shortest tail that is a
+/// lake data file or manifest is its path; a name with none is kept whole.
+pub fn lake_path(name: &str) -> &str {
+    let starts = std::iter::once(0).chain(name.match_indices('/').map(|(at, _)| at + 1));
+    for start in starts {
+        let tail = &name[start..];
+        if matches!(
+            LakeObject::parse(tail),
+            LakeObject::Data { .. } | LakeObject::Manifest { .. }
+        ) {
+            return tail.trim_start_matches('/');
+        }
+    }
+    name
+}
+
 impl LakeObject {
     /// Classifies a path relative to the lake root (no container, no prefix).
     pub fn parse(path: &str) -> LakeObject {
@@ -252,5 +273,24 @@ mod tests {
             assert_eq!(LakeObject::parse(path), LakeObject::Unknown, "{path}");
         }
         assert_eq!(LakeObject::parse("_state/users.json"), LakeObject::State);
+    }
+
+    #[test]
+    fn a_loaded_files_name_maps_to_its_lake_path_whatever_prefix_it_carries() {
+        let path = "streams/date=2026-11-23/streams_20261123T2015Z_0a1b2c3d.ndjson.gz";
+        assert_eq!(lake_path(path), path);
+        assert_eq!(lake_path(&format!("twitch/{path}")), path, "the stage's prefix");
+        assert_eq!(
+            lake_path(&format!("raw/deep/twitch/{path}")),
+            path,
+            "container and prefix"
+        );
+        assert_eq!(lake_path(&format!("/{path}")), path);
+        assert_eq!(
+            lake_path("streams/x.ndjson.gz"),
+            "streams/x.ndjson.gz",
+            "not a lake file: kept"
+        );
+        assert_eq!(lake_path(""), "");
     }
 }

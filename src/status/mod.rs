@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot};
+use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot, lake_path};
 use crate::warehouse::{Warehouse, WarehouseError, raw_table};
 
 /// What to reconcile, and when a committed slot must be complete.
@@ -405,7 +405,10 @@ impl WarehouseCounts {
                     raw_table(entity)
                 ))
                 .await?;
-            raw.extend(pairs(&table).map(|(file, n)| (file.to_string(), n)));
+            // Whatever prefix the loader's file names carry (see `lake_path`).
+            for (file, n) in pairs(&table) {
+                *raw.entry(lake_path(file).to_string()).or_insert(0) += n;
+            }
         }
         let rejected = if warehouse.target_type() == "duckdb" {
             let table = warehouse
@@ -413,7 +416,11 @@ impl WarehouseCounts {
                     "select file_name, sum(rows_rejected) from raw.load_history where loaded_at >= {since} group by file_name"
                 ))
                 .await?;
-            Some(pairs(&table).map(|(file, n)| (file.to_string(), n)).collect())
+            Some(
+                pairs(&table)
+                    .map(|(file, n)| (lake_path(file).to_string(), n))
+                    .collect(),
+            )
         } else {
             None
         };

@@ -9,6 +9,11 @@
 //! - Each pipe's COPY is read from `snowflake-setup`'s own DDL: its target table,
 //!   its columns (the JSON, `METADATA$FILENAME`, `METADATA$FILE_ROW_NUMBER`, the scan
 //!   time in UTC) and its `ON_ERROR` (Snowpipe's default, `SKIP_FILE`, when absent).
+//! - `METADATA$FILENAME` is the file's path in the stage's location, the prefix of the
+//!   stage's URL included and the container left out, as Snowflake's example has it
+//!   (a stage on `azure://mycontainer/files/logs/` gives `files/logs/2018/…`:
+//!   "Querying metadata for staged files", docs.snowflake.com): here `twitch/streams/…`,
+//!   not the stage-relative `streams/…` that insertFiles names.
 //! - A load history per pipe: a file already loaded or queued is not loaded again
 //!   (Snowpipe keeps 14 days); `insertReport` and `loadHistoryScan` answer from it.
 //! - A file the stage does not have fails with Snowflake's message.
@@ -150,8 +155,19 @@ struct Shared {
     http: reqwest::Client,
     loads: Mutex<Loads>,
     lake: Lake,
+    /// What `METADATA$FILENAME` puts before a stage-relative path: the stage URL's
+    /// path below its container (`twitch/`).
+    stage_prefix: String,
     /// The longest a load takes between its scan's start and its commit.
     max_delay: Duration,
+}
+
+/// The path of a stage's URL below its container: `azure://HOST/CONTAINER/P/` → `P/`.
+fn stage_prefix(location: &str) -> String {
+    let below_host = location.split_once("://").map_or(location, |(_, rest)| rest);
+    let mut parts = below_host.splitn(3, '/');
+    let (_host, _container) = (parts.next(), parts.next());
+    parts.next().unwrap_or_default().to_string()
 }
 
 /// The emulator: its address (for `SNOWFLAKE_URL`) and its state.
@@ -175,6 +191,7 @@ impl Emulator {
             http: reqwest::Client::new(),
             loads: Mutex::new(Loads::default()),
             lake,
+            stage_prefix: stage_prefix(&setup_plan(&settings.database).lake_location),
             max_delay,
         });
         let app = Router::new()
@@ -483,8 +500,9 @@ async fn load_file(
             .iter()
             .map(|(row, text)| {
                 format!(
-                    "select parse_json('{}'), '{path}', {row}, '{loaded_at}'::timestamp_ntz",
-                    text.replace('\\', "\\\\").replace('\'', "''")
+                    "select parse_json('{}'), '{}{path}', {row}, '{loaded_at}'::timestamp_ntz",
+                    text.replace('\\', "\\\\").replace('\'', "''"),
+                    shared.stage_prefix
                 )
             })
             .collect();
