@@ -171,12 +171,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             match &settings.apply_as {
                 None => print!("{}", twitch_pipeline::snowflake_setup::script(&statements)),
                 Some(login) => {
-                    use twitch_pipeline::warehouse::Warehouse;
                     let tag = format!("twitch-pipeline snowflake-setup {}", pipeline::run_id());
                     let mut snowflake = twitch_pipeline::warehouse::SnowflakeWarehouse::connect(login, &tag).await?;
-                    for statement in &statements {
-                        snowflake.execute(&statement.sql).await?;
-                        println!("ok: {}", statement.sql.split(" as ").next().unwrap_or(&statement.sql));
+                    let lines =
+                        twitch_pipeline::snowflake_setup::apply(&mut snowflake, &settings.plan, &statements).await?;
+                    for line in lines {
+                        println!("{line}");
                     }
                 }
             }

@@ -189,13 +189,21 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         "az://raw/twitch".into(),
     );
 
-    // The raw layer, from snowflake-setup's own DDL.
+    // The raw layer, the pipes and the service role's grants on them, from
+    // snowflake-setup's own DDL (the pipes and their grants go to the launcher's model
+    // of them, which the emulator consults: without OPERATE, insertFiles is refused).
     let snowflake = snowflake_settings(fakesnow.port);
     let mut direct = SnowflakeWarehouse::connect(&snowflake, "test").await.unwrap();
     for statement in support::snowpipe_emulator::setup_plan(&snowflake.database).statements() {
-        if ["create database", "create schema", "create table"]
-            .iter()
-            .any(|p| statement.sql.starts_with(p))
+        if [
+            "create database",
+            "create schema",
+            "create table",
+            "create pipe",
+            "grant operate",
+        ]
+        .iter()
+        .any(|p| statement.sql.starts_with(p))
         {
             direct.execute(&statement.sql).await.unwrap();
         }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::Value;
 use support::fakesnow::{python, settings, spawn_fakesnow, spawn_fakesnow_where, spawn_fakesnow_with};
 use support::fixture::{game, stream, user};
 use support::*;
@@ -207,24 +208,46 @@ fn setup_command(port: u16, dir: &Path, apply: bool) -> Command {
     command
 }
 
-#[tokio::test]
-async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
-    let Some(python) = python() else { return };
-    // fakesnow cannot model integrations, stages, pipes, roles, users or grants: those
-    // succeed without effect there; the database, schema, tables and file format are real.
-    let fakesnow = spawn_fakesnow_with(
-        &python,
+/// fakesnow with what it cannot model (integrations, stages, roles, users and the
+/// grants but on pipes) succeeding without effect; the pipes are the launcher's model
+/// of Snowflake's (ownership, pause, force-resume, grants: `fakesnow_json.py`).
+async fn setup_fakesnow(python: &str) -> support::fakesnow::FakeSnow {
+    spawn_fakesnow_with(
+        python,
         &[
             "^create storage integration",
             "^create stage",
-            "^create pipe",
-            "^alter pipe",
             "^create role",
             "^create user",
+            "^alter user",
             "^grant ",
         ],
     )
-    .await;
+    .await
+}
+
+/// Each pipe's `executionState`, and the privileges `role` holds on it.
+async fn pipes(warehouse: &mut SnowflakeWarehouse, role: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for pipe in ["RAW_STREAMS_PIPE", "RAW_USERS_PIPE", "RAW_GAMES_PIPE"] {
+        let pipe = format!("TWITCH.RAW.{pipe}");
+        let status = rows(warehouse, &format!("select system$pipe_status('{pipe}')")).await;
+        let state: Value = serde_json::from_str(&status[0][0]).unwrap();
+        let grants = rows(warehouse, &format!("show grants on pipe {pipe}")).await;
+        let held: Vec<String> = grants
+            .into_iter()
+            .filter(|g| g[1] == role)
+            .map(|g| g[0].clone())
+            .collect();
+        out.push((state["executionState"].as_str().unwrap().to_string(), held));
+    }
+    out
+}
+
+#[tokio::test]
+async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_leaving_its_pipes_running() {
+    let Some(python) = python() else { return };
+    let fakesnow = setup_fakesnow(&python).await;
     let dir = tempfile::tempdir().unwrap();
 
     let printed = run(setup_command(fakesnow.port, dir.path(), false)).await;
@@ -261,6 +284,7 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
             statements,
             "every statement ran: {stdout}"
         );
+        assert!(!stdout.contains("resumed: "), "nothing was paused: {stdout}");
     }
     let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "check")
         .await
@@ -271,11 +295,72 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_without_change() {
     )
     .await;
     assert_eq!(tables, [["3"]]);
+    // Running, and the role may submit files and read the history.
+    for (state, held) in pipes(&mut warehouse, "TWITCH_PIPELINE").await {
+        assert_eq!(state, "RUNNING");
+        assert_eq!(held, ["MONITOR", "OPERATE"]);
+    }
 }
 
-/// On Snowflake SQL too, a file that becomes visible after newer ones were transformed
-/// (Snowpipe's load time is its scan's start) is merged once, with the right metrics;
-/// in prod, in the production schemas.
+#[tokio::test]
+async fn a_pipe_an_earlier_setup_handed_over_and_left_paused_is_resumed() {
+    let Some(python) = python() else { return };
+    let fakesnow = setup_fakesnow(&python).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut admin = SnowflakeWarehouse::connect(&settings(fakesnow.port), "earlier setup")
+        .await
+        .unwrap();
+    // What the earlier version ran: pause, hand over, resume. Snowflake refuses the
+    // resume after a change of owner, with this message, so the pipes stayed paused.
+    let pipe = "TWITCH.RAW.RAW_STREAMS_PIPE";
+    admin.execute("create database if not exists TWITCH").await.unwrap();
+    admin.execute("create schema if not exists TWITCH.RAW").await.unwrap();
+    for sql in [
+        format!(
+            "create pipe if not exists {pipe} auto_ingest = false as copy into TWITCH.RAW.RAW_STREAMS from @TWITCH.RAW.LAKE"
+        ),
+        format!("alter pipe {pipe} set pipe_execution_paused = true"),
+        format!("grant ownership on pipe {pipe} to role TWITCH_PIPELINE copy current grants"),
+    ] {
+        admin.execute(&sql).await.unwrap();
+    }
+    let refused = admin
+        .execute(&format!("alter pipe {pipe} set pipe_execution_paused = false"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("cannot be resumed as ownership had changed")
+            && refused.contains(&format!("SYSTEM$PIPE_FORCE_RESUME('{pipe}')")),
+        "{refused}"
+    );
+    // A hand-over of a running pipe is refused too.
+    let users = "TWITCH.RAW.RAW_USERS_PIPE";
+    admin
+        .execute(&format!("create pipe if not exists {users} auto_ingest = false as copy into TWITCH.RAW.RAW_USERS from @TWITCH.RAW.LAKE"))
+        .await
+        .unwrap();
+    let running = admin
+        .execute(&format!("grant ownership on pipe {users} to role TWITCH_PIPELINE"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(running.contains("not in paused state"), "{running}");
+
+    let applied = run(setup_command(fakesnow.port, dir.path(), true)).await;
+    let stdout = String::from_utf8_lossy(&applied.stdout).to_string();
+    assert!(
+        applied.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(stdout.contains(&format!("resumed: {pipe} was paused")), "{stdout}");
+    for (state, held) in pipes(&mut admin, "TWITCH_PIPELINE").await {
+        assert_eq!(state, "RUNNING");
+        assert!(held.contains(&"OPERATE".to_string()), "{held:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_late_visible_file_is_still_merged_on_snowflake_sql() {
     let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();

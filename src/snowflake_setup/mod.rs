@@ -18,13 +18,22 @@
 //!   drop a whole slot's file. The pipes say `ON_ERROR = CONTINUE`, so a bad line costs
 //!   that line, as the local load's rejects do; the load history counts it
 //!   (`COPY_HISTORY`'s `ERROR_COUNT` and `FIRST_ERROR_MESSAGE`) and `status` shows it.
-//! - The Snowpipe REST API is called by the pipe's owner: "Preparing to load data using
-//!   the Snowpipe REST API", step 3 (docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-gs)
-//!   grants the ingest role OWNERSHIP of the pipe, with USAGE on the database, schema,
-//!   stage and file format and INSERT, SELECT on the table. A running pipe cannot change
-//!   owner, so each is paused, handed over and resumed. The role is granted to SYSADMIN
-//!   (Snowflake's advice for custom roles), which lets the admin resume the pipe it no
-//!   longer owns and run this script again.
+//! - The Snowpipe REST API needs OPERATE on a pipe for `insertFiles` and MONITOR for
+//!   `insertReport` and `loadHistoryScan`, with USAGE on its database and schema;
+//!   "Snowpipe loads files with the privileges of the role that owns the pipe", and a
+//!   request runs with the user's default role ("Preparing to load data using the
+//!   Snowpipe REST API", docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-gs).
+//!   So the pipes stay with the role that creates them (which owns the tables, stage
+//!   and file format they use) and the pipeline's role gets OPERATE and MONITOR: no
+//!   hand-over. (An earlier version handed them over, which pauses a pipe for good:
+//!   "setting PIPE_EXECUTION_PAUSED = FALSE doesn't resume a pipe after an ownership
+//!   transfer", "Managing Snowpipe". `--apply` resumes any pipe it finds paused with
+//!   SYSTEM$PIPE_FORCE_RESUME.) The role is granted to SYSADMIN (Snowflake's advice for
+//!   custom roles), so administrators can manage what it owns (the models' schemas).
+//! - Key rotation: a user holds two public keys, RSA_PUBLIC_KEY and RSA_PUBLIC_KEY_2
+//!   ("Key-pair authentication and key-pair rotation", docs.snowflake.com/en/user-guide/
+//!   key-pair-auth). `--rotate-key` sets the new one as RSA_PUBLIC_KEY_2; once every
+//!   client uses it, `alter user … unset rsa_public_key`.
 //!
 //! `create pipe if not exists` leaves an existing pipe as it is: a pipe created by an
 //! older version (without `ON_ERROR`) must be recreated by hand, which also drops its
@@ -55,6 +64,8 @@ pub struct SetupPlan {
     pub azure_tenant_id: String,
     /// base64 DER of the service user's public key.
     pub public_key: String,
+    /// Set the key as the user's second key, for a rotation (the user exists).
+    pub rotate_key: bool,
 }
 
 /// One statement and why it is there.
@@ -192,20 +203,20 @@ impl SetupPlan {
             format!("grant role {role} to role sysadmin"),
         );
         for entity in Entity::ALL {
-            let pipe = pipe_for(db, entity);
             add(
                 if entity == Entity::Streams {
-                    "Each pipe owned by the role, as the Snowpipe REST API requires: paused, handed over with its grants, resumed."
+                    "Each pipe stays with its creator; the role may submit files to it (OPERATE) and read its history (MONITOR), as the Snowpipe REST API requires."
                 } else {
                     ""
                 },
-                format!("alter pipe {pipe} set pipe_execution_paused = true"),
+                format!("grant operate, monitor on pipe {} to role {role}", pipe_for(db, entity)),
             );
+        }
+        if self.rotate_key {
             add(
-                "",
-                format!("grant ownership on pipe {pipe} to role {role} copy current grants"),
+                "Key rotation: the new key as the second; once every client uses it, run `alter user … unset rsa_public_key`.",
+                format!("alter user {} set rsa_public_key_2 = '{}'", self.user, self.public_key),
             );
-            add("", format!("alter pipe {pipe} set pipe_execution_paused = false"));
         }
         statements
     }
@@ -225,7 +236,45 @@ pub fn script(statements: &[Statement]) -> String {
         out.push_str(&statement.sql);
         out.push_str(";\n");
     }
+    out.push_str(
+        "\n-- A pipe an earlier version of this setup handed to the role is paused for good (SYSTEM$PIPE_STATUS says\n-- PAUSED); `--apply` resumes it, by hand: select system$pipe_force_resume('<pipe>')\n",
+    );
     out
+}
+
+/// Runs `statements` on `warehouse` (logged in as an admin), then resumes each pipe
+/// of `plan` found paused. Returns a line per statement and per pipe resumed.
+pub async fn apply<W: crate::warehouse::Warehouse>(
+    warehouse: &mut W,
+    plan: &SetupPlan,
+    statements: &[Statement],
+) -> Result<Vec<String>, crate::warehouse::WarehouseError> {
+    let mut lines = Vec::new();
+    for statement in statements {
+        warehouse.execute(&statement.sql).await?;
+        lines.push(format!(
+            "ok: {}",
+            statement.sql.split(" as ").next().unwrap_or(&statement.sql)
+        ));
+    }
+    for entity in Entity::ALL {
+        let pipe = pipe_for(&plan.database, entity);
+        let status = warehouse.query(&format!("select system$pipe_status('{pipe}')")).await?;
+        let state = status
+            .scalar()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .and_then(|json| json["executionState"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        if state == "PAUSED" {
+            warehouse
+                .query(&format!("select system$pipe_force_resume('{pipe}')"))
+                .await?;
+            lines.push(format!(
+                "resumed: {pipe} was paused (as an earlier setup's hand-over left it)"
+            ));
+        }
+    }
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -244,6 +293,7 @@ mod tests {
             lake_location: SetupPlan::lake_location("lakeacct", "raw", prefix),
             azure_tenant_id: "tenant-1".into(),
             public_key: public_key_der(&key.to_pkcs8_pem(LineEnding::LF).unwrap()).unwrap(),
+            rotate_key: false,
         }
     }
 
@@ -276,9 +326,7 @@ mod tests {
         for statement in &statements {
             let sql = &statement.sql;
             assert!(
-                sql.starts_with("create ") && sql.contains(" if not exists ")
-                    || sql.starts_with("grant ")
-                    || sql.starts_with("alter pipe "),
+                sql.starts_with("create ") && sql.contains(" if not exists ") || sql.starts_with("grant "),
                 "{sql}"
             );
             assert!(
@@ -289,30 +337,22 @@ mod tests {
         let sql = script(&statements);
         for pipe in ["RAW_STREAMS_PIPE", "RAW_USERS_PIPE", "RAW_GAMES_PIPE"] {
             let pipe = format!("TWITCH.RAW.{pipe}");
-            let handover = [
-                format!("alter pipe {pipe} set pipe_execution_paused = true"),
-                format!("grant ownership on pipe {pipe} to role TWITCH_PIPELINE copy current grants"),
-                format!("alter pipe {pipe} set pipe_execution_paused = false"),
-            ];
-            let at: Vec<usize> = handover
-                .iter()
-                .map(|sql| statements.iter().position(|s| &s.sql == sql).expect(sql))
-                .collect();
-            assert!(
-                at.windows(2).all(|w| w[1] == w[0] + 1),
-                "paused, handed over, resumed: {at:?}"
-            );
+            let grant = format!("grant operate, monitor on pipe {pipe} to role TWITCH_PIPELINE");
+            let granted = statements.iter().position(|s| s.sql == grant).expect(&grant);
             let created = statements
                 .iter()
                 .position(|s| s.sql.contains(&format!("create pipe if not exists {pipe}")));
-            let admin = statements
-                .iter()
-                .position(|s| s.sql == "grant role TWITCH_PIPELINE to role sysadmin");
-            assert!(
-                created < Some(at[0]) && admin < Some(at[0]),
-                "the pipe and the admin's grant come first"
-            );
+            assert!(created < Some(granted), "the pipe comes first");
+            // No hand-over: a pipe whose owner changed stays paused until force-resumed.
+            assert!(!sql.contains(&format!("ownership on pipe {pipe}")), "{sql}");
+            assert!(!sql.contains(&format!("alter pipe {pipe}")), "{sql}");
         }
+        assert!(!sql.contains("rsa_public_key_2"));
+        let rotating = SetupPlan {
+            rotate_key: true,
+            ..plan("")
+        };
+        assert!(script(&rotating.statements()).contains("alter user PIPELINE_SVC set rsa_public_key_2 = '"));
         assert!(sql.contains("create user if not exists PIPELINE_SVC type = service default_role = TWITCH_PIPELINE"));
         assert!(sql.contains("AZURE_CONSENT_URL"), "the consent steps are explained");
     }

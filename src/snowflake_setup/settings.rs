@@ -36,6 +36,10 @@ pub struct SetupArgs {
     /// Microsoft Entra tenant of the storage account.
     #[arg(long, env = "AZURE_TENANT_ID")]
     pub azure_tenant_id: Option<String>,
+    /// Give the service user this key as its second (RSA_PUBLIC_KEY_2), to rotate keys
+    /// with no downtime; afterwards, `alter user … unset rsa_public_key`.
+    #[arg(long)]
+    pub rotate_key: bool,
     /// How to log in for --apply.
     #[command(flatten)]
     pub snowflake: SnowflakeArgs,
@@ -93,6 +97,7 @@ impl SetupArgs {
                     lake_location: super::SetupPlan::lake_location(&account.expect("validated"), &container, &prefix),
                     azure_tenant_id: tenant.expect("validated"),
                     public_key: key.expect("validated"),
+                    rotate_key: self.rotate_key,
                 },
                 apply_as,
             }

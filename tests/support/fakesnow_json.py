@@ -27,6 +27,23 @@ dbt does); DuckDB keeps them in its `temp` catalog only, where fakesnow looks fo
 schema and fails. A temporary table created with a schema is made a table of that
 schema instead (the runner drops it when done; two sessions never build one model).
 
+Pipes: fakesnow has none, so this launcher keeps them, as Snowflake documents them
+("Managing Snowpipe", docs.snowflake.com/en/user-guide/data-load-snowpipe-manage, and
+the messages Snowflake's Terraform provider asserts in
+pkg/sdk/testint/system_functions_integration_test.go and grants_integration_test.go):
+- `create pipe if not exists` makes one, running, owned by the role creating it;
+- `alter pipe … set pipe_execution_paused = true|false` pauses or resumes it; resuming
+  one whose owner changed is refused ("cannot be resumed as ownership had changed …
+  use SYSTEM$PIPE_FORCE_RESUME");
+- `grant ownership on pipe` is refused on a running pipe ("not in paused state"), and
+  keeps the pipe's grants only with COPY CURRENT GRANTS;
+- `grant operate|monitor on pipe` records the privileges, as `show grants on pipe`
+  lists them with the owner's OWNERSHIP;
+- `select system$pipe_force_resume(…)` resumes it; `select system$pipe_status(…)`
+  answers its `executionState` (RUNNING or PAUSED) and `pendingFileCount` as JSON.
+The acting role is the login's (`roleName`), which is how the Snowpipe emulator asks
+too.
+
 Snowflake's DESCRIBE TABLE describes the session's temporary tables too (dbt-snowflake's
 `on_schema_change` describes its temporary `__dbt_tmp` table with it); fakesnow's
 looks only in the permanent tables' catalog, so it also looks in DuckDB's `temp` one.
@@ -42,8 +59,10 @@ import re
 import string
 import sys
 import urllib.parse
+import uuid
 
 import pyarrow
+import snowflake.connector
 import uvicorn
 from fakesnow import info_schema
 from fakesnow.cursor import FakeSnowflakeCursor
@@ -79,6 +98,91 @@ def _snowflake_text(value):
 
 _execute = FakeSnowflakeCursor.execute
 
+PIPES = {}
+# The role each session logged in with, by its fakesnow connection.
+ROLES = {}
+
+
+def _pipe_name(text):
+    return text.strip().strip("'\"").upper()
+
+
+def _refuse(message, errno=3001, sqlstate="42601"):
+    raise snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate=sqlstate)
+
+
+def _pipe(name):
+    pipe = PIPES.get(name)
+    if pipe is None:
+        _refuse(f"Pipe '{name}' does not exist or not authorized.", errno=2003, sqlstate="02000")
+    return pipe
+
+
+def _quoted(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pipe_statement(cursor, command):
+    """The SELECT that answers a pipe statement, or None if `command` is not one."""
+    role = ROLES.get(id(cursor._conn), "PUBLIC")
+    text = " ".join(command.strip().rstrip(";").split())
+    lower = text.lower()
+    if match := re.match(r"create pipe if not exists (\S+) ", lower):
+        name = _pipe_name(match.group(1))
+        created = name not in PIPES
+        PIPES.setdefault(name, {"owner": role, "paused": False, "transferred": False, "grants": {}, "pending": 0})
+        status = f"Pipe {name} successfully created." if created else f"{name} already exists, statement succeeded."
+        return f"select {_quoted(status)} as status"
+    if match := re.match(r"alter pipe (\S+) set pipe_execution_paused = (true|false)$", lower):
+        name = _pipe_name(match.group(1))
+        pipe = _pipe(name)
+        if match.group(2) == "true":
+            pipe["paused"] = True
+        else:
+            if pipe["transferred"]:
+                _refuse(
+                    f"Pipe {name} cannot be resumed as ownership had changed. Resuming pipe may load files "
+                    f"inserted by previous owner into table. To forceresume pipe use SYSTEM$PIPE_FORCE_RESUME('{name}')"
+                )
+            pipe["paused"] = False
+        return "select 'Statement executed successfully.' as status"
+    if match := re.match(r"grant ownership on pipe (\S+) to role (\S+)( copy current grants)?$", lower):
+        name, grantee = _pipe_name(match.group(1)), match.group(2).upper()
+        pipe = _pipe(name)
+        if not pipe["paused"]:
+            _refuse(f"Pipe {name} not in paused state. To pause pipe run ALTER PIPE {name} SET PIPE_EXECUTION_PAUSED=true")
+        if pipe["owner"] != grantee:
+            pipe["transferred"] = True
+        pipe["owner"] = grantee
+        if not match.group(3):
+            pipe["grants"] = {}
+        return "select 'Statement executed successfully.' as status"
+    if match := re.match(r"grant ([a-z, ]+) on pipe (\S+) to role (\S+)$", lower):
+        privileges = {p.strip().upper() for p in match.group(1).split(",")}
+        unknown = privileges - {"OPERATE", "MONITOR"}
+        if unknown:
+            _refuse(f"Unsupported privilege(s) on a pipe: {', '.join(sorted(unknown))}")
+        pipe = _pipe(_pipe_name(match.group(2)))
+        pipe["grants"].setdefault(match.group(3).upper(), set()).update(privileges)
+        return "select 'Statement executed successfully.' as status"
+    if match := re.match(r"select system\$pipe_force_resume\((\S+?)\)$", lower):
+        name = _pipe_name(match.group(1))
+        pipe = _pipe(name)
+        pipe["paused"], pipe["transferred"] = False, False
+        return f"select {_quoted(f'Pipe {name} successfully resumed.')} as status"
+    if match := re.match(r"select system\$pipe_status\((\S+?)\)$", lower):
+        pipe = _pipe(_pipe_name(match.group(1)))
+        state = {"executionState": "PAUSED" if pipe["paused"] else "RUNNING", "pendingFileCount": pipe["pending"]}
+        return f"select {_quoted(json.dumps(state))} as status"
+    if match := re.match(r"show grants on pipe (\S+)$", lower):
+        pipe = _pipe(_pipe_name(match.group(1)))
+        rows = [("OWNERSHIP", pipe["owner"])] + [
+            (privilege, grantee) for grantee, privileges in pipe["grants"].items() for privilege in sorted(privileges)
+        ]
+        selects = " union all ".join(f"select {_quoted(p)} as privilege, {_quoted(g)} as grantee_name" for p, g in rows)
+        return selects
+    return None
+
 _QUALIFIED_TEMPORARY = re.compile(
     r"^(\s*create\s+(?:or\s+replace\s+)?)temporary\s+(table\s+(?:\w+\.){1,2}\w+)", re.IGNORECASE
 )
@@ -86,7 +190,7 @@ _QUALIFIED_TEMPORARY = re.compile(
 
 def _execute_then_encode(self, command, *args, **kwargs):
     if isinstance(command, str):
-        command = _QUALIFIED_TEMPORARY.sub(r"\1\2", command, count=1)
+        command = _pipe_statement(self, command) or _QUALIFIED_TEMPORARY.sub(r"\1\2", command, count=1)
     result = _execute(self, command, *args, **kwargs)
     table = self._arrow_table
     if table is not None:
@@ -153,7 +257,11 @@ async def _login_and_report(request):
         body = gzip.decompress(body)
     parameters = json.loads(body)["data"].get("SESSION_PARAMETERS", {})
     print(f"login QUERY_TAG={parameters.get('QUERY_TAG')}", flush=True)
-    return await _login(request)
+    role = (request.query_params.get("roleName") or "PUBLIC").upper()
+    response = await _login(request)
+    token = json.loads(response.body)["data"]["token"]
+    ROLES[id(server.sessions[token])] = role
+    return response
 
 
 _query = server.query_request
@@ -164,6 +272,12 @@ async def _query_in_json(request):
     response = await _query(request)
     answer = json.loads(response.body)
     data = answer.get("data") or {}
+    if not answer.get("success", True) and "queryId" not in data:
+        # Snowflake's error answers carry the query's id (the client reads it with the
+        # message); fakesnow's do not.
+        data["queryId"] = str(uuid.uuid4())
+        answer["data"] = data
+        return server.JSONResponse(answer, status_code=response.status_code)
     if data.get("queryResultFormat") == "arrow" and not data.get("rowsetBase64"):
         data["queryResultFormat"] = "json"
         data["rowset"] = []

@@ -17,6 +17,13 @@
 //! - A load history per pipe: a file already loaded or queued is not loaded again
 //!   (Snowpipe keeps 14 days); `insertReport` and `loadHistoryScan` answer from it.
 //! - A file the stage does not have fails with Snowflake's message.
+//! - The pipes' owners, grants and pause are the fakesnow launcher's model of them
+//!   (`fakesnow_json.py`), read with `show grants on pipe` and `system$pipe_status`:
+//!   `insertFiles` runs with the user's default role, the one `snowflake-setup` gives
+//!   the service user, and is answered 404 without any privilege on the pipe and 403
+//!   without OPERATE ("Snowpipe REST API", docs.snowflake.com/en/user-guide/
+//!   data-load-snowpipe-rest-apis); a paused pipe queues files without loading them
+//!   (`pendingFileCount` "can increase even if a pipe is paused", SYSTEM$PIPE_STATUS).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -64,6 +71,7 @@ pub fn setup_plan(database: &str) -> twitch_pipeline::snowflake_setup::SetupPlan
         user: "SVC".into(),
         role: "ROLE".into(),
         lake_location: "azure://acct.blob.core.windows.net/raw/twitch/".into(),
+        rotate_key: false,
         azure_tenant_id: "tenant".into(),
         public_key: "key".into(),
     }
@@ -158,6 +166,10 @@ struct Shared {
     /// What `METADATA$FILENAME` puts before a stage-relative path: the stage URL's
     /// path below its container (`twitch/`).
     stage_prefix: String,
+    /// The service user's default role, as `snowflake-setup` creates the user.
+    caller_role: String,
+    /// A session of its own for reading the pipes' grants and state.
+    checks: tokio::sync::Mutex<SnowflakeWarehouse>,
     /// The longest a load takes between its scan's start and its commit.
     max_delay: Duration,
 }
@@ -184,6 +196,11 @@ impl Emulator {
         use rsa::pkcs8::DecodePrivateKey;
         use secrecy::ExposeSecret;
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(settings.private_key.expose_secret()).unwrap();
+        let mut direct = settings.clone();
+        direct.base_url = Some(format!("http://127.0.0.1:{fakesnow_port}").parse().unwrap());
+        let checks = SnowflakeWarehouse::connect(&direct, "snowpipe emulator checks")
+            .await
+            .unwrap();
         let shared = Arc::new(Shared {
             pipes: pipes_from_setup(&settings.database),
             public_key: key.to_public_key(),
@@ -192,6 +209,8 @@ impl Emulator {
             loads: Mutex::new(Loads::default()),
             lake,
             stage_prefix: stage_prefix(&setup_plan(&settings.database).lake_location),
+            caller_role: setup_plan(&settings.database).role,
+            checks: tokio::sync::Mutex::new(checks),
             max_delay,
         });
         let app = Router::new()
@@ -277,6 +296,21 @@ async fn insert_files(
             Json(
                 json!({"message": format!("Specified object does not exist or not authorized. Pipe not found: {pipe}")}),
             ),
+        );
+    }
+    let held = privileges(&shared, &pipe).await;
+    if held.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"message": format!("Specified object does not exist or not authorized. Pipe not found: {pipe}")}),
+            ),
+        );
+    }
+    if !held.iter().any(|p| p == "OPERATE" || p == "OWNERSHIP") {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"message": format!("Insufficient privileges to operate on pipe '{pipe}'")})),
         );
     }
     let files: Vec<String> = body["files"]
@@ -387,6 +421,41 @@ async fn forward(
     }
 }
 
+/// The privileges the caller's role holds on `pipe` (none if it does not exist).
+async fn privileges(shared: &Shared, pipe: &str) -> Vec<String> {
+    let grants = shared
+        .checks
+        .lock()
+        .await
+        .query(&format!("show grants on pipe {pipe}"))
+        .await;
+    grants
+        .map(|table| {
+            table
+                .rows
+                .into_iter()
+                .filter(|row| row.get(1).and_then(|r| r.as_deref()) == Some(shared.caller_role.as_str()))
+                .filter_map(|row| row.first().cloned().flatten())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `pipe` is paused: its files wait in the queue.
+async fn paused(shared: &Shared, pipe: &str) -> bool {
+    let status = shared
+        .checks
+        .lock()
+        .await
+        .query(&format!("select system$pipe_status('{pipe}')"))
+        .await;
+    status
+        .ok()
+        .and_then(|table| table.scalar().map(str::to_string))
+        .and_then(|json| serde_json::from_str::<Value>(&json).ok())
+        .is_some_and(|state| state["executionState"] == "PAUSED")
+}
+
 /// Takes queued files in random order and loads them side by side, as Snowpipe's
 /// workers do: each stamps its scan's start, takes a while (longer for a file given a
 /// delay), then commits its rows and its history entry.
@@ -408,6 +477,15 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        if paused(&shared, &pipe).await {
+            {
+                let mut loads = shared.loads.lock().unwrap();
+                loads.in_flight.retain(|entry| entry != &(pipe.clone(), path.clone()));
+                loads.queue.push((pipe, path));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
         let (shared, session) = (Arc::clone(&shared), Arc::clone(&session));
         tokio::spawn(async move {
             let scan_started = Utc::now();
