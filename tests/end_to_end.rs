@@ -365,6 +365,16 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         .send()
         .await
         .unwrap();
+    // serve's sessions let Snowflake cancel a statement inside the host's 14 minutes.
+    assert!(
+        fakesnow
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "login STATEMENT_TIMEOUT_IN_SECONDS=720"),
+        "serve's sessions carry a statement timeout"
+    );
 
     // `status` on Snowflake: the missed slot named, the bad line counted from
     // Snowpipe's load history, every other slot complete.

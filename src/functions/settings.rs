@@ -58,12 +58,27 @@ impl ServeArgs {
         problems.finish(|| ServeSettings {
             port: port.expect("validated"),
             extract: extract.expect("validated"),
-            warehouse: warehouse.expect("validated"),
+            warehouse: bounded_for_the_host(warehouse.expect("validated")),
             project: project.expect("validated"),
             transform_threads: self.transform_threads.count(),
             resubmit_after: chrono::Duration::minutes(self.resubmit_after_minutes.into()),
         })
     }
+}
+
+/// The longest a Snowflake statement of `serve` may run unless set shorter: 12 of the
+/// 14 minutes host.json gives an invocation (`functionTimeout`), so Snowflake cancels a
+/// statement before the host abandons the run that sent it.
+pub const SERVE_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(720);
+
+fn bounded_for_the_host(mut warehouse: WarehouseTarget) -> WarehouseTarget {
+    if let WarehouseTarget::Snowflake(snowflake) = &mut warehouse {
+        let bound = snowflake
+            .statement_timeout
+            .map_or(SERVE_STATEMENT_TIMEOUT, |t| t.min(SERVE_STATEMENT_TIMEOUT));
+        snowflake.statement_timeout = Some(bound);
+    }
+    warehouse
 }
 
 #[cfg(test)]
@@ -87,5 +102,31 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(error.contains("0 is not in 1..=64"), "{error}");
+    }
+
+    #[test]
+    fn snowflake_statements_under_serve_end_inside_the_hosts_timeout() {
+        let mut settings = crate::warehouse::SnowflakeSettings {
+            account: "A".into(),
+            user: "U".into(),
+            private_key: "k".to_string().into(),
+            role: None,
+            warehouse: "W".into(),
+            database: "D".into(),
+            schema: "PUBLIC".into(),
+            base_url: None,
+            statement_timeout: None,
+        };
+        let bound = |settings: &crate::warehouse::SnowflakeSettings| match bounded_for_the_host(
+            WarehouseTarget::Snowflake(Box::new(settings.clone())),
+        ) {
+            WarehouseTarget::Snowflake(s) => s.statement_timeout,
+            WarehouseTarget::DuckDb(_) => None,
+        };
+        assert_eq!(bound(&settings), Some(SERVE_STATEMENT_TIMEOUT));
+        settings.statement_timeout = Some(std::time::Duration::from_secs(3_600));
+        assert_eq!(bound(&settings), Some(SERVE_STATEMENT_TIMEOUT), "never past the host's");
+        settings.statement_timeout = Some(std::time::Duration::from_secs(300));
+        assert_eq!(bound(&settings), Some(std::time::Duration::from_secs(300)));
     }
 }

@@ -236,6 +236,7 @@ mod tests {
             database: Some("TWITCH".into()),
             schema: "PUBLIC".into(),
             url: None,
+            statement_timeout_secs: None,
         };
         let args = transform_args(complete(PEM));
         assert!(!format!("{args:?}").contains("hunter2"));

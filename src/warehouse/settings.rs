@@ -163,6 +163,15 @@ pub struct SnowflakeArgs {
     /// Base URL instead of https://ACCOUNT.snowflakecomputing.com (private link, tests).
     #[arg(id = "snowflake_url", long = "snowflake-url", env = "SNOWFLAKE_URL")]
     pub url: Option<String>,
+    /// Seconds after which Snowflake cancels a statement of the session (its
+    /// STATEMENT_TIMEOUT_IN_SECONDS); default: Snowflake's own (two days) from the CLI,
+    /// 720 under `serve`, inside the Functions host's 14 minutes.
+    #[arg(
+        id = "snowflake_statement_timeout_secs",
+        long = "snowflake-statement-timeout-secs",
+        env = "SNOWFLAKE_STATEMENT_TIMEOUT_SECS"
+    )]
+    pub statement_timeout_secs: Option<String>,
 }
 
 impl fmt::Debug for SnowflakeArgs {
@@ -176,6 +185,7 @@ impl fmt::Debug for SnowflakeArgs {
             .field("database", &self.database)
             .field("schema", &self.schema)
             .field("url", &self.url)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
             .finish()
     }
 }
@@ -192,6 +202,8 @@ pub struct SnowflakeSettings {
     pub database: String,
     pub schema: String,
     pub base_url: Option<Url>,
+    /// Snowflake cancels a statement of the session past this (`None`: its default).
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 impl SnowflakeArgs {
@@ -206,6 +218,14 @@ impl SnowflakeArgs {
             Some(url) => Some(problems.parse(url, "SNOWFLAKE_URL (--snowflake-url)", parse_http_url)?),
             None => None,
         };
+        let statement_timeout = match &self.statement_timeout_secs {
+            Some(text) => Some(problems.parse(
+                text,
+                "SNOWFLAKE_STATEMENT_TIMEOUT_SECS (--snowflake-statement-timeout-secs)",
+                parse_statement_timeout,
+            )?),
+            None => None,
+        };
         Some(SnowflakeSettings {
             account: account?.to_ascii_uppercase(),
             user: user?.to_ascii_uppercase(),
@@ -215,6 +235,7 @@ impl SnowflakeArgs {
             database: database?,
             schema: self.schema.clone(),
             base_url,
+            statement_timeout,
         })
     }
 }
@@ -234,9 +255,31 @@ fn read_private_key(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(pem))
 }
 
+/// Seconds for STATEMENT_TIMEOUT_IN_SECONDS, whose range is "0 - 604800 (i.e. 7 days)"
+/// (docs.snowflake.com/en/sql-reference/parameters); 0 there means the seven-day
+/// maximum, not "no timeout", so it is refused rather than passed on.
+fn parse_statement_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n @ 1..=604_800) => Ok(std::time::Duration::from_secs(n)),
+        _ => Err(format!("`{text}` is not a number of seconds from 1 to 604800")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_timeout_is_within_snowflakes_range() {
+        assert_eq!(parse_statement_timeout(" 720").unwrap().as_secs(), 720);
+        assert_eq!(parse_statement_timeout("604800").unwrap().as_secs(), 604_800);
+        for bad in ["0", "604801", "12m", ""] {
+            assert!(
+                parse_statement_timeout(bad).unwrap_err().contains("1 to 604800"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn duckdb_gets_a_memory_limit_and_a_spill_folder_beside_its_file() {

@@ -5,8 +5,16 @@
 //! id>`), so a run's queries can be found in Snowflake's query history.
 
 use snowflake_connector_rs::{
-    AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, KeyPairConfig, Session, SessionConfig,
+    AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, KeyPairConfig, QueryConfig, Session, SessionConfig,
 };
+
+/// Snowflake's own statement timeout when none is set: "172800 (2 days)"
+/// (STATEMENT_TIMEOUT_IN_SECONDS, docs.snowflake.com/en/sql-reference/parameters).
+const SNOWFLAKE_DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(172_800);
+
+/// How much longer than a statement's timeout the client waits for Snowflake's answer,
+/// which is the timeout error itself when Snowflake cancels it.
+const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 use super::{Cell, Table, Warehouse, WarehouseError};
 use crate::warehouse::SnowflakeSettings;
@@ -55,7 +63,23 @@ impl SnowflakeWarehouse {
         if let Some(role) = &settings.role {
             session = session.with_role(role);
         }
-        let mut config = ClientConfig::new(&settings.user, &settings.account, auth).with_session(session);
+        // Snowflake cancels a statement past its timeout itself, so none outlives the
+        // run that sent it. The client waits that long and a little more: its own default
+        // (300 s, snowflake-connector-rs `DEFAULT_QUERY_RESPONSE_TIMEOUT`) "does not
+        // cancel the query on Snowflake", and a full refresh's statement ran on, unseen.
+        if let Some(timeout) = settings.statement_timeout {
+            session = session.with_session_parameter(
+                "STATEMENT_TIMEOUT_IN_SECONDS",
+                serde_json::Value::from(timeout.as_secs()),
+            );
+        }
+        let waiting = settings
+            .statement_timeout
+            .unwrap_or(SNOWFLAKE_DEFAULT_STATEMENT_TIMEOUT)
+            + ANSWER_MARGIN;
+        let mut config = ClientConfig::new(&settings.user, &settings.account, auth)
+            .with_session(session)
+            .with_query(QueryConfig::new().with_query_response_timeout(waiting));
         if let Some(url) = &settings.base_url {
             config = config.with_endpoint(EndpointConfig::custom_base_url(url.clone()));
         }

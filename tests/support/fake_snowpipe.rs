@@ -192,6 +192,7 @@ pub async fn fake_snowpipe_settings() -> (Shared, SnowflakeSettings) {
         database: "TWITCH".into(),
         schema: "PUBLIC".into(),
         base_url: Some(format!("http://127.0.0.1:{port}").parse().unwrap()),
+        statement_timeout: None,
     };
     (fake, settings)
 }

@@ -103,5 +103,6 @@ pub fn settings(port: u16) -> SnowflakeSettings {
         database: "TWITCH".into(),
         schema: "ANALYTICS".into(),
         base_url: Some(format!("http://127.0.0.1:{port}").parse().unwrap()),
+        statement_timeout: None,
     }
 }

@@ -5,8 +5,8 @@ every statement takes fakesnow's JSON branch (the one it keeps for DML), with va
 encoded as Snowflake encodes them in JSON rowsets: TIMESTAMP_NTZ as epoch seconds
 with nine fractional digits, DATE as days since the epoch, BOOLEAN as 1/0.
 
-Each login prints `login QUERY_TAG=<tag>` on stdout, so tests can see the session
-parameters the client sent. With FAKESNOW_NOP_REGEXES (a JSON list), statements
+Each login prints `login QUERY_TAG=<tag>` (and `login STATEMENT_TIMEOUT_IN_SECONDS=<n>`
+when set) on stdout, so tests can see the session parameters the client sent. With FAKESNOW_NOP_REGEXES (a JSON list), statements
 fakesnow cannot model (pipes, integrations, roles, grants) succeed without effect.
 
 fakesnow runs a MERGE as several statements through a temporary table,
@@ -257,6 +257,8 @@ async def _login_and_report(request):
         body = gzip.decompress(body)
     parameters = json.loads(body)["data"].get("SESSION_PARAMETERS", {})
     print(f"login QUERY_TAG={parameters.get('QUERY_TAG')}", flush=True)
+    if "STATEMENT_TIMEOUT_IN_SECONDS" in parameters:
+        print(f"login STATEMENT_TIMEOUT_IN_SECONDS={parameters['STATEMENT_TIMEOUT_IN_SECONDS']}", flush=True)
     role = (request.query_params.get("roleName") or "PUBLIC").upper()
     response = await _login(request)
     token = json.loads(response.body)["data"]["token"]
