@@ -75,7 +75,7 @@ enum Command {
     /// Print top streamers, games and languages of the last 24 hours of data.
     Report(ReportArgs),
     /// Check each slot since a time: committed or missed, and how much of it reached
-    /// the raw tables and the fact. Exits non-zero on a missed or incomplete slot.
+    /// the raw tables and the fact. Exits non-zero on a missed, incomplete or duplicated slot.
     Status(StatusArgs),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
     MockHelix {
@@ -218,7 +218,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let failures = status.failures().count();
             anyhow::ensure!(
                 failures == 0,
-                "{failures} slot(s) missed or incomplete (see the lines above)"
+                "{failures} slot(s) missed, incomplete or duplicated (see the lines above)"
             );
         }
         Command::Report(args) => {

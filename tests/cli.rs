@@ -495,7 +495,7 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         out.contains("5 slot(s) expected, 4 committed (2 complete, 0 pending, 2 incomplete, 0 unreadable), 1 missed"),
         "{out}"
     );
-    assert!(out.contains("3 slot(s) missed or incomplete"), "{out}");
+    assert!(out.contains("3 slot(s) missed, incomplete or duplicated"), "{out}");
 
     // Nothing was expected before the lake's first slot: a day-long window still
     // counts five slots.
@@ -534,4 +534,33 @@ async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past
         .unwrap();
     assert!(status.status.success(), "{}", text(&status));
     assert!(text(&status).contains("pending"), "{}", text(&status));
+
+    // Slot 0's streams loaded a second time (submitted again after Snowpipe's 14-day
+    // load history forgot them): RAW holds them twice, which `status` names.
+    let streams = manifests[0].file(Entity::Streams).unwrap().path.clone();
+    {
+        let mut warehouse =
+            twitch_pipeline::warehouse::DuckDbWarehouse::open(&dir.path().join("warehouse.duckdb")).unwrap();
+        use twitch_pipeline::warehouse::Warehouse;
+        warehouse
+            .execute(&format!(
+                "insert into raw.raw_streams select raw_json, file_name, file_row_number, loaded_at + interval 15 day from raw.raw_streams where file_name = '{streams}'"
+            ))
+            .await
+            .unwrap();
+    }
+    let status = with_locations("status")
+        .args(["--since", &at(0).rfc3339(), "--until", &at(1).rfc3339()])
+        .output()
+        .unwrap();
+    let out = text(&status);
+    assert_eq!(status.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("DUPLICATED")
+            && out.contains(&format!(
+                "`{streams}`: 4 row(s) in RAW of 2 committed: loaded more than once"
+            ))
+            && out.contains("1 slot(s) DUPLICATED in RAW"),
+        "{out}"
+    );
 }

@@ -418,6 +418,28 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     assert_eq!(loads.len(), 1, "{loads:?}");
     assert_eq!((loads[0].status, loads[0].errors_seen), ("PARTIALLY_LOADED", 1));
 
+    // A backfill submits nothing RAW holds already: past Snowpipe's 14-day load
+    // history each of these files would load a second time.
+    let (code, out) = on_snowflake(&azurite, &through_emulator, &["ingest", "--backfill"]).await;
+    assert_eq!(code, Some(0), "{out}");
+    let committed: Vec<_> = [0, 1, 2, 3, 5]
+        .iter()
+        .flat_map(|n| futures::executor::block_on(manifest(*n)).files)
+        .collect();
+    let empty = committed.iter().filter(|f| f.rows == 0).count();
+    assert!(
+        out.contains(&format!(
+            "{} file(s) not submitted: RAW holds them already; {empty} without rows",
+            committed.len() - empty
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        emulator.submitted().len(),
+        submissions.len(),
+        "nothing submitted: {out}"
+    );
+
     // The local path over the same lake builds the same tables.
     let mut local = twitch_pipeline::warehouse::DuckDbWarehouse::in_memory().unwrap();
     let loaded = twitch_pipeline::load::load_lake(&lake, &mut local).await.unwrap();

@@ -10,6 +10,8 @@ use support::*;
 use twitch_pipeline::ingest::{self, IngestOutcome};
 use twitch_pipeline::lake::{Entity, Slot};
 use twitch_pipeline::snowpipe::SharedInsertCalls;
+#[cfg(feature = "duckdb")]
+use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
 
 async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twitch_pipeline::lake::Manifest {
     let line = [r#"{"id":"1"}"#];
@@ -145,6 +147,8 @@ async fn data_files_state_and_foreign_blobs_are_ignored() {
     assert!(missing.unwrap_err().to_string().contains("no manifest"));
 }
 
+// RAW, the ledger a backfill checks, is the embedded DuckDB here.
+#[cfg(feature = "duckdb")]
 #[tokio::test]
 async fn backfill_submits_every_committed_slot_since_a_date() {
     let (fake, client) = fake_snowpipe().await;
@@ -152,17 +156,22 @@ async fn backfill_submits_every_committed_slot_since_a_date() {
     for i in [0, 1, 96] {
         commit_full_slot(&lake, slot().offset(i)).await;
     }
-    let all = ingest::backfill(&lake, None, &client, "twitch").await.unwrap();
+    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let all = ingest::backfill(&lake, None, &client, &mut raw, "twitch")
+        .await
+        .unwrap();
     assert_eq!(all.submitted.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
     assert!(all.skipped.is_empty());
     let next_day = slot().offset(96).date();
-    let since = ingest::backfill(&lake, Some(next_day), &client, "twitch")
+    let since = ingest::backfill(&lake, Some(next_day), &client, &mut raw, "twitch")
         .await
         .unwrap();
     assert_eq!(since.submitted.values().sum::<usize>(), 3);
     assert_eq!(fake.lock().unwrap().calls.len(), 6);
 }
 
+// RAW, the ledger a backfill checks, is the embedded DuckDB here.
+#[cfg(feature = "duckdb")]
 #[tokio::test]
 async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_others() {
     use object_store::ObjectStoreExt;
@@ -181,7 +190,10 @@ async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_o
         .await
         .unwrap();
 
-    let backfill = ingest::backfill(&lake, None, &client, "twitch").await.unwrap();
+    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let backfill = ingest::backfill(&lake, None, &client, &mut raw, "twitch")
+        .await
+        .unwrap();
     assert_eq!(backfill.submitted.values().sum::<usize>(), 3, "the whole slot goes");
     let sent: Vec<String> = fake
         .lock()
@@ -203,6 +215,48 @@ async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_o
         "{}",
         backfill.skipped[1].1
     );
+}
+
+// RAW, the ledger a backfill checks, is the embedded DuckDB here.
+#[cfg(feature = "duckdb")]
+#[tokio::test]
+async fn backfill_leaves_out_the_files_raw_holds_already_whatever_their_prefix() {
+    // Snowpipe's load history forgets a file after 14 days: submitted again after
+    // that, it loads twice. RAW's file names carry the stage's prefix.
+    let (fake, client) = fake_snowpipe().await;
+    let (_dir, lake) = temp_lake();
+    let loaded = commit_full_slot(&lake, slot()).await;
+    let partly = commit_full_slot(&lake, slot().offset(1)).await;
+    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let mut in_raw: Vec<String> = loaded.files.iter().map(|f| f.path.clone()).collect();
+    in_raw.push(partly.file(Entity::Streams).unwrap().path.clone());
+    for path in &in_raw {
+        let table = format!("raw_{}", path.split('/').next().unwrap());
+        raw.execute(&format!(
+            "insert into raw.{table} values ('{{}}', 'twitch/{path}', 1, cast('{}' as timestamp) + interval 20 minute)",
+            slot().time().format("%Y-%m-%d %H:%M:%S")
+        ))
+        .await
+        .unwrap();
+    }
+
+    let backfill = ingest::backfill(&lake, None, &client, &mut raw, "twitch")
+        .await
+        .unwrap();
+    assert_eq!(backfill.already_in_raw, 4);
+    let sent: Vec<String> = fake
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .flat_map(|c| c.files.clone())
+        .collect();
+    let expected = [
+        partly.file(Entity::Users).unwrap().path.clone(),
+        partly.file(Entity::Games).unwrap().path.clone(),
+    ];
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(expected.iter().all(|p| sent.contains(p)), "{sent:?}");
 }
 
 /// The `ingest` command, with the fake's settings in the environment.

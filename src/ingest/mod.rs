@@ -7,13 +7,15 @@
 //! ([`SharedInsertCalls`]). A second delivery of the same manifest submits the same
 //! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
 //! every committed slot since a date, leaving out (and reporting) a slot the lake
-//! cannot give whole. [`resubmit_unloaded`] is the hourly run's self-healing: what
+//! cannot give whole and every file RAW already holds rows of ([`files_in_raw`]):
+//! Snowpipe's load history forgets a file after 14 days, and a file submitted after
+//! that loads twice. [`resubmit_unloaded`] is the hourly run's self-healing: what
 //! was committed but never reached Snowpipe is submitted again.
 
 mod settings;
 pub use settings::{IngestArgs, IngestMode, IngestSettings};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tracing::{info, instrument, warn};
@@ -21,7 +23,7 @@ use tracing::{info, instrument, warn};
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
 use crate::status::{FileStatus, LoadRecord, LoadRecords, SlotState, Status, StatusOptions};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Warehouse, WarehouseError, raw_table};
 
 /// Schema of the raw tables and their pipes in Snowflake.
 pub const RAW_SCHEMA: &str = "RAW";
@@ -49,6 +51,10 @@ pub enum IngestError {
     MalformedManifest { path: String, reason: String },
     #[error(transparent)]
     Status(#[from] crate::status::StatusError),
+    #[error(
+        "cannot read which files RAW holds, so nothing was submitted (a file loaded already would load twice): {0}"
+    )]
+    Ledger(#[from] WarehouseError),
 }
 
 /// What ingesting one lake path did.
@@ -127,15 +133,21 @@ pub struct Backfill {
     /// Slots left out, and why: a manifest that cannot be read, a file it lists that
     /// the lake does not have. The slots after them were submitted all the same.
     pub skipped: Vec<(Slot, String)>,
+    /// Files not submitted because RAW holds rows of them already.
+    pub already_in_raw: usize,
+    /// Files not submitted because they hold no rows (no new users or games that slot).
+    pub empty: usize,
 }
 
 /// Submits every committed slot from `since` (a UTC date) on; all slots without it.
 /// A slot the lake cannot give whole (its manifest unreadable, a listed file missing)
 /// is left out and reported, so Snowpipe never sees part of a slot, and the others go.
-pub async fn backfill(
+/// A file RAW (in `warehouse`) holds rows of is not submitted again.
+pub async fn backfill<W: Warehouse>(
     lake: &Lake,
     since: Option<NaiveDate>,
     snowpipe: &SnowpipeClient,
+    warehouse: &mut W,
     database: &str,
 ) -> Result<Backfill, IngestError> {
     let mut manifests = Vec::new();
@@ -152,10 +164,57 @@ pub async fn backfill(
             }
         }
     }
+    let (mut already_in_raw, mut empty) = (0, 0);
+    if let Some(first) = manifests.first() {
+        let in_raw = files_in_raw(warehouse, first.slot.time()).await?;
+        for manifest in &mut manifests {
+            manifest.files.retain(|file| {
+                let there = in_raw.contains(&file.path);
+                already_in_raw += usize::from(there);
+                empty += usize::from(!there && file.rows == 0);
+                !there && file.rows > 0
+            });
+        }
+    }
+    if already_in_raw > 0 {
+        info!(files = already_in_raw, "not submitted: RAW holds them already");
+    }
     Ok(Backfill {
         submitted: submit(&manifests, snowpipe, database).await?,
         skipped,
+        already_in_raw,
+        empty,
     })
+}
+
+/// RAW's ledger: the lake paths of the files RAW holds rows of, loaded from `since`
+/// on (a slot's files load after the slot began, so the bound skips older data
+/// unread). Before a file is submitted again this is what says it arrived: "pipes
+/// only maintain the load history metadata for 14 days", and a file staged again
+/// after that is loaded again, "potentially resulting in duplicate records in the
+/// target table" (docs.snowflake.com/en/user-guide/data-load-snowpipe-ts).
+pub async fn files_in_raw<W: Warehouse>(
+    warehouse: &mut W,
+    since: DateTime<Utc>,
+) -> Result<HashSet<String>, WarehouseError> {
+    let since = since.format("%Y-%m-%d %H:%M:%S");
+    let mut files = HashSet::new();
+    for entity in Entity::ALL {
+        let table = warehouse
+            .query(&format!(
+                "select distinct file_name from raw.{} where loaded_at >= cast('{since}' as timestamp)",
+                raw_table(entity)
+            ))
+            .await?;
+        files.extend(
+            table
+                .rows
+                .iter()
+                .filter_map(|row| row.first()?.as_deref())
+                .map(|name| crate::lake::lake_path(name).to_string()),
+        );
+    }
+    Ok(files)
 }
 
 /// The slot's manifest, if it and every file it lists can be read; why not, if not.

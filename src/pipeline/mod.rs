@@ -287,8 +287,16 @@ pub async fn ingest(settings: &crate::ingest::IngestSettings) -> anyhow::Result<
             IngestOutcome::Ignored { path, reason } => vec![format!("{path}: ignored ({reason})")],
         },
         IngestMode::Backfill { since } => {
-            let backfill = ingest::backfill(&lake, *since, client, database).await?;
+            let target = crate::warehouse::WarehouseTarget::Snowflake(Box::new(settings.snowflake.clone()));
+            let mut warehouse = open_warehouse(&target, "ingest").await?;
+            let backfill = ingest::backfill(&lake, *since, client, &mut warehouse, database).await?;
             let mut lines = submitted(&backfill.submitted);
+            if backfill.already_in_raw + backfill.empty > 0 {
+                lines.push(format!(
+                    "{} file(s) not submitted: RAW holds them already; {} without rows",
+                    backfill.already_in_raw, backfill.empty
+                ));
+            }
             lines.extend(
                 backfill
                     .skipped

@@ -39,6 +39,7 @@ impl Health {
             ("pending", count(SlotState::Pending)),
             ("incomplete", count(SlotState::Incomplete)),
             ("missed", count(SlotState::Missed)),
+            ("duplicated in RAW", count(SlotState::Duplicated)),
             ("listing not read whole", early.to_string()),
             ("records quarantined", quarantined.to_string()),
             ("lines rejected at load", rejected.to_string()),

@@ -142,7 +142,7 @@ fn health_section(health: &super::Health) -> String {
             SlotState::Complete => "ok",
             SlotState::Pending => "pending",
             SlotState::Missed => "missed",
-            SlotState::Incomplete | SlotState::Unreadable => "incomplete",
+            SlotState::Incomplete | SlotState::Unreadable | SlotState::Duplicated => "incomplete",
         };
         let _ = write!(
             strip,

@@ -53,12 +53,19 @@ pub enum SlotState {
     Missed,
     /// A manifest the pipeline cannot read.
     Unreadable,
+    /// A file has more rows in RAW than it committed: it was loaded more than once
+    /// (submitted again after Snowpipe's load history forgot it). The marts keep the
+    /// latest load of each stream and slot, but RAW holds the rows twice.
+    Duplicated,
 }
 
 impl SlotState {
     /// Whether the slot makes `status` fail.
     pub fn is_failure(self) -> bool {
-        matches!(self, SlotState::Incomplete | SlotState::Missed | SlotState::Unreadable)
+        matches!(
+            self,
+            SlotState::Incomplete | SlotState::Missed | SlotState::Unreadable | SlotState::Duplicated
+        )
     }
 
     pub fn label(self) -> &'static str {
@@ -68,6 +75,7 @@ impl SlotState {
             SlotState::Incomplete => "INCOMPLETE",
             SlotState::Missed => "MISSED",
             SlotState::Unreadable => "UNREADABLE",
+            SlotState::Duplicated => "DUPLICATED",
         }
     }
 }
@@ -294,7 +302,9 @@ fn committed_slot(
             )
         })
     }));
+    let duplicated = duplicated_files(&files);
     let state = match &arrival {
+        _ if duplicated.is_some() => SlotState::Duplicated,
         // All of it arrived, but the extraction committed only part of the listing.
         None if !manifest.listing_complete => SlotState::Incomplete,
         None => SlotState::Complete,
@@ -306,7 +316,9 @@ fn committed_slot(
     if arrival.is_some() && !manifest.listing_complete {
         notes.insert(0, extraction_shortfall(manifest));
     }
-    let reason = arrival.or_else(|| (!manifest.listing_complete).then(|| extraction_shortfall(manifest)));
+    let reason = duplicated
+        .or(arrival)
+        .or_else(|| (!manifest.listing_complete).then(|| extraction_shortfall(manifest)));
     SlotStatus {
         slot: manifest.slot,
         state,
@@ -317,6 +329,26 @@ fn committed_slot(
         quarantined: manifest.quarantined,
         stopped_early: !manifest.listing_complete,
     }
+}
+
+/// The files with more rows in RAW than committed, and what to do; `None` if none.
+fn duplicated_files(files: &[FileStatus]) -> Option<String> {
+    let twice: Vec<String> = files
+        .iter()
+        .filter(|f| f.raw_rows > f.committed_rows)
+        .map(|f| {
+            format!(
+                "`{}`: {} row(s) in RAW of {} committed",
+                f.path, f.raw_rows, f.committed_rows
+            )
+        })
+        .collect();
+    (!twice.is_empty()).then(|| {
+        format!(
+            "{}: loaded more than once (submitted again after Snowpipe's 14-day load history forgot it?). The marts keep the latest load of each stream and slot; RAW holds the rows twice: delete the older load's rows (same file_name, the earlier loaded_at)",
+            twice.join(", ")
+        )
+    })
 }
 
 /// What of the slot has not arrived, naming the file; `None` when all of it has.
@@ -495,6 +527,17 @@ mod tests {
             rejected,
             load: None,
         }
+    }
+
+    #[test]
+    fn a_file_with_more_rows_in_raw_than_committed_is_named_duplicated() {
+        assert_eq!(duplicated_files(&[file(10, None), file(9, Some(1))]), None);
+        let twice = duplicated_files(&[file(20, None)]).unwrap();
+        assert!(
+            twice.contains("`streams/x.ndjson.gz`: 20 row(s) in RAW of 10 committed"),
+            "{twice}"
+        );
+        assert!(SlotState::Duplicated.is_failure());
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub fn summary_line(status: &Status) -> String {
         count(SlotState::Unreadable),
         count(SlotState::Missed),
     );
+    if count(SlotState::Duplicated) > 0 {
+        line.push_str(&format!("; {} slot(s) DUPLICATED in RAW", count(SlotState::Duplicated)));
+    }
     if early > 0 {
         line.push_str(&format!(
             "; {early} slot(s) whose extraction did not read the whole listing"
