@@ -209,6 +209,9 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         }
     }
     let emulator = Emulator::start(fakesnow.port, lake.clone(), &snowflake, Duration::from_millis(150)).await;
+    // A page of load history holds 2 entries here, 10,000 in Snowflake: every reader
+    // of it must follow the pages.
+    emulator.limit_scans(2);
     let mut through_emulator = snowflake.clone();
     through_emulator.base_url = Some(emulator.url.parse().unwrap());
 
@@ -417,6 +420,23 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     let loads: Vec<_> = history.iter().filter(|r| r.path == bad_file).collect();
     assert_eq!(loads.len(), 1, "{loads:?}");
     assert_eq!((loads[0].status, loads[0].errors_seen), ("PARTIALLY_LOADED", 1));
+
+    // Snowpipe's load history, read page by page, has every file that was loaded.
+    let client = twitch_pipeline::snowpipe::SnowpipeClient::new(&through_emulator, Default::default()).unwrap();
+    let now = chrono::Utc::now();
+    let records = twitch_pipeline::ingest::load_records(
+        &client,
+        &through_emulator.database,
+        now - chrono::Duration::hours(1),
+        now,
+    )
+    .await
+    .unwrap();
+    let loaded: std::collections::BTreeSet<&str> = history.iter().map(|r| r.path.as_str()).collect();
+    assert!(loaded.len() > 2, "more than a page: {loaded:?}");
+    for path in &loaded {
+        assert!(records.contains_key(*path), "{path} missing from {:?}", records.keys());
+    }
 
     // A backfill submits nothing RAW holds already: past Snowpipe's 14-day load
     // history each of these files would load a second time.

@@ -227,7 +227,7 @@ async fn whole_slot(lake: &Lake, slot: Slot) -> Result<Manifest, String> {
 }
 
 /// Snowpipe's load history of every pipe between `start` and `end` (`loadHistoryScan`):
-/// each file's status, errors and first error, by path.
+/// each file's status, errors, first error and system error, by path.
 pub async fn load_records(
     snowpipe: &SnowpipeClient,
     database: &str,
@@ -236,10 +236,10 @@ pub async fn load_records(
 ) -> Result<LoadRecords, SnowpipeError> {
     let mut records = LoadRecords::new();
     for entity in Entity::ALL {
-        let answer = snowpipe
+        let files = snowpipe
             .load_history_scan(&pipe_for(database, entity), start, end)
             .await?;
-        for file in answer["files"].as_array().into_iter().flatten() {
+        for file in &files {
             let Some(path) = file["path"].as_str() else { continue };
             records.insert(
                 crate::lake::lake_path(path).to_string(),
@@ -247,6 +247,7 @@ pub async fn load_records(
                     status: file["status"].as_str().unwrap_or("UNKNOWN").to_string(),
                     errors_seen: file["errorsSeen"].as_u64().unwrap_or(0),
                     first_error: file["firstError"].as_str().map(str::to_string),
+                    system_error: file["systemError"].as_str().map(str::to_string),
                 },
             );
         }

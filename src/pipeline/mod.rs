@@ -319,7 +319,7 @@ pub async fn ingest(settings: &crate::ingest::IngestSettings) -> anyhow::Result<
                     .await?;
                 lines.push(format!(
                     "{pipe}: recent events {}; loaded in the last 24 h {}",
-                    count_by_status(&report),
+                    count_by_status(report["files"].as_array().into_iter().flatten()),
                     count_by_status(&history)
                 ));
             }
@@ -333,9 +333,9 @@ pub async fn ingest(settings: &crate::ingest::IngestSettings) -> anyhow::Result<
 }
 
 /// `N STATUS, M STATUS…` over a Snowpipe answer's `files`.
-fn count_by_status(answer: &serde_json::Value) -> String {
+fn count_by_status<'a>(files: impl IntoIterator<Item = &'a serde_json::Value>) -> String {
     let mut counts = std::collections::BTreeMap::new();
-    for file in answer["files"].as_array().into_iter().flatten() {
+    for file in files {
         *counts
             .entry(file["status"].as_str().unwrap_or("UNKNOWN").to_string())
             .or_insert(0) += 1;

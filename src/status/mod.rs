@@ -87,6 +87,19 @@ pub struct LoadRecord {
     pub status: String,
     pub errors_seen: u64,
     pub first_error: Option<String>,
+    /// "General error describing why the file was not processed" (insertReport's
+    /// fields, docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-apis).
+    pub system_error: Option<String>,
+}
+
+impl LoadRecord {
+    /// Why the load failed or dropped lines, as Snowpipe says it.
+    pub fn error(&self) -> &str {
+        self.first_error
+            .as_deref()
+            .or(self.system_error.as_deref())
+            .unwrap_or("no error given")
+    }
 }
 
 /// Load records by file path (relative to the stage: the lake's paths).
@@ -298,7 +311,7 @@ fn committed_slot(
                 "`{}`: {} line(s) rejected by Snowpipe: {}",
                 f.path,
                 load.errors_seen,
-                load.first_error.as_deref().unwrap_or("no error given")
+                load.error()
             )
         })
     }));
@@ -356,10 +369,16 @@ fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> O
     if let Some(file) = files.iter().find(|f| !f.is_whole()) {
         let failed;
         let why = match &file.load {
+            // "Files that couldn't load during a pipe's COPY operation ... are still
+            // registered in the pipe's metadata. The registered file names are ignored
+            // by subsequent pipe activity" (Troubleshooting Snowpipe,
+            // docs.snowflake.com/en/user-guide/data-load-snowpipe-ts): submitting it
+            // again does nothing, so the fix is a COPY of that one file.
             Some(load) if load.status == "LOAD_FAILED" => {
                 failed = format!(
-                    "Snowpipe did not load it: {}",
-                    load.first_error.as_deref().unwrap_or("no error given")
+                    "Snowpipe did not load it: {}. Snowpipe ignores a failed file when it is submitted again: once the cause is fixed, run the pipe's COPY statement (`describe pipe` shows it) with `files = ('{}')` added",
+                    load.error(),
+                    file.path
                 );
                 failed.as_str()
             }
@@ -569,7 +588,8 @@ mod tests {
         failed.load = Some(LoadRecord {
             status: "LOAD_FAILED".into(),
             errors_seen: 1,
-            first_error: Some("Remote file 'x' was not found".into()),
+            first_error: None,
+            system_error: Some("Remote file 'x' was not found".into()),
         });
         assert!(
             missing_part(&[failed], 0, true)

@@ -14,8 +14,16 @@
 //!   (a stage on `azure://mycontainer/files/logs/` gives `files/logs/2018/…`:
 //!   "Querying metadata for staged files", docs.snowflake.com): here `twitch/streams/…`,
 //!   not the stage-relative `streams/…` that insertFiles names.
-//! - A load history per pipe: a file already loaded or queued is not loaded again
-//!   (Snowpipe keeps 14 days); `insertReport` and `loadHistoryScan` answer from it.
+//! - A load history per pipe: a file already loaded, failed or queued is not loaded
+//!   again (Snowpipe keeps 14 days, and failed files "are still registered in the
+//!   pipe's metadata ... ignored by subsequent pipe activity": Troubleshooting
+//!   Snowpipe, docs.snowflake.com/en/user-guide/data-load-snowpipe-ts);
+//!   `insertReport` and `loadHistoryScan` answer from it, the latter at most
+//!   [`SCAN_LIMIT`] entries at a time with `completeResult` false past it.
+//! - A file is committed in several transactions (200 rows each), its rows visible
+//!   as they come: "Loads are combined or split into a single or multiple
+//!   transactions based on the number and size of the rows in each data file"
+//!   (Introduction to Snowpipe, docs.snowflake.com/en/user-guide/data-load-snowpipe-intro).
 //! - A file the stage does not have fails with Snowflake's message.
 //! - The pipes' owners, grants and pause are the fakesnow launcher's model of them
 //!   (`fakesnow_json.py`), read with `show grants on pipe` and `system$pipe_status`:
@@ -134,7 +142,7 @@ impl LoadRecord {
             "path": self.path, "stageLocation": "azure://acct.blob.core.windows.net/raw/",
             "status": self.status, "rowsParsed": self.rows_parsed, "rowsInserted": self.rows_inserted,
             "errorsSeen": self.errors_seen, "errorLimit": 1, "complete": true,
-            "lastInsertTime": self.last_insert_time.to_rfc3339(),
+            "lastInsertTime": self.last_insert_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
         if let Some(error) = &self.first_error {
             record["firstError"] = json!(error);
@@ -172,6 +180,8 @@ struct Shared {
     checks: tokio::sync::Mutex<SnowflakeWarehouse>,
     /// The longest a load takes between its scan's start and its commit.
     max_delay: Duration,
+    /// Most entries one loadHistoryScan answer holds ([`SCAN_LIMIT`] unless lowered).
+    scan_limit: std::sync::atomic::AtomicUsize,
 }
 
 /// The path of a stage's URL below its container: `azure://HOST/CONTAINER/P/` → `P/`.
@@ -181,6 +191,10 @@ fn stage_prefix(location: &str) -> String {
     let (_host, _container) = (parts.next(), parts.next());
     parts.next().unwrap_or_default().to_string()
 }
+
+/// "There is a maximum of 10,000 items returned" by one loadHistoryScan ("Snowpipe
+/// REST API", docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-apis).
+pub const SCAN_LIMIT: usize = 10_000;
 
 /// The emulator: its address (for `SNOWFLAKE_URL`) and its state.
 pub struct Emulator {
@@ -212,6 +226,7 @@ impl Emulator {
             caller_role: setup_plan(&settings.database).role,
             checks: tokio::sync::Mutex::new(checks),
             max_delay,
+            scan_limit: SCAN_LIMIT.into(),
         });
         let app = Router::new()
             .route("/v1/data/pipes/{pipe}/insertFiles", post(insert_files))
@@ -229,6 +244,14 @@ impl Emulator {
             .unwrap();
         tokio::spawn(loader(Arc::clone(&shared), session));
         Emulator { url, shared }
+    }
+
+    /// Answers loadHistoryScan `limit` entries at a time, so a test with a few files
+    /// sees the pages a busy pipe's history comes in.
+    pub fn limit_scans(&self, limit: usize) {
+        self.shared
+            .scan_limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Holds queued files (a slow Snowpipe) until `release`.
@@ -376,14 +399,34 @@ fn history_answer(
         return (StatusCode::UNAUTHORIZED, Json(json!({ "message": reason })));
     }
     let loads = shared.loads.lock().unwrap();
-    let files: Vec<Value> = loads
+    let mut entries: Vec<&LoadRecord> = loads
         .history
         .iter()
         .filter(|r| r.pipe == pipe)
         .filter(|r| start.is_none_or(|s| r.last_insert_time >= s) && end.is_none_or(|e| r.last_insert_time < e))
-        .map(LoadRecord::json)
         .collect();
-    (StatusCode::OK, Json(json!({"files": files, "completeResult": true})))
+    let Some(start) = start else {
+        let files: Vec<Value> = entries.into_iter().map(LoadRecord::json).collect();
+        return (StatusCode::OK, Json(json!({"files": files, "completeResult": true})));
+    };
+    // loadHistoryScan: the oldest entries first, at most the limit of them; the range
+    // is that of the entries given ("Timestamp ... of the oldest/latest entry in the
+    // files included in the response"), and the next call starts at its end.
+    entries.sort_by_key(|r| r.last_insert_time);
+    let limit = shared.scan_limit.load(std::sync::atomic::Ordering::Relaxed);
+    let complete = entries.len() <= limit;
+    entries.truncate(limit);
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let answer = json!({
+        "pipe": pipe,
+        "completeResult": complete,
+        "startTimeInclusive": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "endTimeExclusive": time(end),
+        "rangeStartTime": time(entries.first().map(|r| r.last_insert_time)),
+        "rangeEndTime": time(entries.last().map(|r| r.last_insert_time)),
+        "files": entries.into_iter().map(LoadRecord::json).collect::<Vec<_>>(),
+    });
+    (StatusCode::OK, Json(answer))
 }
 
 /// Everything that is not Snowpipe goes to fakesnow, as is.
