@@ -435,7 +435,11 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     let loaded: std::collections::BTreeSet<&str> = history.iter().map(|r| r.path.as_str()).collect();
     assert!(loaded.len() > 2, "more than a page: {loaded:?}");
     for path in &loaded {
-        assert!(records.contains_key(*path), "{path} missing from {:?}", records.keys());
+        assert!(
+            records.files.contains_key(*path),
+            "{path} missing from {:?}",
+            records.files.keys()
+        );
     }
 
     // A backfill submits nothing RAW holds already: past Snowpipe's 14-day load
@@ -540,13 +544,18 @@ async fn status_on_snowflake(
     on_snowflake(azurite, snowflake, &args).await
 }
 
-/// The Function App's settings for `command`: Snowflake, and the `prod` target (the
-/// production schemas).
+/// The Function App's settings for `command`: Snowflake with the role
+/// `snowflake-setup` creates (functionapp.bicep sets SNOWFLAKE_ROLE), and the `prod`
+/// target (the production schemas).
 fn production_env<'c>(
     command: &'c mut std::process::Command,
     snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
 ) -> &'c mut std::process::Command {
     snowflake_env(command, snowflake)
+        .env(
+            "SNOWFLAKE_ROLE",
+            support::snowpipe_emulator::setup_plan(&snowflake.database).role,
+        )
         .env("SNOWFLAKE_SCHEMA", &snowflake.schema)
         .env("WAREHOUSE_URL", "snowflake")
         .env("TRANSFORM_TARGET_NAME", "prod")

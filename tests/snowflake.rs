@@ -16,6 +16,7 @@ use support::fakesnow::{python, settings, spawn_fakesnow, spawn_fakesnow_where, 
 use support::fixture::{game, stream, user};
 use support::*;
 use twitch_pipeline::lake::{Entity, Slot};
+use twitch_pipeline::status::PipeState;
 use twitch_pipeline::transform::{self, FreshnessStatus, Project, TransformOptions};
 use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
 
@@ -182,15 +183,23 @@ async fn every_model_and_test_builds_on_snowflake_sql_with_the_same_metrics() {
     );
 }
 
+/// An admin's session settings: the role infra/README.md runs `snowflake-setup` with.
+fn admin(port: u16) -> twitch_pipeline::warehouse::SnowflakeSettings {
+    let mut admin = settings(port);
+    admin.role = Some("ACCOUNTADMIN".into());
+    admin
+}
+
 /// `snowflake-setup` as an admin would run it, with the fake's address and a key.
 fn setup_command(port: u16, dir: &Path, apply: bool) -> Command {
-    let admin = settings(port);
+    let admin = admin(port);
     let service = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
     let key_file = dir.join("service.p8");
     std::fs::write(&key_file, service.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
     snowflake_env(&mut command, &admin)
         .env("SNOWFLAKE_USER", "ADMIN")
+        .env("SNOWFLAKE_ROLE", "ACCOUNTADMIN")
         .arg("snowflake-setup")
         .args([
             "--lake",
@@ -286,7 +295,7 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_leaving_its_pipes_r
         );
         assert!(!stdout.contains("resumed: "), "nothing was paused: {stdout}");
     }
-    let mut warehouse = SnowflakeWarehouse::connect(&settings(fakesnow.port), "check")
+    let mut warehouse = SnowflakeWarehouse::connect(&admin(fakesnow.port), "check")
         .await
         .unwrap();
     let tables = rows(
@@ -300,6 +309,40 @@ async fn snowflake_setup_prints_the_ddl_and_applies_it_twice_leaving_its_pipes_r
         assert_eq!(state, "RUNNING");
         assert_eq!(held, ["MONITOR", "OPERATE"]);
     }
+
+    // `status` reads the pipes' state with the pipeline's role: running; one paused
+    // is named; a role without MONITOR cannot read it, which is named too.
+    let as_role = |role: &str| {
+        let mut settings = settings(fakesnow.port);
+        settings.role = Some(role.into());
+        settings
+    };
+    let mut pipeline = SnowflakeWarehouse::connect(&as_role("TWITCH_PIPELINE"), "status")
+        .await
+        .unwrap();
+    let states = twitch_pipeline::ingest::pipe_states(&mut pipeline, "TWITCH").await;
+    assert!(states.values().all(|s| *s == PipeState::Running), "{states:?}");
+    warehouse
+        .execute("alter pipe TWITCH.RAW.RAW_USERS_PIPE set pipe_execution_paused = true")
+        .await
+        .unwrap();
+    let states = twitch_pipeline::ingest::pipe_states(&mut pipeline, "TWITCH").await;
+    assert_eq!(
+        states[&Entity::Users],
+        PipeState::Stopped {
+            pipe: "TWITCH.RAW.RAW_USERS_PIPE".into(),
+            state: "PAUSED".into(),
+            error: None
+        }
+    );
+    let mut stranger = SnowflakeWarehouse::connect(&as_role("ANALYST"), "status")
+        .await
+        .unwrap();
+    let states = twitch_pipeline::ingest::pipe_states(&mut stranger, "TWITCH").await;
+    assert!(
+        matches!(&states[&Entity::Streams], PipeState::Unreadable { error, .. } if error.contains("does not exist or not authorized")),
+        "{states:?}"
+    );
 }
 
 #[tokio::test]
@@ -307,7 +350,7 @@ async fn a_pipe_an_earlier_setup_handed_over_and_left_paused_is_resumed() {
     let Some(python) = python() else { return };
     let fakesnow = setup_fakesnow(&python).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut admin = SnowflakeWarehouse::connect(&settings(fakesnow.port), "earlier setup")
+    let mut admin = SnowflakeWarehouse::connect(&admin(fakesnow.port), "earlier setup")
         .await
         .unwrap();
     // What the earlier version ran: pause, hand over, resume. Snowflake refuses the

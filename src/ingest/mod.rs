@@ -15,14 +15,14 @@
 mod settings;
 pub use settings::{IngestArgs, IngestMode, IngestSettings};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tracing::{info, instrument, warn};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
-use crate::status::{FileStatus, LoadRecord, LoadRecords, SlotState, Status, StatusOptions};
+use crate::status::{FileStatus, LoadRecord, LoadRecords, PipeState, SlotState, Status, StatusOptions};
 use crate::warehouse::{Warehouse, WarehouseError, raw_table};
 
 /// Schema of the raw tables and their pipes in Snowflake.
@@ -234,14 +234,14 @@ pub async fn load_records(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<LoadRecords, SnowpipeError> {
-    let mut records = LoadRecords::new();
+    let mut records = LoadRecords::default();
     for entity in Entity::ALL {
         let files = snowpipe
             .load_history_scan(&pipe_for(database, entity), start, end)
             .await?;
         for file in &files {
             let Some(path) = file["path"].as_str() else { continue };
-            records.insert(
+            records.files.insert(
                 crate::lake::lake_path(path).to_string(),
                 LoadRecord {
                     status: file["status"].as_str().unwrap_or("UNKNOWN").to_string(),
@@ -253,6 +253,42 @@ pub async fn load_records(
         }
     }
     Ok(records)
+}
+
+/// Each pipe's state (`SYSTEM$PIPE_STATUS`, through `warehouse`'s session, whose role
+/// `snowflake-setup` grants MONITOR on the pipes): a paused pipe, or one the role
+/// cannot see, is what keeps a file from loading, and `status` says so.
+pub async fn pipe_states<W: Warehouse>(warehouse: &mut W, database: &str) -> HashMap<Entity, PipeState> {
+    let mut states = HashMap::new();
+    for entity in Entity::ALL {
+        let pipe = pipe_for(database, entity);
+        let state = match warehouse.query(&format!("select system$pipe_status('{pipe}')")).await {
+            Ok(table) => {
+                let text = table.rows.first().and_then(|r| r.first()).cloned().flatten();
+                match text.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+                    Some(Ok(status)) => match status["executionState"].as_str() {
+                        Some("RUNNING") => PipeState::Running,
+                        Some(state) => PipeState::Stopped {
+                            pipe,
+                            state: state.to_string(),
+                            error: status["error"].as_str().map(str::to_string),
+                        },
+                        None => PipeState::Unreadable {
+                            pipe,
+                            error: format!("no executionState in {status}"),
+                        },
+                    },
+                    _ => PipeState::Unreadable {
+                        pipe,
+                        error: format!("not the JSON SYSTEM$PIPE_STATUS returns: {text:?}"),
+                    },
+                }
+            }
+            Err(e) => PipeState::Unreadable { pipe, error: e.message },
+        };
+        states.insert(entity, state);
+    }
+    states
 }
 
 /// How far back the hourly run looks for files to submit again: well inside the 14
@@ -277,7 +313,8 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     grace: chrono::Duration,
 ) -> Result<(Status, Vec<(Slot, Vec<String>)>), IngestError> {
     let since = now - RESUBMIT_LOOKBACK;
-    let records = load_records(snowpipe, database, since, now).await?;
+    let mut records = load_records(snowpipe, database, since, now).await?;
+    records.pipes = pipe_states(warehouse, database).await;
     let options = StatusOptions {
         since,
         until: now,

@@ -156,7 +156,10 @@ pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<
         now,
         grace: settings.grace,
     };
-    let records = load_records(&settings.warehouse, options.since, now).await?;
+    let mut records = load_records(&settings.warehouse, options.since, now).await?;
+    if let (Some(records), WarehouseTarget::Snowflake(snowflake)) = (records.as_mut(), &settings.warehouse) {
+        records.pipes = crate::ingest::pipe_states(&mut warehouse, &snowflake.database).await;
+    }
     Ok(crate::status::reconcile(
         &lake,
         &mut warehouse,

@@ -102,8 +102,53 @@ impl LoadRecord {
     }
 }
 
-/// Load records by file path (relative to the stage: the lake's paths).
-pub type LoadRecords = HashMap<String, LoadRecord>;
+/// What Snowflake says of the loads: each file's load record, by its path (relative
+/// to the stage: the lake's paths), and each pipe's state, where it could be read.
+#[derive(Clone, Debug, Default)]
+pub struct LoadRecords {
+    pub files: HashMap<String, LoadRecord>,
+    pub pipes: HashMap<Entity, PipeState>,
+}
+
+/// A pipe's state, from `SYSTEM$PIPE_STATUS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PipeState {
+    /// `executionState` RUNNING: it loads what it is given.
+    Running,
+    /// Any other `executionState` (PAUSED, STOPPED_…, STALLED_…), and the pipe's
+    /// `error` if it gives one: files given to it wait, or are lost.
+    Stopped {
+        pipe: String,
+        state: String,
+        error: Option<String>,
+    },
+    /// The status could not be read: the pipe is missing, or the role has neither
+    /// OWNERSHIP nor MONITOR on it ("Returns results only for the pipe owner ... or a
+    /// role with the MONITOR privilege", SYSTEM$PIPE_STATUS), which insertFiles needs
+    /// beside OPERATE.
+    Unreadable { pipe: String, error: String },
+}
+
+impl PipeState {
+    /// Why files given to the pipe do not load, if they do not.
+    fn obstacle(&self) -> Option<String> {
+        match self {
+            PipeState::Running => None,
+            PipeState::Stopped { pipe, state, error } => Some(format!(
+                "pipe {pipe} is {state}{}: {}",
+                error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                if state == "PAUSED" {
+                    "run `snowflake-setup --apply`, which resumes it; the files it was given load then"
+                } else {
+                    "see SYSTEM$PIPE_STATUS in Snowflake's documentation for this state"
+                }
+            )),
+            PipeState::Unreadable { pipe, error } => Some(format!(
+                "the pipeline's role cannot read pipe {pipe}'s status ({error}): the pipe is missing or the role lacks MONITOR and OPERATE on it; run `snowflake-setup --apply`"
+            )),
+        }
+    }
+}
 
 /// One committed file: its rows in the manifest and in the warehouse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +162,8 @@ pub struct FileStatus {
     pub rejected: Option<u64>,
     /// Snowpipe's record of the file, when its load history was read.
     pub load: Option<LoadRecord>,
+    /// Its pipe's state, when it was read.
+    pub pipe: Option<PipeState>,
 }
 
 impl FileStatus {
@@ -286,7 +333,8 @@ fn committed_slot(
         .files
         .iter()
         .map(|file| {
-            let load = records.and_then(|r| r.get(&file.path)).cloned();
+            let load = records.and_then(|r| r.files.get(&file.path)).cloned();
+            let pipe = records.and_then(|r| r.pipes.get(&file.entity)).cloned();
             let rejected = match &counts.rejected {
                 Some(rejected) => Some(rejected.get(&file.path).copied().unwrap_or(0)),
                 None => load.as_ref().map(|l| l.errors_seen),
@@ -298,6 +346,7 @@ fn committed_slot(
                 raw_rows: counts.raw.get(&file.path).copied().unwrap_or(0),
                 rejected,
                 load,
+                pipe,
             }
         })
         .collect();
@@ -382,7 +431,13 @@ fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> O
                 );
                 failed.as_str()
             }
-            None if file.raw_rows == 0 => "not loaded: its delivery may be lost, or the load failed",
+            None if file.raw_rows == 0 => match file.pipe.as_ref().and_then(PipeState::obstacle) {
+                Some(obstacle) => {
+                    failed = format!("not loaded: {obstacle}");
+                    failed.as_str()
+                }
+                None => "not loaded: its delivery may be lost, or the load failed",
+            },
             _ if file.raw_rows == 0 => "not loaded yet",
             _ => "loaded in part: lines were dropped without a record",
         };
@@ -545,7 +600,32 @@ mod tests {
             raw_rows,
             rejected,
             load: None,
+            pipe: None,
         }
+    }
+
+    #[test]
+    fn a_file_not_loaded_behind_a_paused_or_hidden_pipe_names_the_pipe() {
+        let mut behind = file(0, None);
+        behind.pipe = Some(PipeState::Stopped {
+            pipe: "TWITCH.RAW.RAW_STREAMS_PIPE".into(),
+            state: "PAUSED".into(),
+            error: None,
+        });
+        let why = missing_part(&[behind.clone()], 0, true).unwrap();
+        assert!(
+            why.contains("not loaded: pipe TWITCH.RAW.RAW_STREAMS_PIPE is PAUSED: run `snowflake-setup --apply`"),
+            "{why}"
+        );
+        behind.pipe = Some(PipeState::Unreadable {
+            pipe: "TWITCH.RAW.RAW_STREAMS_PIPE".into(),
+            error: "does not exist or not authorized".into(),
+        });
+        let why = missing_part(&[behind.clone()], 0, true).unwrap();
+        assert!(why.contains("lacks MONITOR and OPERATE"), "{why}");
+        behind.pipe = Some(PipeState::Running);
+        let why = missing_part(&[behind], 0, true).unwrap();
+        assert!(why.contains("its delivery may be lost"), "{why}");
     }
 
     #[test]

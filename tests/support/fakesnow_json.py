@@ -40,7 +40,9 @@ pkg/sdk/testint/system_functions_integration_test.go and grants_integration_test
 - `grant operate|monitor on pipe` records the privileges, as `show grants on pipe`
   lists them with the owner's OWNERSHIP;
 - `select system$pipe_force_resume(…)` resumes it; `select system$pipe_status(…)`
-  answers its `executionState` (RUNNING or PAUSED) and `pendingFileCount` as JSON.
+  answers its `executionState` (RUNNING or PAUSED) and `pendingFileCount` as JSON,
+  to its owner or a role with MONITOR on it only, roles granted to roles included
+  (`grant role X to role Y`, and ACCOUNTADMIN above SYSADMIN).
 The acting role is the login's (`roleName`), which is how the Snowpipe emulator asks
 too.
 
@@ -101,6 +103,27 @@ _execute = FakeSnowflakeCursor.execute
 PIPES = {}
 # The role each session logged in with, by its fakesnow connection.
 ROLES = {}
+# Roles granted to roles (`grant role X to role Y`): Y may use what X holds. The system
+# roles' own hierarchy is there from the start: "ACCOUNTADMIN ... encapsulates the
+# SYSADMIN and SECURITYADMIN system roles" ("Overview of Access Control",
+# docs.snowflake.com/en/user-guide/security-access-control-overview).
+GRANTED_ROLES = {"ACCOUNTADMIN": {"SYSADMIN", "SECURITYADMIN"}, "SECURITYADMIN": {"USERADMIN"}}
+
+
+def _roles_of(role):
+    """`role` and every role granted to it, down the hierarchy."""
+    seen, todo = set(), [role]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(GRANTED_ROLES.get(current, ()))
+    return seen
+
+
+def _holds(role, pipe, privilege):
+    """Whether `role` (or a role granted to it) owns `pipe` or holds `privilege` on it."""
+    return any(r == pipe["owner"] or privilege in pipe["grants"].get(r, set()) for r in _roles_of(role))
 
 
 def _pipe_name(text):
@@ -127,6 +150,9 @@ def _pipe_statement(cursor, command):
     role = ROLES.get(id(cursor._conn), "PUBLIC")
     text = " ".join(command.strip().rstrip(";").split())
     lower = text.lower()
+    if match := re.match(r"grant role (\S+) to role (\S+)$", lower):
+        GRANTED_ROLES.setdefault(match.group(2).upper(), set()).add(match.group(1).upper())
+        return "select 'Statement executed successfully.' as status"
     if match := re.match(r"create pipe if not exists (\S+) ", lower):
         name = _pipe_name(match.group(1))
         created = name not in PIPES
@@ -171,7 +197,13 @@ def _pipe_statement(cursor, command):
         pipe["paused"], pipe["transferred"] = False, False
         return f"select {_quoted(f'Pipe {name} successfully resumed.')} as status"
     if match := re.match(r"select system\$pipe_status\((\S+?)\)$", lower):
-        pipe = _pipe(_pipe_name(match.group(1)))
+        name = _pipe_name(match.group(1))
+        pipe = _pipe(name)
+        # "Returns results only for the pipe owner ... or a role with the MONITOR
+        # privilege on the pipe" (SYSTEM$PIPE_STATUS); Snowflake hides a pipe a role
+        # may not see behind the same message as a missing one.
+        if not _holds(role, pipe, "MONITOR"):
+            _refuse(f"Pipe '{name}' does not exist or not authorized.", errno=2003, sqlstate="02000")
         state = {"executionState": "PAUSED" if pipe["paused"] else "RUNNING", "pendingFileCount": pipe["pending"]}
         return f"select {_quoted(json.dumps(state))} as status"
     if match := re.match(r"show grants on pipe (\S+)$", lower):
