@@ -421,3 +421,72 @@ async fn serve_keeps_its_app_token_across_timer_runs() {
     }
     assert_eq!(sim.simulator.issued_tokens().len(), 1, "one token for both runs");
 }
+
+#[tokio::test]
+async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
+    // The host keeps the Logs of a 2xx reply only, and retries a failed timer run: a
+    // run whose models all built but whose data fails a test answers 200 with the
+    // failure in its Logs (where the data-test alert reads it), not 500 twice more.
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 50,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    copy_project(&project);
+    std::fs::write(
+        project.join("models/tests/assert_always_fails.sql"),
+        "-- A test that finds a row whatever the data.\nselect 1 as id\n",
+    )
+    .unwrap();
+    let database = dir.path().join("w.duckdb");
+    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(database.clone()));
+    let mut settings = serve_settings(&sim, &dir.path().join("lake"), warehouse);
+    settings.project.dir = project;
+    let (url, _stop) = spawn_handler(settings).await;
+    // Now, so that the sources are fresh: only the test fails.
+    let now = Slot::containing(chrono::Utc::now());
+    sim.simulator.config().clock.set(now.time());
+    let fired = (now.time() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (status, reply) = post(&url, "extract_timer", &timer_envelope("extract_timer", &fired)).await;
+    assert_eq!(status, 200, "{reply}");
+    // The local warehouse is loaded by `load`; Snowpipe does it in Azure.
+    let lake =
+        twitch_pipeline::lake::Lake::open(&twitch_pipeline::lake::LakeUrl::Local(dir.path().join("lake"))).unwrap();
+    twitch_pipeline::load::load_lake(
+        &lake,
+        &mut twitch_pipeline::warehouse::DuckDbWarehouse::open(&database).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let (status, reply) = post(&url, "transform_timer", &timer_envelope("transform_timer", &fired)).await;
+    assert_eq!(status, 200, "{reply}");
+    let logs: Vec<&str> = reply["Logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.contains("tests: ") && l.contains(" 1 failed")),
+        "the summary the data-test alert matches: {logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("ERROR: data tests failed") && l.contains("assert_always_fails")),
+        "{logs:?}"
+    );
+
+    // A model that does not build is a failed run, answered 500 (and retried).
+    std::fs::write(
+        dir.path().join("project/models/marts/broken.sql"),
+        "select * from a_table_that_is_not_there\n",
+    )
+    .unwrap();
+    let (status, reply) = post(&url, "transform_timer", &timer_envelope("transform_timer", &fired)).await;
+    assert_eq!(status, 500, "{reply}");
+}

@@ -321,7 +321,16 @@ async fn run_spec(handler: &Handler, spec: JobSpec, now: chrono::DateTime<chrono
             manual_slot(slot, now).map_err(anyhow::Error::msg)?;
             extract(handler, slot).await
         }
-        JobSpec::Transform => transform(handler).await,
+        JobSpec::Transform => {
+            let done = transform(handler).await?;
+            anyhow::ensure!(
+                done.failing_tests.is_empty(),
+                "{}: data tests failed: {}",
+                done.line,
+                done.failing_tests.join(", ")
+            );
+            Ok(done.line)
+        }
     }
 }
 

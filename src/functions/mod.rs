@@ -174,7 +174,14 @@ const SLOT_END_MARGIN: chrono::Duration = chrono::Duration::seconds(30);
 /// Less than this is not enough for a snapshot: a late retry gives up at once.
 const MIN_EXTRACT_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn transform(handler: &Handler) -> anyhow::Result<String> {
+/// What an hourly or manual transform did: its line, and the error-severity tests
+/// that failed when every model built (the data is wrong; a retry rebuilds the same).
+struct Transformed {
+    line: String,
+    failing_tests: Vec<String>,
+}
+
+async fn transform(handler: &Handler) -> anyhow::Result<Transformed> {
     let settings = crate::transform::TransformSettings {
         warehouse: handler.settings.warehouse.clone(),
         project: handler.settings.project.dir.clone(),
@@ -204,8 +211,13 @@ async fn transform(handler: &Handler) -> anyhow::Result<String> {
             kept = format!("WARNING: dbt's artifacts not kept in the lake: {error}");
         }
     }
-    anyhow::ensure!(report.succeeded(), "{} ({kept})", report.summary_line());
-    Ok(format!("{} ({kept})", report.summary_line()))
+    let line = format!("{} ({kept})", report.summary_line());
+    let failing_tests = match report.only_failing_tests() {
+        Some(tests) => tests.into_iter().map(str::to_string).collect(),
+        None if report.succeeded() => Vec::new(),
+        None => anyhow::bail!("{line}"),
+    };
+    Ok(Transformed { line, failing_tests })
 }
 
 /// A new lake blob at `path` (relative to the lake root), with its bytes when the
@@ -283,8 +295,22 @@ async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invo
         )),
     }
     match transform(&handler).await {
-        Ok(line) => {
+        Ok(Transformed { line, failing_tests }) => {
             lines.push(line);
+            // Failing data tests are answered 200, with the failure in the logs: the
+            // host drops `Logs` of a non-2xx reply ("Only process output bindings if
+            // response is succeess code": EnsureSuccessStatusCode, then
+            // ProcessLogsFromHttpResponse, in azure-functions-host's
+            // DefaultHttpWorkerService), which the data-test alert reads, and a retry
+            // would build the same data twice more to fail the same tests.
+            if !failing_tests.is_empty() {
+                let line = format!(
+                    "ERROR: data tests failed, not retried (the data, not the run, is wrong): {}",
+                    failing_tests.join(", ")
+                );
+                error!(function = "transform_timer", %line, "data tests failed");
+                lines.push(line);
+            }
             ok(lines, Default::default())
         }
         Err(e) => failed("transform_timer", format!("{e:#}")),

@@ -257,6 +257,20 @@ impl RunReport {
             && !self.freshness.iter().any(|f| f.status == FreshnessStatus::Error)
     }
 
+    /// The tests that fail the run when nothing else does (every model built, every
+    /// source fresh): the data is wrong, and building again would not change it.
+    pub fn only_failing_tests(&self) -> Option<Vec<&str>> {
+        let built = !self.nodes.iter().any(|n| matches!(n.outcome, NodeOutcome::Failed(_)))
+            && !self.freshness.iter().any(|f| f.status == FreshnessStatus::Error);
+        let failing: Vec<&str> = self
+            .tests
+            .iter()
+            .filter(|t| t.fails_run())
+            .map(|t| t.name.as_str())
+            .collect();
+        (built && !failing.is_empty()).then_some(failing)
+    }
+
     /// One line for the terminal.
     pub fn summary_line(&self) -> String {
         let count = |f: &dyn Fn(&NodeOutcome) -> bool| self.nodes.iter().filter(|n| f(&n.outcome)).count();
