@@ -315,6 +315,17 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
     // A redeploy from a shell without the secrets must stop, not write empty ones
     // into Key Vault: no empty fallback in the parameters, no empty value accepted.
     let params = std::fs::read_to_string(root.join("infra/main.bicepparam")).unwrap();
+    // No placeholder is deployed: what only the user knows comes from the environment.
+    for (param, variable) in [
+        ("twitchClientId", "TWITCH_CLIENT_ID"),
+        ("snowflakeAccount", "SNOWFLAKE_ACCOUNT"),
+        ("alertEmail", "ALERT_EMAIL"),
+    ] {
+        assert!(
+            params.contains(&format!("param {param} = readEnvironmentVariable('{variable}')\n")),
+            "{param} must come from {variable}: {params}"
+        );
+    }
     for (param, variable) in [
         ("twitchClientSecret", "TWITCH_CLIENT_SECRET"),
         ("snowflakePrivateKey", "SNOWFLAKE_PRIVATE_KEY"),
@@ -401,34 +412,61 @@ if [ -n "${FAKE_AZ_FAIL:-}" ] && [[ "$*" == *"$FAKE_AZ_FAIL"* ]]; then echo "ERR
 case "$*" in
   "deployment group show"*) echo "twitchpipe-app" ;;
   "functionapp keys list"*) echo "blobs-key-123" ;;
+  "functionapp list-flexconsumption-runtimes"*) echo "${FAKE_AZ_RUNTIMES-custom	1.0	True}" ;;
+  "ad signed-in-user show"*) echo "user-1" ;;
+  "account show"*) echo "sub-1" ;;
+  "role assignment list"*) printf '%b\n' "${FAKE_AZ_ROLES-Reader\nOwner}" ;;
 esac
 "#,
     )
     .unwrap();
     std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let package = dir.path().join("app.zip");
-    std::fs::write(&package, b"zip").unwrap();
+    // A package as scripts/deploy builds it: the handler at its root, executable.
+    let zip = |name: &str, mode: u32| {
+        let package = dir.path().join(name);
+        let made = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    i = zipfile.ZipInfo('twitch-pipeline')\n    i.external_attr = (0o100000 | int(sys.argv[2], 8)) << 16\n    z.writestr(i, b'binary')",
+            ])
+            .arg(&package)
+            .arg(format!("{mode:o}"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        package
+    };
+    let package = zip("app.zip", 0o755);
     let log = dir.path().join("az.log");
-    let deploy = |fail: Option<&str>, secrets: bool| {
+    let deploy_with = |fail: Option<&str>, secrets: bool, env: &[(&str, &str)], package: &Path| {
         let _ = std::fs::remove_file(&log);
         let mut command = std::process::Command::new(root.join("scripts/deploy"));
         command
             .args(["twitch-rg", "westeurope"])
             .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
             .env("FAKE_AZ_LOG", &log)
-            .env("DEPLOY_PACKAGE", &package)
+            .env("DEPLOY_PACKAGE", package)
             .env("DEPLOY_KEY_WAIT_SECS", "0")
+            .env("DEPLOY_RETRY_SECS", "0")
             .env_remove("FAKE_AZ_FAIL")
+            .env_remove("FAKE_AZ_ROLES")
+            .env_remove("FAKE_AZ_RUNTIMES")
             .env_remove("BLOBS_EXTENSION_KEY");
-        if secrets {
-            command
-                .env("TWITCH_CLIENT_SECRET", "s")
-                .env("SNOWFLAKE_PRIVATE_KEY", "k");
-        } else {
-            command
-                .env_remove("TWITCH_CLIENT_SECRET")
-                .env_remove("SNOWFLAKE_PRIVATE_KEY");
+        let settings = [
+            ("TWITCH_CLIENT_ID", "client"),
+            ("TWITCH_CLIENT_SECRET", "s"),
+            ("SNOWFLAKE_ACCOUNT", "ORG-ACCT"),
+            ("SNOWFLAKE_PRIVATE_KEY", "k"),
+            ("ALERT_EMAIL", "ops@twitch-pipeline.dev"),
+        ];
+        for (name, value) in settings {
+            if secrets {
+                command.env(name, value);
+            } else {
+                command.env_remove(name);
+            }
         }
+        command.envs(env.iter().copied());
         if let Some(fail) = fail {
             command.env("FAKE_AZ_FAIL", fail);
         }
@@ -440,10 +478,23 @@ esac
             .collect();
         (output, calls)
     };
+    let deploy = |fail: Option<&str>, secrets: bool| deploy_with(fail, secrets, &[], &package);
+    let checks = [
+        "functionapp list-flexconsumption-runtimes",
+        "ad signed-in-user show",
+        "account show",
+        "role assignment list",
+    ];
 
     let (output, calls) = deploy(None, true);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let order: Vec<&str> = calls.iter().map(|c| c.split(" --").next().unwrap()).collect();
+    assert_eq!(
+        order[..4],
+        checks,
+        "the region and the rights are checked first: {calls:#?}"
+    );
+    let order = &order[4..];
     assert_eq!(
         order,
         [
@@ -456,16 +507,26 @@ esac
         ],
         "{calls:#?}"
     );
+    assert!(calls[0].contains("--location westeurope --runtime custom"));
+    let all_calls = calls.clone();
+    let calls = &calls[4..];
     assert!(calls[1].contains("--parameters infra/main.bicepparam") && !calls[1].contains("deployEventSubscription"));
     assert!(calls[3].contains("--name twitchpipe-app") && calls[3].contains(&format!("--src {}", package.display())));
     assert!(calls[5].contains("deployEventSubscription=true") && calls[5].ends_with("key=blobs-key-123"));
+
     // A second run makes the same calls: every step is safe to repeat.
     let (again, calls_again) = deploy(None, true);
     assert!(again.status.success());
-    assert_eq!(calls_again, calls);
+    assert_eq!(calls_again, all_calls);
 
-    // The first failure stops the run and says what failed and what to do.
+    // The first failure stops the run and says what failed and what to do; the zip
+    // deploy is tried again first (a new role assignment takes minutes to apply).
     let (failed, calls) = deploy(Some("config-zip"), true);
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("config-zip")).count(),
+        6,
+        "{calls:#?}"
+    );
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
     assert!(
@@ -480,13 +541,41 @@ esac
         "{calls:#?}"
     );
 
-    // Without the secrets nothing is called, and both are named.
+    // Without the settings nothing is called, and every one missing is named.
     let (refused, calls) = deploy(None, false);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stderr.contains("TWITCH_CLIENT_SECRET SNOWFLAKE_PRIVATE_KEY"),
+        stderr.contains("TWITCH_CLIENT_ID TWITCH_CLIENT_SECRET SNOWFLAKE_ACCOUNT SNOWFLAKE_PRIVATE_KEY ALERT_EMAIL"),
         "{stderr}"
     );
     assert!(calls.is_empty(), "{calls:#?}");
+
+    // Each check that would fail a first deployment later stops it before any
+    // resource is made, saying why.
+    let not_executable = zip("plain.zip", 0o644);
+    for (env, package, says) in [
+        (
+            vec![("ALERT_EMAIL", "operator@example.com")],
+            &package,
+            "reserved example domain",
+        ),
+        (
+            vec![("FAKE_AZ_RUNTIMES", "")],
+            &package,
+            "no Flex Consumption 'custom' runtime",
+        ),
+        (
+            vec![("FAKE_AZ_ROLES", "Reader\\nContributor")],
+            &package,
+            "none of Owner, User Access Administrator",
+        ),
+        (vec![], &not_executable, "no executable twitch-pipeline"),
+    ] {
+        let (refused, calls) = deploy_with(None, true, &env, package);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{says}: {stderr}");
+        assert!(stderr.contains(says), "{says}: {stderr}");
+        assert!(!calls.iter().any(|c| c.starts_with("group create")), "{calls:#?}");
+    }
 }
