@@ -524,7 +524,7 @@ esac
     let (failed, calls) = deploy(Some("config-zip"), true);
     assert_eq!(
         calls.iter().filter(|c| c.contains("config-zip")).count(),
-        6,
+        10,
         "{calls:#?}"
     );
     let stderr = String::from_utf8_lossy(&failed.stderr);
