@@ -12,6 +12,16 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer};
 use sha2::{Digest, Sha256};
 
+/// The account as a JWT names it, upper case: a legacy locator without its region
+/// (`xy12345.eu-west-1` → `XY12345`), a `.global` one without its suffix, cut at its
+/// first dash, as Snowflake's own connectors do (snowflake-connector-python,
+/// `auth/keypair.py`: `account.partition("-")[0]` if ".global" is in it, else
+/// `account.partition(".")[0]`).
+fn jwt_account(account: &str) -> String {
+    let cut = if account.contains(".global") { '-' } else { '.' };
+    account.split(cut).next().unwrap_or(account).to_ascii_uppercase()
+}
+
 /// Issues JWTs for one Snowflake user.
 pub struct KeyPairJwt {
     signer: SigningKey<Sha256>,
@@ -40,10 +50,7 @@ impl KeyPairJwt {
             .to_public_key_der()
             .map_err(|e| format!("cannot encode the public key ({e})"))?;
         let fingerprint = format!("SHA256:{}", STANDARD.encode(Sha256::digest(public.as_bytes())));
-        // A legacy account locator may carry its region (`xy12345.eu-west-1`): the JWT
-        // names the account without it.
-        let account = account.split('.').next().unwrap_or(account).to_ascii_uppercase();
-        let subject = format!("{account}.{}", user.to_ascii_uppercase());
+        let subject = format!("{}.{}", jwt_account(account), user.to_ascii_uppercase());
         Ok(KeyPairJwt {
             signer: SigningKey::new(key),
             subject,
@@ -104,6 +111,13 @@ mod tests {
             3_600,
             "capped at an hour"
         );
+    }
+
+    #[test]
+    fn the_account_is_named_as_snowflakes_connectors_name_it() {
+        assert_eq!(jwt_account("myorg-myaccount"), "MYORG-MYACCOUNT");
+        assert_eq!(jwt_account("xy12345.eu-west-1.azure"), "XY12345");
+        assert_eq!(jwt_account("xy12345-abcde.global"), "XY12345");
     }
 
     #[test]

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::signature::Verifier;
 use rsa::{RsaPrivateKey, RsaPublicKey};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use twitch_pipeline::retry::Backoff;
 use twitch_pipeline::snowpipe::{SnowpipeClient, SnowpipeOptions};
 use twitch_pipeline::warehouse::SnowflakeSettings;
@@ -79,9 +79,15 @@ pub fn verify_jwt(public_key: &RsaPublicKey, headers: &HeaderMap) -> Result<(), 
     if claims["sub"] != subject {
         return Err(format!("sub {}", claims["sub"]));
     }
+    // The issuer names the key by the fingerprint Snowflake keeps of the registered
+    // public key (RSA_PUBLIC_KEY_FP: "SHA256:" and the base64 of the SHA-256 of its
+    // DER SubjectPublicKeyInfo, "Key-pair authentication", docs.snowflake.com); a
+    // token naming another key is refused even when its signature checks.
+    let der = public_key.to_public_key_der().map_err(|e| e.to_string())?;
+    let fingerprint = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(der.as_bytes()));
     let iss = claims["iss"].as_str().unwrap_or_default();
-    if !iss.starts_with(&format!("{subject}.SHA256:")) {
-        return Err(format!("iss {iss}"));
+    if iss != format!("{subject}.SHA256:{fingerprint}") {
+        return Err(format!("iss {iss}: not the registered key's fingerprint"));
     }
     let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
     let now = chrono::Utc::now().timestamp();
