@@ -24,6 +24,7 @@
 //! - [`task`]: spawned helper tasks owned by a run.
 
 pub mod config;
+pub mod doctor;
 pub mod extract;
 pub mod functions;
 pub mod ingest;

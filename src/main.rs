@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use twitch_pipeline::doctor::DoctorArgs;
 use twitch_pipeline::extract::ExtractArgs;
 use twitch_pipeline::functions::ServeArgs;
 use twitch_pipeline::ingest::IngestArgs;
@@ -77,6 +78,9 @@ enum Command {
     /// Check each slot since a time: committed or missed, and how much of it reached
     /// the raw tables and the fact. Exits non-zero on a missed, incomplete or duplicated slot.
     Status(StatusArgs),
+    /// Check a deployment hop by hop (Twitch, the lake, Snowflake and Snowpipe) with
+    /// the app's own settings: one line per check, and what to do about a failure.
+    Doctor(Box<DoctorArgs>),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
     MockHelix {
         /// Address to listen on.
@@ -221,6 +225,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{failures} slot(s) missed, incomplete or duplicated (see the lines above)"
             );
         }
+        Command::Doctor(args) => {
+            let settings = args.validate();
+            let checks = twitch_pipeline::doctor::run(&settings).await;
+            if settings.json {
+                println!("{}", serde_json::to_string_pretty(&checks)?);
+            } else {
+                for check in &checks {
+                    println!("{}", check.line());
+                }
+            }
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} check(s) failed (see the lines above)",
+                checks.len()
+            );
+        }
         Command::Report(args) => {
             let (warehouse, lake, project) = args.validate()?;
             let report = pipeline::report(&warehouse, &project, args.top, Some(&lake)).await?;
@@ -276,6 +297,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
                 // The demo shows only what went wrong; `transform` shows every step.
                 DemoEvent::Step(step) => progress.step((!step.went_well()).then(|| format!("  {step}"))),
+                DemoEvent::Doctor(checks) => {
+                    for check in checks {
+                        progress.line(format!("  {}", check.line()));
+                    }
+                }
             })
             .await?;
             progress.finish();

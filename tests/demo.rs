@@ -21,6 +21,14 @@ fn small_demo(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("Top 10 streamers by hours watched"), "{stdout}");
+    // doctor's checks of the stand-ins come first.
+    for check in [
+        "✓ twitch: an app token for the client id and secret",
+        "✓ twitch: one page of Get Streams",
+        "✓ lake: write, read, list and delete a probe",
+    ] {
+        assert!(stdout.contains(check), "{check}: {stdout}");
+    }
     let page = dir.join("report.html");
     assert!(stdout.contains(&format!("report page: {}", page.display())), "{stdout}");
     page

@@ -199,6 +199,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
             "create database",
             "create schema",
             "create table",
+            "create stage",
             "create pipe",
             "grant operate",
         ]
@@ -522,6 +523,91 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
             only(&ours, &theirs)
         );
     }
+
+    // `doctor` with the app's settings: every hop passes on the stand-ins…
+    let (code, out) = doctor(&azurite, &through_emulator, &sim, &[]).await;
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "✓ twitch: an app token for the client id and secret",
+        "✓ twitch: one page of Get Streams",
+        "✓ lake: write, read, list and delete a probe in container `raw`, prefix `twitch/`",
+        "✓ snowflake: login as",
+        "✓ snowflake: pipe TWITCH.RAW.RAW_STREAMS_PIPE: RUNNING; role ROLE holds MONITOR, OPERATE",
+        "✓ snowflake: Snowpipe's REST API with the key-pair JWT",
+        "✓ snowflake: stage TWITCH.RAW.LAKE against LAKE_URL",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    // …and each injected failure is named, with its fix.
+    direct
+        .execute("alter pipe TWITCH.RAW.RAW_USERS_PIPE set pipe_execution_paused = true")
+        .await
+        .unwrap();
+    let other_key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let other_key = {
+        use rsa::pkcs8::EncodePrivateKey;
+        other_key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string()
+    };
+    let (code, out) = doctor(&azurite, &through_emulator, &sim, &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("✗ snowflake: pipe TWITCH.RAW.RAW_USERS_PIPE: PAUSED — fix: run snowflake-setup --apply"),
+        "{out}"
+    );
+    direct
+        .execute("alter pipe TWITCH.RAW.RAW_USERS_PIPE set pipe_execution_paused = false")
+        .await
+        .unwrap();
+    for (extra, says) in [
+        (
+            vec![("TWITCH_CLIENT_SECRET", "wrong")],
+            "✗ twitch: an app token for the client id and secret: Twitch refused the app credentials",
+        ),
+        (
+            vec![("LAKE_URL", "az://no-such-container")],
+            "✗ lake: write, read, list and delete a probe in container `no-such-container`",
+        ),
+        (
+            vec![("SNOWFLAKE_ROLE", "ANALYST")],
+            "✗ snowflake: pipe TWITCH.RAW.RAW_STREAMS_PIPE: ",
+        ),
+        (
+            vec![("SNOWFLAKE_PRIVATE_KEY", other_key.as_str())],
+            "✗ snowflake: Snowpipe's REST API with the key-pair JWT",
+        ),
+        (
+            vec![("LAKE_URL", "az://raw/elsewhere")],
+            "✗ snowflake: stage TWITCH.RAW.LAKE against LAKE_URL: the stage reads azure://acct.blob.core.windows.net/raw/twitch/, the lake is azure://ACCOUNT.blob.core.windows.net/raw/elsewhere/",
+        ),
+    ] {
+        let (code, out) = doctor(&azurite, &through_emulator, &sim, &extra).await;
+        assert_eq!(code, Some(1), "{says}: {out}");
+        assert!(out.contains(says) && out.contains(" — fix: "), "{says}: {out}");
+    }
+}
+
+/// `doctor` with the app's settings (the simulator as Twitch, Azurite as the lake, the
+/// emulator in front of fakesnow as Snowflake), and `extra` changed: exit code, output.
+#[cfg(feature = "duckdb")]
+async fn doctor(
+    azurite: &Azurite,
+    snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
+    sim: &twitch_pipeline::simulator::RunningSimulator,
+    extra: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    production_env(&mut command, snowflake);
+    azurite.lake_env(&mut command);
+    sim_env(&mut command, sim).arg("doctor").envs(extra.iter().copied());
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), out)
 }
 
 /// `status --warehouse snowflake` over the lake in Azurite, with no grace period.

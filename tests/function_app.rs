@@ -412,6 +412,8 @@ if [ -n "${FAKE_AZ_FAIL:-}" ] && [[ "$*" == *"$FAKE_AZ_FAIL"* ]]; then echo "ERR
 case "$*" in
   "deployment group show"*) echo "twitchpipe-app" ;;
   "functionapp keys list"*) echo "blobs-key-123" ;;
+  "functionapp show"*) echo "twitchpipe-app.azurewebsites.net" ;;
+  "rest "*) echo "{\"failed\": 0}" ;;
   "functionapp list-flexconsumption-runtimes"*) echo "${FAKE_AZ_RUNTIMES-custom	1.0	True}" ;;
   "ad signed-in-user show"*) echo "user-1" ;;
   "account show"*) echo "sub-1" ;;
@@ -504,6 +506,9 @@ esac
             "functionapp deployment source config-zip",
             "functionapp keys list",
             "deployment group create",
+            "functionapp show",
+            "functionapp keys list",
+            "rest",
         ],
         "{calls:#?}"
     );
@@ -513,6 +518,13 @@ esac
     assert!(calls[1].contains("--parameters infra/main.bicepparam") && !calls[1].contains("deployEventSubscription"));
     assert!(calls[3].contains("--name twitchpipe-app") && calls[3].contains(&format!("--src {}", package.display())));
     assert!(calls[5].contains("deployEventSubscription=true") && calls[5].ends_with("key=blobs-key-123"));
+    // Last, doctor runs inside the app, through its `run` function and key.
+    assert!(
+        calls[8].contains("--method post --url https://twitchpipe-app.azurewebsites.net/api/run")
+            && calls[8].contains("x-functions-key=blobs-key-123")
+            && calls[8].contains(r#"{"job": "doctor"}"#),
+        "{calls:#?}"
+    );
 
     // A second run makes the same calls: every step is safe to repeat.
     let (again, calls_again) = deploy(None, true);

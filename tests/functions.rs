@@ -490,3 +490,66 @@ async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
     let (status, reply) = post(&url, "transform_timer", &timer_envelope("transform_timer", &fired)).await;
     assert_eq!(status, 500, "{reply}");
 }
+
+#[tokio::test]
+async fn doctor_runs_inside_the_app_with_its_own_settings() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 20,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("w.duckdb"),
+    ));
+    let (url, _stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
+    let (status, reply) = post(
+        &url,
+        "run",
+        &run_envelope(&url, &json!({"job": "doctor"}), "2026-11-23T20:16:00Z"),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let res = &reply["Outputs"]["res"];
+    assert_eq!(res["statusCode"], 200, "{reply}");
+    let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["failed"], 0, "{body}");
+    let hops: Vec<&str> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["hop"].as_str().unwrap())
+        .collect();
+    assert!(hops.contains(&"twitch") && hops.contains(&"lake"), "{body}");
+
+    // With Snowflake as the warehouse and no Snowflake to reach, the login is named.
+    let (_fake, snowflake) = fake_snowpipe_settings().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop) = spawn_handler(serve_settings(
+        &sim,
+        dir.path(),
+        WarehouseTarget::Snowflake(Box::new(snowflake)),
+    ))
+    .await;
+    let (_, reply) = post(
+        &url,
+        "run",
+        &run_envelope(&url, &json!({"job": "doctor"}), "2026-11-23T20:16:00Z"),
+    )
+    .await;
+    let res = &reply["Outputs"]["res"];
+    assert_eq!(res["statusCode"], 500, "{reply}");
+    let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+    let login = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["hop"] == "snowflake")
+        .unwrap();
+    assert_eq!(login["ok"], false, "{body}");
+    assert!(
+        login["fix"].as_str().unwrap().contains("snowflake-setup --apply"),
+        "{body}"
+    );
+}

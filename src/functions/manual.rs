@@ -192,9 +192,21 @@ async fn start(
             let line = ingest(handler, path, None).await.map_err(RunError::Failed)?;
             return Ok(Answer::text(200, line));
         }
+        Some("doctor") => {
+            // Quick (seconds), so answered at once: the app's own settings and
+            // identity, checked hop by hop from inside the Function App.
+            let checks = crate::doctor::run(&doctor_settings(handler)).await;
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            return Ok(Answer {
+                status: if failed == 0 { 200 } else { 500 },
+                body: json!({ "failed": failed, "checks": checks }),
+                location: None,
+                queued: None,
+            });
+        }
         _ => {
             return Err(RunError::BadRequest(
-                r#"the body must be {"job": "extract"|"transform"|"ingest", …}"#.into(),
+                r#"the body must be {"job": "extract"|"transform"|"ingest"|"doctor", …}"#.into(),
             ));
         }
     };
@@ -312,6 +324,23 @@ async fn run_recorded(
     record.save(&handler.lake).await?;
     anyhow::ensure!(state == JobState::Succeeded, "{line}");
     Ok(line)
+}
+
+/// `doctor`'s settings from the app's: Twitch, the lake, and Snowflake when it is the
+/// warehouse.
+fn doctor_settings(handler: &Handler) -> crate::doctor::DoctorSettings {
+    let settings = &handler.settings;
+    crate::doctor::DoctorSettings {
+        twitch: Some(settings.extract.twitch.clone()),
+        lake: Some(settings.extract.lake.clone()),
+        snowflake: match &settings.warehouse {
+            crate::warehouse::WarehouseTarget::Snowflake(snowflake) => Some((**snowflake).clone()),
+            crate::warehouse::WarehouseTarget::DuckDb(_) => None,
+        },
+        storage_account: crate::doctor::storage_account_from_env(),
+        problems: Vec::new(),
+        json: true,
+    }
 }
 
 async fn run_spec(handler: &Handler, spec: JobSpec, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<String> {

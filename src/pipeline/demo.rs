@@ -39,6 +39,8 @@ pub enum DemoEvent<'a> {
     Loaded(&'a crate::load::LoadSummary),
     /// A model, test or freshness check finished.
     Step(&'a crate::transform::Step),
+    /// `doctor`'s checks of the local stand-ins, before anything runs on them.
+    Doctor(&'a [crate::doctor::Check]),
 }
 
 /// What the demo did.
@@ -95,6 +97,20 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         api_url: sim.api_url().parse()?,
         auth_url: sim.auth_url().parse()?,
     };
+    // The hops the demo uses, checked as `doctor` checks a deployment's.
+    let checks = crate::doctor::run(&crate::doctor::DoctorSettings {
+        twitch: Some(twitch.clone()),
+        lake: Some(lake_url.clone()),
+        snowflake: None,
+        storage_account: None,
+        problems: Vec::new(),
+        json: false,
+    })
+    .await;
+    on_event(DemoEvent::Doctor(&checks));
+    if let Some(failed) = checks.iter().find(|c| !c.ok) {
+        anyhow::bail!("doctor: {}", failed.line());
+    }
     let client = connect(&twitch).await?;
     on_event(DemoEvent::Stage {
         name: "extract",

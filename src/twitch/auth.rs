@@ -113,6 +113,13 @@ impl TokenSource {
 
     /// Checks the current token with `/oauth2/validate`, as Twitch asks apps to do at start.
     pub async fn validate(&self) -> Result<(), HelixError> {
+        self.validation().await.map(|_| ())
+    }
+
+    /// `/oauth2/validate`'s answer for the current token: its `client_id` and
+    /// `expires_in` ("Validating requests", dev.twitch.tv/docs/authentication/
+    /// validate-tokens).
+    pub async fn validation(&self) -> Result<serde_json::Value, HelixError> {
         let token = self.token().await?;
         let response = self
             .http
@@ -127,7 +134,8 @@ impl TokenSource {
         let status = response.status();
         if status.is_success() {
             *self.validated_at.lock().await = Some(Instant::now());
-            return Ok(());
+            let body = response.text().await.unwrap_or_default();
+            return Ok(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null));
         }
         let body = super::client::snippet(response).await;
         Err(HelixError::Credentials {

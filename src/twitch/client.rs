@@ -40,6 +40,17 @@ pub enum HelixError {
     },
 }
 
+/// One unretried request's answer ([`HelixClient::probe`]).
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub status: u16,
+    pub round_trip: Duration,
+    pub ratelimit_limit: Option<String>,
+    pub ratelimit_remaining: Option<String>,
+    /// The start of the body, for a refusal's message.
+    pub body: String,
+}
+
 /// Tunables of the client; the defaults suit Helix.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientOptions {
@@ -186,6 +197,49 @@ impl HelixClient {
     /// across runs (`serve`) calls this at the start of each.
     pub async fn validate_if_due(&self) -> Result<(), HelixError> {
         self.tokens.validate_if_due().await
+    }
+
+    /// The app token's validation, as Twitch answers it (for `doctor`).
+    pub async fn token_validation(&self) -> Result<serde_json::Value, HelixError> {
+        self.tokens.validation().await
+    }
+
+    /// One GET of a Helix endpoint, nothing retried (for `doctor`): its status, round
+    /// trip and `Ratelimit-*` headers.
+    pub async fn probe(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Probe, HelixError> {
+        let url = format!("{}/{endpoint}", self.api_base);
+        let token = self.tokens.token().await?;
+        let sent_at = std::time::Instant::now();
+        let response = self
+            .http
+            .get(&url)
+            .query(query)
+            .header("Client-Id", &self.client_id)
+            .bearer_auth(token.value.expose_secret())
+            .send()
+            .await
+            .map_err(|e| HelixError::GaveUp {
+                endpoint: url.clone(),
+                attempts: 1,
+                last: describe(&e),
+            })?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (limit, remaining) = (header("ratelimit-limit"), header("ratelimit-remaining"));
+        let status = response.status().as_u16();
+        let body = snippet(response).await;
+        Ok(Probe {
+            status,
+            round_trip: sent_at.elapsed(),
+            ratelimit_limit: limit,
+            ratelimit_remaining: remaining,
+            body,
+        })
     }
 
     /// GETs one Helix page, e.g. `get_page("streams", &[("first", "100")])`.

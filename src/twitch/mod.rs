@@ -10,7 +10,7 @@ mod pacing;
 mod types;
 
 pub use auth::TokenSource;
-pub use client::{ClientOptions, HelixClient, HelixError, RequestOptions, RequestStats, StatsSnapshot};
+pub use client::{ClientOptions, HelixClient, HelixError, Probe, RequestOptions, RequestStats, StatsSnapshot};
 pub use latency::Counts as LatencyCounts;
 pub use pacing::Pacer;
 // The backoff policy is shared with other HTTP clients (Snowpipe).

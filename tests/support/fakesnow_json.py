@@ -39,6 +39,8 @@ pkg/sdk/testint/system_functions_integration_test.go and grants_integration_test
   keeps the pipe's grants only with COPY CURRENT GRANTS;
 - `grant operate|monitor on pipe` records the privileges, as `show grants on pipe`
   lists them with the owner's OWNERSHIP;
+- `create stage if not exists … url = '…'` records the stage's URL, which
+  `show stages like '…' in schema …` answers (name, database_name, schema_name, url).
 - `select system$pipe_force_resume(…)` resumes it; `select system$pipe_status(…)`
   answers its `executionState` (RUNNING or PAUSED) and `pendingFileCount` as JSON,
   to its owner or a role with MONITOR on it only, roles granted to roles included
@@ -101,6 +103,8 @@ def _snowflake_text(value):
 _execute = FakeSnowflakeCursor.execute
 
 PIPES = {}
+# External stages by name: their URL, as SHOW STAGES gives it.
+STAGES = {}
 # The role each session logged in with, by its fakesnow connection.
 ROLES = {}
 # Roles granted to roles (`grant role X to role Y`): Y may use what X holds. The system
@@ -150,6 +154,21 @@ def _pipe_statement(cursor, command):
     role = ROLES.get(id(cursor._conn), "PUBLIC")
     text = " ".join(command.strip().rstrip(";").split())
     lower = text.lower()
+    if match := re.match(r"create stage if not exists (\S+) url = '([^']*)'", text, re.IGNORECASE):
+        name = _pipe_name(match.group(1))
+        STAGES.setdefault(name, match.group(2))
+        return f"select {_quoted(f'Stage area {name} successfully created.')} as status"
+    if match := re.match(r"show stages like '([^']*)' in schema (\S+)$", lower):
+        # SHOW STAGES' columns include name, database_name, schema_name and url
+        # (docs.snowflake.com/en/sql-reference/sql/show-stages).
+        name = f"{_pipe_name(match.group(2))}.{match.group(1).upper()}"
+        if name not in STAGES:
+            return "select null as name, null as url where false"
+        database, schema, stage = name.split(".")
+        return (
+            f"select {_quoted(stage)} as name, {_quoted(database)} as database_name, "
+            f"{_quoted(schema)} as schema_name, {_quoted(STAGES[name])} as url"
+        )
     if match := re.match(r"grant role (\S+) to role (\S+)$", lower):
         GRANTED_ROLES.setdefault(match.group(2).upper(), set()).add(match.group(1).upper())
         return "select 'Statement executed successfully.' as status"
