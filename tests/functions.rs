@@ -553,3 +553,50 @@ async fn doctor_runs_inside_the_app_with_its_own_settings() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn doctor_calls_the_app_from_outside_through_the_hosts_key_check() {
+    let sim = spawn_sim(SimulatorConfig {
+        streams: 20,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("w.duckdb"),
+    ));
+    let (handler, stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
+    let app = host_front(handler, "the-key").await;
+    let lake = dir.path().join("lake");
+    let doctor = async |key: &str| {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
+            .arg("doctor")
+            .env("LAKE_URL", &lake)
+            .env_remove("TWITCH_CLIENT_ID")
+            .env_remove("SNOWFLAKE_ACCOUNT")
+            .env("FUNCTION_APP_URL", &app)
+            .env("FUNCTION_APP_KEY", key)
+            .output()
+            .await
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (code, out) = doctor("the-key").await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("✓ functions: GET ") && out.contains("404, as it should"),
+        "{out}"
+    );
+    let (code, out) = doctor("wrong").await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("401 Unauthorized: the key was refused — fix: use a function key of `run`"),
+        "{out}"
+    );
+    assert!(!out.contains("wrong"), "the key is never printed: {out}");
+    drop(stop);
+}

@@ -11,7 +11,7 @@
 //! checked, and for ✗ what to do.
 
 mod settings;
-pub use settings::{DoctorArgs, DoctorSettings, storage_account_from_env};
+pub use settings::{AppEndpoint, DoctorArgs, DoctorSettings, storage_account_from_env};
 
 use std::time::Duration;
 
@@ -80,7 +80,56 @@ pub async fn run(settings: &DoctorSettings) -> Vec<Check> {
     if let Some(snowflake) = &settings.snowflake {
         checks.extend(check_snowflake(snowflake, settings.lake.as_ref(), settings.storage_account.as_deref()).await);
     }
+    if let Some(app) = &settings.app {
+        checks.push(check_app(app).await);
+    }
     checks
+}
+
+/// The app from outside: a job id that does not exist must be answered 404 by `run`
+/// (the host let the key through and the handler answered), not 401 (the key) or 5xx
+/// (the host or the handler down).
+async fn check_app(app: &AppEndpoint) -> Check {
+    use secrecy::ExposeSecret;
+    const HOP: &str = "functions";
+    let mut url = app.url.clone();
+    url.set_path("/api/run");
+    url.query_pairs_mut().append_pair("id", "doctor-no-such-job");
+    let what = format!("GET {} of a job that does not exist", url);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build();
+    let answer = match client {
+        Ok(client) => {
+            client
+                .get(url.clone())
+                .header("x-functions-key", app.key.expose_secret())
+                .send()
+                .await
+        }
+        Err(e) => return Check::fail(HOP, what, e.to_string(), "report this: the HTTP client cannot be built"),
+    };
+    match answer {
+        Ok(response) if response.status().as_u16() == 404 => {
+            Check::pass(HOP, what, "404, as it should: the app answers")
+        }
+        Ok(response) if matches!(response.status().as_u16(), 401 | 403) => Check::fail(
+            HOP,
+            what,
+            format!("{}: the key was refused", response.status()),
+            "use a function key of `run` (az functionapp function keys list --function-name run)",
+        ),
+        Ok(response) => Check::fail(
+            HOP,
+            what,
+            format!("{}", response.status()),
+            "the host or the handler is not running: see the app's log stream and its Application Insights failures",
+        ),
+        Err(e) => Check::fail(
+            HOP,
+            what,
+            e.to_string(),
+            "the app's URL must be reachable from here (https://APP.azurewebsites.net)",
+        ),
+    }
 }
 
 async fn check_twitch(settings: &TwitchSettings) -> Vec<Check> {

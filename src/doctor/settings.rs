@@ -7,11 +7,18 @@ use crate::twitch::{TwitchArgs, TwitchSettings};
 use crate::warehouse::{SnowflakeArgs, SnowflakeSettings};
 
 /// Options of `doctor`, as given: the app's own settings.
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone)]
 pub struct DoctorArgs {
     /// Print the checks as JSON, one object per check, for machines.
     #[arg(long)]
     pub json: bool,
+    /// The Function App's URL (https://APP.azurewebsites.net), to check it answers
+    /// from outside.
+    #[arg(long = "app-url", env = "FUNCTION_APP_URL")]
+    pub app_url: Option<String>,
+    /// A function key of the app's `run` function (never printed).
+    #[arg(long = "app-key", env = "FUNCTION_APP_KEY", hide_env_values = true)]
+    pub app_key: Option<String>,
     #[command(flatten)]
     pub twitch: TwitchArgs,
     #[command(flatten)]
@@ -20,10 +27,34 @@ pub struct DoctorArgs {
     pub snowflake: SnowflakeArgs,
 }
 
+// The raw arguments hold the app's key as a plain string: keep it out of Debug.
+impl std::fmt::Debug for DoctorArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoctorArgs")
+            .field("json", &self.json)
+            .field("app_url", &self.app_url)
+            .field("app_key", &self.app_key.as_ref().map(|_| "[REDACTED]"))
+            .field("twitch", &self.twitch)
+            .field("lake", &self.lake)
+            .field("snowflake", &self.snowflake)
+            .finish()
+    }
+}
+
+/// The Function App, called from outside: its URL and a function key.
+#[derive(Clone, Debug)]
+pub struct AppEndpoint {
+    pub url: url::Url,
+    /// Redacted in Debug by `secrecy`.
+    pub key: secrecy::SecretString,
+}
+
 /// What `doctor` checks: each hop whose settings are given, and a failed check for
 /// each hop whose settings are given but wrong.
 #[derive(Clone, Debug)]
 pub struct DoctorSettings {
+    /// The app from outside, when its URL is given.
+    pub app: Option<AppEndpoint>,
     pub twitch: Option<TwitchSettings>,
     pub lake: Option<LakeUrl>,
     pub snowflake: Option<SnowflakeSettings>,
@@ -69,7 +100,28 @@ impl DoctorArgs {
         .then(|| self.snowflake.check(&mut Problems::default()))
         .flatten();
         let storage_account = storage_account_from_env();
+        let app = self.app_url.as_ref().and_then(|url| {
+            let mut found = Problems::default();
+            let url = found.parse(url, "FUNCTION_APP_URL (--app-url)", crate::config::parse_http_url);
+            let key = found.required(&self.app_key, "FUNCTION_APP_KEY", "--app-key");
+            match found.finish(|| ()) {
+                Ok(()) => Some(AppEndpoint {
+                    url: url?,
+                    key: key?.into(),
+                }),
+                Err(error) => {
+                    problems.push(Check::fail(
+                        "functions",
+                        "settings",
+                        error.problems.join("; "),
+                        "give the app's URL and a function key of `run` (az functionapp function keys list --function-name run)",
+                    ));
+                    None
+                }
+            }
+        });
         DoctorSettings {
+            app,
             twitch,
             lake,
             snowflake,

@@ -331,6 +331,7 @@ async fn run_recorded(
 fn doctor_settings(handler: &Handler) -> crate::doctor::DoctorSettings {
     let settings = &handler.settings;
     crate::doctor::DoctorSettings {
+        app: None,
         twitch: Some(settings.extract.twitch.clone()),
         lake: Some(settings.extract.lake.clone()),
         snowflake: match &settings.warehouse {

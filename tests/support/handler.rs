@@ -152,3 +152,55 @@ pub async fn job_state(url: &str, id: &str) -> (u64, Value) {
         serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
     )
 }
+
+/// The host's front for the `run` function, as a caller outside the app meets it: a
+/// function-level HTTP trigger refuses a request without a valid key with 401
+/// ("Authorization level": a function-specific API key is required, in
+/// `x-functions-key` or `code`; learn.microsoft.com/azure/azure-functions/
+/// functions-bindings-http-webhook-trigger), and answers a GET with the `res` output
+/// the handler returned, or 500 when the handler does not answer. Its URL; it stops
+/// with the test's runtime.
+pub async fn host_front(handler_url: String, key: &'static str) -> String {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    async fn run(
+        State((handler, key)): State<(String, &'static str)>,
+        headers: HeaderMap,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> axum::response::Response {
+        let given = headers
+            .get("x-functions-key")
+            .and_then(|v| v.to_str().ok())
+            .or(query.get("code").map(String::as_str));
+        if given != Some(key) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let id = query.get("id").cloned().unwrap_or_default();
+        let reply = reqwest::Client::new()
+            .post(format!("{handler}/run"))
+            .json(&job_state_envelope(&handler, &id))
+            .send()
+            .await;
+        let Ok(reply) = reply else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        let reply: Value = reply.json().await.unwrap_or_default();
+        let res = &reply["Outputs"]["res"];
+        let status = res["statusCode"]
+            .as_u64()
+            .and_then(|s| StatusCode::from_u16(s as u16).ok());
+        (
+            status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            res["body"].as_str().unwrap_or_default().to_string(),
+        )
+            .into_response()
+    }
+    let app = axum::Router::new()
+        .route("/api/run", axum::routing::get(run))
+        .with_state((handler_url, key));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
