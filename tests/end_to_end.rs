@@ -535,6 +535,8 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         "✓ snowflake: pipe TWITCH.RAW.RAW_STREAMS_PIPE: RUNNING; role ROLE holds MONITOR, OPERATE",
         "✓ snowflake: Snowpipe's REST API with the key-pair JWT",
         "✓ snowflake: stage TWITCH.RAW.LAKE against LAKE_URL",
+        "✓ snowflake: LIST @TWITCH.RAW.LAKE sees the newest committed manifest",
+        "✓ snowflake: METADATA$FILENAME of a staged file against the manifest's path: `twitch/streams/",
     ] {
         assert!(out.contains(line), "{line}: {out}");
     }
@@ -558,6 +560,15 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         .execute("alter pipe TWITCH.RAW.RAW_USERS_PIPE set pipe_execution_paused = false")
         .await
         .unwrap();
+    emulator.blind_stage(true);
+    let (code, out) = doctor(&azurite, &through_emulator, &sim, &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("✗ snowflake: LIST @TWITCH.RAW.LAKE sees the newest committed manifest: _manifests/")
+            && out.contains("is not among the 0 file(s) it lists — fix: "),
+        "{out}"
+    );
+    emulator.blind_stage(false);
     for (extra, says) in [
         (
             vec![("TWITCH_CLIENT_SECRET", "wrong")],

@@ -395,6 +395,84 @@ async fn check_snowflake(
     if let Some(LakeUrl::Azure { container, prefix }) = lake {
         checks.push(check_stage(&mut session, &settings.database, container, prefix, storage_account).await);
     }
+    if let Some(url) = lake {
+        checks.extend(check_staged_files(&mut session, &settings.database, url).await);
+    }
+    checks
+}
+
+/// What the stage sees of the lake's newest committed slot: its manifest among
+/// `LIST @stage`'s files, and the `METADATA$FILENAME` Snowflake gives its streams
+/// file, which `status` must match to the manifest's path (`lake_path`).
+async fn check_staged_files(session: &mut SnowflakeWarehouse, database: &str, url: &LakeUrl) -> Vec<Check> {
+    const HOP: &str = "snowflake";
+    let stage = format!("{database}.{}.LAKE", crate::ingest::RAW_SCHEMA);
+    let Ok(lake) = Lake::open(url) else { return Vec::new() };
+    let newest = match lake.committed_slots().await.ok().and_then(|s| s.last().copied()) {
+        Some(slot) => slot,
+        None => {
+            return vec![Check::pass(
+                HOP,
+                format!("LIST @{stage}"),
+                "nothing committed yet to look for: run doctor again after the first slot",
+            )];
+        }
+    };
+    let manifest = crate::lake::manifest_path(newest).to_string();
+    let mut checks = Vec::new();
+    let what = format!("LIST @{stage} sees the newest committed manifest");
+    checks.push(match session.query(&format!("list @{stage}/_manifests/")).await {
+        Ok(table) => {
+            let names: Vec<&str> = table.rows.iter().filter_map(|r| r.first()?.as_deref()).collect();
+            if names.iter().any(|name| name.ends_with(&format!("/{manifest}"))) {
+                Check::pass(HOP, what, format!("{manifest} among {} file(s)", names.len()))
+            } else {
+                Check::fail(
+                    HOP,
+                    what,
+                    format!("{manifest} is not among the {} file(s) it lists", names.len()),
+                    "the stage must read the lake (its URL and LAKE_URL), and the storage integration's app must hold Storage Blob Data Reader on the account",
+                )
+            }
+        }
+        Err(e) => Check::fail(
+            HOP,
+            what,
+            e.message,
+            "the role needs USAGE on the stage, and the storage integration its consent: run snowflake-setup --apply (infra/README.md, step 3)",
+        ),
+    });
+    let Ok(Some(committed)) = lake.manifest(newest).await else {
+        return checks;
+    };
+    let Some(file) = committed.file(Entity::Streams) else {
+        return checks;
+    };
+    let what = "METADATA$FILENAME of a staged file against the manifest's path".to_string();
+    checks.push(
+        match session
+            .query(&format!("select metadata$filename from @{stage}/{} limit 1", file.path))
+            .await
+        {
+            Ok(table) => match table.scalar() {
+                Some(name) if crate::lake::lake_path(name) == file.path => {
+                    Check::pass(HOP, what, format!("`{name}` matches `{}`", file.path))
+                }
+                other => Check::fail(
+                    HOP,
+                    what,
+                    format!("Snowflake names `{}` `{}`", file.path, other.unwrap_or("nothing")),
+                    "status and the resubmission match RAW's file names to the manifest's paths: report this with both names",
+                ),
+            },
+            Err(e) => Check::fail(
+                HOP,
+                what,
+                e.message,
+                "the role needs USAGE on the stage and its file format: run snowflake-setup --apply",
+            ),
+        },
+    );
     checks
 }
 

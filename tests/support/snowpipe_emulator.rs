@@ -182,6 +182,8 @@ struct Shared {
     max_delay: Duration,
     /// Most entries one loadHistoryScan answer holds ([`SCAN_LIMIT`] unless lowered).
     scan_limit: std::sync::atomic::AtomicUsize,
+    /// Whether `LIST @stage` sees nothing, as a stage over another place does.
+    stage_blind: std::sync::atomic::AtomicBool,
 }
 
 /// The path of a stage's URL below its container: `azure://HOST/CONTAINER/P/` → `P/`.
@@ -227,6 +229,7 @@ impl Emulator {
             checks: tokio::sync::Mutex::new(checks),
             max_delay,
             scan_limit: SCAN_LIMIT.into(),
+            stage_blind: false.into(),
         });
         let app = Router::new()
             .route("/v1/data/pipes/{pipe}/insertFiles", post(insert_files))
@@ -252,6 +255,13 @@ impl Emulator {
         self.shared
             .scan_limit
             .store(limit, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes `LIST @stage` list nothing (or everything again).
+    pub fn blind_stage(&self, blind: bool) {
+        self.shared
+            .stage_blind
+            .store(blind, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Holds queued files (a slow Snowpipe) until `release`.
@@ -429,7 +439,10 @@ fn history_answer(
     (StatusCode::OK, Json(answer))
 }
 
-/// Everything that is not Snowpipe goes to fakesnow, as is.
+/// Everything that is not Snowpipe goes to fakesnow, as is, but for what only the
+/// stage can answer (fakesnow has no stages): `LIST @stage…` and a query of
+/// `METADATA$FILENAME` from a staged file, which become SELECTs of what Snowflake
+/// would give from the lake.
 async fn forward(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -438,12 +451,20 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let gzipped = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let (body, rewritten) = match stage_query(&shared, &body, gzipped).await {
+        Some(body) => (Bytes::from(body), true),
+        None => (body, false),
+    };
     let mut request = shared
         .http
         .request(method, format!("{}{path}", shared.fakesnow))
         .body(body);
     for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
+        let encoding = name == "content-encoding" && rewritten;
+        if name != "host" && name != "content-length" && !encoding {
             request = request.header(name, value);
         }
     }
@@ -462,6 +483,63 @@ async fn forward(
         }
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
+}
+
+/// A query request's body with a stage query rewritten (uncompressed), or `None`.
+///
+/// - `LIST @STAGE[/PATH]` gives each file of the lake under PATH, its `name` the full
+///   URL of the stage's location ("LIST": name, size, md5, last_modified;
+///   docs.snowflake.com/en/sql-reference/sql/list).
+/// - `SELECT METADATA$FILENAME FROM @STAGE/PATH …` gives PATH with the stage URL's
+///   prefix (see the module's notes on `METADATA$FILENAME`).
+async fn stage_query(shared: &Shared, body: &[u8], gzipped: bool) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    if gzipped {
+        flate2::read::GzDecoder::new(body).read_to_end(&mut text).ok()?;
+    } else {
+        text = body.to_vec();
+    }
+    let mut request: Value = serde_json::from_slice(&text).ok()?;
+    let sql = request["sqlText"].as_str()?.trim().to_string();
+    let lower = sql.to_ascii_lowercase();
+    let location = setup_plan("X").lake_location;
+    let stage_path = |rest: &str| -> String {
+        // `@DB.RAW.LAKE/some/path` → `some/path`
+        rest.split_once('/')
+            .map(|(_, p)| p.trim_end_matches(['\'', ';']))
+            .unwrap_or("")
+            .to_string()
+    };
+    let select = if let Some(rest) = lower.strip_prefix("list @") {
+        let under = stage_path(rest.split_whitespace().next().unwrap_or_default());
+        let listed = shared.lake.store().list(None);
+        let files: Vec<object_store::ObjectMeta> = futures::TryStreamExt::try_collect(listed).await.ok()?;
+        let rows: Vec<String> = files
+            .iter()
+            .filter(|f| f.location.as_ref().starts_with(&under))
+            .filter(|_| !shared.stage_blind.load(std::sync::atomic::Ordering::Relaxed))
+            .map(|f| {
+                format!(
+                    "select '{location}{}' as \"name\", {} as \"size\", 'md5' as \"md5\", 'now' as \"last_modified\"",
+                    f.location, f.size
+                )
+            })
+            .collect();
+        if rows.is_empty() {
+            "select null as \"name\" where false".to_string()
+        } else {
+            rows.join(" union all ")
+        }
+    } else if lower.starts_with("select metadata$filename from @") {
+        let rest = &sql["select metadata$filename from @".len()..];
+        let path = stage_path(rest.split_whitespace().next().unwrap_or_default());
+        format!("select '{}{path}' as \"METADATA$FILENAME\"", shared.stage_prefix)
+    } else {
+        return None;
+    };
+    request["sqlText"] = Value::String(select);
+    serde_json::to_vec(&request).ok()
 }
 
 /// The privileges the caller's role holds on `pipe` (none if it does not exist).
