@@ -610,15 +610,7 @@ async fn doctor(
     production_env(&mut command, snowflake);
     azurite.lake_env(&mut command);
     sim_env(&mut command, sim).arg("doctor").envs(extra.iter().copied());
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), out)
+    exit_and_output(command).await
 }
 
 /// `status --warehouse snowflake` over the lake in Azurite, with no grace period.
@@ -668,6 +660,12 @@ async fn on_snowflake(
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
     production_env(&mut command, snowflake);
     azurite.lake_env(&mut command).args(args);
+    exit_and_output(command).await
+}
+
+/// Runs `command` off the runtime's threads: its exit code, its stdout then stderr.
+#[cfg(feature = "duckdb")]
+async fn exit_and_output(mut command: std::process::Command) -> (Option<i32>, String) {
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();

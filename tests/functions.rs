@@ -48,6 +48,36 @@ async fn snowpipe_handler(streams: usize) -> Handler {
     }
 }
 
+/// The handler on the embedded DuckDB (`DIR/w.duckdb`), with a simulator of `streams`
+/// and a lake in `DIR/lake`; `adjust` changes its settings first. Bind every field:
+/// the handler stops and the folder goes when they drop.
+struct LocalHandler {
+    sim: twitch_pipeline::simulator::RunningSimulator,
+    dir: tempfile::TempDir,
+    url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn local_handler(
+    streams: usize,
+    adjust: impl FnOnce(&mut twitch_pipeline::functions::ServeSettings, &std::path::Path),
+) -> LocalHandler {
+    let sim = spawn_sim(SimulatorConfig {
+        streams,
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
+        dir.path().join("w.duckdb"),
+    ));
+    let mut settings = serve_settings(&sim, &dir.path().join("lake"), warehouse);
+    adjust(&mut settings, dir.path());
+    let (url, _stop) = spawn_handler(settings).await;
+    LocalHandler { sim, dir, url, _stop }
+}
+
 #[tokio::test]
 async fn timer_blob_and_http_invocations_run_the_pipeline_on_snowpipe() {
     let Handler {
@@ -402,17 +432,7 @@ async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
 async fn serve_keeps_its_app_token_across_timer_runs() {
     // Twitch's app tokens last about 60 days; `serve` reuses one until Helix refuses
     // it, instead of minting one a run.
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 200,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
-        dir.path().join("w.duckdb"),
-    ));
-    let (url, _stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
+    let LocalHandler { sim, url, dir: _dir, _stop } = local_handler(200, |_, _| {}).await;
     for (n, fired) in [(0, "2026-11-23T20:00:02Z"), (1, "2026-11-23T20:15:01Z")] {
         sim.simulator.config().clock.set(slot().offset(n).time());
         let (status, reply) = post(&url, "extract_timer", &timer_envelope("extract_timer", fired)).await;
@@ -427,26 +447,19 @@ async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
     // The host keeps the Logs of a 2xx reply only, and retries a failed timer run: a
     // run whose models all built but whose data fails a test answers 200 with the
     // failure in its Logs (where the data-test alert reads it), not 500 twice more.
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 50,
-        rate_limit: None,
-        ..Default::default()
+    let LocalHandler { sim, dir, url, _stop } = local_handler(50, |settings, dir| {
+        let project = dir.join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        copy_project(&project);
+        std::fs::write(
+            project.join("models/tests/assert_always_fails.sql"),
+            "-- A test that finds a row whatever the data.\nselect 1 as id\n",
+        )
+        .unwrap();
+        settings.project.dir = project;
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    copy_project(&project);
-    std::fs::write(
-        project.join("models/tests/assert_always_fails.sql"),
-        "-- A test that finds a row whatever the data.\nselect 1 as id\n",
-    )
-    .unwrap();
     let database = dir.path().join("w.duckdb");
-    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(database.clone()));
-    let mut settings = serve_settings(&sim, &dir.path().join("lake"), warehouse);
-    settings.project.dir = project;
-    let (url, _stop) = spawn_handler(settings).await;
     // Now, so that the sources are fresh: only the test fails.
     let now = Slot::containing(chrono::Utc::now());
     sim.simulator.config().clock.set(now.time());
@@ -493,17 +506,7 @@ async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
 
 #[tokio::test]
 async fn doctor_runs_inside_the_app_with_its_own_settings() {
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 20,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
-        dir.path().join("w.duckdb"),
-    ));
-    let (url, _stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
+    let LocalHandler { sim, url, dir: _dir, _stop } = local_handler(20, |_, _| {}).await;
     let (status, reply) = post(
         &url,
         "run",
@@ -556,18 +559,8 @@ async fn doctor_runs_inside_the_app_with_its_own_settings() {
 
 #[tokio::test]
 async fn doctor_calls_the_app_from_outside_through_the_hosts_key_check() {
-    let sim = spawn_sim(SimulatorConfig {
-        streams: 20,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
-        dir.path().join("w.duckdb"),
-    ));
-    let (handler, stop) = spawn_handler(serve_settings(&sim, &dir.path().join("lake"), warehouse)).await;
-    let app = host_front(handler, "the-key").await;
+    let LocalHandler { dir, url, _stop, sim: _sim } = local_handler(20, |_, _| {}).await;
+    let app = host_front(url, "the-key").await;
     let lake = dir.path().join("lake");
     let doctor = async |key: &str| {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
@@ -598,5 +591,4 @@ async fn doctor_calls_the_app_from_outside_through_the_hosts_key_check() {
         "{out}"
     );
     assert!(!out.contains("wrong"), "the key is never printed: {out}");
-    drop(stop);
 }

@@ -199,6 +199,15 @@ impl HelixClient {
         self.tokens.validate_if_due().await
     }
 
+    /// A GET of `url` as Helix wants it: the app's client id and token.
+    fn authorized_get(&self, url: &str, query: &[(&str, &str)], token: &super::auth::Token) -> reqwest::RequestBuilder {
+        self.http
+            .get(url)
+            .query(query)
+            .header("Client-Id", &self.client_id)
+            .bearer_auth(token.value.expose_secret())
+    }
+
     /// The app token's validation, as Twitch answers it (for `doctor`).
     pub async fn token_validation(&self) -> Result<serde_json::Value, HelixError> {
         self.tokens.validation().await
@@ -211,11 +220,7 @@ impl HelixClient {
         let token = self.tokens.token().await?;
         let sent_at = std::time::Instant::now();
         let response = self
-            .http
-            .get(&url)
-            .query(query)
-            .header("Client-Id", &self.client_id)
-            .bearer_auth(token.value.expose_secret())
+            .authorized_get(&url, query, &token)
             .send()
             .await
             .map_err(|e| HelixError::GaveUp {
@@ -268,14 +273,7 @@ impl HelixClient {
             let permit = self.pacer.acquire(options.priority).await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let sent_at = std::time::Instant::now();
-            let sent = self
-                .http
-                .get(&url)
-                .query(query)
-                .header("Client-Id", &self.client_id)
-                .bearer_auth(token.value.expose_secret())
-                .send()
-                .await;
+            let sent = self.authorized_get(&url, query, &token).send().await;
             let failure = match sent {
                 Err(e) => Failure::Transient(describe(&e)),
                 Ok(response) => {
