@@ -432,7 +432,12 @@ async fn serve_logs_json_to_stdout_and_stops_cleanly_on_sigterm() {
 async fn serve_keeps_its_app_token_across_timer_runs() {
     // Twitch's app tokens last about 60 days; `serve` reuses one until Helix refuses
     // it, instead of minting one a run.
-    let LocalHandler { sim, url, dir: _dir, _stop } = local_handler(200, |_, _| {}).await;
+    let LocalHandler {
+        sim,
+        url,
+        dir: _dir,
+        _stop,
+    } = local_handler(200, |_, _| {}).await;
     for (n, fired) in [(0, "2026-11-23T20:00:02Z"), (1, "2026-11-23T20:15:01Z")] {
         sim.simulator.config().clock.set(slot().offset(n).time());
         let (status, reply) = post(&url, "extract_timer", &timer_envelope("extract_timer", fired)).await;
@@ -506,7 +511,12 @@ async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
 
 #[tokio::test]
 async fn doctor_runs_inside_the_app_with_its_own_settings() {
-    let LocalHandler { sim, url, dir: _dir, _stop } = local_handler(20, |_, _| {}).await;
+    let LocalHandler {
+        sim,
+        url,
+        dir: _dir,
+        _stop,
+    } = local_handler(20, |_, _| {}).await;
     let (status, reply) = post(
         &url,
         "run",
@@ -559,7 +569,12 @@ async fn doctor_runs_inside_the_app_with_its_own_settings() {
 
 #[tokio::test]
 async fn doctor_calls_the_app_from_outside_through_the_hosts_key_check() {
-    let LocalHandler { dir, url, _stop, sim: _sim } = local_handler(20, |_, _| {}).await;
+    let LocalHandler {
+        dir,
+        url,
+        _stop,
+        sim: _sim,
+    } = local_handler(20, |_, _| {}).await;
     let app = host_front(url, "the-key").await;
     let lake = dir.path().join("lake");
     let doctor = async |key: &str| {
