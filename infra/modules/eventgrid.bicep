@@ -7,8 +7,10 @@
 // code is deployed. Only BlobCreated events under the lake's `_manifests/` folder are
 // sent: a slot is complete only once its manifest exists.
 //
-// An event that exhausts its retries (30 attempts or 24 hours) is dead-lettered into
-// the storage account's `deadletter` container, not dropped. The account takes no
+// An event that exhausts its retries (30 attempts or 24 hours, while the app cannot be
+// reached) is dead-lettered into the storage account's `deadletter` container, not
+// dropped. An event the app took but whose blob_trigger run fails is the host's to
+// retry, not Event Grid's (infra/README.md). The account takes no
 // shared keys, so Event Grid writes there as the system topic's own identity, with
 // Storage Blob Data Contributor on the account ("Dead letter and retry policies":
 // learn.microsoft.com/azure/event-grid/manage-event-delivery; "Event delivery with a

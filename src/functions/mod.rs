@@ -17,7 +17,10 @@
 //! failed. The timers declare retry policies (their `function.json`): the host runs
 //! a failed timer again only then ("Azure Functions error handling and retries",
 //! learn.microsoft.com/azure/azure-functions/functions-bindings-error-pages: timer
-//! triggers retry by a function-level policy). Event Grid retries the blob trigger.
+//! triggers retry by a function-level policy). A failed blob trigger is retried by the
+//! host's blob extension, five times, then parked in `webjobs-blobtrigger-poison`
+//! ("Poison blobs", functions-bindings-storage-blob-trigger); Event Grid retries only
+//! a delivery the app did not take. The hourly run resubmits what never loaded.
 
 mod settings;
 pub use settings::{ServeArgs, ServeSettings};

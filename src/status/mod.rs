@@ -436,7 +436,9 @@ fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> O
                     failed = format!("not loaded: {obstacle}");
                     failed.as_str()
                 }
-                None => "not loaded: its delivery may be lost, or the load failed",
+                None => {
+                    "not loaded: its delivery may be lost, or the load failed. The hourly run submits it again within a day of its commit; after that, `ingest --backfill --since` its date does (a file RAW holds is never submitted twice)"
+                }
             },
             _ if file.raw_rows == 0 => "not loaded yet",
             _ => "loaded in part: lines were dropped without a record",
