@@ -46,6 +46,14 @@ fn the_host_runs_serve_and_the_triggers_are_as_designed() {
         serde_json::json!(["serve"])
     );
     assert_eq!(host["extensionBundle"]["version"], "[4.*, 5.0.0)");
+    // The alerts read requests and traces (the runs' summaries and warnings): adaptive
+    // sampling must never drop one of those (infra/README.md, Alerts).
+    let excluded = host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"]
+        .as_str()
+        .unwrap();
+    for kind in ["Request", "Trace", "Exception"] {
+        assert!(excluded.split(';').any(|k| k == kind), "{kind} is sampled: {excluded}");
+    }
 
     let binding = |function: &str| read(&format!("{function}/function.json"))["bindings"][0].clone();
     assert_eq!(binding("extract_timer")["schedule"], "0 */15 * * * *");
