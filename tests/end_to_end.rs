@@ -532,6 +532,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         "✓ twitch: one page of Get Streams",
         "✓ lake: write, read, list and delete a probe in container `raw`, prefix `twitch/`",
         "✓ snowflake: login as",
+        "✓ snowflake: a temporary table in TWITCH.marts, where the transform makes them: created and dropped",
         "✓ snowflake: pipe TWITCH.RAW.RAW_STREAMS_PIPE: RUNNING; role ROLE holds MONITOR, OPERATE",
         "✓ snowflake: Snowpipe's REST API with the key-pair JWT",
         "✓ snowflake: stage TWITCH.RAW.LAKE against LAKE_URL",

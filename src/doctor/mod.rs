@@ -78,7 +78,15 @@ pub async fn run(settings: &DoctorSettings) -> Vec<Check> {
         checks.extend(check_lake(lake).await);
     }
     if let Some(snowflake) = &settings.snowflake {
-        checks.extend(check_snowflake(snowflake, settings.lake.as_ref(), settings.storage_account.as_deref()).await);
+        checks.extend(
+            check_snowflake(
+                snowflake,
+                settings.lake.as_ref(),
+                settings.storage_account.as_deref(),
+                settings.project.as_ref(),
+            )
+            .await,
+        );
     }
     if let Some(app) = &settings.app {
         checks.push(check_app(app).await);
@@ -293,6 +301,7 @@ async fn check_snowflake(
     settings: &SnowflakeSettings,
     lake: Option<&LakeUrl>,
     storage_account: Option<&str>,
+    project: Option<&crate::transform::ProjectSettings>,
 ) -> Vec<Check> {
     const HOP: &str = "snowflake";
     let who = format!(
@@ -313,35 +322,7 @@ async fn check_snowflake(
     };
     let mut checks = vec![Check::pass(HOP, who, "logged in")];
 
-    // The transform creates its temporary tables in its models' schemas; the
-    // session's own schema is where a bare name goes.
-    let scratch = format!(
-        "{}.{}.TWITCH_PIPELINE_DOCTOR_{:08X}",
-        settings.database,
-        settings.schema,
-        rand::random::<u32>()
-    );
-    let what = format!(
-        "a temporary table in {}.{}, as the transform makes them",
-        settings.database, settings.schema
-    );
-    checks.push(
-        match session
-            .execute(&format!("create temporary table {scratch} (probe integer)"))
-            .await
-        {
-            Ok(()) => {
-                let _ = session.execute(&format!("drop table if exists {scratch}")).await;
-                Check::pass(HOP, what, "created and dropped")
-            }
-            Err(e) => Check::fail(
-                HOP,
-                what,
-                e.message,
-                "the role needs USAGE on the database and schema and CREATE TABLE on the schema: run snowflake-setup --apply",
-            ),
-        },
-    );
+    checks.push(check_temporary_table(&mut session, settings, project).await);
 
     for (entity, state) in sorted(pipe_states(&mut session, &settings.database).await) {
         let pipe = pipe_for(&settings.database, entity);
@@ -474,6 +455,83 @@ async fn check_staged_files(session: &mut SnowflakeWarehouse, database: &str, ur
         },
     );
     checks
+}
+
+/// A temporary table where the transform makes them: in its models' schema (the
+/// fact's, for the app's project and target; the session's without a project). A
+/// schema no transform has made yet passes if the role may create it, which
+/// `snowflake-setup` grants (CREATE SCHEMA on the database).
+async fn check_temporary_table(
+    session: &mut SnowflakeWarehouse,
+    settings: &SnowflakeSettings,
+    project: Option<&crate::transform::ProjectSettings>,
+) -> Check {
+    const HOP: &str = "snowflake";
+    let schema = match project {
+        Some(project) => match crate::pipeline::marts(project, session).await {
+            Ok(marts) => marts
+                .fact_stream_snapshots
+                .rsplit_once('.')
+                .map(|(schema, _)| schema.to_string())
+                .unwrap_or_else(|| settings.schema.clone()),
+            Err(e) => {
+                return Check::fail(
+                    HOP,
+                    "the transform's schemas",
+                    format!("{e:#}"),
+                    "set TRANSFORM_PROJECT_DIR and TRANSFORM_TARGET_NAME as the app has them",
+                );
+            }
+        },
+        None => settings.schema.clone(),
+    };
+    let qualified = if schema.contains('.') {
+        schema.clone()
+    } else {
+        format!("{}.{schema}", settings.database)
+    };
+    let scratch = format!("{qualified}.TWITCH_PIPELINE_DOCTOR_{:08X}", rand::random::<u32>());
+    let what = format!("a temporary table in {qualified}, where the transform makes them");
+    match session
+        .execute(&format!("create temporary table {scratch} (probe integer)"))
+        .await
+    {
+        Ok(()) => {
+            let _ = session.execute(&format!("drop table if exists {scratch}")).await;
+            Check::pass(HOP, what, "created and dropped")
+        }
+        Err(e) if e.message.contains("does not exist") && may_create_schemas(session, settings).await => Check::pass(
+            HOP,
+            what,
+            "the schema is not made yet (no transform has run), and the role may create it",
+        ),
+        Err(e) => Check::fail(
+            HOP,
+            what,
+            e.message,
+            "the role needs USAGE and CREATE SCHEMA on the database (it makes and owns the model schemas): run snowflake-setup --apply",
+        ),
+    }
+}
+
+/// Whether the session's role holds CREATE SCHEMA on its database (SHOW GRANTS TO ROLE).
+async fn may_create_schemas(session: &mut SnowflakeWarehouse, settings: &SnowflakeSettings) -> bool {
+    let Some(role) = settings.role.clone() else {
+        return false;
+    };
+    let Ok(grants) = session.query(&format!("show grants to role {role}")).await else {
+        return false;
+    };
+    let column = |name: &str| grants.columns.iter().position(|c| c.eq_ignore_ascii_case(name));
+    let (Some(privilege), Some(on), Some(name)) = (column("privilege"), column("granted_on"), column("name")) else {
+        return false;
+    };
+    grants.rows.iter().any(|row| {
+        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        cell(privilege) == "CREATE SCHEMA"
+            && cell(on) == "DATABASE"
+            && cell(name).eq_ignore_ascii_case(&settings.database)
+    })
 }
 
 /// Whether the session's role holds OPERATE on `pipe` (or owns it), from

@@ -25,6 +25,10 @@ pub struct DoctorArgs {
     pub lake: LakeArgs,
     #[command(flatten)]
     pub snowflake: SnowflakeArgs,
+    /// The project and target the app builds (TRANSFORM_TARGET_NAME=prod in Azure):
+    /// where the transform makes its tables is where its temporary tables go.
+    #[command(flatten)]
+    pub project: crate::transform::ProjectArgs,
 }
 
 // The raw arguments hold the app's key as a plain string: keep it out of Debug.
@@ -37,6 +41,7 @@ impl std::fmt::Debug for DoctorArgs {
             .field("twitch", &self.twitch)
             .field("lake", &self.lake)
             .field("snowflake", &self.snowflake)
+            .field("project", &self.project)
             .finish()
     }
 }
@@ -55,6 +60,8 @@ pub struct AppEndpoint {
 pub struct DoctorSettings {
     /// The app from outside, when its URL is given.
     pub app: Option<AppEndpoint>,
+    /// The transform's project and target, to find the schemas it builds in.
+    pub project: Option<crate::transform::ProjectSettings>,
     pub twitch: Option<TwitchSettings>,
     pub lake: Option<LakeUrl>,
     pub snowflake: Option<SnowflakeSettings>,
@@ -120,8 +127,13 @@ impl DoctorArgs {
                 }
             }
         });
+        // The project only matters to Snowflake's checks; a wrong one is named there.
+        let project = snowflake
+            .as_ref()
+            .and_then(|_| self.project.check(&mut Problems::default()));
         DoctorSettings {
             app,
+            project,
             twitch,
             lake,
             snowflake,

@@ -332,6 +332,7 @@ fn doctor_settings(handler: &Handler) -> crate::doctor::DoctorSettings {
     let settings = &handler.settings;
     crate::doctor::DoctorSettings {
         app: None,
+        project: Some(settings.project.clone()),
         twitch: Some(settings.extract.twitch.clone()),
         lake: Some(settings.extract.lake.clone()),
         snowflake: match &settings.warehouse {

@@ -100,6 +100,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
     // The hops the demo uses, checked as `doctor` checks a deployment's.
     let checks = crate::doctor::run(&crate::doctor::DoctorSettings {
         app: None,
+        project: None,
         twitch: Some(twitch.clone()),
         lake: Some(lake_url.clone()),
         snowflake: None,
