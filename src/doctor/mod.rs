@@ -74,14 +74,17 @@ pub async fn run(settings: &DoctorSettings) -> Vec<Check> {
     if let Some(twitch) = &settings.twitch {
         checks.extend(check_twitch(twitch).await);
     }
+    let mut lake_seen = None;
     if let Some(lake) = &settings.lake {
-        checks.extend(check_lake(lake).await);
+        let (lake_checks, seen) = check_lake(lake).await;
+        checks.extend(lake_checks);
+        lake_seen = seen;
     }
     if let Some(snowflake) = &settings.snowflake {
         checks.extend(
             check_snowflake(
                 snowflake,
-                settings.lake.as_ref(),
+                settings.lake.as_ref().zip(lake_seen.as_ref()),
                 settings.storage_account.as_deref(),
                 settings.project.as_ref(),
             )
@@ -213,17 +216,25 @@ async fn check_twitch(settings: &TwitchSettings) -> Vec<Check> {
     checks
 }
 
-async fn check_lake(url: &LakeUrl) -> Vec<Check> {
+/// What the lake's checks found, for Snowflake's: the lake, and its newest committed
+/// slot (none yet, or the lake could not be listed: then its check said so).
+struct LakeSeen {
+    lake: Lake,
+    newest: Option<crate::lake::Slot>,
+}
+
+async fn check_lake(url: &LakeUrl) -> (Vec<Check>, Option<LakeSeen>) {
     const HOP: &str = "lake";
     let lake = match Lake::open(url) {
         Ok(lake) => lake,
         Err(e) => {
-            return vec![Check::fail(
+            let failed = vec![Check::fail(
                 HOP,
                 format!("opening {}", describe_lake(url)),
                 e.to_string(),
                 "set LAKE_URL (and for Azure AZURE_STORAGE_ACCOUNT_NAME, with the app's identity granted Storage Blob Data Contributor)",
             )];
+            return (failed, None);
         }
     };
     let probe = object_store::path::Path::from(format!("_doctor/probe-{}.txt", crate::pipeline::run_id()));
@@ -268,25 +279,32 @@ async fn check_lake(url: &LakeUrl) -> Vec<Check> {
             "the container must exist (Bicep creates it) and the identity in use must hold Storage Blob Data Contributor on it",
         ),
     }];
-    if checks[0].ok {
-        checks.push(match lake.committed_slots().await {
-            Ok(slots) => Check::pass(
+    if !checks[0].ok {
+        return (checks, None);
+    }
+    match lake.committed_slots().await {
+        Ok(slots) => {
+            checks.push(Check::pass(
                 HOP,
                 "committed slots",
                 match slots.last() {
                     Some(last) => format!("{}, the last {last}", slots.len()),
                     None => "none yet: the first timer run commits one".into(),
                 },
-            ),
-            Err(e) => Check::fail(
+            ));
+            let newest = slots.last().copied();
+            (checks, Some(LakeSeen { lake, newest }))
+        }
+        Err(e) => {
+            checks.push(Check::fail(
                 HOP,
                 "committed slots",
                 e.to_string(),
                 "the lake's manifests must be readable",
-            ),
-        });
+            ));
+            (checks, None)
+        }
     }
-    checks
 }
 
 fn describe_lake(url: &LakeUrl) -> String {
@@ -297,9 +315,11 @@ fn describe_lake(url: &LakeUrl) -> String {
     }
 }
 
+/// Snowflake's checks; `lake` is the lake's URL and what its checks found, when they
+/// could list it.
 async fn check_snowflake(
     settings: &SnowflakeSettings,
-    lake: Option<&LakeUrl>,
+    lake: Option<(&LakeUrl, &LakeSeen)>,
     storage_account: Option<&str>,
     project: Option<&crate::transform::ProjectSettings>,
 ) -> Vec<Check> {
@@ -373,11 +393,11 @@ async fn check_snowflake(
         )),
     }
 
-    if let Some(LakeUrl::Azure { container, prefix }) = lake {
-        checks.push(check_stage(&mut session, &settings.database, container, prefix, storage_account).await);
-    }
-    if let Some(url) = lake {
-        checks.extend(check_staged_files(&mut session, &settings.database, url).await);
+    if let Some((url, seen)) = lake {
+        if let LakeUrl::Azure { container, prefix } = url {
+            checks.push(check_stage(&mut session, &settings.database, container, prefix, storage_account).await);
+        }
+        checks.extend(check_staged_files(&mut session, &settings.database, seen).await);
     }
     checks
 }
@@ -385,11 +405,10 @@ async fn check_snowflake(
 /// What the stage sees of the lake's newest committed slot: its manifest among
 /// `LIST @stage`'s files, and the `METADATA$FILENAME` Snowflake gives its streams
 /// file, which `status` must match to the manifest's path (`lake_path`).
-async fn check_staged_files(session: &mut SnowflakeWarehouse, database: &str, url: &LakeUrl) -> Vec<Check> {
+async fn check_staged_files(session: &mut SnowflakeWarehouse, database: &str, seen: &LakeSeen) -> Vec<Check> {
     const HOP: &str = "snowflake";
-    let stage = format!("{database}.{}.LAKE", crate::ingest::RAW_SCHEMA);
-    let Ok(lake) = Lake::open(url) else { return Vec::new() };
-    let newest = match lake.committed_slots().await.ok().and_then(|s| s.last().copied()) {
+    let stage = crate::ingest::stage_for(database);
+    let newest = match seen.newest {
         Some(slot) => slot,
         None => {
             return vec![Check::pass(
@@ -423,13 +442,23 @@ async fn check_staged_files(session: &mut SnowflakeWarehouse, database: &str, ur
             "the role needs USAGE on the stage, and the storage integration its consent: run snowflake-setup --apply (infra/README.md, step 3)",
         ),
     });
-    let Ok(Some(committed)) = lake.manifest(newest).await else {
-        return checks;
+    let what = "METADATA$FILENAME of a staged file against the manifest's path".to_string();
+    let committed = match seen.lake.manifest(newest).await {
+        Ok(Some(committed)) => committed,
+        Ok(None) => return checks,
+        Err(e) => {
+            checks.push(Check::fail(
+                HOP,
+                what,
+                format!("the newest manifest, {manifest}, cannot be read: {e}"),
+                "status names the slot UNREADABLE; the extraction must write manifests this version reads",
+            ));
+            return checks;
+        }
     };
     let Some(file) = committed.file(Entity::Streams) else {
         return checks;
     };
-    let what = "METADATA$FILENAME of a staged file against the manifest's path".to_string();
     checks.push(
         match session
             .query(&format!("select metadata$filename from @{stage}/{} limit 1", file.path))
@@ -522,8 +551,11 @@ async fn may_create_schemas(session: &mut SnowflakeWarehouse, settings: &Snowfla
     let Ok(grants) = session.query(&format!("show grants to role {role}")).await else {
         return false;
     };
-    let column = |name: &str| grants.columns.iter().position(|c| c.eq_ignore_ascii_case(name));
-    let (Some(privilege), Some(on), Some(name)) = (column("privilege"), column("granted_on"), column("name")) else {
+    let (Some(privilege), Some(on), Some(name)) = (
+        grants.column("privilege"),
+        grants.column("granted_on"),
+        grants.column("name"),
+    ) else {
         return false;
     };
     grants.rows.iter().any(|row| {
@@ -550,8 +582,7 @@ async fn operate_granted(session: &mut SnowflakeWarehouse, pipe: &str, role: Opt
         .query(&format!("show grants on pipe {pipe}"))
         .await
         .map_err(|e| e.message)?;
-    let column = |name: &str| grants.columns.iter().position(|c| c.eq_ignore_ascii_case(name));
-    let (Some(privilege), Some(grantee)) = (column("privilege"), column("grantee_name")) else {
+    let (Some(privilege), Some(grantee)) = (grants.column("privilege"), grants.column("grantee_name")) else {
         return Err("SHOW GRANTS gave no privilege and grantee_name columns".into());
     };
     let held: Vec<String> = grants
@@ -589,7 +620,7 @@ async fn check_stage(
     storage_account: Option<&str>,
 ) -> Check {
     const HOP: &str = "snowflake";
-    let stage = format!("{}.{}.LAKE", database, crate::ingest::RAW_SCHEMA);
+    let stage = crate::ingest::stage_for(database);
     let what = format!("stage {stage} against LAKE_URL");
     let url = match session
         .query(&format!(
@@ -599,8 +630,8 @@ async fn check_stage(
         .await
     {
         Ok(table) => {
-            let column = table.columns.iter().position(|c| c.eq_ignore_ascii_case("url"));
-            column.and_then(|i| table.rows.first().and_then(|r| r.get(i).cloned().flatten()))
+            let url = table.column("url");
+            url.and_then(|i| table.rows.first().and_then(|r| r.get(i).cloned().flatten()))
         }
         Err(e) => {
             return Check::fail(

@@ -76,56 +76,32 @@ pub struct DoctorSettings {
 impl DoctorArgs {
     /// Never fails: a hop with bad settings becomes a failed check that lists them.
     pub fn validate(&self) -> DoctorSettings {
+        const FIX: &str = "set them as the Function App's settings are set (infra/README.md)";
         let mut problems = Vec::new();
-        let mut settings_of = |hop: &'static str, check: &dyn Fn(&mut Problems) -> bool| {
-            let mut found = Problems::default();
-            let given = check(&mut found);
-            match found.finish(|| ()) {
-                Ok(()) => given,
-                Err(error) => {
-                    problems.push(Check::fail(
-                        hop,
-                        "settings",
-                        error.problems.join("; "),
-                        "set them as the Function App's settings are set (infra/README.md)",
-                    ));
-                    false
-                }
-            }
-        };
         // Twitch and Snowflake are checked when their first setting is given; the lake
         // always (its default is the local folder).
-        let twitch = (self.twitch.client_id.is_some()
-            && settings_of("twitch", &|p: &mut Problems| self.twitch.check(p).is_some()))
-        .then(|| self.twitch.check(&mut Problems::default()))
-        .flatten();
-        let lake = settings_of("lake", &|p: &mut Problems| self.lake.check(p).is_some())
-            .then(|| self.lake.check(&mut Problems::default()))
-            .flatten();
-        let snowflake = (self.snowflake.account.is_some()
-            && settings_of("snowflake", &|p: &mut Problems| self.snowflake.check(p).is_some()))
-        .then(|| self.snowflake.check(&mut Problems::default()))
-        .flatten();
+        let twitch = self
+            .twitch
+            .client_id
+            .as_ref()
+            .and_then(|_| checked(&mut problems, "twitch", FIX, |p| self.twitch.check(p)));
+        let lake = checked(&mut problems, "lake", FIX, |p| self.lake.check(p));
+        let snowflake = self
+            .snowflake
+            .account
+            .as_ref()
+            .and_then(|_| checked(&mut problems, "snowflake", FIX, |p| self.snowflake.check(p)));
         let storage_account = storage_account_from_env();
         let app = self.app_url.as_ref().and_then(|url| {
-            let mut found = Problems::default();
-            let url = found.parse(url, "FUNCTION_APP_URL (--app-url)", crate::config::parse_http_url);
-            let key = found.required(&self.app_key, "FUNCTION_APP_KEY", "--app-key");
-            match found.finish(|| ()) {
-                Ok(()) => Some(AppEndpoint {
+            let fix = "give the app's URL and a function key of `run` (az functionapp function keys list --function-name run)";
+            checked(&mut problems, "functions", fix, |found| {
+                let url = found.parse(url, "FUNCTION_APP_URL (--app-url)", crate::config::parse_http_url);
+                let key = found.required(&self.app_key, "FUNCTION_APP_KEY", "--app-key");
+                Some(AppEndpoint {
                     url: url?,
                     key: key?.into(),
-                }),
-                Err(error) => {
-                    problems.push(Check::fail(
-                        "functions",
-                        "settings",
-                        error.problems.join("; "),
-                        "give the app's URL and a function key of `run` (az functionapp function keys list --function-name run)",
-                    ));
-                    None
-                }
-            }
+                })
+            })
         });
         // The project only matters to Snowflake's checks; a wrong one is named there.
         let project = snowflake
@@ -140,6 +116,25 @@ impl DoctorArgs {
             storage_account,
             problems,
             json: self.json,
+        }
+    }
+}
+
+/// A hop's settings, checked once: `None`, and a failed check listing every problem
+/// with `fix`, when any is wrong.
+fn checked<T>(
+    problems: &mut Vec<Check>,
+    hop: &'static str,
+    fix: &str,
+    check: impl FnOnce(&mut Problems) -> Option<T>,
+) -> Option<T> {
+    let mut found = Problems::default();
+    let value = check(&mut found);
+    match found.finish(|| ()) {
+        Ok(()) => value,
+        Err(error) => {
+            problems.push(Check::fail(hop, "settings", error.problems.join("; "), fix));
+            None
         }
     }
 }

@@ -7,7 +7,8 @@
 //! ([`SharedInsertCalls`]). A second delivery of the same manifest submits the same
 //! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
 //! every committed slot since a date, leaving out (and reporting) a slot the lake
-//! cannot give whole and every file RAW already holds rows of ([`files_in_raw`]):
+//! cannot give whole and every file RAW already holds rows of
+//! ([`crate::status::raw_rows_by_file`]):
 //! Snowpipe's load history forgets a file after 14 days, and a file submitted after
 //! that loads twice. [`resubmit_unloaded`] is the hourly run's self-healing: what
 //! was committed but never reached Snowpipe is submitted again.
@@ -15,7 +16,7 @@
 mod settings;
 pub use settings::{IngestArgs, IngestMode, IngestSettings};
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tracing::{info, instrument, warn};
@@ -23,7 +24,7 @@ use tracing::{info, instrument, warn};
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
 use crate::status::{FileStatus, LoadRecord, LoadRecords, PipeState, SlotState, Status, StatusOptions};
-use crate::warehouse::{Warehouse, WarehouseError, raw_table};
+use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Schema of the raw tables and their pipes in Snowflake.
 pub const RAW_SCHEMA: &str = "RAW";
@@ -36,6 +37,12 @@ pub fn pipe_for(database: &str, entity: Entity) -> String {
         database.to_ascii_uppercase(),
         entity.name().to_ascii_uppercase()
     )
+}
+
+/// The external stage over the lake the pipes load from: `DATABASE.RAW.LAKE`, as
+/// `snowflake-setup` creates it.
+pub fn stage_for(database: &str) -> String {
+    format!("{}.{RAW_SCHEMA}.LAKE", database.to_ascii_uppercase())
 }
 
 /// Why ingestion failed.
@@ -166,10 +173,14 @@ pub async fn backfill<W: Warehouse>(
     }
     let (mut already_in_raw, mut empty) = (0, 0);
     if let Some(first) = manifests.first() {
-        let in_raw = files_in_raw(warehouse, first.slot.time()).await?;
+        // RAW's ledger: past Snowpipe's 14-day history, "pipes only maintain the load
+        // history metadata for 14 days", a file staged again is loaded again,
+        // "potentially resulting in duplicate records in the target table"
+        // (docs.snowflake.com/en/user-guide/data-load-snowpipe-ts).
+        let in_raw = crate::status::raw_rows_by_file(warehouse, first.slot.time()).await?;
         for manifest in &mut manifests {
             manifest.files.retain(|file| {
-                let there = in_raw.contains(&file.path);
+                let there = in_raw.contains_key(&file.path);
                 already_in_raw += usize::from(there);
                 empty += usize::from(!there && file.rows == 0);
                 !there && file.rows > 0
@@ -185,36 +196,6 @@ pub async fn backfill<W: Warehouse>(
         already_in_raw,
         empty,
     })
-}
-
-/// RAW's ledger: the lake paths of the files RAW holds rows of, loaded from `since`
-/// on (a slot's files load after the slot began, so the bound skips older data
-/// unread). Before a file is submitted again this is what says it arrived: "pipes
-/// only maintain the load history metadata for 14 days", and a file staged again
-/// after that is loaded again, "potentially resulting in duplicate records in the
-/// target table" (docs.snowflake.com/en/user-guide/data-load-snowpipe-ts).
-pub async fn files_in_raw<W: Warehouse>(
-    warehouse: &mut W,
-    since: DateTime<Utc>,
-) -> Result<HashSet<String>, WarehouseError> {
-    let since = since.format("%Y-%m-%d %H:%M:%S");
-    let mut files = HashSet::new();
-    for entity in Entity::ALL {
-        let table = warehouse
-            .query(&format!(
-                "select distinct file_name from raw.{} where loaded_at >= cast('{since}' as timestamp)",
-                raw_table(entity)
-            ))
-            .await?;
-        files.extend(
-            table
-                .rows
-                .iter()
-                .filter_map(|row| row.first()?.as_deref())
-                .map(|name| crate::lake::lake_path(name).to_string()),
-        );
-    }
-    Ok(files)
 }
 
 /// The slot's manifest, if it and every file it lists can be read; why not, if not.
@@ -255,6 +236,21 @@ pub async fn load_records(
     Ok(records)
 }
 
+/// What Snowflake says of the loads between `start` and `end`: Snowpipe's load history
+/// ([`load_records`]) and each pipe's state ([`pipe_states`]), what `status` and the
+/// hourly run reconcile with.
+pub async fn loads_and_pipes<W: Warehouse>(
+    snowpipe: &SnowpipeClient,
+    warehouse: &mut W,
+    database: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<LoadRecords, SnowpipeError> {
+    let mut records = load_records(snowpipe, database, start, end).await?;
+    records.pipes = pipe_states(warehouse, database).await;
+    Ok(records)
+}
+
 /// Each pipe's state (`SYSTEM$PIPE_STATUS`, through `warehouse`'s session, whose role
 /// `snowflake-setup` grants MONITOR on the pipes): a paused pipe, or one the role
 /// cannot see, is what keeps a file from loading, and `status` says so.
@@ -262,33 +258,38 @@ pub async fn pipe_states<W: Warehouse>(warehouse: &mut W, database: &str) -> Has
     let mut states = HashMap::new();
     for entity in Entity::ALL {
         let pipe = pipe_for(database, entity);
-        let state = match warehouse.query(&format!("select system$pipe_status('{pipe}')")).await {
-            Ok(table) => {
-                let text = table.rows.first().and_then(|r| r.first()).cloned().flatten();
-                match text.as_deref().map(serde_json::from_str::<serde_json::Value>) {
-                    Some(Ok(status)) => match status["executionState"].as_str() {
-                        Some("RUNNING") => PipeState::Running,
-                        Some(state) => PipeState::Stopped {
-                            pipe,
-                            state: state.to_string(),
-                            error: status["error"].as_str().map(str::to_string),
-                        },
-                        None => PipeState::Unreadable {
-                            pipe,
-                            error: format!("no executionState in {status}"),
-                        },
-                    },
-                    _ => PipeState::Unreadable {
-                        pipe,
-                        error: format!("not the JSON SYSTEM$PIPE_STATUS returns: {text:?}"),
-                    },
-                }
-            }
+        let state = match pipe_status(warehouse, &pipe).await {
+            Ok(state) => state,
             Err(e) => PipeState::Unreadable { pipe, error: e.message },
         };
         states.insert(entity, state);
     }
     states
+}
+
+/// `pipe`'s state from `SYSTEM$PIPE_STATUS`; an answer that is not its JSON is
+/// `Unreadable`, a refused query an error.
+pub async fn pipe_status<W: Warehouse>(warehouse: &mut W, pipe: &str) -> Result<PipeState, WarehouseError> {
+    let table = warehouse.query(&format!("select system$pipe_status('{pipe}')")).await?;
+    let pipe = pipe.to_string();
+    Ok(match table.scalar().map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(status)) => match status["executionState"].as_str() {
+            Some("RUNNING") => PipeState::Running,
+            Some(state) => PipeState::Stopped {
+                pipe,
+                state: state.to_string(),
+                error: status["error"].as_str().map(str::to_string),
+            },
+            None => PipeState::Unreadable {
+                pipe,
+                error: format!("no executionState in {status}"),
+            },
+        },
+        _ => PipeState::Unreadable {
+            error: format!("not the JSON SYSTEM$PIPE_STATUS returns: {:?}", table.scalar()),
+            pipe,
+        },
+    })
 }
 
 /// How far back the hourly run looks for files to submit again: well inside the 14
@@ -313,8 +314,7 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     grace: chrono::Duration,
 ) -> Result<(Status, Vec<(Slot, Vec<String>)>), IngestError> {
     let since = now - RESUBMIT_LOOKBACK;
-    let mut records = load_records(snowpipe, database, since, now).await?;
-    records.pipes = pipe_states(warehouse, database).await;
+    let records = loads_and_pipes(snowpipe, warehouse, database, since, now).await?;
     let options = StatusOptions {
         since,
         until: now,

@@ -156,10 +156,7 @@ pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<
         now,
         grace: settings.grace,
     };
-    let mut records = load_records(&settings.warehouse, options.since, now).await?;
-    if let (Some(records), WarehouseTarget::Snowflake(snowflake)) = (records.as_mut(), &settings.warehouse) {
-        records.pipes = crate::ingest::pipe_states(&mut warehouse, &snowflake.database).await;
-    }
+    let records = load_records(&settings.warehouse, &mut warehouse, options.since, now).await?;
     Ok(crate::status::reconcile(
         &lake,
         &mut warehouse,
@@ -170,17 +167,19 @@ pub async fn status(settings: &crate::status::StatusSettings) -> anyhow::Result<
     .await?)
 }
 
-/// On Snowflake, Snowpipe's load history since `since`: each file's fate and error
-/// (the local load keeps its own, in the warehouse).
-async fn load_records(
+/// On Snowflake, Snowpipe's load history since `since` (each file's fate and error)
+/// and the pipes' states, read through `warehouse`; the local load keeps its own
+/// history, in the warehouse.
+async fn load_records<W: crate::warehouse::Warehouse>(
     target: &WarehouseTarget,
+    warehouse: &mut W,
     since: chrono::DateTime<Utc>,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<Option<crate::status::LoadRecords>> {
     Ok(match target {
         WarehouseTarget::Snowflake(snowflake) => {
             let snowpipe = crate::snowpipe::SnowpipeClient::new(snowflake, Default::default())?;
-            Some(crate::ingest::load_records(&snowpipe, &snowflake.database, since, now).await?)
+            Some(crate::ingest::loads_and_pipes(&snowpipe, warehouse, &snowflake.database, since, now).await?)
         }
         WarehouseTarget::DuckDb(_) => None,
     })
@@ -250,7 +249,7 @@ pub async fn report_health<W: crate::warehouse::Warehouse>(
         now: Utc::now(),
         grace: chrono::Duration::hours(2),
     };
-    let records = load_records(target, options.since, options.now).await?;
+    let records = load_records(target, warehouse, options.since, options.now).await?;
     let status =
         crate::status::reconcile(lake, warehouse, &marts.fact_stream_snapshots, options, records.as_ref()).await?;
     Ok(Some(crate::report::Health::from_status(&status)))

@@ -104,7 +104,7 @@ impl SetupPlan {
         let db = &self.database;
         let raw = format!("{db}.{RAW_SCHEMA}");
         let integration = format!("{db}_LAKE");
-        let stage = format!("{raw}.LAKE");
+        let stage = crate::ingest::stage_for(db);
         let format = format!("{raw}.NDJSON_GZ");
         let mut statements = Vec::new();
         let mut add = |comment: &str, sql: String| {
@@ -259,13 +259,11 @@ pub async fn apply<W: crate::warehouse::Warehouse>(
     }
     for entity in Entity::ALL {
         let pipe = pipe_for(&plan.database, entity);
-        let status = warehouse.query(&format!("select system$pipe_status('{pipe}')")).await?;
-        let state = status
-            .scalar()
-            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
-            .and_then(|json| json["executionState"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        if state == "PAUSED" {
+        let paused = matches!(
+            crate::ingest::pipe_status(warehouse, &pipe).await?,
+            crate::status::PipeState::Stopped { state, .. } if state == "PAUSED"
+        );
+        if paused {
             warehouse
                 .query(&format!("select system$pipe_force_resume('{pipe}')"))
                 .await?;

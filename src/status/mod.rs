@@ -491,6 +491,35 @@ fn notes(manifest: &Manifest) -> Vec<String> {
     notes
 }
 
+/// RAW's rows per file loaded from `since` on, by lake path (whatever prefix the
+/// loader's file names carry: see `lake_path`): what `status` counts against the
+/// manifests, and the ledger a backfill checks before it submits a file again.
+pub async fn raw_rows_by_file<W: Warehouse>(
+    warehouse: &mut W,
+    since: DateTime<Utc>,
+) -> Result<HashMap<String, u64>, WarehouseError> {
+    let since = loaded_since(since);
+    let mut raw = HashMap::new();
+    for entity in Entity::ALL {
+        let table = warehouse
+            .query(&format!(
+                "select file_name, count(*) from raw.{} where loaded_at >= {since} group by file_name",
+                raw_table(entity)
+            ))
+            .await?;
+        for (file, n) in pairs(&table) {
+            *raw.entry(lake_path(file).to_string()).or_insert(0) += n;
+        }
+    }
+    Ok(raw)
+}
+
+/// The bound on `loaded_at` for data loaded from `time` on: a slot's files are loaded
+/// after the slot began, so the warehouse skips older data unread.
+fn loaded_since(time: DateTime<Utc>) -> String {
+    format!("cast('{}' as timestamp)", time.format("%Y-%m-%d %H:%M:%S"))
+}
+
 /// What the warehouse holds of the window: rows per raw file, rejected lines per file
 /// (where recorded), fact rows per slot.
 struct WarehouseCounts {
@@ -504,20 +533,8 @@ impl WarehouseCounts {
     async fn read<W: Warehouse>(warehouse: &mut W, fact: &str, first: Slot) -> Result<Self, WarehouseError> {
         // A slot's files are loaded after the slot began: the bound lets the
         // warehouse skip older data unread.
-        let since = format!("cast('{}' as timestamp)", first.time().format("%Y-%m-%d %H:%M:%S"));
-        let mut raw = HashMap::new();
-        for entity in Entity::ALL {
-            let table = warehouse
-                .query(&format!(
-                    "select file_name, count(*) from raw.{} where loaded_at >= {since} group by file_name",
-                    raw_table(entity)
-                ))
-                .await?;
-            // Whatever prefix the loader's file names carry (see `lake_path`).
-            for (file, n) in pairs(&table) {
-                *raw.entry(lake_path(file).to_string()).or_insert(0) += n;
-            }
-        }
+        let since = loaded_since(first.time());
+        let raw = raw_rows_by_file(warehouse, first.time()).await?;
         let rejected = if warehouse.target_type() == "duckdb" {
             let table = warehouse
                 .query(&format!(

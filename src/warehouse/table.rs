@@ -18,6 +18,12 @@ impl Table {
         self.rows.first()?.first()?.as_deref()
     }
 
+    /// The position of the column named `name`, in any case (Snowflake answers SHOW
+    /// commands in lower case, and names unquoted columns in upper case).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+    }
+
     /// The first value as an integer (counts).
     pub fn scalar_i64(&self) -> Option<i64> {
         self.scalar()?.parse().ok()
