@@ -25,19 +25,10 @@ struct Handler {
 }
 
 async fn snowpipe_handler(streams: usize) -> Handler {
-    let sim = spawn_sim(SimulatorConfig {
-        streams,
-        rate_limit: None,
-        ..Default::default()
-    })
-    .await;
     let (fake, snowflake) = fake_snowpipe_settings().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _stop) = spawn_handler(serve_settings(
-        &sim,
-        dir.path(),
-        WarehouseTarget::Snowflake(Box::new(snowflake)),
-    ))
+    let LocalHandler { sim, dir, url, _stop } = spawn_in(streams, |sim, dir| {
+        serve_settings(sim, dir, WarehouseTarget::Snowflake(Box::new(snowflake)))
+    })
     .await;
     Handler {
         sim,
@@ -62,6 +53,24 @@ async fn local_handler(
     streams: usize,
     adjust: impl FnOnce(&mut twitch_pipeline::functions::ServeSettings, &std::path::Path),
 ) -> LocalHandler {
+    spawn_in(streams, |sim, dir| {
+        let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(dir.join("w.duckdb")));
+        let mut settings = serve_settings(sim, &dir.join("lake"), warehouse);
+        adjust(&mut settings, dir);
+        settings
+    })
+    .await
+}
+
+/// A simulator of `streams`, a temporary folder, and the handler with the settings
+/// `settings` makes of them.
+async fn spawn_in(
+    streams: usize,
+    settings: impl FnOnce(
+        &twitch_pipeline::simulator::RunningSimulator,
+        &std::path::Path,
+    ) -> twitch_pipeline::functions::ServeSettings,
+) -> LocalHandler {
     let sim = spawn_sim(SimulatorConfig {
         streams,
         rate_limit: None,
@@ -69,12 +78,7 @@ async fn local_handler(
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let warehouse = WarehouseTarget::DuckDb(twitch_pipeline::warehouse::DuckDbTarget::at(
-        dir.path().join("w.duckdb"),
-    ));
-    let mut settings = serve_settings(&sim, &dir.path().join("lake"), warehouse);
-    adjust(&mut settings, dir.path());
-    let (url, _stop) = spawn_handler(settings).await;
+    let (url, _stop) = spawn_handler(settings(&sim, dir.path())).await;
     LocalHandler { sim, dir, url, _stop }
 }
 

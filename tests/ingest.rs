@@ -29,6 +29,18 @@ async fn shared_calls() -> (support::fake_snowpipe::Shared, SharedInsertCalls) {
     (fake, SharedInsertCalls::new(Arc::new(client)))
 }
 
+/// Every file the fake Snowpipe was given, in order (the backfill tests use the
+/// embedded DuckDB as RAW).
+#[cfg(feature = "duckdb")]
+fn sent_files(fake: &support::fake_snowpipe::Shared) -> Vec<String> {
+    fake.lock()
+        .unwrap()
+        .calls
+        .iter()
+        .flat_map(|c| c.files.clone())
+        .collect()
+}
+
 fn manifest_path(slot: Slot) -> String {
     format!("_manifests/date={}/{}.json", slot.date(), slot.compact())
 }
@@ -195,13 +207,7 @@ async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_o
         .await
         .unwrap();
     assert_eq!(backfill.submitted.values().sum::<usize>(), 3, "the whole slot goes");
-    let sent: Vec<String> = fake
-        .lock()
-        .unwrap()
-        .calls
-        .iter()
-        .flat_map(|c| c.files.clone())
-        .collect();
+    let sent = sent_files(&fake);
     assert!(
         sent.iter().all(|p| manifests[2].files.iter().any(|f| &f.path == p)),
         "{sent:?}"
@@ -244,13 +250,7 @@ async fn backfill_leaves_out_the_files_raw_holds_already_whatever_their_prefix()
         .await
         .unwrap();
     assert_eq!(backfill.already_in_raw, 4);
-    let sent: Vec<String> = fake
-        .lock()
-        .unwrap()
-        .calls
-        .iter()
-        .flat_map(|c| c.files.clone())
-        .collect();
+    let sent = sent_files(&fake);
     let expected = [
         partly.file(Entity::Users).unwrap().path.clone(),
         partly.file(Entity::Games).unwrap().path.clone(),
