@@ -111,6 +111,8 @@ async fn spawn_serve(
     let mut serve = Serve(
         command
             .env("RESUBMIT_AFTER_MINUTES", resubmit_after)
+            // Two sessions build at once: each must have a schema it may use.
+            .env("TRANSFORM_THREADS", "2")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -295,9 +297,20 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     };
 
     // Slots 0 and 1 arrive; slot 1's event twice (Event Grid delivers at least once).
+    // Files commit 10 rows at a time, and slot 0's streams file stops after its first
+    // transaction: the hourly run sees a third of it, the next one the rest.
+    emulator.commit_in(10);
+    let split = manifest(0).await.file(Entity::Streams).unwrap().path.clone();
+    emulator.stop_after_first_commit(&split);
     deliver(0).await;
     deliver(1).await;
     deliver(1).await;
+    emulator.wait_first_commit().await;
+    emulator
+        .wait_loaded(&manifest(1).await.file(Entity::Streams).unwrap().path)
+        .await;
+    hourly().await;
+    emulator.resume_commits();
     emulator.drain().await;
     hourly().await;
 
@@ -445,6 +458,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
 
     // A backfill submits nothing RAW holds already: past Snowpipe's 14-day load
     // history each of these files would load a second time.
+    emulator.pass_days(15);
     let (code, out) = on_snowflake(&azurite, &through_emulator, &["ingest", "--backfill"]).await;
     assert_eq!(code, Some(0), "{out}");
     let committed: Vec<_> = [0, 1, 2, 3, 5]

@@ -615,6 +615,116 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
     );
 }
 
+/// Snowpipe may commit one file in several transactions ("Loads are combined or split
+/// into a single or multiple transactions based on the number and size of the rows in
+/// each data file", Introduction to Snowpipe): a run between two of them sees part of
+/// the file, and the next run takes the rest. A slot loaded again under another name
+/// replaces the first load, and stays replaced on later runs, while the first load's
+/// rows are still in the look-back window.
+#[tokio::test]
+async fn a_file_committed_in_several_transactions_is_staged_whole_and_a_reload_stays_the_latest() {
+    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let one = ("g1", "Game One");
+    let streams_with = |viewers: i64| -> Vec<String> {
+        ["A", "B", "C"]
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let (user_id, login) = (format!("u{n}"), format!("login{n}"));
+                stream(at(0), id, (&user_id, &login), one, "en", viewers * (n as i64 + 1))
+            })
+            .collect()
+    };
+    let streams = streams_with(100);
+    let users: Vec<String> = (0..3)
+        .map(|n| user(at(0), &format!("u{n}"), &format!("login{n}"), ""))
+        .collect();
+    let (streams_file, users_file) = ("streams/s0.ndjson.gz", "users/u0.ndjson.gz");
+    let loaded_at = "2026-11-23 21:10:00";
+
+    // The first transaction of each file, then a run.
+    insert_raw_from(
+        &mut warehouse,
+        Entity::Streams,
+        streams_file,
+        loaded_at,
+        1,
+        &streams[..1],
+    )
+    .await;
+    insert_raw_from(&mut warehouse, Entity::Users, users_file, loaded_at, 1, &users[..1]).await;
+    transform(&mut warehouse).await;
+    assert_eq!(count(&mut warehouse, "main_marts.fact_stream_snapshots").await, 1);
+
+    // The rest of each file commits; the next run takes it.
+    insert_raw_from(
+        &mut warehouse,
+        Entity::Streams,
+        streams_file,
+        loaded_at,
+        2,
+        &streams[1..],
+    )
+    .await;
+    insert_raw_from(&mut warehouse, Entity::Users, users_file, loaded_at, 2, &users[1..]).await;
+    transform(&mut warehouse).await;
+    assert_eq!(
+        count(&mut warehouse, "main_marts.fact_stream_snapshots").await,
+        3,
+        "the rest of the file staged"
+    );
+    assert_eq!(
+        count(&mut warehouse, "main_staging.stg_users").await,
+        3,
+        "the rest of the users staged"
+    );
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select sum(viewer_count) from main_marts.fact_stream_snapshots"
+        )
+        .await,
+        [["600"]]
+    );
+
+    // The slot loaded again under another name, with other figures: the later load wins,
+    // and the first load's rows, back in the window on every run, never win again.
+    insert_raw(
+        &mut warehouse,
+        Entity::Streams,
+        "streams/s0_r2.ndjson.gz",
+        "2026-11-23 21:20:00",
+        &streams_with(1000),
+    )
+    .await;
+    transform(&mut warehouse).await;
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select sum(viewer_count) from main_marts.fact_stream_snapshots"
+        )
+        .await,
+        [["6000"]],
+        "the reload's figures"
+    );
+    for _ in 0..2 {
+        transform(&mut warehouse).await;
+        assert_eq!(
+            rows(
+                &mut warehouse,
+                "select sum(viewer_count), count(*) from main_marts.fact_stream_snapshots"
+            )
+            .await,
+            [["6000", "3"]],
+            "the replaced load stays replaced"
+        );
+    }
+    let incremental = contents(&mut warehouse).await;
+    let rebuilt = rebuild(&mut warehouse, &[]).await;
+    assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
+    assert_eq!(contents(&mut warehouse).await, incremental);
+}
+
 /// The metric rules, worked out by hand on four slots across midnight (23:30, 23:45,
 /// 00:00, 00:15): a broadcast that crosses midnight is counted once, on its first
 /// day, with its hours on the days they were watched; a broadcast's language is its

@@ -6,29 +6,62 @@
     one was transformed. "loaded_at above the last one seen" would skip it for good.
 
     Two rules make the selection exact:
-    - A staging table takes the files it has not staged yet (a ledger: staging rows
-      keep their file's name), looking back `late_load_window_hours` before its
-      newest load time. A file that commits within that window of its load time is
-      staged exactly once, however late it commits. Snowflake documents loads
-      "within a few minutes" of insertFiles; the window is an hour, and the
-      reconciliation (`status`, the `assert_every_committed_row_reached_the_fact`
-      test) names any slot a slower load would leave out.
+    - A staging table takes the raw rows it has not staged yet (a ledger: staging
+      rows keep their file's name and line number), looking back
+      `late_load_window_hours` before its newest load time. A row that commits within
+      that window of its load time is staged exactly once, however late it commits.
+      The ledger is of rows, not files: Snowpipe commits a file in one or several
+      transactions ("Loads are combined or split into a single or multiple
+      transactions based on the number and size of the rows in each data file",
+      Introduction to Snowpipe, docs.snowflake.com/en/user-guide/data-load-snowpipe-intro),
+      so a run can see part of a file, and a ledger of file names would never take
+      the rest. Snowflake documents loads "within a few minutes" of insertFiles; the
+      window is an hour, and the reconciliation (`status`, the
+      `assert_every_committed_row_reached_the_fact` test) names any slot a slower
+      load would leave out.
     - Everything downstream selects by `staged_at`: the time the transform staged
       the row. Only the transform writes it, one run at a time, so it grows with
       every run and no row can arrive behind it.
 
-    Looking back costs reading the window's file names; rows are parsed and merged
-    once, so an hourly run costs what it did. -#}
+    A row that an earlier run replaced (an older load of the same key: a slot's file
+    loaded again under another name) is not in staging, so the ledger offers it
+    again while it is in the window; `loses_to_a_staged_row` keeps it out.
 
-{#- The condition, on a raw table, for rows of files `staging_table` has not staged:
-    loaded within the window before its newest load and not among its files there.
-    Named tables, not relations: incremental predicates use it too. -#}
-{% macro unstaged_files(staging_table) -%}
+    Looking back costs reading the window's file names and line numbers; rows are
+    parsed and merged once, so an hourly run costs what it did. -#}
+
+{#- The condition, on a raw table aliased `raw_rows`, for the rows `staging_table` has
+    not staged: loaded within the window before its newest load and not among its
+    rows there (by file name and line number: `METADATA$FILE_ROW_NUMBER`, "the row
+    number for each record in the staged data file", Querying Metadata for Staged
+    Files, docs.snowflake.com). Named tables, not relations: incremental predicates
+    use it too. -#}
+{% macro unstaged_rows(staging_table) -%}
 {%- set since -%}
 (select max(loaded_at) from {{ staging_table }}) - interval '{{ var("late_load_window_hours") }} hours'
 {%- endset -%}
-loaded_at > {{ since }}
-    and file_name not in (select distinct file_name from {{ staging_table }} where loaded_at > {{ since }})
+raw_rows.loaded_at > {{ since }}
+    and not exists (
+        select 1 from {{ staging_table }} as staged
+        where staged.loaded_at > {{ since }}
+            and staged.file_name = raw_rows.file_name
+            and staged.file_row_number = raw_rows.file_row_number
+    )
+{%- endmacro %}
+
+{#- The condition, on new rows aliased `candidate`, that `staging_table` already holds
+    a later load of the same `keys`: later by load time, then file name, then line
+    number, the order a staging model keeps the latest load by. Such a row was
+    replaced in an earlier run and must not replace its replacement. -#}
+{% macro loses_to_a_staged_row(staging_table, keys) -%}
+exists (
+    select 1 from {{ staging_table }} as staged
+    where {% for key in keys %}staged.{{ key }} = candidate.{{ key }}
+        and {% endfor %}(staged.loaded_at > candidate.loaded_at
+            or (staged.loaded_at = candidate.loaded_at and staged.file_name > candidate.file_name)
+            or (staged.loaded_at = candidate.loaded_at and staged.file_name = candidate.file_name
+                and staged.file_row_number > candidate.file_row_number))
+)
 {%- endmacro %}
 
 {#- The target's column `name` in an incremental predicate, qualified as the adapter's
@@ -48,8 +81,8 @@ loaded_at > {{ since }}
     the staging model is named through `model_relation`, as config() cannot use
     this. -#}
 {% macro only_new_slots_replaced(raw_table, staging_schema, staging_model) -%}
-{{ incremental_target_column('snapshot_at') }} >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }}
-    where {{ unstaged_files(model_relation(staging_schema, staging_model)) }})
+{{ incremental_target_column('snapshot_at') }} >= (select min({{ utc_timestamp(json_text('raw_json', '_snapshot_at')) }}) from {{ raw_table }} as raw_rows
+    where {{ unstaged_rows(model_relation(staging_schema, staging_model)) }})
 {%- endmacro %}
 
 {#- How far back a broadcast's row (fct_broadcasts) can start, for broadcasts with a

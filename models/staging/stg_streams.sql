@@ -4,9 +4,10 @@
 ) }}
 
 -- One row per stream per slot, typed. A slot's file can be loaded twice (a late or
--- repeated file): the latest load wins. New rows are the files not staged yet, in
--- whatever order they loaded (see macros/merging.sql); staged_at is when this run
--- took them, which is what the models downstream select by.
+-- repeated file): the latest load wins. New rows are the raw rows not staged yet, in
+-- whatever order and however many transactions they committed in (see
+-- macros/merging.sql); staged_at is when this run took them, which is what the models
+-- downstream select by.
 --
 -- Unlike the other staging models this is a table, merged by load time: parsing the
 -- raw JSON is most of the cost of a run (measured: every reader of a view re-parsed
@@ -22,9 +23,9 @@ with parsed as (
         file_name,
         file_row_number,
         loaded_at
-    from {{ source('twitch', 'raw_streams') }}
+    from {{ source('twitch', 'raw_streams') }} as raw_rows
     {% if is_incremental() %}
-    where {{ unstaged_files(this) }}
+    where {{ unstaged_rows(this) }}
     {% endif %}
 ),
 
@@ -98,4 +99,7 @@ select
     -- MAX_STRING_MINMAX_SIZE in its source), the same "2026-11-" for a month of keys.
     cast(snapshot_at as varchar) || '@' || stream_id as slot_stream_key,
     *
-from latest
+from latest as candidate
+{% if is_incremental() %}
+where not {{ loses_to_a_staged_row(this, ['snapshot_at', 'stream_id']) }}
+{% endif %}

@@ -14,10 +14,11 @@ with parsed as (
             'profile_image_url', 'offline_image_url', 'created_at', '_snapshot_at',
         ]) }} as record,
         file_name,
+        file_row_number,
         loaded_at
-    from {{ source('twitch', 'raw_users') }}
+    from {{ source('twitch', 'raw_users') }} as raw_rows
     {% if is_incremental() %}
-    where {{ unstaged_files(this) }}
+    where {{ unstaged_rows(this) }}
     {% endif %}
 ),
 
@@ -34,13 +35,24 @@ typed as (
         {{ utc_timestamp(record_text('record', 'created_at')) }} as created_at,
         {{ utc_timestamp(record_text('record', '_snapshot_at')) }} as snapshot_at,
         file_name,
+        file_row_number,
         loaded_at,
         {{ utc_now() }} as staged_at
     from parsed
+),
+
+latest as (
+    select * from typed
+    qualify row_number() over (
+        partition by user_id, snapshot_at
+        order by loaded_at desc, file_name desc, file_row_number desc
+    ) = 1
 )
 
 select
     user_id || '@' || cast(snapshot_at as varchar) as fetch_key,
     *
-from typed
-qualify row_number() over (partition by user_id, snapshot_at order by loaded_at desc, file_name desc) = 1
+from latest as candidate
+{% if is_incremental() %}
+where not {{ loses_to_a_staged_row(this, ['snapshot_at', 'user_id']) }}
+{% endif %}

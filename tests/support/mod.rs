@@ -371,6 +371,19 @@ pub async fn insert_raw<W: twitch_pipeline::warehouse::Warehouse>(
     loaded_at: &str,
     lines: &[String],
 ) {
+    insert_raw_from(warehouse, entity, file, loaded_at, 1, lines).await
+}
+
+/// `insert_raw` of a part of a file whose first line here is line `first_row` of the
+/// file: one of the transactions Snowpipe may commit a file in.
+pub async fn insert_raw_from<W: twitch_pipeline::warehouse::Warehouse>(
+    warehouse: &mut W,
+    entity: Entity,
+    file: &str,
+    loaded_at: &str,
+    first_row: usize,
+    lines: &[String],
+) {
     let snowflake = warehouse.target_type() == "snowflake";
     for (row, line) in lines.iter().enumerate() {
         let text = format!("'{}'", line.replace('\'', "''"));
@@ -379,7 +392,7 @@ pub async fn insert_raw<W: twitch_pipeline::warehouse::Warehouse>(
             .execute(&format!(
                 "insert into raw.raw_{} select {json}, '{file}', {}, cast('{loaded_at}' as timestamp)",
                 entity.name(),
-                row + 1
+                row + first_row
             ))
             .await
             .unwrap();

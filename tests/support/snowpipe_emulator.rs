@@ -15,15 +15,22 @@
 //!   "Querying metadata for staged files", docs.snowflake.com): here `twitch/streams/…`,
 //!   not the stage-relative `streams/…` that insertFiles names.
 //! - A load history per pipe: a file already loaded, failed or queued is not loaded
-//!   again (Snowpipe keeps 14 days, and failed files "are still registered in the
-//!   pipe's metadata ... ignored by subsequent pipe activity": Troubleshooting
-//!   Snowpipe, docs.snowflake.com/en/user-guide/data-load-snowpipe-ts);
+//!   again (failed files "are still registered in the pipe's metadata ... ignored by
+//!   subsequent pipe activity": Troubleshooting Snowpipe,
+//!   docs.snowflake.com/en/user-guide/data-load-snowpipe-ts), for 14 days: "pipes
+//!   only maintain the load history metadata for 14 days", and a file staged again
+//!   after that loads again, "potentially resulting in duplicate records in the
+//!   target table" (the same page; the emulator's clock moves on with
+//!   [`Emulator::pass_days`]);
 //!   `insertReport` and `loadHistoryScan` answer from it, the latter at most
 //!   [`SCAN_LIMIT`] entries at a time with `completeResult` false past it.
-//! - A file is committed in several transactions (200 rows each), its rows visible
-//!   as they come: "Loads are combined or split into a single or multiple
-//!   transactions based on the number and size of the rows in each data file"
-//!   (Introduction to Snowpipe, docs.snowflake.com/en/user-guide/data-load-snowpipe-intro).
+//! - A file is committed in several transactions (200 rows each, or fewer with
+//!   [`Emulator::commit_in`]), its rows visible as they come: "Loads are combined or
+//!   split into a single or multiple transactions based on the number and size of the
+//!   rows in each data file" (Introduction to Snowpipe,
+//!   docs.snowflake.com/en/user-guide/data-load-snowpipe-intro). Its history entry
+//!   comes with its last transaction; [`Emulator::stop_after_first_commit`] holds a
+//!   file between its first transaction and the rest.
 //! - A file the stage does not have fails with Snowflake's message.
 //! - The pipes' owners, grants and pause are the fakesnow launcher's model of them
 //!   (`fakesnow_json.py`), read with `show grants on pipe` and `system$pipe_status`:
@@ -162,6 +169,29 @@ struct Loads {
     held: bool,
     /// Files (by a part of their path) whose load takes this much longer.
     slow: Vec<(String, Duration)>,
+    /// Rows per transaction.
+    rows_per_commit: usize,
+    /// Files (by a part of their path) held after their first transaction until
+    /// `resume_commits`, and whether one of them has committed it.
+    stop_after_first: Vec<String>,
+    first_committed: bool,
+    /// How far the emulator's clock is ahead of the machine's (for the history's
+    /// 14 days).
+    clock_ahead: chrono::Duration,
+}
+
+/// How long Snowpipe keeps a pipe's load history ("pipes only maintain the load
+/// history metadata for 14 days": docs.snowflake.com/en/user-guide/data-load-snowpipe-ts).
+const HISTORY_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+impl Loads {
+    /// The history entries Snowpipe still keeps.
+    fn kept(&self) -> impl Iterator<Item = &LoadRecord> {
+        let now = Utc::now() + self.clock_ahead;
+        self.history
+            .iter()
+            .filter(move |r| r.last_insert_time + HISTORY_KEPT > now)
+    }
 }
 
 struct Shared {
@@ -222,7 +252,10 @@ impl Emulator {
             public_key: key.to_public_key(),
             fakesnow: format!("http://127.0.0.1:{fakesnow_port}"),
             http: reqwest::Client::new(),
-            loads: Mutex::new(Loads::default()),
+            loads: Mutex::new(Loads {
+                rows_per_commit: 200,
+                ..Loads::default()
+            }),
             lake,
             stage_prefix: stage_prefix(&setup_plan(&settings.database).lake_location),
             caller_role: setup_plan(&settings.database).role,
@@ -277,6 +310,45 @@ impl Emulator {
     /// between its scan's start and its commit.
     pub fn slow_down(&self, part: &str, delay: Duration) {
         self.shared.loads.lock().unwrap().slow.push((part.to_string(), delay));
+    }
+
+    /// Commits each file in transactions of `rows` rows.
+    pub fn commit_in(&self, rows: usize) {
+        self.shared.loads.lock().unwrap().rows_per_commit = rows.max(1);
+    }
+
+    /// Holds a file whose path contains `part` after its first transaction, until
+    /// `resume_commits`.
+    pub fn stop_after_first_commit(&self, part: &str) {
+        self.shared
+            .loads
+            .lock()
+            .unwrap()
+            .stop_after_first
+            .push(part.to_string());
+    }
+
+    /// Waits until a file held by `stop_after_first_commit` has committed its first
+    /// transaction.
+    pub async fn wait_first_commit(&self) {
+        for _ in 0..600 {
+            if self.shared.loads.lock().unwrap().first_committed {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no first transaction within 30 s");
+    }
+
+    /// Lets held files commit the rest of their rows.
+    pub fn resume_commits(&self) {
+        self.shared.loads.lock().unwrap().stop_after_first.clear();
+    }
+
+    /// Moves the emulator's clock `days` ahead: history entries older than 14 days
+    /// are forgotten, as Snowpipe forgets them.
+    pub fn pass_days(&self, days: i64) {
+        self.shared.loads.lock().unwrap().clock_ahead += chrono::Duration::days(days);
     }
 
     /// Waits until a file whose path contains `part` has a history entry.
@@ -356,7 +428,7 @@ async fn insert_files(
     loads.submitted.push((pipe.clone(), files.clone()));
     for path in files {
         let entry = (pipe.clone(), path);
-        let known = loads.history.iter().any(|r| r.pipe == entry.0 && r.path == entry.1)
+        let known = loads.kept().any(|r| r.pipe == entry.0 && r.path == entry.1)
             || loads.queue.contains(&entry)
             || loads.in_flight.contains(&entry);
         if !known {
@@ -410,8 +482,7 @@ fn history_answer(
     }
     let loads = shared.loads.lock().unwrap();
     let mut entries: Vec<&LoadRecord> = loads
-        .history
-        .iter()
+        .kept()
         .filter(|r| r.pipe == pipe)
         .filter(|r| start.is_none_or(|s| r.last_insert_time >= s) && end.is_none_or(|e| r.last_insert_time < e))
         .collect();
@@ -620,7 +691,7 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
             };
             let delay = rand::rng().random_range(0..=shared.max_delay.as_millis() as u64);
             tokio::time::sleep(Duration::from_millis(delay) + extra.unwrap_or_default()).await;
-            let record = load_file(&shared, &mut *session.lock().await, &pipe, &path, scan_started).await;
+            let record = load_file(&shared, &session, &pipe, &path, scan_started).await;
             let mut loads = shared.loads.lock().unwrap();
             loads.history.push(record);
             loads.in_flight.retain(|(p, f)| *p != pipe || *f != path);
@@ -628,10 +699,24 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
     }
 }
 
+/// Holds a file `stop_after_first_commit` named until `resume_commits`.
+async fn wait_while_stopped(shared: &Shared, path: &str) {
+    while shared
+        .loads
+        .lock()
+        .unwrap()
+        .stop_after_first
+        .iter()
+        .any(|part| path.contains(part.as_str()))
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// One file through its pipe's COPY.
 async fn load_file(
     shared: &Shared,
-    session: &mut SnowflakeWarehouse,
+    session: &tokio::sync::Mutex<SnowflakeWarehouse>,
     pipe: &str,
     path: &str,
     scan_started: DateTime<Utc>,
@@ -694,7 +779,11 @@ async fn load_file(
         return record;
     }
     let loaded_at = scan_started.format("%Y-%m-%d %H:%M:%S%.6f");
-    for batch in rows.chunks(200) {
+    let rows_per_commit = shared.loads.lock().unwrap().rows_per_commit;
+    for (n, batch) in rows.chunks(rows_per_commit).enumerate() {
+        if n == 1 {
+            wait_while_stopped(shared, path).await;
+        }
         let selects: Vec<String> = batch
             .iter()
             .map(|(row, text)| {
@@ -710,7 +799,15 @@ async fn load_file(
             def.table,
             selects.join(" union all ")
         );
-        session.execute(&sql).await.unwrap();
+        // One transaction at a time on the loader's session, which other files'
+        // loads share while this one waits between its transactions.
+        session.lock().await.execute(&sql).await.unwrap();
+        if n == 0 {
+            let mut loads = shared.loads.lock().unwrap();
+            if loads.stop_after_first.iter().any(|part| path.contains(part.as_str())) {
+                loads.first_committed = true;
+            }
+        }
     }
     record.rows_inserted = rows.len() as u64;
     record.status = if record.errors_seen > 0 {
