@@ -44,7 +44,10 @@ param snowflakeDatabase string
 @description('The service user\'s private key (PKCS#8 PEM); stored in Key Vault, referenced by the app.')
 param snowflakePrivateKey string
 
-@description('Who the alerts email (a failing function, missed slots, Snowpipe errors, failed data tests).')
+@description('Redundancy of the storage account holding the lake (storage.bicep lists the choices).')
+param lakeRedundancy string = 'Standard_LRS'
+
+@description('Who the alerts email (a failing function, missed slots, Snowpipe errors, failed data tests, poisoned messages).')
 param alertEmail string
 
 @description('Phase two: subscribe blob_trigger to the lake\'s new manifests.')
@@ -61,6 +64,7 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     name: toLower('${namePrefix}${take(suffix, 13)}')
+    redundancy: lakeRedundancy
   }
 }
 
@@ -88,6 +92,8 @@ module alerts 'modules/alerts.bicep' = {
     location: location
     namePrefix: namePrefix
     appInsightsId: monitoring.outputs.appInsightsId
+    workspaceId: monitoring.outputs.workspaceId
+    storageAccountName: storage.outputs.name
     alertEmail: alertEmail
   }
 }

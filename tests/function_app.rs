@@ -363,6 +363,24 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         "{events}"
     );
     assert!(main.contains("deadLetterContainer: storage.outputs.deadLetterContainer"));
+    // …on that container alone: the topic's identity cannot write the lake.
+    assert!(
+        events.contains("scope: deadLetterTarget")
+            && events.contains("name: '${storageAccountName}/default/${deadLetterContainer}'")
+            && !events.contains("scope: storage\n"),
+        "{events}"
+    );
+    // The lake keeps what is deleted or overwritten, and its redundancy is a choice.
+    for kept in [
+        "deleteRetentionPolicy: {\n      enabled: true\n      days: keepDeletedDays",
+        "containerDeleteRetentionPolicy: {\n      enabled: true\n      days: keepDeletedDays",
+        "isVersioningEnabled: true",
+        "daysAfterCreationGreaterThan: keepDeletedDays",
+        "name: redundancy",
+    ] {
+        assert!(storage.contains(kept), "storage.bicep lacks {kept}");
+    }
+    assert!(main.contains("redundancy: lakeRedundancy"));
     // The package takes every function folder, whatever functions there are.
     for guide in ["scripts/deploy", "infra/README.md"] {
         let text = std::fs::read_to_string(root.join(guide)).unwrap();
@@ -389,9 +407,21 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
         "no-new-slot",
         "snowpipe-load-errors",
         "transform-tests-failed",
+        "poison-queue",
     ] {
         assert!(alerts.contains(&format!("name: '{rule}'")), "no alert {rule}");
     }
+    // The poison queues are watched through their writes, which reach the workspace.
+    assert!(
+        alerts.contains("category: 'StorageWrite'")
+            && alerts.contains("scope: queueService")
+            && alerts.contains(r#"Uri contains "/webjobs-blobtrigger-poison/" or Uri contains "/jobs-poison/""#)
+            && alerts.contains("scope: workspaceId"),
+        "{alerts}"
+    );
+    // Queue triggers name their poison queue `<queue>-poison` (jobs → jobs-poison).
+    let run_job = std::fs::read_to_string(root.join("run_job/function.json")).unwrap();
+    assert!(run_job.contains(r#""queueName": "jobs""#), "{run_job}");
     assert!(alerts.contains("actionGroups: [\n          operators.id"));
     for module in modules {
         assert!(
@@ -426,6 +456,9 @@ case "$*" in
   "ad signed-in-user show"*) echo "user-1" ;;
   "account show"*) echo "sub-1" ;;
   "role assignment list"*) printf '%b\n' "${FAKE_AZ_ROLES-Reader\nOwner}" ;;
+  "keyvault list-deleted"*) printf '%b' "${FAKE_AZ_DELETED_VAULTS-}" ;;
+  "version"*) echo "${FAKE_AZ_VERSION-2.67.0}" ;;
+  "bicep version"*) echo "Bicep CLI version ${FAKE_BICEP_VERSION-0.30.23} (ec3612496f)" ;;
 esac
 "#,
     )
@@ -461,6 +494,9 @@ esac
             .env_remove("FAKE_AZ_FAIL")
             .env_remove("FAKE_AZ_ROLES")
             .env_remove("FAKE_AZ_RUNTIMES")
+            .env_remove("FAKE_AZ_DELETED_VAULTS")
+            .env_remove("FAKE_AZ_VERSION")
+            .env_remove("FAKE_BICEP_VERSION")
             .env_remove("BLOBS_EXTENSION_KEY");
         let settings = [
             ("TWITCH_CLIENT_ID", "client"),
@@ -490,6 +526,8 @@ esac
     };
     let deploy = |fail: Option<&str>, secrets: bool| deploy_with(fail, secrets, &[], &package);
     let checks = [
+        "version",
+        "bicep version",
         "functionapp list-flexconsumption-runtimes",
         "ad signed-in-user show",
         "account show",
@@ -498,17 +536,21 @@ esac
 
     let (output, calls) = deploy(None, true);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let order: Vec<&str> = calls.iter().map(|c| c.split(" --").next().unwrap()).collect();
+    let order: Vec<&str> = calls
+        .iter()
+        .map(|c| c.split(" --").next().unwrap().trim_end_matches(" | key="))
+        .collect();
     assert_eq!(
-        order[..4],
+        order[..6],
         checks,
-        "the region and the rights are checked first: {calls:#?}"
+        "the tools, the region and the rights are checked first: {calls:#?}"
     );
-    let order = &order[4..];
+    let order = &order[6..];
     assert_eq!(
         order,
         [
             "group create",
+            "keyvault list-deleted",
             "deployment group create",
             "deployment group show",
             "functionapp deployment source config-zip",
@@ -520,17 +562,17 @@ esac
         ],
         "{calls:#?}"
     );
-    assert!(calls[0].contains("--location westeurope --runtime custom"));
+    assert!(calls[2].contains("--location westeurope --runtime custom"));
     let all_calls = calls.clone();
-    let calls = &calls[4..];
-    assert!(calls[1].contains("--parameters infra/main.bicepparam") && !calls[1].contains("deployEventSubscription"));
-    assert!(calls[3].contains("--name twitchpipe-app") && calls[3].contains(&format!("--src {}", package.display())));
-    assert!(calls[5].contains("deployEventSubscription=true") && calls[5].ends_with("key=blobs-key-123"));
+    let calls = &calls[6..];
+    assert!(calls[2].contains("--parameters infra/main.bicepparam") && !calls[2].contains("deployEventSubscription"));
+    assert!(calls[4].contains("--name twitchpipe-app") && calls[4].contains(&format!("--src {}", package.display())));
+    assert!(calls[6].contains("deployEventSubscription=true") && calls[6].ends_with("key=blobs-key-123"));
     // Last, doctor runs inside the app, through its `run` function and key.
     assert!(
-        calls[8].contains("--method post --url https://twitchpipe-app.azurewebsites.net/api/run")
-            && calls[8].contains("x-functions-key=blobs-key-123")
-            && calls[8].contains(r#"{"job": "doctor"}"#),
+        calls[9].contains("--method post --url https://twitchpipe-app.azurewebsites.net/api/run")
+            && calls[9].contains("x-functions-key=blobs-key-123")
+            && calls[9].contains(r#"{"job": "doctor"}"#),
         "{calls:#?}"
     );
 
@@ -559,6 +601,36 @@ esac
             .iter()
             .any(|c| c.contains("keys list") || c.contains("deployEventSubscription")),
         "{calls:#?}"
+    );
+
+    // A Key Vault left soft-deleted by an earlier group of the same name is recovered
+    // before the deployment (the template would be refused its name); another
+    // group's is left alone.
+    let deleted = "twitchpipe-kv-1\t/subscriptions/s/resourceGroups/Twitch-RG/providers/Microsoft.KeyVault/vaults/twitchpipe-kv-1\nother-kv\t/subscriptions/s/resourceGroups/other/providers/Microsoft.KeyVault/vaults/other-kv\n";
+    let (recovered, calls) = deploy_with(None, true, &[("FAKE_AZ_DELETED_VAULTS", deleted)], &package);
+    assert!(
+        recovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    let recover: Vec<&String> = calls.iter().filter(|c| c.starts_with("keyvault recover")).collect();
+    assert_eq!(recover.len(), 1, "{calls:#?}");
+    assert!(recover[0].contains("--name twitchpipe-kv-1"), "{calls:#?}");
+    let at = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
+    assert!(at("keyvault recover") < at("deployment group create"));
+    // …and one that cannot be recovered stops the run with both ways out.
+    let (refused, _) = deploy_with(
+        Some("keyvault recover"),
+        true,
+        &[("FAKE_AZ_DELETED_VAULTS", deleted)],
+        &package,
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("az keyvault recover --name twitchpipe-kv-1")
+            && stderr.contains("az keyvault purge --name twitchpipe-kv-1"),
+        "{stderr}"
     );
 
     // Without the settings nothing is called, and every one missing is named.
@@ -591,6 +663,16 @@ esac
             "none of Owner, User Access Administrator",
         ),
         (vec![], &not_executable, "no executable twitch-pipeline"),
+        (
+            vec![("FAKE_AZ_VERSION", "2.59.0")],
+            &package,
+            "the Azure CLI is 2.59.0; Flex Consumption needs 2.60.0 or newer",
+        ),
+        (
+            vec![("FAKE_BICEP_VERSION", "0.17.1")],
+            &package,
+            "Bicep is 0.17.1; infra/main.bicepparam needs 0.18.4 or newer",
+        ),
     ] {
         let (refused, calls) = deploy_with(None, true, &env, package);
         let stderr = String::from_utf8_lossy(&refused.stderr);

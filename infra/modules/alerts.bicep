@@ -3,7 +3,18 @@
 // - a function invocation failing (the host logs each invocation as a request);
 // - no successful extraction for 30 minutes (no new manifest: slots are being missed);
 // - Snowpipe refusing lines or files (the hourly run logs what `status` finds);
-// - the transform failing its data tests.
+// - the transform failing its data tests;
+// - a message parked in a poison queue: `webjobs-blobtrigger-poison` (a manifest whose
+//   blob_trigger failed its five tries: "Poison blobs",
+//   learn.microsoft.com/azure/azure-functions/functions-bindings-storage-blob-trigger)
+//   or `jobs-poison` (a manual job that failed every delivery: "Poison messages",
+//   learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger).
+//   Nothing reads those queues, so their writes are sent to the workspace: the queue
+//   service's StorageWrite logs go to the StorageQueueLogs table ("Supported logs for
+//   Microsoft.Storage/storageAccounts/queueServices", learn.microsoft.com/azure/
+//   azure-monitor/reference/supported-logs/microsoft-storage-storageaccounts-queueservices-logs),
+//   whose OperationName is the REST operation and Uri the request's
+//   (learn.microsoft.com/azure/azure-monitor/reference/tables/storagequeuelogs).
 // Log search alert rules: learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule
 // (resource type Microsoft.Insights/scheduledQueryRules); action groups:
 // learn.microsoft.com/azure/azure-monitor/alerts/action-groups.
@@ -11,6 +22,8 @@
 param location string
 param namePrefix string
 param appInsightsId string
+param workspaceId string
+param storageAccountName string
 
 @description('Who is told when the pipeline needs a person.')
 param alertEmail string
@@ -41,6 +54,7 @@ var rules = [
     query: 'requests | where success == false'
     operator: 'GreaterThan'
     threshold: 0
+    scope: appInsightsId
   }
   {
     name: 'no-new-slot'
@@ -51,6 +65,7 @@ var rules = [
     query: 'requests | where name == "extract_timer" and success == true'
     operator: 'LessThan'
     threshold: 1
+    scope: appInsightsId
   }
   {
     name: 'snowpipe-load-errors'
@@ -61,6 +76,7 @@ var rules = [
     query: 'traces | where operation_Name == "transform_timer" | where message has "rejected by Snowpipe" or message has "Snowpipe did not load"'
     operator: 'GreaterThan'
     threshold: 0
+    scope: appInsightsId
   }
   {
     name: 'transform-tests-failed'
@@ -71,8 +87,39 @@ var rules = [
     query: 'traces | where operation_Name == "transform_timer" | where message matches regex @"tests: .*[1-9][0-9]* failed"'
     operator: 'GreaterThan'
     threshold: 0
+    scope: appInsightsId
+  }
+  {
+    name: 'poison-queue'
+    description: 'A message was parked in a poison queue: a manifest blob_trigger could not submit (webjobs-blobtrigger-poison; the hourly run submits its files again within a day, see twitch-pipeline status), or a manual job that failed every try (jobs-poison).'
+    severity: 1
+    frequency: 'PT15M'
+    window: 'PT15M'
+    query: 'StorageQueueLogs | where OperationName == "PutMessage" | where Uri contains "/webjobs-blobtrigger-poison/" or Uri contains "/jobs-poison/"'
+    operator: 'GreaterThan'
+    threshold: 0
+    scope: workspaceId
   }
 ]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  name: '${storageAccountName}/default'
+}
+
+// The queues' writes, for the poison-queue rule.
+resource queueWrites 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'queue-writes'
+  scope: queueService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+    ]
+  }
+}
 
 resource alerts 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = [
   for rule in rules: {
@@ -86,7 +133,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = [
       evaluationFrequency: rule.frequency
       windowSize: rule.window
       scopes: [
-        appInsightsId
+        rule.scope
       ]
       criteria: {
         allOf: [

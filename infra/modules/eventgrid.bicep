@@ -12,7 +12,10 @@
 // dropped. An event the app took but whose blob_trigger run fails is the host's to
 // retry, not Event Grid's (infra/README.md). The account takes no
 // shared keys, so Event Grid writes there as the system topic's own identity, with
-// Storage Blob Data Contributor on the account ("Dead letter and retry policies":
+// Storage Blob Data Contributor on that container alone, not on the lake (a role
+// assignment's scope can be a container: "Assign an Azure role for access to blob
+// data", learn.microsoft.com/azure/storage/blobs/assign-azure-role-data-access)
+// ("Dead letter and retry policies":
 // learn.microsoft.com/azure/event-grid/manage-event-delivery; "Event delivery with a
 // managed identity": learn.microsoft.com/azure/event-grid/managed-service-identity).
 
@@ -86,9 +89,13 @@ resource manifests 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-
 // Built-in role: Storage Blob Data Contributor.
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
+resource deadLetterTarget 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  name: '${storageAccountName}/default/${deadLetterContainer}'
+}
+
 resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, topic.id, storageBlobDataContributor)
-  scope: storage
+  name: guid(deadLetterTarget.id, topic.id, storageBlobDataContributor)
+  scope: deadLetterTarget
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
     principalId: topic.identity.principalId

@@ -26,3 +26,4 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 
 output connectionString string = insights.properties.ConnectionString
 output appInsightsId string = insights.id
+output workspaceId string = workspace.id
