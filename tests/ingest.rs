@@ -306,3 +306,99 @@ async fn the_ingest_command_submits_a_manifest_and_reports_status() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("a lake PATH, --backfill, or --status"));
 }
+
+/// The hourly resubmission looks back to the oldest slot the previous run left
+/// unsettled (its files neither in RAW nor in Snowpipe's load history), not a fixed
+/// day: a slot whose event was lost over a weekend is submitted again on Monday. An
+/// unreadable record makes it look back as far as it may, 13 days, and no further.
+#[cfg(feature = "duckdb")]
+#[tokio::test]
+async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
+    use chrono::{Duration, Utc};
+    let resubmit = |lake: twitch_pipeline::lake::Lake, now: chrono::DateTime<Utc>, grace: Duration| async move {
+        let (fake, client) = fake_snowpipe().await;
+        let mut raw = DuckDbWarehouse::in_memory().unwrap();
+        let (_, resubmitted) = ingest::resubmit_unloaded(
+            &lake,
+            &mut raw,
+            "marts.fact_stream_snapshots",
+            &client,
+            "twitch",
+            now,
+            grace,
+        )
+        .await
+        .unwrap();
+        (fake, resubmitted)
+    };
+    // Manifests are committed now; the runs are placed around them (a slot is past its
+    // grace once its commit is).
+    let (_dir, lake) = temp_lake();
+    let lost = Slot::containing(Utc::now()).offset(-160); // 40 hours ago
+    let manifest = commit_full_slot(&lake, lost).await;
+    let now = Utc::now() + Duration::minutes(1);
+
+    // The run just after the slot: within its grace, so nothing is submitted, and the
+    // slot is the oldest one not settled.
+    let (_, resubmitted) = resubmit(lake.clone(), lost.time() + Duration::hours(1), Duration::hours(2)).await;
+    assert!(resubmitted.is_empty());
+    assert_eq!(ingest::unsettled::read(&lake).await.unwrap(), Some(lost.time()));
+
+    // 40 hours later its files are still nowhere: submitted again, a day and more on.
+    let (fake, resubmitted) = resubmit(lake.clone(), now, Duration::zero()).await;
+    assert_eq!(resubmitted.len(), 1, "{resubmitted:?}");
+    assert_eq!(resubmitted[0].0, lost);
+    let mut sent = sent_files(&fake);
+    sent.sort();
+    let mut files: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    files.sort();
+    assert_eq!(sent, files);
+
+    // A lake without the record looks back a day only: the slot would stay lost.
+    let (_other_dir, fresh) = temp_lake();
+    commit_full_slot(&fresh, lost).await;
+    let (_, resubmitted) = resubmit(fresh, now, Duration::zero()).await;
+    assert!(resubmitted.is_empty(), "{resubmitted:?}");
+
+    // Once Snowpipe has a record of its files the slot is settled, and the record
+    // moves on to the run's time.
+    let (fake, client) = fake_snowpipe().await;
+    fake.lock().unwrap().calls.push(support::fake_snowpipe::Call {
+        pipe: ingest::pipe_for("twitch", Entity::Streams),
+        request_id: String::new(),
+        files,
+    });
+    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let later = now + Duration::minutes(5);
+    let (_, resubmitted) = ingest::resubmit_unloaded(
+        &lake,
+        &mut raw,
+        "marts.fact_stream_snapshots",
+        &client,
+        "twitch",
+        later,
+        Duration::zero(),
+    )
+    .await
+    .unwrap();
+    assert!(resubmitted.is_empty(), "{resubmitted:?}");
+    assert_eq!(ingest::unsettled::read(&lake).await.unwrap(), Some(later));
+
+    // An unreadable record: 13 days back, not 14.
+    let (_third_dir, lake) = temp_lake();
+    let five_days = Slot::containing(now).offset(-96 * 5);
+    let fourteen_days = Slot::containing(now).offset(-96 * 14);
+    commit_full_slot(&lake, five_days).await;
+    commit_full_slot(&lake, fourteen_days).await;
+    let now = Utc::now() + Duration::minutes(1);
+    lake.put(
+        &object_store::path::Path::from("_state/resubmission.json"),
+        b"{not json".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert!(ingest::unsettled::read(&lake).await.is_err());
+    let (_, resubmitted) = resubmit(lake, now, Duration::zero()).await;
+    let slots: Vec<Slot> = resubmitted.iter().map(|(slot, _)| *slot).collect();
+    assert_eq!(slots, [five_days]);
+}

@@ -60,6 +60,23 @@ struct Handler {
     helix: tokio::sync::OnceCell<Arc<crate::twitch::HelixClient>>,
 }
 
+/// Snowpipe's retries under `serve` (429, 5xx, timeouts). A failing `blob_trigger` is
+/// run again by the host at once, five times, then parked in
+/// `webjobs-blobtrigger-poison`: the blob extension's own queue takes no retry delay
+/// from host.json (its SharedBlobQueueListenerFactory builds the queue's options from
+/// `extensions.blobs`, leaving the visibility timeout between tries at zero; "since
+/// starting v5, the host.json only applies to queue triggers, and not blob triggers":
+/// Azure/azure-sdk-for-net#34269). So the handler rides out an outage of minutes
+/// itself: ten retries, waits doubling from half a second to a minute, 4 minutes of
+/// waiting in all (each request times out after 30 s), inside the host's 14-minute
+/// timeout. Past that the poison-queue alert fires and the hourly run submits the
+/// files again.
+pub const SNOWPIPE_PATIENCE: crate::retry::Backoff = crate::retry::Backoff {
+    base: std::time::Duration::from_millis(500),
+    cap: std::time::Duration::from_secs(60),
+    max_retries: 10,
+};
+
 /// Serves the custom handler on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -70,7 +87,10 @@ pub async fn serve(
     let snowpipe = match &settings.warehouse {
         WarehouseTarget::Snowflake(snowflake) => Some(SharedInsertCalls::new(Arc::new(SnowpipeClient::new(
             snowflake,
-            Default::default(),
+            crate::snowpipe::SnowpipeOptions {
+                backoff: SNOWPIPE_PATIENCE,
+                ..Default::default()
+            },
         )?))),
         WarehouseTarget::DuckDb(_) => None,
     };
@@ -405,6 +425,17 @@ fn blob_path(handler: &Handler, invocation: &Invocation) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snowpipe_is_waited_for_minutes_inside_the_function_timeout() {
+        let waits: std::time::Duration = (0..SNOWPIPE_PATIENCE.max_retries)
+            .map(|retry| SNOWPIPE_PATIENCE.ceiling(retry))
+            .sum();
+        assert!(
+            waits >= std::time::Duration::from_secs(180) && waits <= std::time::Duration::from_secs(300),
+            "{waits:?}"
+        );
+    }
 
     #[test]
     fn a_timer_run_ends_inside_its_slot() {

@@ -14,6 +14,7 @@
 //! was committed but never reached Snowpipe is submitted again.
 
 mod settings;
+pub mod unsettled;
 pub use settings::{IngestArgs, IngestMode, IngestSettings};
 
 use std::collections::{BTreeMap, HashMap};
@@ -292,18 +293,24 @@ pub async fn pipe_status<W: Warehouse>(warehouse: &mut W, pipe: &str) -> Result<
     })
 }
 
-/// How far back the hourly run looks for files to submit again: well inside the 14
-/// days a pipe keeps its load history, which is what makes a second submission safe
-/// (Snowpipe's load metadata keeps a pipe from loading a file twice: "Introduction to
-/// Snowpipe", docs.snowflake.com/en/user-guide/data-load-snowpipe-intro; the history
-/// is the one `COPY_HISTORY` shows for 14 days, and is lost if the pipe is recreated).
+/// How far back the hourly run looks for files to submit again at least, and so
+/// reports on.
 pub const RESUBMIT_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
 
-/// Self-healing, for the hourly run: the files of committed slots (of the last
-/// [`RESUBMIT_LOOKBACK`]) that `grace` after their commit have no row in RAW and no
-/// record in Snowpipe's load history (their blob event was lost, or the blob trigger
-/// gave up) are submitted again. Returns the reconciliation it acted on, and the
-/// slots and files submitted.
+/// How far back it looks at most, when slots stayed unsettled longer (a lost event
+/// and a paused pipe over a weekend): inside the 14 days a pipe keeps its load
+/// history, so a file Snowpipe failed is still known as failed and not submitted again
+/// ("pipes only maintain the load history metadata for 14 days":
+/// docs.snowflake.com/en/user-guide/data-load-snowpipe-ts). Older files are for
+/// `ingest --backfill --since`.
+pub const RESUBMIT_LOOKBACK_MAX: chrono::Duration = chrono::Duration::days(13);
+
+/// Self-healing, for the hourly run: the files of committed slots that `grace` after
+/// their commit have no row in RAW and no record in Snowpipe's load history (their
+/// blob event was lost, or the blob trigger gave up) are submitted again. It looks
+/// back [`RESUBMIT_LOOKBACK`], or to the oldest slot the last run left unsettled
+/// ([`unsettled`]), at most [`RESUBMIT_LOOKBACK_MAX`]. Returns the reconciliation it
+/// acted on, and the slots and files submitted.
 pub async fn resubmit_unloaded<W: Warehouse>(
     lake: &Lake,
     warehouse: &mut W,
@@ -313,7 +320,16 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     now: DateTime<Utc>,
     grace: chrono::Duration,
 ) -> Result<(Status, Vec<(Slot, Vec<String>)>), IngestError> {
-    let since = now - RESUBMIT_LOOKBACK;
+    let unsettled_since = match unsettled::read(lake).await {
+        Ok(since) => since,
+        Err(reason) => {
+            warn!(%reason, "looking back as far as the hourly run may");
+            Some(now - RESUBMIT_LOOKBACK_MAX)
+        }
+    };
+    let since = unsettled_since
+        .map_or(now - RESUBMIT_LOOKBACK, |t| t.min(now - RESUBMIT_LOOKBACK))
+        .max(now - RESUBMIT_LOOKBACK_MAX);
     let records = loads_and_pipes(snowpipe, warehouse, database, since, now).await?;
     let options = StatusOptions {
         since,
@@ -347,6 +363,10 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     for (slot, files) in &resubmitted {
         warn!(slot = %slot, ?files, "submitted again: Snowflake had no load record of them");
     }
+    // Written once the submissions went through: a run that failed before them looks
+    // back as far next time.
+    let next = unsettled::first_unsettled(&status).map_or(now, |slot| slot.time());
+    unsettled::write(lake, next).await?;
     Ok((status, resubmitted))
 }
 

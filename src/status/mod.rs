@@ -437,7 +437,7 @@ fn missing_part(files: &[FileStatus], fact_rows: u64, fact_available: bool) -> O
                     failed.as_str()
                 }
                 None => {
-                    "not loaded: its delivery may be lost, or the load failed. The hourly run submits it again within a day of its commit; after that, `ingest --backfill --since` its date does (it leaves out every file RAW holds)"
+                    "not loaded: its delivery may be lost, or the load failed. The hourly run submits it again (it looks back to the oldest slot not settled, 13 days at most); past that, `ingest --backfill --since` its date does (it leaves out every file RAW holds)"
                 }
             },
             _ if file.raw_rows == 0 => "not loaded yet",
