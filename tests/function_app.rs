@@ -458,6 +458,7 @@ case "$*" in
   "role assignment list"*) printf '%b\n' "${FAKE_AZ_ROLES-Reader\nOwner}" ;;
   "keyvault list-deleted"*) printf '%b' "${FAKE_AZ_DELETED_VAULTS-}" ;;
   "version"*) echo "${FAKE_AZ_VERSION-2.67.0}" ;;
+  "functionapp function list"*) printf '%b' "${FAKE_AZ_FUNCTIONS-}" ;;
   "bicep version"*) echo "Bicep CLI version ${FAKE_BICEP_VERSION-0.30.23} (ec3612496f)" ;;
 esac
 "#,
@@ -496,6 +497,10 @@ esac
             .env_remove("FAKE_AZ_RUNTIMES")
             .env_remove("FAKE_AZ_DELETED_VAULTS")
             .env_remove("FAKE_AZ_VERSION")
+            .env_remove("FAKE_AZ_FUNCTIONS")
+            .env_remove("DEPLOY_CLOCK")
+            .env_remove("DEPLOY_ANYTIME")
+            .env("DEPLOY_QUIET_SLEEP_SECS", "0")
             .env_remove("FAKE_BICEP_VERSION")
             .env_remove("BLOBS_EXTENSION_KEY");
         let settings = [
@@ -553,6 +558,7 @@ esac
             "keyvault list-deleted",
             "deployment group create",
             "deployment group show",
+            "functionapp function list",
             "functionapp deployment source config-zip",
             "functionapp keys list",
             "deployment group create",
@@ -566,13 +572,13 @@ esac
     let all_calls = calls.clone();
     let calls = &calls[6..];
     assert!(calls[2].contains("--parameters infra/main.bicepparam") && !calls[2].contains("deployEventSubscription"));
-    assert!(calls[4].contains("--name twitchpipe-app") && calls[4].contains(&format!("--src {}", package.display())));
-    assert!(calls[6].contains("deployEventSubscription=true") && calls[6].ends_with("key=blobs-key-123"));
+    assert!(calls[5].contains("--name twitchpipe-app") && calls[5].contains(&format!("--src {}", package.display())));
+    assert!(calls[7].contains("deployEventSubscription=true") && calls[7].ends_with("key=blobs-key-123"));
     // Last, doctor runs inside the app, through its `run` function and key.
     assert!(
-        calls[9].contains("--method post --url https://twitchpipe-app.azurewebsites.net/api/run")
-            && calls[9].contains("x-functions-key=blobs-key-123")
-            && calls[9].contains(r#"{"job": "doctor"}"#),
+        calls[10].contains("--method post --url https://twitchpipe-app.azurewebsites.net/api/run")
+            && calls[10].contains("x-functions-key=blobs-key-123")
+            && calls[10].contains(r#"{"job": "doctor"}"#),
         "{calls:#?}"
     );
 
@@ -632,6 +638,32 @@ esac
             && stderr.contains("az keyvault purge --name twitchpipe-kv-1"),
         "{stderr}"
     );
+
+    // A redeploy waits for a quarter hour's quiet minutes, so the restart cuts no
+    // extraction; a first deployment (no functions yet), or one in them, does not.
+    let redeploy = |clock: &str| {
+        let env = [("FAKE_AZ_FUNCTIONS", "extract_timer\nrun\n"), ("DEPLOY_CLOCK", clock)];
+        let (output, _) = deploy_with(None, true, &env, &package);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    for (clock, waits) in [
+        ("44:30", Some(150)),
+        ("00:10", Some(110)),
+        ("13:00", Some(240)),
+        ("05:00", None),
+    ] {
+        let out = redeploy(clock);
+        match waits {
+            Some(secs) => assert!(
+                out.contains(&format!("waiting {secs} s for a quarter hour's quiet minutes")),
+                "{clock}: {out}"
+            ),
+            None => assert!(!out.contains("waiting"), "{clock}: {out}"),
+        }
+    }
+    let (first, _) = deploy_with(None, true, &[("DEPLOY_CLOCK", "44:30")], &package);
+    assert!(!String::from_utf8_lossy(&first.stdout).contains("waiting"));
 
     // Without the settings nothing is called, and every one missing is named.
     let (refused, calls) = deploy(None, false);
