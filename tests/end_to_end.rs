@@ -621,7 +621,7 @@ async fn doctor(
     sim: &twitch_pipeline::simulator::RunningSimulator,
     extra: &[(&str, &str)],
 ) -> (Option<i32>, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    let mut command = std::process::Command::new(pipeline_binary());
     production_env(&mut command, snowflake);
     azurite.lake_env(&mut command);
     sim_env(&mut command, sim).arg("doctor").envs(extra.iter().copied());
@@ -672,7 +672,7 @@ async fn on_snowflake(
     snowflake: &twitch_pipeline::warehouse::SnowflakeSettings,
     args: &[&str],
 ) -> (Option<i32>, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    let mut command = std::process::Command::new(pipeline_binary());
     production_env(&mut command, snowflake);
     azurite.lake_env(&mut command).args(args);
     exit_and_output(command).await

@@ -382,7 +382,7 @@ fn the_bicep_gives_the_app_every_setting_serve_reads_and_names_real_modules() {
     }
     assert!(main.contains("redundancy: lakeRedundancy"));
     // The package takes every function folder, whatever functions there are.
-    for guide in ["scripts/deploy", "infra/README.md"] {
+    for guide in ["scripts/package", "infra/README.md"] {
         let text = std::fs::read_to_string(root.join(guide)).unwrap();
         assert!(
             text.contains(r#"for function in */function.json; do cp -r "${function%/function.json}" dist/; done"#),

@@ -582,7 +582,7 @@ async fn doctor_calls_the_app_from_outside_through_the_hosts_key_check() {
     let app = host_front(url, "the-key").await;
     let lake = dir.path().join("lake");
     let doctor = async |key: &str| {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
+        let output = tokio::process::Command::new(pipeline_binary())
             .arg("doctor")
             .env("LAKE_URL", &lake)
             .env_remove("TWITCH_CLIENT_ID")

@@ -264,7 +264,7 @@ fn ingest_command(
     settings: &twitch_pipeline::warehouse::SnowflakeSettings,
     lake: &std::path::Path,
 ) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    let mut command = std::process::Command::new(pipeline_binary());
     snowflake_env(command.arg("ingest").env("LAKE_URL", lake), settings);
     command
 }

@@ -228,8 +228,16 @@ pub fn free_port() -> u16 {
 }
 
 /// The real binary as `serve`, the custom handler, on `port`.
+/// The binary the tests run: this build's, or the one `TWITCH_PIPELINE_BIN` names
+/// (`scripts/test` runs the handler's tests against the deploy package's musl binary).
+pub fn pipeline_binary() -> std::path::PathBuf {
+    std::env::var_os("TWITCH_PIPELINE_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_twitch-pipeline").into())
+}
+
 pub fn serve_command(port: u16) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"));
+    let mut command = std::process::Command::new(pipeline_binary());
     command
         .arg("serve")
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
