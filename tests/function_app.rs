@@ -446,7 +446,15 @@ fn scripts_deploy_runs_the_guide_in_order_and_stops_at_the_first_failure() {
         &az,
         r#"#!/usr/bin/env bash
 echo "$* | key=${BLOBS_EXTENSION_KEY:-}" >> "$FAKE_AZ_LOG"
-if [ -n "${FAKE_AZ_FAIL:-}" ] && [[ "$*" == *"$FAKE_AZ_FAIL"* ]]; then echo "ERROR: scripted" >&2; exit 1; fi
+if [ -n "${FAKE_AZ_FAIL:-}" ] && [[ "$*" == *"$FAKE_AZ_FAIL"* ]]; then
+  # FAKE_AZ_FAIL_TIMES: only the first so many such calls fail (a role assignment
+  # that takes a while to apply), else every one.
+  failed=$(cat "$FAKE_AZ_LOG.failed" 2>/dev/null || echo 0)
+  if [ -z "${FAKE_AZ_FAIL_TIMES:-}" ] || [ "$failed" -lt "$FAKE_AZ_FAIL_TIMES" ]; then
+    echo $((failed + 1)) > "$FAKE_AZ_LOG.failed"
+    echo "ERROR: scripted (403 This request is not authorized to perform this operation)" >&2; exit 1
+  fi
+fi
 case "$*" in
   "deployment group show"*) echo "twitchpipe-app" ;;
   "functionapp keys list"*) echo "blobs-key-123" ;;
@@ -484,6 +492,7 @@ esac
     let log = dir.path().join("az.log");
     let deploy_with = |fail: Option<&str>, secrets: bool, env: &[(&str, &str)], package: &Path| {
         let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(log.with_extension("log.failed"));
         let mut command = std::process::Command::new(root.join("scripts/deploy"));
         command
             .args(["twitch-rg", "westeurope"])
@@ -493,6 +502,7 @@ esac
             .env("DEPLOY_KEY_WAIT_SECS", "0")
             .env("DEPLOY_RETRY_SECS", "0")
             .env_remove("FAKE_AZ_FAIL")
+            .env_remove("FAKE_AZ_FAIL_TIMES")
             .env_remove("FAKE_AZ_ROLES")
             .env_remove("FAKE_AZ_RUNTIMES")
             .env_remove("FAKE_AZ_DELETED_VAULTS")
@@ -586,6 +596,20 @@ esac
     let (again, calls_again) = deploy(None, true);
     assert!(again.status.success());
     assert_eq!(calls_again, all_calls);
+
+    // The zip deploy refused while the identity's new storage role is not applied yet
+    // (403) is tried again, and the deployment goes through.
+    let (through, calls) = deploy_with(Some("config-zip"), true, &[("FAKE_AZ_FAIL_TIMES", "3")], &package);
+    assert!(through.status.success(), "{}", String::from_utf8_lossy(&through.stderr));
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("config-zip")).count(),
+        4,
+        "{calls:#?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.contains("deployEventSubscription=true")),
+        "{calls:#?}"
+    );
 
     // The first failure stops the run and says what failed and what to do; the zip
     // deploy is tried again first (a new role assignment takes minutes to apply).
