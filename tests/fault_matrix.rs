@@ -3,7 +3,7 @@
 //! the run's first request to its end. A listing that holds still must land exactly
 //! its live set. A fault that costs part of the listing must commit the rest, marked
 //! incomplete with the reason, or publish nothing. Nothing lands twice; nothing panics.
-//! The README's reliability section links each row here.
+//! docs/extraction.md's fault matrix links each row here.
 
 mod support;
 

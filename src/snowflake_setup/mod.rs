@@ -37,7 +37,7 @@
 //!
 //! `create pipe if not exists` leaves an existing pipe as it is: a pipe created by an
 //! older version (without `ON_ERROR`) must be recreated by hand, which also drops its
-//! load history (see the README before doing so).
+//! load history (see `snowflake-setup` in README.md, Commands, before doing so).
 
 mod settings;
 pub use settings::{SetupArgs, SetupSettings};
