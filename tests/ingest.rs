@@ -315,8 +315,18 @@ async fn the_ingest_command_submits_a_manifest_and_reports_status() {
 #[tokio::test]
 async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
     use chrono::{Duration, Utc};
-    let resubmit = |lake: twitch_pipeline::lake::Lake, now: chrono::DateTime<Utc>, grace: Duration| async move {
+    // One hourly resubmission at `now`, with Snowpipe holding load records of
+    // `recorded` (the fake reports every file it was given as loaded).
+    let resubmit_with = |lake: twitch_pipeline::lake::Lake,
+                         now: chrono::DateTime<Utc>,
+                         grace: Duration,
+                         recorded: Vec<String>| async move {
         let (fake, client) = fake_snowpipe().await;
+        fake.lock().unwrap().calls.push(support::fake_snowpipe::Call {
+            pipe: ingest::pipe_for("twitch", Entity::Streams),
+            request_id: String::new(),
+            files: recorded,
+        });
         let mut raw = DuckDbWarehouse::in_memory().unwrap();
         let (_, resubmitted) = ingest::resubmit_unloaded(
             &lake,
@@ -331,6 +341,7 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
         .unwrap();
         (fake, resubmitted)
     };
+    let resubmit = |lake, now, grace| resubmit_with(lake, now, grace, Vec::new());
     // Manifests are committed now; the runs are placed around them (a slot is past its
     // grace once its commit is).
     let (_dir, lake) = temp_lake();
@@ -362,25 +373,8 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
 
     // Once Snowpipe has a record of its files the slot is settled, and the record
     // moves on to the run's time.
-    let (fake, client) = fake_snowpipe().await;
-    fake.lock().unwrap().calls.push(support::fake_snowpipe::Call {
-        pipe: ingest::pipe_for("twitch", Entity::Streams),
-        request_id: String::new(),
-        files,
-    });
-    let mut raw = DuckDbWarehouse::in_memory().unwrap();
     let later = now + Duration::minutes(5);
-    let (_, resubmitted) = ingest::resubmit_unloaded(
-        &lake,
-        &mut raw,
-        "marts.fact_stream_snapshots",
-        &client,
-        "twitch",
-        later,
-        Duration::zero(),
-    )
-    .await
-    .unwrap();
+    let (_, resubmitted) = resubmit_with(lake.clone(), later, Duration::zero(), files).await;
     assert!(resubmitted.is_empty(), "{resubmitted:?}");
     assert_eq!(ingest::unsettled::read(&lake).await.unwrap(), Some(later));
 
