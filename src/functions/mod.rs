@@ -46,14 +46,14 @@ use crate::ingest::IngestOutcome;
 use crate::lake::{Lake, Slot};
 use crate::pipeline;
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient};
-use crate::warehouse::WarehouseTarget;
+use crate::warehouse::{DuckDbTarget, WarehouseTarget};
 
 /// What every invocation shares.
 struct Handler {
     settings: ServeSettings,
     lake: Lake,
-    /// Present when the warehouse is Snowflake.
-    snowpipe: Option<SharedInsertCalls>,
+    /// Where a committed slot's files go from the blob trigger.
+    sink: Sink,
     /// The Helix client, connected at the first extraction and kept: its app token
     /// lives in this process's memory only (never in the lake), is validated hourly,
     /// and is replaced when Helix refuses it.
@@ -77,6 +77,15 @@ pub const SNOWPIPE_PATIENCE: crate::retry::Backoff = crate::retry::Backoff {
     max_retries: 10,
 };
 
+/// Where a committed slot's files go from the blob trigger, as the warehouse setting
+/// says.
+enum Sink {
+    /// Snowflake: to the database's pipes, through Snowpipe's REST API.
+    Snowpipe { calls: SharedInsertCalls, database: String },
+    /// Locally (`func start` with Azurite): loaded into the embedded DuckDB.
+    DuckDb(DuckDbTarget),
+}
+
 /// Serves the custom handler on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -84,20 +93,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let lake = Lake::open(&settings.extract.lake)?;
-    let snowpipe = match &settings.warehouse {
-        WarehouseTarget::Snowflake(snowflake) => Some(SharedInsertCalls::new(Arc::new(SnowpipeClient::new(
-            snowflake,
-            crate::snowpipe::SnowpipeOptions {
-                backoff: SNOWPIPE_PATIENCE,
-                ..Default::default()
-            },
-        )?))),
-        WarehouseTarget::DuckDb(_) => None,
+    let sink = match &settings.warehouse {
+        WarehouseTarget::Snowflake(snowflake) => Sink::Snowpipe {
+            calls: SharedInsertCalls::new(Arc::new(SnowpipeClient::new(
+                snowflake,
+                crate::snowpipe::SnowpipeOptions {
+                    backoff: SNOWPIPE_PATIENCE,
+                    ..Default::default()
+                },
+            )?)),
+            database: snowflake.database.clone(),
+        },
+        WarehouseTarget::DuckDb(database) => Sink::DuckDb(database.clone()),
     };
     let handler = Arc::new(Handler {
         settings,
         lake,
-        snowpipe,
+        sink,
         helix: tokio::sync::OnceCell::new(),
     });
     let app = Router::new()
@@ -246,30 +258,21 @@ async fn transform(handler: &Handler) -> anyhow::Result<Transformed> {
 /// A new lake blob at `path` (relative to the lake root), with its bytes when the
 /// invocation carried them.
 async fn ingest(handler: &Handler, path: &str, content: Option<&[u8]>) -> anyhow::Result<String> {
-    match &handler.snowpipe {
-        Some(snowpipe) => {
-            let database = match &handler.settings.warehouse {
-                WarehouseTarget::Snowflake(s) => &s.database,
-                WarehouseTarget::DuckDb(_) => unreachable!("Snowpipe only with Snowflake"),
-            };
-            Ok(
-                match crate::ingest::ingest_path(&handler.lake, path, content, snowpipe, database).await? {
-                    IngestOutcome::Submitted { slot, files } => format!("slot {slot}: submitted {files:?}"),
-                    IngestOutcome::Ignored { path, reason } => format!("{path}: ignored ({reason})"),
-                },
-            )
-        }
-        None => local_load(handler, path).await,
+    match &handler.sink {
+        Sink::Snowpipe { calls, database } => Ok(
+            match crate::ingest::ingest_path(&handler.lake, path, content, calls, database).await? {
+                IngestOutcome::Submitted { slot, files } => format!("slot {slot}: submitted {files:?}"),
+                IngestOutcome::Ignored { path, reason } => format!("{path}: ignored ({reason})"),
+            },
+        ),
+        Sink::DuckDb(database) => local_load(handler, database, path).await,
     }
 }
 
 /// Locally (`func start` with Azurite) a committed slot loads into the embedded DuckDB.
 #[cfg(feature = "duckdb")]
-async fn local_load(handler: &Handler, path: &str) -> anyhow::Result<String> {
+async fn local_load(handler: &Handler, database: &DuckDbTarget, path: &str) -> anyhow::Result<String> {
     use crate::lake::LakeObject;
-    let WarehouseTarget::DuckDb(database) = &handler.settings.warehouse else {
-        unreachable!("DuckDB only")
-    };
     if !matches!(LakeObject::parse(path), LakeObject::Manifest { .. }) {
         return Ok(format!("{path}: ignored (not a manifest)"));
     }
@@ -281,7 +284,7 @@ async fn local_load(handler: &Handler, path: &str) -> anyhow::Result<String> {
 }
 
 #[cfg(not(feature = "duckdb"))]
-async fn local_load(_: &Handler, _: &str) -> anyhow::Result<String> {
+async fn local_load(_: &Handler, _: &DuckDbTarget, _: &str) -> anyhow::Result<String> {
     anyhow::bail!("this build has no embedded DuckDB: set WAREHOUSE_URL=snowflake")
 }
 
@@ -341,11 +344,11 @@ async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invo
 }
 
 /// On Snowflake, the hourly run's self-healing ([`crate::ingest::resubmit_unloaded`]):
-/// a line per slot submitted again, then the reconciliation of the last 24 hours
-/// (what `status` says), so the hourly run reports a gap too.
+/// a line per slot submitted again, then the reconciliation of the window it looked
+/// at (24 hours, or back to the oldest slot it left unsettled; what `status` says), so
+/// the hourly run reports a gap too.
 async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
-    let (Some(snowpipe), WarehouseTarget::Snowflake(snowflake)) = (&handler.snowpipe, &handler.settings.warehouse)
-    else {
+    let Sink::Snowpipe { calls, database } = &handler.sink else {
         return Ok(Vec::new());
     };
     let mut warehouse = pipeline::open_warehouse(&handler.settings.warehouse, "resubmit").await?;
@@ -354,8 +357,8 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
         &handler.lake,
         &mut warehouse,
         &marts.fact_stream_snapshots,
-        snowpipe.client(),
-        &snowflake.database,
+        calls.client(),
+        database,
         chrono::Utc::now(),
         handler.settings.resubmit_after,
     )
