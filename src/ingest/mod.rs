@@ -341,11 +341,7 @@ pub async fn resubmit_unloaded<W: Warehouse>(
     let mut resubmitted = Vec::new();
     let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for slot in status.slots.iter().filter(|s| s.state == SlotState::Incomplete) {
-        let lost: Vec<&FileStatus> = slot
-            .files
-            .iter()
-            .filter(|f| f.raw_rows == 0 && f.committed_rows > 0 && f.load.is_none())
-            .collect();
+        let lost: Vec<&FileStatus> = slot.files.iter().filter(|f| unsettled::never_loaded(f)).collect();
         if lost.is_empty() {
             continue;
         }

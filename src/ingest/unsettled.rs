@@ -12,7 +12,7 @@ use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::lake::{Lake, LakeError, Slot};
-use crate::status::{SlotState, SlotStatus, Status};
+use crate::status::{FileStatus, SlotState, SlotStatus, Status};
 
 /// The record's place in the lake: outside `_manifests/`, so no blob event fires for it.
 const STATE_PATH: &str = "_state/resubmission.json";
@@ -42,16 +42,19 @@ pub async fn write(lake: &Lake, unsettled_since: DateTime<Utc>) -> Result<(), La
     lake.put(&Path::from(STATE_PATH), mark).await
 }
 
+/// A file with rows that reached neither RAW nor Snowpipe's load history: its blob
+/// event was lost, or the blob trigger gave up. The hourly run submits it again.
+pub fn never_loaded(file: &FileStatus) -> bool {
+    file.committed_rows > 0 && file.raw_rows == 0 && file.load.is_none()
+}
+
 /// Whether submitting the slot's files again could still change anything.
 pub fn settled(slot: &SlotStatus) -> bool {
     match slot.state {
         SlotState::Missed => true,
         // Its files are unknown until it can be read: `status` names it meanwhile.
         SlotState::Unreadable => false,
-        _ => slot
-            .files
-            .iter()
-            .all(|f| f.committed_rows == 0 || f.raw_rows > 0 || f.load.is_some()),
+        _ => !slot.files.iter().any(never_loaded),
     }
 }
 
