@@ -144,7 +144,7 @@ fn threads() -> usize {
     env_number("BENCH_THREADS", 1)
 }
 
-fn dbt(dbt: &str, work: &Path, database: &Path) -> f64 {
+fn dbt(dbt: &Path, work: &Path, database: &Path) -> f64 {
     let started = Instant::now();
     let output = support::dbt::build_command(dbt, work, database)
         .arg("--threads")
@@ -237,7 +237,7 @@ async fn main() {
             warehouse.execute(&sql).await.unwrap();
         }
     }
-    let dbt_path = std::env::var("DBT").ok();
+    let dbt_path = std::env::var_os("DBT").map(std::path::PathBuf::from);
 
     // 1. Full builds, ours then dbt's, each on its own copy of the same raw data.
     let ours_full = dir.join("ours-full.duckdb");

@@ -1,10 +1,8 @@
 //! The `twitch-pipeline` command as a person runs it: exit codes, messages, logs.
 
-mod support;
-
 use std::process::{Command, Output};
 
-use support::*;
+use crate::support::*;
 use twitch_pipeline::simulator::SimulatorConfig;
 
 const SECRET: &str = "s3cr3t-client-value-7731";
@@ -371,8 +369,8 @@ fn snowflake_settings_are_all_listed_when_missing() {
 #[cfg(feature = "duckdb")]
 #[tokio::test]
 async fn status_names_the_missed_slot_and_the_missing_file_and_load_goes_on_past_them() {
+    use crate::support::fixture::{game, stream, user};
     use object_store::ObjectStoreExt;
-    use support::fixture::{game, stream, user};
     use twitch_pipeline::lake::Entity;
 
     let (dir, lake) = temp_lake();

@@ -4,19 +4,18 @@
 //! dbt is installed into `.tools/venv` by `scripts/test`, which sets `DBT`.
 #![cfg(feature = "duckdb")]
 
-mod support;
+use std::path::{Path, PathBuf};
 
-use std::path::Path;
-
-use support::*;
+use crate::support::tools::Tool;
+use crate::support::*;
 use twitch_pipeline::load::load_lake;
 use twitch_pipeline::simulator::SimulatorConfig;
 use twitch_pipeline::transform::{self, Project, TransformOptions};
 use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
 
-/// The dbt executable, or None (skip) when this run does not require it.
-fn dbt() -> Option<String> {
-    required_tool("DBT", "dbt-duckdb")
+/// The dbt executable `scripts/test` installs.
+fn dbt() -> PathBuf {
+    Tool::Dbt.path()
 }
 
 /// Copies raw rows that `to` lacks from `from` (same files, same load times).
@@ -103,11 +102,11 @@ async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
 }
 
 /// `dbt build <args>` of the repository's project on `database`; fails the test if dbt does.
-async fn dbt_build_with(dbt: &str, database: &Path, args: &[&str]) {
+async fn dbt_build_with(dbt: &Path, database: &Path, args: &[&str]) {
     let work = tempfile::tempdir().unwrap();
     let mut all = vec!["build"];
     all.extend_from_slice(args);
-    let output = run(support::dbt::command(
+    let output = run(crate::support::dbt::command(
         dbt,
         Path::new(env!("CARGO_MANIFEST_DIR")),
         work.path(),
@@ -133,7 +132,7 @@ async fn our_build_with(database: &Path, options: TransformOptions) {
 }
 
 /// Both builds, then the comparison of every model.
-async fn both_build_the_same(dbt: &str, ours: &Path, theirs: &Path, args: &[&str], when: &str) {
+async fn both_build_the_same(dbt: &Path, ours: &Path, theirs: &Path, args: &[&str], when: &str) {
     let options = TransformOptions {
         full_refresh: args.contains(&"--full-refresh"),
         select: args
@@ -155,8 +154,9 @@ async fn both_build_the_same(dbt: &str, ours: &Path, theirs: &Path, args: &[&str
 /// under another name; users refetched with a changed profile (the snapshot closes
 /// their rows); `--full-refresh`; and a `--select` of part of the project.
 #[tokio::test]
+#[ignore = "needs dbt-duckdb (scripts/test installs it)"]
 async fn dbt_and_our_runner_build_identical_tables() {
-    let Some(dbt) = dbt() else { return };
+    let dbt = dbt();
     let work = tempfile::tempdir().unwrap();
     let (ours, theirs) = (work.path().join("ours.duckdb"), work.path().join("theirs.duckdb"));
     let sim = spawn_sim(SimulatorConfig {
@@ -469,9 +469,9 @@ struct DbtRun {
 }
 
 /// `dbt <args>` on `project`.
-async fn dbt_on(dbt: &str, project: &Path, database: &Path, args: &[&str]) -> DbtRun {
+async fn dbt_on(dbt: &Path, project: &Path, database: &Path, args: &[&str]) -> DbtRun {
     let work = tempfile::tempdir().unwrap();
-    let output = run(support::dbt::command(dbt, project, work.path(), database, args)).await;
+    let output = run(crate::support::dbt::command(dbt, project, work.path(), database, args)).await;
     let artifact = |name: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(work.path().join("target").join(name)).unwrap_or_default())
             .unwrap_or_default()
@@ -655,8 +655,9 @@ async fn relation_differences(ours: &Path, theirs: &Path, relations: &[&str]) ->
 /// incremental one after new and changed rows (where `strict` fails in both, on the
 /// columns it gained), and a `--full-refresh` (which `appended` refuses).
 #[tokio::test]
+#[ignore = "needs dbt-duckdb (scripts/test installs it)"]
 async fn configs_are_honoured_as_dbt_honours_them() {
-    let Some(dbt) = dbt() else { return };
+    let dbt = dbt();
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     write_project(&project, FIDELITY_PROJECT);
@@ -842,10 +843,9 @@ async fn configs_are_honoured_as_dbt_honours_them() {
 /// and tests picked themselves (name, tags they inherit or set, the file defining
 /// them, test type) or through what they read, sources included.
 #[tokio::test]
+#[ignore = "needs dbt-core's Python (scripts/test installs it)"]
 async fn selection_picks_what_dbt_ls_picks() {
-    let Some(python) = required_tool("TOOLS_PYTHON", "dbt-duckdb") else {
-        return;
-    };
+    let python = Tool::ToolsPython.path();
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     write_project(&project, FIDELITY_PROJECT);
@@ -886,7 +886,13 @@ async fn selection_picks_what_dbt_ls_picks() {
         work = work.path().display().to_string(),
     );
     // `dbt ls` reads the profile: this writes one into `work`.
-    support::dbt::command("dbt", &project, work.path(), &work.path().join("x.duckdb"), &[]);
+    crate::support::dbt::command(
+        Path::new("dbt"),
+        &project,
+        work.path(),
+        &work.path().join("x.duckdb"),
+        &[],
+    );
     let cases_json = serde_json::to_string(cases).unwrap();
     let output = run({
         let mut command = std::process::Command::new(python);
@@ -923,10 +929,9 @@ async fn selection_picks_what_dbt_ls_picks() {
 /// dbt-core's own classes (tests/support/validate_artifacts.py): the schemas dbt 1.10
 /// writes, and a manifest dbt loads as it loads its own.
 #[tokio::test]
+#[ignore = "needs dbt-core's Python (scripts/test installs it)"]
 async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
-    let Some(python) = required_tool("TOOLS_PYTHON", "dbt-duckdb") else {
-        return;
-    };
+    let python = Tool::ToolsPython.path();
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     write_project(&project, FIDELITY_PROJECT);
@@ -1158,8 +1163,9 @@ async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
 /// `new_record` on a snapshot built without it, and a checked column the query
 /// lacks, which both refuse.
 #[tokio::test]
+#[ignore = "needs dbt-duckdb (scripts/test installs it)"]
 async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
-    let Some(dbt) = dbt() else { return };
+    let dbt = dbt();
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     write_snapshot_project(&project);

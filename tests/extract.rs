@@ -1,11 +1,9 @@
 //! Extraction against the simulator over real HTTP, into a real (local) lake. The
 //! faults (Helix's and the lake's) have their own file: `fault_matrix.rs`.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use twitch_pipeline::extract::{ExtractError, ExtractOptions, ExtractOutcome};
 use twitch_pipeline::lake::Entity;
 use twitch_pipeline::simulator::{Fault, Latency, SimulatorConfig};
@@ -301,7 +299,7 @@ async fn pacing_keeps_under_the_rate_limit_without_a_429() {
 }
 
 #[tokio::test]
-async fn helix_objects_land_byte_for_byte_with_nulls_and_empty_game_ids_kept() {
+async fn helix_objects_land_field_for_field_with_nulls_and_empty_game_ids_kept() {
     let sim = spawn_sim(world(3_000, &[])).await;
     let (_dir, lake) = temp_lake();
     let manifest = manifest_of(

@@ -5,15 +5,13 @@
 //! incomplete with the reason, or publish nothing. Nothing lands twice; nothing panics.
 //! docs/extraction.md's fault matrix links each row here.
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::failing_store::FailingStore;
+use crate::support::*;
 use object_store::local::LocalFileSystem;
-use support::failing_store::FailingStore;
-use support::*;
 use twitch_pipeline::extract::{ExtractError, ExtractOptions, ExtractOutcome};
 use twitch_pipeline::lake::{Entity, Lake, Manifest};
 use twitch_pipeline::simulator::{Fault, Latency, PassTruth, RunningSimulator, SimulatorConfig};
@@ -526,7 +524,7 @@ async fn a_crash_before_the_manifest_publishes_nothing_and_the_retry_completes()
 
 #[tokio::test]
 async fn a_timer_firing_early_extracts_its_own_slot_and_a_late_one_the_same() {
-    use support::handler::*;
+    use crate::support::handler::*;
     let sim = spawn_sim(world(300, &[])).await;
     let dir = tempfile::tempdir().unwrap();
     let lake_dir = dir.path().join("lake");

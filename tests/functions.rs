@@ -3,14 +3,12 @@
 //! content and doubly encoded metadata, an HTTP `req`), and the replies checked.
 #![cfg(feature = "duckdb")]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::fake_snowpipe::fake_snowpipe_settings;
+use crate::support::handler::*;
+use crate::support::*;
 use serde_json::{Value, json};
-use support::fake_snowpipe::fake_snowpipe_settings;
-use support::handler::*;
-use support::*;
 use twitch_pipeline::lake::Slot;
 use twitch_pipeline::simulator::SimulatorConfig;
 use twitch_pipeline::warehouse::WarehouseTarget;
@@ -18,7 +16,7 @@ use twitch_pipeline::warehouse::WarehouseTarget;
 /// The handler on Snowflake (the fake Snowpipe) with a simulator and a local lake.
 struct Handler {
     sim: twitch_pipeline::simulator::RunningSimulator,
-    fake: support::fake_snowpipe::Shared,
+    fake: crate::support::fake_snowpipe::Shared,
     url: String,
     dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,

@@ -1,12 +1,10 @@
 //! Ingest: a committed slot's files reach their pipes through the fake Snowpipe;
 //! everything that is not a manifest is ignored; a second delivery is harmless.
 
-mod support;
-
 use std::sync::Arc;
 
-use support::fake_snowpipe::fake_snowpipe;
-use support::*;
+use crate::support::fake_snowpipe::fake_snowpipe;
+use crate::support::*;
 use twitch_pipeline::ingest::{self, IngestOutcome};
 use twitch_pipeline::lake::{Entity, Slot};
 use twitch_pipeline::snowpipe::SharedInsertCalls;
@@ -24,7 +22,7 @@ async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twi
 }
 
 /// The fake Snowpipe, and calls shared between concurrent submitters to it.
-async fn shared_calls() -> (support::fake_snowpipe::Shared, SharedInsertCalls) {
+async fn shared_calls() -> (crate::support::fake_snowpipe::Shared, SharedInsertCalls) {
     let (fake, client) = fake_snowpipe().await;
     (fake, SharedInsertCalls::new(Arc::new(client)))
 }
@@ -32,7 +30,7 @@ async fn shared_calls() -> (support::fake_snowpipe::Shared, SharedInsertCalls) {
 /// Every file the fake Snowpipe was given, in order (the backfill tests use the
 /// embedded DuckDB as RAW).
 #[cfg(feature = "duckdb")]
-fn sent_files(fake: &support::fake_snowpipe::Shared) -> Vec<String> {
+fn sent_files(fake: &crate::support::fake_snowpipe::Shared) -> Vec<String> {
     fake.lock()
         .unwrap()
         .calls
@@ -271,7 +269,7 @@ fn ingest_command(
 
 #[tokio::test]
 async fn the_ingest_command_submits_a_manifest_and_reports_status() {
-    let (fake, settings) = support::fake_snowpipe::fake_snowpipe_settings().await;
+    let (fake, settings) = crate::support::fake_snowpipe::fake_snowpipe_settings().await;
     let (dir, lake) = temp_lake();
     commit_full_slot(&lake, slot()).await;
     let lake_dir = dir.path().join("lake");
@@ -322,7 +320,7 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
                          grace: Duration,
                          recorded: Vec<String>| async move {
         let (fake, client) = fake_snowpipe().await;
-        fake.lock().unwrap().calls.push(support::fake_snowpipe::Call {
+        fake.lock().unwrap().calls.push(crate::support::fake_snowpipe::Call {
             pipe: ingest::pipe_for("twitch", Entity::Streams),
             request_id: String::new(),
             files: recorded,

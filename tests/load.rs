@@ -1,9 +1,7 @@
 //! Loading the lake into the embedded DuckDB warehouse.
 #![cfg(feature = "duckdb")]
 
-mod support;
-
-use support::*;
+use crate::support::*;
 use twitch_pipeline::extract::ExtractOptions;
 use twitch_pipeline::lake::{Entity, Lake, Manifest, Slot};
 use twitch_pipeline::load::load_lake;

@@ -2,10 +2,8 @@
 //! checks: the JWT's RS256 signature against the user's public key, its claims, the
 //! token type header, the request id, the body and the 5,000-file limit.
 
-mod support;
-
+use crate::support::fake_snowpipe::fake_snowpipe;
 use rsa::RsaPrivateKey;
-use support::fake_snowpipe::fake_snowpipe;
 use twitch_pipeline::snowpipe::SnowpipeError;
 
 const PIPE: &str = "TWITCH.RAW.RAW_STREAMS_PIPE";

@@ -2,12 +2,10 @@
 //! one has, loaded and transformed, with metric values worked out by hand.
 #![cfg(feature = "duckdb")]
 
-mod support;
-
 use std::path::Path;
 
-use support::fixture::{game, stream, user};
-use support::*;
+use crate::support::fixture::{game, stream, user};
+use crate::support::*;
 use twitch_pipeline::lake::{Entity, Lake, Slot};
 use twitch_pipeline::load::load_lake;
 use twitch_pipeline::transform::{self, NodeOutcome, Project, RunReport, Step, TestOutcome, TransformOptions};

@@ -3,8 +3,8 @@
 //! Charts: concurrent viewers and live channels per slot, top streamers and games by
 //! hours watched, the language share of hours watched; then the data-test results.
 //! The figures are also embedded as JSON (`<script id="figures">`), so tests and
-//! other tools can read exactly what the page shows. A small inline script marks
-//! each chart `data-rendered="yes"` once the browser has laid it out with marks.
+//! other tools can read exactly what the page shows. It has no script: each chart's
+//! marks carry the class `mark`, which the Chromium test measures.
 
 use std::fmt::Write;
 
@@ -114,14 +114,6 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
 <p class="subtitle">{subtitle}</p>
 {body}
 <script type="application/json" id="figures">{figures}</script>
-<script>
-for (const svg of document.querySelectorAll("svg.chart")) {{
-  const box = svg.getBBox();
-  const marks = svg.querySelectorAll(".mark").length;
-  svg.dataset.marks = marks;
-  svg.dataset.rendered = box.width > 0 && box.height > 0 && marks > 0 ? "yes" : "no";
-}}
-</script>
 </body>
 </html>
 "#,

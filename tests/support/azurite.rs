@@ -1,10 +1,8 @@
 //! Azurite, the Azure Blob emulator from npm, on a free loopback port.
 //!
-//! `scripts/test` installs it into `.tools/` and sets `AZURITE_BLOB`. Without it a
-//! test is skipped with a message, unless `TWITCH_PIPELINE_REQUIRE_EMULATORS` is set
-//! (as `scripts/test` does), where a missing emulator fails the test.
+//! `scripts/test` installs it into `.tools/` and sets `AZURITE_BLOB`; a test that
+//! starts it is `#[ignore = "needs Azurite …"]` (see `tools`).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,12 +28,6 @@ impl Drop for Azurite {
     }
 }
 
-fn binary() -> Option<PathBuf> {
-    let from_env = std::env::var_os("AZURITE_BLOB").map(PathBuf::from);
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/node/node_modules/.bin/azurite-blob");
-    from_env.filter(|p| p.exists()).or(local.exists().then_some(local))
-}
-
 /// Whether what listens on `port` is Azurite (its `Server` header), `None` while
 /// nothing answers there.
 fn answers_as_azurite(port: u16) -> Option<bool> {
@@ -58,16 +50,9 @@ fn answers_as_azurite(port: u16) -> Option<bool> {
 }
 
 impl Azurite {
-    /// Starts Azurite, or returns `None` (after saying why) when it is not installed.
-    pub fn start() -> Option<Azurite> {
-        let Some(binary) = binary() else {
-            assert!(
-                std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_none(),
-                "Azurite is required but not installed: run scripts/test, which installs it into .tools/"
-            );
-            eprintln!("skipped: Azurite is not installed (scripts/test installs it)");
-            return None;
-        };
+    /// Starts Azurite, which `scripts/test` installs.
+    pub fn start() -> Azurite {
+        let binary = super::tools::Tool::Azurite.path();
         // A port free when asked may be taken by another test's server before Azurite
         // binds it: Azurite then exits, and that server answered in its place (seen
         // once in CI: the container's creation refused later). So Azurite must answer
@@ -100,7 +85,7 @@ impl Azurite {
                     break;
                 }
                 match answers_as_azurite(port) {
-                    Some(true) => return Some(azurite),
+                    Some(true) => return azurite,
                     Some(false) => {
                         eprintln!("another server answered on Azurite's port {port}; trying another port");
                         break;

@@ -5,13 +5,13 @@ use std::process::Command;
 
 /// Writes a dbt profile for `database` into `work` and returns `dbt build` of the
 /// repository's project, with its artifacts and logs in `work` and no telemetry.
-pub fn build_command(dbt: &str, work: &Path, database: &Path) -> Command {
+pub fn build_command(dbt: &Path, work: &Path, database: &Path) -> Command {
     command(dbt, Path::new(env!("CARGO_MANIFEST_DIR")), work, database, &["build"])
 }
 
 /// `dbt <args>` on the project in `project` (profile `twitch_pipeline`), with a
 /// profile for `database` written into `work`, its artifacts and logs there.
-pub fn command(dbt: &str, project: &Path, work: &Path, database: &Path, args: &[&str]) -> Command {
+pub fn command(dbt: &Path, project: &Path, work: &Path, database: &Path, args: &[&str]) -> Command {
     std::fs::write(
         work.join("profiles.yml"),
         format!(

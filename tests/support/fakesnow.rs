@@ -3,7 +3,7 @@
 //! which sets `FAKESNOW_PYTHON`.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +11,8 @@ use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use twitch_pipeline::warehouse::SnowflakeSettings;
 
-use super::{free_port, required_tool};
+use super::free_port;
+use super::tools::Tool;
 
 /// The launcher's process, stopped when the test ends; its stdout lines are kept.
 pub struct FakeSnow {
@@ -31,23 +32,23 @@ impl Drop for FakeSnow {
     }
 }
 
-/// fakesnow's Python, or `None` (after saying so) outside `scripts/test`.
-pub fn python() -> Option<String> {
-    required_tool("FAKESNOW_PYTHON", "fakesnow")
+/// The Python of fakesnow's environment, which `scripts/test` installs.
+pub fn python() -> PathBuf {
+    Tool::FakesnowPython.path()
 }
 
-pub async fn spawn_fakesnow(python: &str) -> FakeSnow {
+pub async fn spawn_fakesnow(python: &Path) -> FakeSnow {
     spawn_fakesnow_with(python, &[]).await
 }
 
 /// fakesnow where statements matching `nops` succeed without effect.
-pub async fn spawn_fakesnow_with(python: &str, nops: &[&str]) -> FakeSnow {
+pub async fn spawn_fakesnow_with(python: &Path, nops: &[&str]) -> FakeSnow {
     spawn_fakesnow_where(python, nops, &[]).await
 }
 
 /// fakesnow as [`spawn_fakesnow_with`], where a session whose schema is one of
 /// `unusable` has no current schema, as a role without USAGE on it gets in Snowflake.
-pub async fn spawn_fakesnow_where(python: &str, nops: &[&str], unusable: &[&str]) -> FakeSnow {
+pub async fn spawn_fakesnow_where(python: &Path, nops: &[&str], unusable: &[&str]) -> FakeSnow {
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakesnow_json.py");
     let temp = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ pub mod fakesnow;
 pub mod fixture;
 pub mod handler;
 pub mod snowpipe_emulator;
+pub mod tools;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -24,21 +25,6 @@ use twitch_pipeline::lake::{Entity, EntityFile, Lake, LakeUrl, Manifest, Slot};
 use twitch_pipeline::simulator::{self, RunningSimulator, SimClock, SimulatorConfig};
 use twitch_pipeline::twitch::TwitchSettings;
 use twitch_pipeline::twitch::{Backoff, ClientOptions, HelixClient};
-
-/// A tool the test command installs, named by the environment variable `name`; `None`
-/// (after saying so) when absent, unless this run requires every tool (scripts/test).
-pub fn required_tool(name: &str, what: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(value) => Some(value),
-        Err(_) if std::env::var_os("TWITCH_PIPELINE_REQUIRE_EMULATORS").is_some() => {
-            panic!("{name} is not set: run the tests through scripts/test, which installs {what}")
-        }
-        Err(_) => {
-            eprintln!("skipped: {name} is not set (scripts/test installs {what} and sets it)");
-            None
-        }
-    }
-}
 
 /// Every relation the repository's dbt project builds.
 pub const MODELS: [&str; 14] = [

@@ -167,8 +167,10 @@ struct Loads {
     /// insertFiles calls accepted, with their files.
     submitted: Vec<(String, Vec<String>)>,
     held: bool,
-    /// Files (by a part of their path) whose load takes this much longer.
-    slow: Vec<(String, Duration)>,
+    /// Files (by a part of their path) whose load waits, once its scan started,
+    /// until `release_commit`; and the files whose scan started.
+    held_before_commit: Vec<String>,
+    scans_started: Vec<String>,
     /// Rows per transaction.
     rows_per_commit: usize,
     /// Files (by a part of their path) held after their first transaction until
@@ -210,6 +212,9 @@ struct Shared {
     checks: tokio::sync::Mutex<SnowflakeWarehouse>,
     /// The longest a load takes between its scan's start and its commit.
     max_delay: Duration,
+    /// Which queued file loads next and how long each takes: seeded, so a failing
+    /// run's order can be replayed (the seed is printed).
+    rng: Mutex<rand::rngs::StdRng>,
     /// Most entries one loadHistoryScan answer holds ([`SCAN_LIMIT`] unless lowered).
     scan_limit: std::sync::atomic::AtomicUsize,
     /// Whether `LIST @stage` sees nothing, as a stage over another place does.
@@ -261,6 +266,7 @@ impl Emulator {
             caller_role: setup_plan(&settings.database).role,
             checks: tokio::sync::Mutex::new(checks),
             max_delay,
+            rng: Mutex::new(seeded_rng()),
             scan_limit: SCAN_LIMIT.into(),
             stage_blind: false.into(),
         });
@@ -306,10 +312,39 @@ impl Emulator {
         self.shared.loads.lock().unwrap().held = false;
     }
 
-    /// Makes the load of a file whose path contains `part` take `delay` longer
-    /// between its scan's start and its commit.
-    pub fn slow_down(&self, part: &str, delay: Duration) {
-        self.shared.loads.lock().unwrap().slow.push((part.to_string(), delay));
+    /// Holds the load of a file whose path contains `part` between its scan's start
+    /// and its commit, until `release_commit`.
+    pub fn hold_before_commit(&self, part: &str) {
+        self.shared
+            .loads
+            .lock()
+            .unwrap()
+            .held_before_commit
+            .push(part.to_string());
+    }
+
+    /// Waits until the load of a file whose path contains `part` has started its scan.
+    pub async fn wait_scan_started(&self, part: &str) {
+        for _ in 0..600 {
+            if self
+                .shared
+                .loads
+                .lock()
+                .unwrap()
+                .scans_started
+                .iter()
+                .any(|p| p.contains(part))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no scan of {part} started within 30 s");
+    }
+
+    /// Lets the files `hold_before_commit` held commit.
+    pub fn release_commit(&self) {
+        self.shared.loads.lock().unwrap().held_before_commit.clear();
     }
 
     /// Commits each file in transactions of `rows` rows.
@@ -659,7 +694,7 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
             if loads.held || loads.queue.is_empty() {
                 None
             } else {
-                let at = rand::rng().random_range(0..loads.queue.len());
+                let at = shared.rng.lock().unwrap().random_range(0..loads.queue.len());
                 let next = loads.queue.swap_remove(at);
                 loads.in_flight.push(next.clone());
                 Some(next)
@@ -681,16 +716,14 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
         let (shared, session) = (Arc::clone(&shared), Arc::clone(&session));
         tokio::spawn(async move {
             let scan_started = Utc::now();
-            let extra = {
-                let loads = shared.loads.lock().unwrap();
-                loads
-                    .slow
-                    .iter()
-                    .find(|(part, _)| path.contains(part.as_str()))
-                    .map(|(_, d)| *d)
-            };
-            let delay = rand::rng().random_range(0..=shared.max_delay.as_millis() as u64);
-            tokio::time::sleep(Duration::from_millis(delay) + extra.unwrap_or_default()).await;
+            shared.loads.lock().unwrap().scans_started.push(path.clone());
+            let delay = shared
+                .rng
+                .lock()
+                .unwrap()
+                .random_range(0..=shared.max_delay.as_millis() as u64);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            wait_while(&shared, |loads| held(&loads.held_before_commit, &path)).await;
             let record = load_file(&shared, &session, &pipe, &path, scan_started).await;
             let mut loads = shared.loads.lock().unwrap();
             loads.history.push(record);
@@ -699,18 +732,28 @@ async fn loader(shared: Arc<Shared>, session: SnowflakeWarehouse) {
     }
 }
 
-/// Holds a file `stop_after_first_commit` named until `resume_commits`.
-async fn wait_while_stopped(shared: &Shared, path: &str) {
-    while shared
-        .loads
-        .lock()
-        .unwrap()
-        .stop_after_first
-        .iter()
-        .any(|part| path.contains(part.as_str()))
-    {
+/// Whether `path` is one of the files `parts` names (by a part of their path).
+fn held(parts: &[String], path: &str) -> bool {
+    parts.iter().any(|part| path.contains(part.as_str()))
+}
+
+/// Waits while `holds` says the emulator's loads hold a file back.
+async fn wait_while(shared: &Shared, holds: impl Fn(&Loads) -> bool) {
+    while holds(&shared.loads.lock().unwrap()) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The loader's random source, seeded from `SNOWPIPE_EMULATOR_SEED` when set (to
+/// replay a run) or else at random; the seed is printed with the test's output.
+fn seeded_rng() -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    let seed = std::env::var("SNOWPIPE_EMULATOR_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("snowpipe emulator: load order seed {seed} (SNOWPIPE_EMULATOR_SEED={seed} replays it)");
+    rand::rngs::StdRng::seed_from_u64(seed)
 }
 
 /// One file through its pipe's COPY.
@@ -782,7 +825,7 @@ async fn load_file(
     let rows_per_commit = shared.loads.lock().unwrap().rows_per_commit;
     for (n, batch) in rows.chunks(rows_per_commit).enumerate() {
         if n == 1 {
-            wait_while_stopped(shared, path).await;
+            wait_while(shared, |loads| held(&loads.stop_after_first, path)).await;
         }
         let selects: Vec<String> = batch
             .iter()
