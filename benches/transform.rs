@@ -54,8 +54,10 @@ fn stamp(record: &impl serde::Serialize, slot: Slot) -> String {
 /// Writes `slots` of the world into the raw tables of a new database at `path`.
 fn generate(path: &Path, world: &World, slots: &[Slot]) {
     let _ = std::fs::remove_file(path);
-    let mut warehouse = DuckDbWarehouse::open(path).unwrap();
-    let connection = warehouse.connection();
+    // The raw layer as the warehouse makes it, then a connection of the bench's own
+    // for DuckDB's appender.
+    drop(DuckDbWarehouse::open(path).unwrap());
+    let connection = duckdb::Connection::open(path).unwrap();
     let mut users_fetched: HashMap<String, i64> = HashMap::new();
     let mut games_fetched: HashMap<String, i64> = HashMap::new();
     let day = 96;

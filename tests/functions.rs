@@ -470,6 +470,60 @@ fn alert_regex(rule: &str) -> regex::Regex {
     regex::Regex::new(pattern).unwrap()
 }
 
+/// The handler answers the host while the hourly transform runs a long statement on
+/// the embedded DuckDB. The runtime here has one worker: a statement run on it would
+/// hold every reply until the statement ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_handler_answers_while_a_long_statement_runs() {
+    // About 2-5 s of DuckDB's work on two cores.
+    let slow = "{{ config(materialized='table') }}\n\
+                select count(*) as n from range(800000000) t(i) where hash(i) % 7 = 3";
+    let LocalHandler {
+        url,
+        _stop,
+        sim: _sim,
+        dir: _dir,
+    } = local_handler(10, |settings, dir| {
+        let project = dir.join("project");
+        write_project(
+            &project,
+            &[
+                ("dbt_project.yml", "name: slow\nconfig-version: 2\nprofile: slow\n"),
+                ("models/slow.sql", slow),
+            ],
+        );
+        settings.project.dir = project;
+    })
+    .await;
+    let fired = chrono::Utc::now().to_rfc3339();
+    let transform = {
+        let url = url.clone();
+        tokio::spawn(async move { post(&url, "transform_timer", &timer_envelope("transform_timer", &fired)).await })
+    };
+    let started = std::time::Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut answered = 0;
+    while !transform.is_finished() {
+        let asked = std::time::Instant::now();
+        let probe = reqwest::get(&url).await.unwrap();
+        assert!(probe.status().is_success());
+        slowest = slowest.max(asked.elapsed());
+        answered += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    let (status, reply) = transform.await.unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        took > Duration::from_secs(1),
+        "the statement took {took:?}: too short to show anything"
+    );
+    assert!(
+        answered >= 10 && slowest < Duration::from_millis(500),
+        "{answered} probe(s) answered during a {took:?} transform, the slowest in {slowest:?}"
+    );
+}
+
 #[tokio::test]
 async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
     // The host keeps the Logs of a 2xx reply only, and retries a failed timer run: a

@@ -6,10 +6,10 @@ use twitch_pipeline::extract::ExtractOptions;
 use twitch_pipeline::lake::{Entity, Lake, Manifest, Slot};
 use twitch_pipeline::load::load_lake;
 use twitch_pipeline::simulator::SimulatorConfig;
-use twitch_pipeline::warehouse::DuckDbWarehouse;
+use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
 
-fn count(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
-    warehouse.connection().query_row(sql, [], |row| row.get(0)).unwrap()
+async fn count(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
+    rows(warehouse, sql).await[0][0].parse().unwrap()
 }
 
 /// Commits a slot by hand: one streams file with `lines`, as extraction would.
@@ -34,17 +34,13 @@ async fn loading_twice_adds_zero_rows() {
     let first = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((first.slots, first.files_loaded, first.rejected), (2, 6, 0));
     assert_eq!(first.rows[&Entity::Streams], 800);
-    let total = |w: &mut DuckDbWarehouse| {
-        count(
-            w,
-            "SELECT (SELECT count(*) FROM raw.raw_streams) + (SELECT count(*) FROM raw.raw_users) + (SELECT count(*) FROM raw.raw_games)",
-        )
-    };
-    assert_eq!(total(&mut warehouse) as u64, expected);
+    const TOTAL: &str = "SELECT (SELECT count(*) FROM raw.raw_streams) + (SELECT count(*) FROM raw.raw_users) \
+                         + (SELECT count(*) FROM raw.raw_games)";
+    assert_eq!(count(&mut warehouse, TOTAL).await as u64, expected);
 
     let second = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((second.files_loaded, second.files_already_loaded), (0, 6));
-    assert_eq!(total(&mut warehouse) as u64, expected, "a file loads once");
+    assert_eq!(count(&mut warehouse, TOTAL).await as u64, expected, "a file loads once");
 }
 
 #[tokio::test]
@@ -65,21 +61,21 @@ async fn raw_rows_keep_the_json_file_name_row_number_and_load_time() {
     load_lake(&lake, &mut warehouse).await.unwrap();
 
     let path = &manifest.file(Entity::Streams).unwrap().path;
-    let (ids, rows, first, last): (i64, i64, i64, i64) = warehouse
-        .connection()
-        .query_row(
+    let figures = rows(
+        &mut warehouse,
+        &format!(
             "SELECT count(DISTINCT raw_json->>'id'), count(*), min(file_row_number), max(file_row_number)
-             FROM raw.raw_streams WHERE file_name = ?",
-            [path],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
-    assert_eq!((ids, rows, first, last), (150, 150, 1, 150));
+             FROM raw.raw_streams WHERE file_name = '{path}'"
+        ),
+    )
+    .await;
+    assert_eq!(figures, [["150", "150", "1", "150"]]);
     // The snapshot time lives in the data and is never the load time.
     let snapshot_before_load = count(
         &mut warehouse,
         "SELECT count(*) FROM raw.raw_streams WHERE CAST(raw_json->>'_snapshot_at' AS TIMESTAMP) < loaded_at",
-    );
+    )
+    .await;
     assert_eq!(snapshot_before_load, 150);
 }
 
@@ -97,31 +93,30 @@ async fn a_malformed_line_is_rejected_with_its_reason_and_the_rest_of_the_file_l
     assert_eq!((summary.rows[&Entity::Streams], summary.rejected), (2, 2));
 
     let path = &manifest.files[0].path;
-    let mut statement = warehouse
-        .connection()
-        .prepare("SELECT file_name, line_number, reason, line FROM raw.load_rejects ORDER BY line_number")
-        .unwrap();
-    let rejects: Vec<(String, i64, String, String)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let rejects = rows(
+        &mut warehouse,
+        "SELECT file_name, line_number, reason, line FROM raw.load_rejects ORDER BY line_number",
+    )
+    .await;
     assert_eq!(rejects.len(), 2);
     assert_eq!(
-        (&rejects[0].0, rejects[0].1, rejects[0].3.as_str()),
-        (path, 2, r#"{"id": "2""#)
+        (&rejects[0][0], rejects[0][1].as_str(), rejects[0][3].as_str()),
+        (path, "2", r#"{"id": "2""#)
     );
-    assert!(rejects[0].2.starts_with("not valid JSON"), "{}", rejects[0].2);
-    assert_eq!((rejects[1].1, rejects[1].2.as_str()), (4, "not a JSON object"));
-    drop(statement);
+    assert!(rejects[0][2].starts_with("not valid JSON"), "{}", rejects[0][2]);
+    assert_eq!(
+        (rejects[1][1].as_str(), rejects[1][2].as_str()),
+        ("4", "not a JSON object")
+    );
     assert_eq!(
         count(
             &mut warehouse,
             "SELECT count(*) FROM raw.raw_streams WHERE file_row_number IN (1, 3)"
-        ),
+        )
+        .await,
         2
     );
-    let history = count(&mut warehouse, "SELECT rows_rejected FROM raw.load_history");
+    let history = count(&mut warehouse, "SELECT rows_rejected FROM raw.load_history").await;
     assert_eq!(history, 2);
 }
 
@@ -140,16 +135,17 @@ async fn only_committed_slots_load_and_a_late_slot_loads_when_it_commits() {
         count(
             &mut warehouse,
             "SELECT count(*) FROM raw.raw_streams WHERE raw_json->>'id' = 'uncommitted'"
-        ),
+        )
+        .await,
         0
     );
-    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 1);
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams").await, 1);
 
     // The retry commits the earlier slot after the later one: it still loads.
     commit_by_hand(&lake, slot(), &[r#"{"id":"late"}"#, r#"{"id":"late-2"}"#]).await;
     let summary = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((summary.files_loaded, summary.files_already_loaded), (1, 1));
-    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 3);
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams").await, 3);
 }
 
 #[tokio::test]
@@ -161,7 +157,7 @@ async fn the_warehouse_file_persists_between_runs() {
         .await
         .unwrap();
     let mut reopened = DuckDbWarehouse::open(&path).unwrap();
-    assert_eq!(count(&mut reopened, "SELECT count(*) FROM raw.raw_streams"), 1);
+    assert_eq!(count(&mut reopened, "SELECT count(*) FROM raw.raw_streams").await, 1);
     assert_eq!(load_lake(&lake, &mut reopened).await.unwrap().files_loaded, 0);
 }
 
@@ -198,7 +194,8 @@ async fn a_slot_the_lake_cannot_give_is_skipped_and_reported_and_the_later_slots
         count(
             &mut warehouse,
             "SELECT count(*) FROM raw.raw_streams WHERE raw_json->>'id' = 'c'"
-        ),
+        )
+        .await,
         1
     );
 
@@ -210,7 +207,7 @@ async fn a_slot_the_lake_cannot_give_is_skipped_and_reported_and_the_later_slots
     let next = load_lake(&lake, &mut warehouse).await.unwrap();
     assert!(next.skipped.is_empty(), "{:?}", next.skipped);
     assert_eq!((next.files_loaded, next.files_already_loaded), (2, 1));
-    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams"), 3);
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.raw_streams").await, 3);
 }
 
 #[tokio::test]
@@ -230,8 +227,7 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
     // disk or a crash): the load stops there, naming the batch of files that holds it.
     let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
     warehouse
-        .connection()
-        .execute_batch(
+        .execute(
             "DROP TABLE raw.raw_games;
              CREATE TABLE raw.raw_games (
                  raw_json JSON NOT NULL CHECK (raw_json->>'id' <> 'g2'),
@@ -240,6 +236,7 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
                  loaded_at TIMESTAMP NOT NULL
              );",
         )
+        .await
         .unwrap();
     let error = load_lake(&lake, &mut warehouse).await.unwrap_err().to_string();
     let refused = Entity::Games.data_path(slot().offset(2)).to_string();
@@ -247,7 +244,7 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
 
     // Whatever committed before the failure is whole: every file in the history has
     // all its rows, and no row lacks its file's history.
-    let consistent = |w: &mut DuckDbWarehouse| {
+    async fn consistent(w: &mut DuckDbWarehouse) -> i64 {
         count(
             w,
             "SELECT count(*) FROM raw.load_history h
@@ -256,27 +253,29 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
                USING (file_name)
              WHERE h.rows_loaded IS DISTINCT FROM r.n",
         )
-    };
-    assert_eq!(consistent(&mut warehouse), 0);
-    assert!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history") < 6);
+        .await
+    }
+    assert_eq!(consistent(&mut warehouse).await, 0);
+    assert!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history").await < 6);
 
     // The warehouse is usable again, and the next load takes every file left, once.
     warehouse
-        .connection()
-        .execute_batch(
+        .execute(
             "ALTER TABLE raw.raw_games RENAME TO refusing;
              CREATE TABLE raw.raw_games AS SELECT * FROM raw.refusing;
              DROP TABLE raw.refusing;",
         )
+        .await
         .unwrap();
     load_lake(&lake, &mut warehouse).await.unwrap();
-    assert_eq!(consistent(&mut warehouse), 0);
-    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history"), 6);
+    assert_eq!(consistent(&mut warehouse).await, 0);
+    assert_eq!(count(&mut warehouse, "SELECT count(*) FROM raw.load_history").await, 6);
     assert_eq!(
         count(
             &mut warehouse,
             "SELECT count(*) FROM raw.raw_games WHERE raw_json->>'id' = 'g2'"
-        ),
+        )
+        .await,
         1
     );
 }

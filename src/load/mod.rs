@@ -112,19 +112,15 @@ pub async fn load_lake_with_progress(
     mut on_slot: impl FnMut(usize, usize, &LoadSummary),
 ) -> Result<LoadSummary, LoadError> {
     let started = Instant::now();
-    let loaded = loaded_files(warehouse)?;
+    let loaded = loaded_files(warehouse).await?;
     let mut summary = LoadSummary::default();
     let committed = lake.committed_slots().await?;
     let total = committed.len();
     let (ahead, mut reads) = mpsc::channel(1);
-    // The reader has a thread of its own. As a task, it would be woken by the
-    // committer taking a file, and tokio runs a task woken from a worker next on that
-    // same worker (its LIFO slot, which other workers do not steal: tokio-rs/tokio
-    // discussion #5641, PR #5712), a worker the commit keeps busy: reading would not
-    // overlap committing (measured: the committer waited 12 s of a 60 s load).
-    let (lake_for_reader, runtime) = (lake.clone(), tokio::runtime::Handle::current());
-    let reader =
-        tokio::task::spawn_blocking(move || runtime.block_on(read_ahead(lake_for_reader, committed, loaded, ahead)));
+    // The reader is a task; its CPU work (decompressing, checking) runs on a blocking
+    // thread, and the commits on the warehouse's session thread, so neither holds a
+    // worker of the runtime.
+    let reader = tokio::spawn(read_ahead(lake.clone(), committed, loaded, ahead));
     let committed = commit_reads(warehouse, &mut reads, &mut summary, |done, summary| {
         on_slot(done, total, summary)
     })
@@ -132,7 +128,9 @@ pub async fn load_lake_with_progress(
     if committed.is_err() {
         // Nothing of the open batch stays: its files load again next time. (There may
         // be no transaction open; then there is nothing to undo.)
-        let _ = warehouse.connection().execute_batch("ROLLBACK");
+        let _ = warehouse
+            .on_connection(|connection| connection.execute_batch("ROLLBACK").doing("roll back"))
+            .await;
     }
     committed?;
     // The reader ends by closing the channel; a panic there must not pass for the end.
@@ -175,17 +173,21 @@ async fn commit_reads(
         match read {
             FromReader::File { entity, path, checked } => {
                 if batch.is_none() {
-                    begin_batch(warehouse)?;
+                    begin_batch(warehouse).await?;
                 }
-                let rows = append_file(warehouse, entity, slot, &path, &checked)?;
+                let rejected = checked.rejected.len() as u64;
+                let appended = path.clone();
+                let rows = warehouse
+                    .on_connection(move |connection| append_file(connection, entity, slot, &appended, &checked))
+                    .await?;
                 let open = batch.get_or_insert_with(|| OpenBatch::starting_with(&path));
                 open.add(&path, rows);
                 if open.rows >= BATCH_ROWS {
-                    commit(warehouse, open)?;
+                    commit(warehouse, open).await?;
                     batch = None;
                 }
                 *summary.rows.entry(entity).or_default() += rows;
-                summary.rejected += checked.rejected.len() as u64;
+                summary.rejected += rejected;
                 summary.files_loaded += 1;
                 new_files += 1;
                 continue;
@@ -205,7 +207,7 @@ async fn commit_reads(
         on_slot(done, summary);
     }
     if let Some(open) = &batch {
-        commit(warehouse, open)?;
+        commit(warehouse, open).await?;
     }
     Ok(())
 }
@@ -257,7 +259,7 @@ impl OpenBatch {
 /// of 70.1 s (7 runs) against 82.6 s (9 runs), at 0.73-0.81 GB peak RSS against
 /// 0.56-0.69 GB (the batch's rows wait in memory). The raw tables come out the same,
 /// row for row and in the same order.
-fn begin_batch(warehouse: &mut DuckDbWarehouse) -> Result<(), DuckDbError> {
+async fn begin_batch(warehouse: &mut DuckDbWarehouse) -> Result<(), DuckDbError> {
     let mut sql = String::from("BEGIN TRANSACTION;\n");
     for entity in Entity::ALL {
         sql.push_str(&format!(
@@ -267,9 +269,8 @@ fn begin_batch(warehouse: &mut DuckDbWarehouse) -> Result<(), DuckDbError> {
         ));
     }
     warehouse
-        .connection()
-        .execute_batch(&sql)
-        .doing("start a load transaction")
+        .on_connection(move |connection| connection.execute_batch(&sql).doing("start a load transaction"))
+        .await
 }
 
 /// The temporary table (in DuckDB's `temp.main`) where a batch's rows of `entity` wait.
@@ -279,7 +280,7 @@ fn batch_table(entity: Entity) -> String {
 
 /// Moves the batch's rows into the raw tables and commits the open transaction. The
 /// temporary tables go with the transaction.
-fn commit(warehouse: &mut DuckDbWarehouse, batch: &OpenBatch) -> Result<(), DuckDbError> {
+async fn commit(warehouse: &mut DuckDbWarehouse, batch: &OpenBatch) -> Result<(), DuckDbError> {
     let mut sql = String::new();
     for entity in Entity::ALL {
         // A copy from one table keeps the rows' order
@@ -291,10 +292,10 @@ fn commit(warehouse: &mut DuckDbWarehouse, batch: &OpenBatch) -> Result<(), Duck
         ));
     }
     sql.push_str("COMMIT");
+    let doing = format!("load (commit) {}", batch.describe());
     warehouse
-        .connection()
-        .execute_batch(&sql)
-        .doing(format!("load (commit) {}", batch.describe()))
+        .on_connection(move |connection| connection.execute_batch(&sql).doing(doing))
+        .await
 }
 
 /// What the reader hands the committer, slot by slot in order: each file of the slot,
@@ -349,8 +350,12 @@ async fn read_slot(
             continue;
         }
         let bytes = lake.listed_file(&file.path).await?;
-        // Decompressing and checking is CPU work, on the reader's own thread.
-        let checked = check_file(&bytes);
+        // Decompressing and checking is CPU work (a second or so for a file of the
+        // full catalog): off the runtime's workers.
+        let checked = match tokio::task::spawn_blocking(move || check_file(&bytes)).await {
+            Ok(checked) => checked,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
         room.send((
             slot,
             FromReader::File {
@@ -363,23 +368,26 @@ async fn read_slot(
     Ok(true)
 }
 
-fn loaded_files(warehouse: &mut DuckDbWarehouse) -> Result<HashSet<String>, DuckDbError> {
-    let connection = warehouse.connection();
-    let mut statement = connection
-        .prepare(&format!("SELECT file_name FROM {RAW_SCHEMA}.load_history"))
-        .doing("read the load history")?;
-    let names = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .doing("read the load history")?
-        .collect::<Result<HashSet<_>, _>>()
-        .doing("read the load history")?;
-    Ok(names)
+async fn loaded_files(warehouse: &mut DuckDbWarehouse) -> Result<HashSet<String>, DuckDbError> {
+    warehouse
+        .on_connection(|connection| {
+            let mut statement = connection
+                .prepare(&format!("SELECT file_name FROM {RAW_SCHEMA}.load_history"))
+                .doing("read the load history")?;
+            let names = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .doing("read the load history")?
+                .collect::<Result<HashSet<_>, _>>()
+                .doing("read the load history")?;
+            Ok(names)
+        })
+        .await
 }
 
 /// Appends one file's rows (to the batch's table), rejects and history row to the open
 /// transaction.
 fn append_file(
-    warehouse: &mut DuckDbWarehouse,
+    connection: &mut duckdb::Connection,
     entity: Entity,
     slot: Slot,
     path: &str,
@@ -387,7 +395,6 @@ fn append_file(
 ) -> Result<u64, DuckDbError> {
     let loaded_at = Utc::now().naive_utc();
     let doing = |what: &str| format!("{what} `{path}`");
-    let connection = warehouse.connection();
     {
         let mut appender = connection
             .appender_to_catalog_and_db(&batch_table(entity), "temp", "main")

@@ -463,14 +463,9 @@ pub async fn run<W: Warehouse>(
         report,
     };
     let mut sessions = more_sessions(warehouse, options.threads).await;
-    let on_threads = warehouse.runs_in_process() && !sessions.is_empty();
     let mut all: Vec<&mut W> = vec![&mut *warehouse];
     all.extend(sessions.iter_mut());
-    if on_threads {
-        run_units_on_threads(all, &units, &mut schedule, &mut progress, &mut on_step);
-    } else {
-        run_units_on_this_task(all, &units, &mut schedule, &mut progress, &mut on_step).await;
-    }
+    run_units(all, &units, &mut schedule, &mut progress, &mut on_step).await;
     let Progress {
         catalog,
         passes,
@@ -653,16 +648,16 @@ async fn more_sessions<W: Warehouse>(warehouse: &mut W, threads: usize) -> Vec<W
 }
 
 /// Runs the units of `schedule` on `sessions`, as each unit's turn comes: in build
-/// order on one session, or at once on several of a warehouse that waits on a server
-/// (the units' statements wait together on this task).
-async fn run_units_on_this_task<W: Warehouse>(
+/// order on one session, or at once on several. Their statements wait together on
+/// this task: a server's answer, or an embedded database's session thread.
+async fn run_units<W: Warehouse>(
     sessions: Vec<&mut W>,
     units: &Units<'_, '_>,
     schedule: &mut Schedule,
     progress: &mut Progress<'_, '_>,
     on_step: &mut impl FnMut(&Step),
 ) {
-    use futures::StreamExt;
+    use futures::{FutureExt, StreamExt};
     let mut idle = sessions;
     let mut running = futures::stream::FuturesUnordered::new();
     loop {
@@ -670,8 +665,13 @@ async fn run_units_on_this_task<W: Warehouse>(
             let Some(name) = schedule.next_ready() else { break };
             let session = idle.pop().expect("checked");
             let job = progress.job(&name);
+            let relation = units.planned[&name].relation.to_string();
             running.push(async move {
-                let done = run_unit(&mut *session, units, job).await;
+                // A panic is a bug; it fails its node rather than the whole run.
+                let done = std::panic::AssertUnwindSafe(run_unit(&mut *session, units, job))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| UnitDone::failed(name, relation, "the runner failed (a panic): see the log"));
                 (session, done)
             });
         }
@@ -682,82 +682,6 @@ async fn run_units_on_this_task<W: Warehouse>(
         schedule.finish(&done.node.name);
         progress.finish(done, on_step);
     }
-}
-
-/// Runs the units of `schedule` on `sessions` at once, each session on a thread of its
-/// own (an embedded database's statement holds its thread), as each unit's turn comes;
-/// this thread hands them out and takes in what they did.
-fn run_units_on_threads<W: Warehouse>(
-    sessions: Vec<&mut W>,
-    units: &Units<'_, '_>,
-    schedule: &mut Schedule,
-    progress: &mut Progress<'_, '_>,
-    on_step: &mut impl FnMut(&Step),
-) {
-    use std::sync::mpsc;
-    let span = tracing::Span::current();
-    std::thread::scope(|scope| {
-        let (done_sender, done) = mpsc::channel::<(usize, UnitDone)>();
-        let mut senders = Vec::new();
-        for (index, session) in sessions.into_iter().enumerate() {
-            let (sender, jobs) = mpsc::channel::<UnitJob>();
-            senders.push(sender);
-            let done_sender = done_sender.clone();
-            let span = span.clone();
-            scope.spawn(move || {
-                let _entered = span.enter();
-                for job in jobs {
-                    let name = job.name.clone();
-                    let relation = units.planned[&name].relation.to_string();
-                    // A panic is a bug; it fails its node rather than leave the run
-                    // waiting for a unit that never ends.
-                    let run = std::panic::AssertUnwindSafe(run_unit(&mut *session, units, job));
-                    let unit = std::panic::catch_unwind(|| futures::executor::block_on(run)).unwrap_or_else(|_| {
-                        UnitDone::failed(name, relation, "the runner failed (a panic): see the log")
-                    });
-                    if done_sender.send((index, unit)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(done_sender);
-        let mut idle: Vec<usize> = (0..senders.len()).rev().collect();
-        let mut running = 0;
-        loop {
-            while let Some(&session) = idle.last() {
-                let Some(name) = schedule.next_ready() else { break };
-                match senders[session].send(progress.job(&name)) {
-                    Ok(()) => {
-                        idle.pop();
-                        running += 1;
-                    }
-                    // Its thread is gone (it cannot be, short of a bug): the unit fails,
-                    // named, rather than go missing from the run.
-                    Err(mpsc::SendError(job)) => {
-                        let relation = units.planned[&job.name].relation.to_string();
-                        schedule.finish(&name);
-                        progress.finish(
-                            UnitDone::failed(job.name, relation, "its session's thread had ended"),
-                            on_step,
-                        );
-                    }
-                }
-            }
-            if running == 0 {
-                break;
-            }
-            let (session, unit) = done
-                .recv()
-                .expect("a session's thread sends what each of its units did");
-            running -= 1;
-            idle.push(session);
-            schedule.finish(&unit.node.name);
-            progress.finish(unit, on_step);
-        }
-        // The sessions' threads end when their queues close.
-        drop(senders);
-    });
 }
 
 /// Builds a unit's node (unless it is blocked), then runs the tests that run after it.

@@ -9,9 +9,86 @@ use duckdb::types::{TimeUnit, Value};
 use super::{Cell, RAW_SCHEMA, Table, Warehouse, WarehouseError, raw_table};
 use crate::lake::Entity;
 
-/// An open DuckDB database file with the raw layer in place.
+/// An open DuckDB database file with the raw layer in place: a connection on a
+/// session thread of its own.
 pub struct DuckDbWarehouse {
-    connection: Connection,
+    session: Session,
+}
+
+/// A DuckDB connection on a thread of its own, running what it is sent in order.
+///
+/// A DuckDB call holds its thread until its statement ends, which takes minutes for a
+/// day's transform. On a worker of the async runtime it would hold every task queued
+/// there: `serve` would not answer the host while the hourly run works. So the
+/// connection lives on its own thread, and a caller awaits its answer.
+struct Session {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    interrupt: std::sync::Arc<duckdb::InterruptHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Work for a session's connection.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+impl Session {
+    fn start(mut connection: Connection) -> Result<Session, DuckDbError> {
+        let interrupt = connection.interrupt_handle();
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("duckdb-session".into())
+            .spawn(move || {
+                for job in queue {
+                    // A panic is a bug: its caller hears that its answer never came,
+                    // and the session serves on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut connection)));
+                }
+            })
+            .map_err(|e| DuckDbError {
+                doing: "start a thread for a DuckDB session".into(),
+                source: duckdb::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(Session {
+            jobs: Some(jobs),
+            interrupt,
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `work` on the session's connection and waits for it without holding the
+    /// caller's thread; `None` if the session ended (a panic in an earlier job's
+    /// caller, or in this one).
+    async fn run<R: Send + 'static>(&self, work: impl FnOnce(&mut Connection) -> R + Send + 'static) -> Option<R> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move |connection| {
+            let _entered = span.enter();
+            let _ = answer.send(work(connection));
+        });
+        self.jobs.as_ref()?.send(job).ok()?;
+        answered.await.ok()
+    }
+}
+
+impl Drop for Session {
+    /// Interrupts a statement still running (its caller is gone, so is the one who
+    /// would read its result; an open transaction rolls back), then waits for the
+    /// thread to close the connection, so the file can be opened again at once.
+    fn drop(&mut self) {
+        self.interrupt.interrupt();
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The answer when a session's thread is gone.
+fn session_gone(sql: &str) -> WarehouseError {
+    WarehouseError {
+        warehouse: "DuckDB",
+        message: "its session ended (a bug: see the log for a panic)".into(),
+        sql: sql.to_string(),
+    }
 }
 
 impl std::fmt::Debug for DuckDbWarehouse {
@@ -68,48 +145,61 @@ impl DuckDbWarehouse {
         connection
             .execute_batch(&limits)
             .doing(format!("set DuckDB's limits ({limits})"))?;
-        let warehouse = DuckDbWarehouse { connection };
-        warehouse.create_raw_layer()?;
-        Ok(warehouse)
+        create_raw_layer(&connection)?;
+        Ok(DuckDbWarehouse {
+            session: Session::start(connection)?,
+        })
     }
 
     /// An in-memory database (tests, scratch work).
     pub fn in_memory() -> Result<DuckDbWarehouse, DuckDbError> {
-        let warehouse = DuckDbWarehouse {
-            connection: Connection::open_in_memory().doing("open an in-memory database")?,
-        };
-        warehouse.create_raw_layer()?;
-        Ok(warehouse)
+        let connection = Connection::open_in_memory().doing("open an in-memory database")?;
+        create_raw_layer(&connection)?;
+        Ok(DuckDbWarehouse {
+            session: Session::start(connection)?,
+        })
     }
 
-    /// The connection, for stages that run SQL.
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.connection
+    /// Runs `work` on the connection, on the session's thread (what the loader's
+    /// appender needs beyond SQL text).
+    pub async fn on_connection<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut Connection) -> Result<R, DuckDbError> + Send + 'static,
+    ) -> Result<R, DuckDbError> {
+        self.session.run(work).await.unwrap_or_else(|| {
+            Err(DuckDbError {
+                doing: "reach the database".into(),
+                source: duckdb::Error::ToSqlConversionFailure(
+                    "its session ended (a bug: see the log for a panic)".into(),
+                ),
+            })
+        })
     }
+}
 
-    /// Raw tables as the contract names them, plus the load bookkeeping: a history
-    /// with one row per loaded file (as Snowpipe keeps), and rejected lines.
-    ///
-    /// The JSON is stored with zstd, which DuckDB picks by itself only for strings of
-    /// 4 KiB and more on average (`zstd_min_string_length`; DuckDB v2.0.0,
-    /// `src/storage/compression/zstd.cpp`): a day of the full catalog's streams took
-    /// 2.00 GiB with its own choice (dictionary + FSST) and 0.64 GiB with zstd, and
-    /// was written in 10.7 s instead of 18.6 s; staging it read 3.1 s instead of 2.8 s.
-    fn create_raw_layer(&self) -> Result<(), DuckDbError> {
-        let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};\n");
-        for entity in Entity::ALL {
-            sql.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{} (
+/// Raw tables as the contract names them, plus the load bookkeeping: a history
+/// with one row per loaded file (as Snowpipe keeps), and rejected lines.
+///
+/// The JSON is stored with zstd, which DuckDB picks by itself only for strings of
+/// 4 KiB and more on average (`zstd_min_string_length`; DuckDB v2.0.0,
+/// `src/storage/compression/zstd.cpp`): a day of the full catalog's streams took
+/// 2.00 GiB with its own choice (dictionary + FSST) and 0.64 GiB with zstd, and
+/// was written in 10.7 s instead of 18.6 s; staging it read 3.1 s instead of 2.8 s.
+fn create_raw_layer(connection: &Connection) -> Result<(), DuckDbError> {
+    let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};\n");
+    for entity in Entity::ALL {
+        sql.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{} (
                     raw_json JSON NOT NULL USING COMPRESSION zstd,
                     file_name VARCHAR NOT NULL,
                     file_row_number BIGINT NOT NULL,
                     loaded_at TIMESTAMP NOT NULL
                 );\n",
-                raw_table(entity)
-            ));
-        }
-        sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_history (
+            raw_table(entity)
+        ));
+    }
+    sql.push_str(&format!(
+        "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_history (
                 file_name VARCHAR PRIMARY KEY,
                 entity VARCHAR NOT NULL,
                 slot TIMESTAMP NOT NULL,
@@ -124,9 +214,8 @@ impl DuckDbWarehouse {
                 line VARCHAR NOT NULL,
                 loaded_at TIMESTAMP NOT NULL
             );"
-        ));
-        self.connection.execute_batch(&sql).doing("create the raw layer")
-    }
+    ));
+    connection.execute_batch(&sql).doing("create the raw layer")
 }
 
 impl Warehouse for DuckDbWarehouse {
@@ -139,17 +228,29 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        let started = std::time::Instant::now();
-        let result = self.connection.execute_batch(sql).map_err(|e| refused(sql, e));
-        statement_ran(sql, started);
-        result
+        let statement = sql.to_string();
+        self.session
+            .run(move |connection| {
+                let started = std::time::Instant::now();
+                let result = connection.execute_batch(&statement).map_err(|e| refused(&statement, e));
+                statement_ran(&statement, started);
+                result
+            })
+            .await
+            .unwrap_or_else(|| Err(session_gone(sql)))
     }
 
     async fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
-        let started = std::time::Instant::now();
-        let result = self.query_rows(sql);
-        statement_ran(sql, started);
-        result
+        let statement = sql.to_string();
+        self.session
+            .run(move |connection| {
+                let started = std::time::Instant::now();
+                let result = query_rows(connection, &statement);
+                statement_ran(&statement, started);
+                result
+            })
+            .await
+            .unwrap_or_else(|| Err(session_gone(sql)))
     }
 
     /// Connections to the same open database. DuckDB runs their writes at once: appends
@@ -159,22 +260,29 @@ impl Warehouse for DuckDbWarehouse {
     /// RESET Statements", duckdb.org/docs/2.0/sql/statements/set). Temporary tables stay
     /// with the connection that made them, as do a node's batch tables with its unit.
     async fn more_sessions(&mut self, count: usize) -> Result<Vec<Self>, WarehouseError> {
-        (0..count)
-            .map(|_| {
-                self.connection
-                    .try_clone()
-                    .map(|connection| DuckDbWarehouse { connection })
-                    .map_err(|e| WarehouseError {
-                        warehouse: "DuckDB",
-                        message: format!("cannot open another connection to the database: {e}"),
-                        sql: String::new(),
-                    })
+        let cannot = |e: &dyn std::fmt::Display| WarehouseError {
+            warehouse: "DuckDB",
+            message: format!("cannot open another connection to the database: {e}"),
+            sql: String::new(),
+        };
+        let connections = self
+            .session
+            .run(move |connection| {
+                (0..count)
+                    .map(|_| connection.try_clone())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .ok_or_else(|| session_gone(""))?
+            .map_err(|e| cannot(&e))?;
+        connections
+            .into_iter()
+            .map(|connection| {
+                Ok(DuckDbWarehouse {
+                    session: Session::start(connection).map_err(|e| cannot(&e))?,
+                })
             })
             .collect()
-    }
-
-    fn runs_in_process(&self) -> bool {
-        true
     }
 }
 
@@ -187,23 +295,21 @@ fn statement_ran(sql: &str, started: std::time::Instant) {
     );
 }
 
-impl DuckDbWarehouse {
-    fn query_rows(&mut self, sql: &str) -> Result<Table, WarehouseError> {
-        let mut statement = self.connection.prepare(sql).map_err(|e| refused(sql, e))?;
-        let mut rows = statement.query([]).map_err(|e| refused(sql, e))?;
-        let mut table = Table::default();
-        while let Some(row) = rows.next().map_err(|e| refused(sql, e))? {
-            let width = row.as_ref().column_count();
-            let cells = (0..width)
-                .map(|i| row.get::<_, Value>(i).map(cell))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| refused(sql, e))?;
-            table.rows.push(cells);
-        }
-        drop(rows);
-        table.columns = statement.column_names();
-        Ok(table)
+fn query_rows(connection: &mut Connection, sql: &str) -> Result<Table, WarehouseError> {
+    let mut statement = connection.prepare(sql).map_err(|e| refused(sql, e))?;
+    let mut rows = statement.query([]).map_err(|e| refused(sql, e))?;
+    let mut table = Table::default();
+    while let Some(row) = rows.next().map_err(|e| refused(sql, e))? {
+        let width = row.as_ref().column_count();
+        let cells = (0..width)
+            .map(|i| row.get::<_, Value>(i).map(cell))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| refused(sql, e))?;
+        table.rows.push(cells);
     }
+    drop(rows);
+    table.columns = statement.column_names();
+    Ok(table)
 }
 
 fn refused(sql: &str, error: duckdb::Error) -> WarehouseError {

@@ -44,9 +44,6 @@ pub trait Warehouse: Send {
     fn more_sessions(&mut self, count: usize) -> impl Future<Output = Result<Vec<Self>, WarehouseError>> + Send
     where
         Self: Sized;
-    /// Whether a statement runs in this process, holding its thread until it ends
-    /// (an embedded database), rather than waiting on a server.
-    fn runs_in_process(&self) -> bool;
 }
 
 /// A statement the warehouse refused, with the statement itself to look at.
@@ -159,14 +156,6 @@ impl Warehouse for AnyWarehouse {
                 .map(AnyWarehouse::Snowflake)
                 .collect(),
         })
-    }
-
-    fn runs_in_process(&self) -> bool {
-        match self {
-            #[cfg(feature = "duckdb")]
-            AnyWarehouse::DuckDb(w) => w.runs_in_process(),
-            AnyWarehouse::Snowflake(w) => w.runs_in_process(),
-        }
     }
 }
 

@@ -149,10 +149,6 @@ impl Warehouse for SnowflakeWarehouse {
                 sql: String::new(),
             })
     }
-
-    fn runs_in_process(&self) -> bool {
-        false
-    }
 }
 
 fn refused(sql: &str, error: snowflake_connector_rs::Error) -> WarehouseError {
