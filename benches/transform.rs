@@ -52,11 +52,13 @@ fn stamp(record: &impl serde::Serialize, slot: Slot) -> String {
 }
 
 /// Writes `slots` of the world into the raw tables of a new database at `path`.
-fn generate(path: &Path, world: &World, slots: &[Slot]) {
+async fn generate(path: &Path, world: &World, slots: &[Slot]) {
     let _ = std::fs::remove_file(path);
-    // The raw layer as the warehouse makes it, then a connection of the bench's own
-    // for DuckDB's appender.
-    drop(DuckDbWarehouse::open(path).unwrap());
+    // The raw layer as `load` makes it, then a connection of the bench's own for
+    // DuckDB's appender.
+    let mut warehouse = DuckDbWarehouse::open(path).unwrap();
+    twitch_pipeline::load::create_raw_layer(&mut warehouse).await.unwrap();
+    drop(warehouse);
     let connection = duckdb::Connection::open(path).unwrap();
     let mut users_fetched: HashMap<String, i64> = HashMap::new();
     let mut games_fetched: HashMap<String, i64> = HashMap::new();
@@ -215,9 +217,9 @@ async fn main() {
 
     let started = Instant::now();
     let full = dir.join("full.duckdb");
-    generate(&full, &world, &all);
+    generate(&full, &world, &all).await;
     let slice = dir.join("slice.duckdb");
-    generate(&slice, &world, new);
+    generate(&slice, &world, new).await;
     println!("  generated the raw tables in {:.1} s", started.elapsed().as_secs_f64());
 
     // Everything but the last two hours, for the hourly runs.

@@ -20,7 +20,7 @@ fn dbt() -> PathBuf {
 
 /// Copies raw rows that `to` lacks from `from` (same files, same load times).
 async fn copy_raw(from: &Path, to: &Path) {
-    let mut warehouse = DuckDbWarehouse::open(from).unwrap();
+    let mut warehouse = duckdb_with_raw(from).await;
     warehouse
         .execute(&format!("attach '{}' as other", to.display()))
         .await
@@ -39,7 +39,7 @@ async fn copy_raw(from: &Path, to: &Path) {
 
 /// Our database, with dbt's attached read-only as `dbt`, to compare the two.
 async fn with_dbts_attached(ours: &Path, theirs: &Path) -> DuckDbWarehouse {
-    let mut warehouse = DuckDbWarehouse::open(ours).unwrap();
+    let mut warehouse = duckdb_with_raw(ours).await;
     warehouse
         .execute(&format!("attach '{}' as dbt (read_only)", theirs.display()))
         .await
@@ -124,7 +124,7 @@ async fn dbt_build_with(dbt: &Path, database: &Path, args: &[&str]) {
 
 async fn our_build_with(database: &Path, options: TransformOptions) {
     let project = Project::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    let mut warehouse = duckdb_with_raw(database).await;
     let report = transform::run(&project, &mut warehouse, &options, |_| {})
         .await
         .unwrap();
@@ -170,18 +170,14 @@ async fn dbt_and_our_runner_build_identical_tables() {
     let load = |lake: &twitch_pipeline::lake::Lake| {
         let (lake, ours, theirs) = (lake.clone(), ours.clone(), theirs.clone());
         async move {
-            load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
-                .await
-                .unwrap();
+            load_lake(&lake, &mut duckdb_with_raw(&ours).await).await.unwrap();
             copy_raw(&ours, &theirs).await;
         }
     };
 
     // First build: both from the same raw files (20:00 to 20:45).
     extract_slots(&sim, &client, &lake, 0..4).await;
-    load_lake(&lake, &mut DuckDbWarehouse::open(&ours).unwrap())
-        .await
-        .unwrap();
+    load_lake(&lake, &mut duckdb_with_raw(&ours).await).await.unwrap();
     std::fs::copy(&ours, &theirs).unwrap();
     both_build_the_same(&dbt, &ours, &theirs, &[], "after the first build").await;
 
@@ -602,7 +598,7 @@ fn test_statuses(
 
 async fn ours_on(project: &Path, database: &Path, options: TransformOptions) -> transform::RunReport {
     let project = Project::load(project).unwrap();
-    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    let mut warehouse = duckdb_with_raw(database).await;
     transform::run(&project, &mut warehouse, &options, |_| {})
         .await
         .unwrap()
@@ -668,7 +664,7 @@ async fn configs_are_honoured_as_dbt_honours_them() {
         let sql = sql.replace("now", &now_literal());
         async move {
             for database in [ours, theirs] {
-                DuckDbWarehouse::open(&database).unwrap().execute(&sql).await.unwrap();
+                duckdb_with_raw(&database).await.execute(&sql).await.unwrap();
             }
         }
     };
@@ -918,7 +914,7 @@ async fn selection_picks_what_dbt_ls_picks() {
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };
-        let listed = transform::list(&project, &options, "duckdb").unwrap();
+        let listed = transform::list(&project, &options, twitch_pipeline::warehouse::Dialect::DuckDb).unwrap();
         let mut ours: Vec<String> = listed.nodes.into_iter().map(|n| n.0).chain(listed.tests).collect();
         ours.sort();
         assert_eq!(ours, theirs, "--select {select:?} --exclude {exclude:?}");
@@ -1139,13 +1135,13 @@ async fn stamped_rows(
             .fold(sql, |sql, (dbt, renamed)| sql.replace(dbt, renamed)),
         _ => sql,
     };
-    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    let mut warehouse = duckdb_with_raw(database).await;
     rows(&mut warehouse, &sql).await
 }
 
 /// The snapshots' schemas, columns and types, in order.
 async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
-    let mut warehouse = DuckDbWarehouse::open(database).unwrap();
+    let mut warehouse = duckdb_with_raw(database).await;
     rows(
         &mut warehouse,
         "select table_schema, table_name, string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position) \
@@ -1193,7 +1189,7 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     let (mut our_runs, mut their_runs) = (Vec::new(), Vec::new());
     for (step, change) in changes.iter().enumerate() {
         for database in [&ours, &theirs] {
-            DuckDbWarehouse::open(database).unwrap().execute(change).await.unwrap();
+            duckdb_with_raw(database).await.execute(change).await.unwrap();
         }
         let start = now();
         let DbtRun { ok, log, .. } = dbt_on(&dbt, &project, &theirs, &["snapshot"]).await;
@@ -1227,7 +1223,7 @@ async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     // and goes in run 6; key 2 goes in run 2 and comes back newer in run 3; key 3
     // changes in run 2 and, once `name` is gone from the source, in run 6; key 4
     // comes in run 2, goes in run 3 and comes back unchanged in run 4.
-    let mut warehouse = DuckDbWarehouse::open(&ours).unwrap();
+    let mut warehouse = duckdb_with_raw(&ours).await;
     let count = |name: &str, condition: &str| format!("select count(*) from main_history.{name} where {condition}");
     for (sql, expected) in [
         // ignore: 1 (a, then with a city); 2 (b, B); 3 (c, C, no name); 4 never closed.

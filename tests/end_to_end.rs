@@ -132,7 +132,7 @@ async fn comparable<W: twitch_pipeline::warehouse::Warehouse>(
     columns: &[(String, String)],
     model: &str,
 ) -> Vec<Vec<String>> {
-    let snowflake = warehouse.target_type() == "snowflake";
+    let snowflake = warehouse.dialect() == twitch_pipeline::warehouse::Dialect::Snowflake;
     let list: Vec<String> = columns
         .iter()
         .filter(|(name, _)| !["loaded_at", "staged_at", "dbt_scd_id"].contains(&name.as_str()))
@@ -479,7 +479,7 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
     );
 
     // The local path over the same lake builds the same tables.
-    let mut local = twitch_pipeline::warehouse::DuckDbWarehouse::in_memory().unwrap();
+    let mut local = duckdb_in_memory_with_raw().await;
     let loaded = twitch_pipeline::load::load_lake(&lake, &mut local).await.unwrap();
     assert_eq!(loaded.rejected, 1);
     // Built for prod, as the Function App builds Snowflake: the same schemas.

@@ -551,12 +551,9 @@ async fn failing_data_tests_are_logged_to_the_host_and_not_retried() {
     // The local warehouse is loaded by `load`; Snowpipe does it in Azure.
     let lake =
         twitch_pipeline::lake::Lake::open(&twitch_pipeline::lake::LakeUrl::Local(dir.path().join("lake"))).unwrap();
-    twitch_pipeline::load::load_lake(
-        &lake,
-        &mut twitch_pipeline::warehouse::DuckDbWarehouse::open(&database).unwrap(),
-    )
-    .await
-    .unwrap();
+    twitch_pipeline::load::load_lake(&lake, &mut duckdb_with_raw(&database).await)
+        .await
+        .unwrap();
 
     let (status, reply) = post(&url, "transform_timer", &timer_envelope("transform_timer", &fired)).await;
     assert_eq!(status, 200, "{reply}");

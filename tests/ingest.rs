@@ -9,7 +9,7 @@ use twitch_pipeline::ingest::{self, IngestOutcome};
 use twitch_pipeline::lake::{Entity, Slot};
 use twitch_pipeline::snowpipe::SharedInsertCalls;
 #[cfg(feature = "duckdb")]
-use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
+use twitch_pipeline::warehouse::Warehouse;
 
 async fn commit_full_slot(lake: &twitch_pipeline::lake::Lake, slot: Slot) -> twitch_pipeline::lake::Manifest {
     let line = [r#"{"id":"1"}"#];
@@ -166,7 +166,7 @@ async fn backfill_submits_every_committed_slot_since_a_date() {
     for i in [0, 1, 96] {
         commit_full_slot(&lake, slot().offset(i)).await;
     }
-    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let mut raw = duckdb_in_memory_with_raw().await;
     let all = ingest::backfill(&lake, None, &client, &mut raw, "twitch")
         .await
         .unwrap();
@@ -200,7 +200,7 @@ async fn backfill_leaves_out_a_slot_the_lake_cannot_give_whole_and_submits_the_o
         .await
         .unwrap();
 
-    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let mut raw = duckdb_in_memory_with_raw().await;
     let backfill = ingest::backfill(&lake, None, &client, &mut raw, "twitch")
         .await
         .unwrap();
@@ -231,7 +231,7 @@ async fn backfill_leaves_out_the_files_raw_holds_already_whatever_their_prefix()
     let (_dir, lake) = temp_lake();
     let loaded = commit_full_slot(&lake, slot()).await;
     let partly = commit_full_slot(&lake, slot().offset(1)).await;
-    let mut raw = DuckDbWarehouse::in_memory().unwrap();
+    let mut raw = duckdb_in_memory_with_raw().await;
     let mut in_raw: Vec<String> = loaded.files.iter().map(|f| f.path.clone()).collect();
     in_raw.push(partly.file(Entity::Streams).unwrap().path.clone());
     for path in &in_raw {
@@ -325,7 +325,7 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
             request_id: String::new(),
             files: recorded,
         });
-        let mut raw = DuckDbWarehouse::in_memory().unwrap();
+        let mut raw = duckdb_in_memory_with_raw().await;
         let (_, resubmitted) = ingest::resubmit_unloaded(
             &lake,
             &mut raw,

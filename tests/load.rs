@@ -29,7 +29,7 @@ async fn loading_twice_adds_zero_rows() {
     let client = connect(&sim).await;
     let manifests = extract_slots(&sim, &client, &lake, 0..2).await;
     let expected: u64 = manifests.iter().flat_map(|m| &m.files).map(|f| f.rows).sum();
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
 
     let first = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((first.slots, first.files_loaded, first.rejected), (2, 6, 0));
@@ -57,7 +57,7 @@ async fn raw_rows_keep_the_json_file_name_row_number_and_load_time() {
             .await
             .unwrap(),
     );
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     load_lake(&lake, &mut warehouse).await.unwrap();
 
     let path = &manifest.file(Entity::Streams).unwrap().path;
@@ -88,7 +88,7 @@ async fn a_malformed_line_is_rejected_with_its_reason_and_the_rest_of_the_file_l
         &[r#"{"id":"1"}"#, r#"{"id": "2""#, r#"{"id":"3"}"#, "42"],
     )
     .await;
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let summary = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((summary.rows[&Entity::Streams], summary.rejected), (2, 2));
 
@@ -129,7 +129,7 @@ async fn only_committed_slots_load_and_a_late_slot_loads_when_it_commits() {
     orphan.write_line(br#"{"id":"uncommitted"}"#).await.unwrap();
     orphan.finish().await.unwrap();
 
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!(
         count(
@@ -153,10 +153,8 @@ async fn the_warehouse_file_persists_between_runs() {
     let (dir, lake) = temp_lake();
     commit_by_hand(&lake, slot(), &[r#"{"id":"1"}"#]).await;
     let path = dir.path().join("nested/warehouse.duckdb");
-    load_lake(&lake, &mut DuckDbWarehouse::open(&path).unwrap())
-        .await
-        .unwrap();
-    let mut reopened = DuckDbWarehouse::open(&path).unwrap();
+    load_lake(&lake, &mut duckdb_with_raw(&path).await).await.unwrap();
+    let mut reopened = duckdb_with_raw(&path).await;
     assert_eq!(count(&mut reopened, "SELECT count(*) FROM raw.raw_streams").await, 1);
     assert_eq!(load_lake(&lake, &mut reopened).await.unwrap().files_loaded, 0);
 }
@@ -176,7 +174,7 @@ async fn a_slot_the_lake_cannot_give_is_skipped_and_reported_and_the_later_slots
     lake.put(&broken, b"{not a manifest".to_vec()).await.unwrap();
     commit_by_hand(&lake, slot().offset(2), &[r#"{"id":"c"}"#]).await;
 
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let summary = load_lake(&lake, &mut warehouse).await.unwrap();
     assert_eq!((summary.slots, summary.files_loaded), (1, 1), "the good slot loads");
     let skipped: Vec<(Slot, &str)> = summary.skipped.iter().map(|s| (s.slot, s.reason.as_str())).collect();
@@ -225,7 +223,7 @@ async fn a_warehouse_failure_mid_load_leaves_no_file_half_loaded_and_the_next_lo
     }
     // The warehouse refuses the last slot's game (a constraint stands in for a full
     // disk or a crash): the load stops there, naming the batch of files that holds it.
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     warehouse
         .execute(
             "DROP TABLE raw.raw_games;

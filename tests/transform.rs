@@ -84,7 +84,7 @@ async fn count(warehouse: &mut DuckDbWarehouse, relation: &str) -> i64 {
 #[tokio::test]
 async fn a_hand_made_lake_transforms_to_the_metrics_worked_out_by_hand() {
     let (_dir, lake) = temp_lake();
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let (alice, bob, carol) = (("u1", "alice"), ("u2", "bob"), ("u3", "carol"));
     let (one, two, none) = (("g1", "Game One"), ("g2", "Game Two"), ("", ""));
 
@@ -276,7 +276,7 @@ async fn simulated(streams: usize, slots: std::ops::Range<i64>) -> Simulated {
     let (dir, lake) = temp_lake();
     let client = connect(&sim).await;
     extract_slots(&sim, &client, &lake, slots).await;
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     load_lake(&lake, &mut warehouse).await.unwrap();
     assert!(transform(&mut warehouse).await.succeeded());
     Simulated {
@@ -383,7 +383,7 @@ fn failing_project(dir: &Path) -> Project {
 async fn a_failing_test_is_named_with_its_row_count_and_stops_what_is_built_on_it() {
     let dir = tempfile::tempdir().unwrap();
     let project = failing_project(dir.path());
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let mut lines = Vec::new();
     let report = transform::run(&project, &mut warehouse, &TransformOptions::default(), |s| {
         lines.push(s.to_string())
@@ -413,7 +413,7 @@ async fn select_and_full_refresh_rebuild_only_what_is_asked() {
         &[game(at(0), "g1", "G")],
     )
     .await;
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     load_lake(&lake, &mut warehouse).await.unwrap();
     transform(&mut warehouse).await;
 
@@ -455,7 +455,7 @@ async fn freshness_fails_the_run_when_the_newest_snapshot_is_too_old_and_passes_
         &[],
     )
     .await;
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     load_lake(&lake, &mut warehouse).await.unwrap();
     let options = TransformOptions {
         check_freshness: true,
@@ -490,7 +490,7 @@ async fn freshness_fails_the_run_when_the_newest_snapshot_is_too_old_and_passes_
 /// the window (`late_load_window_hours`) is the one case left to reconciliation.
 #[tokio::test]
 async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_processed() {
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let (alice, bob) = (("u1", "alice"), ("u2", "bob"));
     let one = ("g1", "Game One");
     let streams = |slot: Slot, viewers: i64| {
@@ -621,7 +621,7 @@ async fn a_file_that_becomes_visible_after_newer_ones_were_transformed_is_still_
 /// rows are still in the look-back window.
 #[tokio::test]
 async fn a_file_committed_in_several_transactions_is_staged_whole_and_a_reload_stays_the_latest() {
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let one = ("g1", "Game One");
     let streams_with = |viewers: i64| -> Vec<String> {
         ["A", "B", "C"]
@@ -731,7 +731,7 @@ async fn a_file_committed_in_several_transactions_is_staged_whole_and_a_reload_s
 #[tokio::test]
 async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_hand() {
     let (_dir, lake) = temp_lake();
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let start: Slot = "2026-11-23T23:30:00Z".parse().unwrap();
     let s = |n: i64| start.offset(n);
     let (alice, bob) = (("u1", "alice"), ("u2", "bob"));
@@ -843,7 +843,7 @@ async fn midnight_a_language_switch_and_a_reload_give_the_metrics_worked_out_by_
 /// project does not build is named.
 #[tokio::test]
 async fn the_readers_find_the_marts_where_each_target_builds_them() {
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let project = project();
     let marts = |name: &str| transform::Marts {
         fact_stream_snapshots: format!("{name}.fact_stream_snapshots"),
@@ -1031,7 +1031,7 @@ async fn count_where(warehouse: &mut DuckDbWarehouse, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_broadcast_seen_again_days_later_is_folded_into_its_row_with_or_without_started_at() {
     let (_dir, lake) = temp_lake();
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let (alice, bob, one) = (("u1", "alice"), ("u2", "bob"), ("g1", "Game One"));
     let without_started_at =
         |line: String| line.replace(r#""started_at":"2026-11-23T19:00:00Z""#, r#""started_at":null"#);
@@ -1116,7 +1116,7 @@ async fn deliver_users(warehouse: &mut DuckDbWarehouse, delivery: u32, users: &[
 /// before `fetched_at` existed fails the run, naming the rebuild it needs.
 #[tokio::test]
 async fn a_streamers_fetches_run_by_run_give_the_versions_a_rebuild_gives() {
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let versions = "select user_id, broadcaster_type, cast(version_at as varchar), cast(fetched_at as varchar) \
                     from main_staging.stg_user_versions order by user_id";
     let everything = "select * from main_staging.stg_user_versions order by user_id";
@@ -1291,7 +1291,7 @@ async fn contents_but_load_times(warehouse: &mut DuckDbWarehouse) -> Vec<Vec<Vec
 #[tokio::test]
 async fn three_sessions_at_once_build_what_one_session_builds() {
     let mut s = simulated(200, 0..3).await;
-    let mut parallel = DuckDbWarehouse::in_memory().unwrap();
+    let mut parallel = duckdb_in_memory_with_raw().await;
     load_lake(&s.lake, &mut parallel).await.unwrap();
     let full = transform_on(&mut parallel, 3).await;
     assert!(full.succeeded(), "{}", full.summary_line());
@@ -1330,7 +1330,7 @@ async fn on_several_sessions_a_failing_test_still_stops_what_is_built_on_it() {
     let project = failing_project(dir.path());
     std::fs::write(dir.path().join("models/apart.sql"), "select 1 as one").unwrap();
     let project = Project::load(&project.root).unwrap();
-    let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+    let mut warehouse = duckdb_in_memory_with_raw().await;
     let options = TransformOptions {
         threads: 2,
         ..Default::default()

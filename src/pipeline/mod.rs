@@ -97,9 +97,12 @@ pub fn summary_line(outcome: &ExtractOutcome) -> String {
 pub async fn open_warehouse(target: &WarehouseTarget, command: &str) -> anyhow::Result<AnyWarehouse> {
     match target {
         #[cfg(feature = "duckdb")]
-        WarehouseTarget::DuckDb(target) => Ok(AnyWarehouse::DuckDb(crate::warehouse::DuckDbWarehouse::open_target(
-            target,
-        )?)),
+        WarehouseTarget::DuckDb(target) => {
+            // The raw tables the models read, where nothing was loaded yet.
+            let mut warehouse = crate::warehouse::DuckDbWarehouse::open_target(target)?;
+            crate::load::create_raw_layer(&mut warehouse).await?;
+            Ok(AnyWarehouse::DuckDb(warehouse))
+        }
         #[cfg(not(feature = "duckdb"))]
         WarehouseTarget::DuckDb(_) => {
             anyhow::bail!("this build has no embedded DuckDB (cargo feature `duckdb`); use --warehouse snowflake")
@@ -199,11 +202,11 @@ pub async fn transform(
 /// rendered for its type, as `dbt ls` renders it for the profile's.
 pub fn list(settings: &TransformSettings) -> anyhow::Result<crate::transform::Listed> {
     let project = crate::transform::Project::load(&settings.project)?;
-    let target_type = match &settings.warehouse {
-        WarehouseTarget::DuckDb(_) => "duckdb",
-        WarehouseTarget::Snowflake(_) => "snowflake",
+    let dialect = match &settings.warehouse {
+        WarehouseTarget::DuckDb(_) => crate::warehouse::Dialect::DuckDb,
+        WarehouseTarget::Snowflake(_) => crate::warehouse::Dialect::Snowflake,
     };
-    Ok(crate::transform::list(&project, &settings.options, target_type)?)
+    Ok(crate::transform::list(&project, &settings.options, dialect)?)
 }
 
 /// The report's figures, from the marts; with a lake that has committed slots, the

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot, lake_path};
+use crate::warehouse::Dialect;
 use crate::warehouse::{Warehouse, WarehouseError, raw_table};
 
 /// What to reconcile, and when a committed slot must be complete.
@@ -535,7 +536,7 @@ impl WarehouseCounts {
         // warehouse skip older data unread.
         let since = loaded_since(first.time());
         let raw = raw_rows_by_file(warehouse, first.time()).await?;
-        let rejected = if warehouse.target_type() == "duckdb" {
+        let rejected = if warehouse.dialect() == Dialect::DuckDb {
             let table = warehouse
                 .query(&format!(
                     "select file_name, sum(rows_rejected) from raw.load_history where loaded_at >= {since} group by file_name"
@@ -549,7 +550,7 @@ impl WarehouseCounts {
         } else {
             None
         };
-        let epoch = if warehouse.target_type() == "snowflake" {
+        let epoch = if warehouse.dialect() == Dialect::Snowflake {
             "date_part(epoch_second, snapshot_at)"
         } else {
             "cast(epoch(snapshot_at) as bigint)"

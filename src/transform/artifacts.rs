@@ -17,6 +17,7 @@ use super::checks::{FreshnessResult, FreshnessStatus, GenericParts, generic_part
 use super::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
 use super::render::{Invocation, Target};
 use super::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
+use crate::warehouse::Dialect;
 
 /// dbt-core's version these artifacts stand for.
 const DBT_VERSION: &str = "1.10.0";
@@ -121,7 +122,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// How dbt prints a relation's name: quoted on DuckDB, plain on Snowflake.
 fn relation_name(target: &Target, schema: &str, name: &str) -> String {
-    if target.kind == "snowflake" {
+    if target.dialect == Dialect::Snowflake {
         format!("{}.{schema}.{name}", target.database)
     } else {
         format!("\"{}\".\"{schema}\".\"{name}\"", target.database)
@@ -196,7 +197,7 @@ fn manifest(inputs: &Inputs<'_, '_>) -> Value {
     }
     let mut metadata = metadata(inputs, "manifest/v12");
     metadata["project_name"] = json!(project.name);
-    metadata["adapter_type"] = json!(inputs.target.kind);
+    metadata["adapter_type"] = json!(inputs.target.dialect.adapter());
     metadata["send_anonymous_usage_stats"] = json!(false);
     json!({
         "metadata": metadata, "nodes": nodes, "sources": source_nodes, "macros": {}, "docs": {},

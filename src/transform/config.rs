@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::TransformError;
 use super::project::{Node, NodeKind};
+use crate::warehouse::Dialect;
 
 /// How a node becomes a relation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,8 +149,8 @@ pub enum IncrementalStrategy {
 impl IncrementalStrategy {
     /// The adapter's default when a model names none: dbt-duckdb's is delete+insert
     /// (`duckdb__get_incremental_default_sql`), dbt-snowflake's merge.
-    pub fn default_for(target_type: &str) -> IncrementalStrategy {
-        if target_type == "snowflake" {
+    pub fn default_for(dialect: Dialect) -> IncrementalStrategy {
+        if dialect == Dialect::Snowflake {
             IncrementalStrategy::Merge
         } else {
             IncrementalStrategy::DeleteInsert
@@ -743,11 +744,11 @@ mod tests {
             "{refused}"
         );
         assert_eq!(
-            IncrementalStrategy::default_for("duckdb"),
+            IncrementalStrategy::default_for(Dialect::DuckDb),
             IncrementalStrategy::DeleteInsert
         );
         assert_eq!(
-            IncrementalStrategy::default_for("snowflake"),
+            IncrementalStrategy::default_for(Dialect::Snowflake),
             IncrementalStrategy::Merge
         );
     }

@@ -8,6 +8,7 @@ use super::config::{
     SnapshotStrategy,
 };
 use super::render::Relation;
+use crate::warehouse::Dialect;
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Why a node could not be built.
@@ -174,7 +175,7 @@ pub async fn build<W: Warehouse>(
         }
         // As in dbt, `--full-refresh` never drops a snapshot: its history cannot be rebuilt.
         Materialized::Snapshot(ref snapshot) if existing == Existing::Absent => {
-            let sql = first_snapshot(snapshot, sql, warehouse.target_type());
+            let sql = first_snapshot(snapshot, sql, warehouse.dialect());
             create_table(warehouse, relation, &sql).await?;
             Ok(Built::Snapshot { created: true })
         }
@@ -209,29 +210,29 @@ fn scd_id<S: AsRef<str>>(arguments: &[S]) -> String {
 /// perform CREATE TEMPTABLE. This session does not have a current schema", 090106).
 /// DuckDB keeps temporary tables in its `temp` catalog only, so they go unqualified,
 /// as dbt-duckdb makes them.
-fn temp_table(target_type: &str, relation: &Relation, suffix: &str) -> String {
+fn temp_table(dialect: Dialect, relation: &Relation, suffix: &str) -> String {
     let name = format!("{}{suffix}", relation.name);
-    match target_type {
-        "snowflake" => Relation::new(relation.schema.clone(), name).to_string(),
-        _ => name,
+    match dialect {
+        Dialect::Snowflake => Relation::new(relation.schema.clone(), name).to_string(),
+        Dialect::DuckDb => name,
     }
 }
 
 /// The new rows go to a temporary table first, so the select runs once.
-fn staging_name(target_type: &str, relation: &Relation) -> String {
-    temp_table(target_type, relation, "__dbt_tmp")
+fn staging_name(dialect: Dialect, relation: &Relation) -> String {
+    temp_table(dialect, relation, "__dbt_tmp")
 }
 
 /// The temporary table holding the rows an incremental run of `relation` merged (its
 /// batch), kept after the merge for the model's tests ([`super::checks::batch_sql`])
 /// until [`drop_batch`].
-pub fn batch_table(target_type: &str, relation: &Relation) -> String {
-    staging_name(target_type, relation)
+pub fn batch_table(dialect: Dialect, relation: &Relation) -> String {
+    staging_name(dialect, relation)
 }
 
 /// Drops the batch of `relation`'s incremental run.
 pub async fn drop_batch<W: Warehouse>(warehouse: &mut W, relation: &Relation) -> Result<(), WarehouseError> {
-    let batch = batch_table(warehouse.target_type(), relation);
+    let batch = batch_table(warehouse.dialect(), relation);
     warehouse.execute(&format!("drop table if exists {batch}")).await
 }
 
@@ -257,7 +258,7 @@ async fn apply_staged<W: Warehouse>(
     keep_staged: bool,
     write: impl FnOnce(&str, &StagedColumns) -> Result<Vec<String>, BuildError>,
 ) -> Result<(), BuildError> {
-    let staged = staging_name(warehouse.target_type(), relation);
+    let staged = staging_name(warehouse.dialect(), relation);
     warehouse
         .execute(&format!("create or replace temporary table {staged} as (\n{sql}\n)"))
         .await?;
@@ -361,7 +362,7 @@ async fn sync_columns<W: Warehouse>(
 /// and `type` columns hold them (`snowflake__get_columns_in_relation`,
 /// dbt/include/snowflake/macros/adapters/relation_components/column.sql).
 async fn column_types<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Vec<(String, String)>, WarehouseError> {
-    let snowflake = warehouse.target_type() == "snowflake";
+    let snowflake = warehouse.dialect() == Dialect::Snowflake;
     let (sql, name_column, type_column) = if snowflake {
         (format!("describe table {name}"), "name", "type")
     } else {
@@ -411,10 +412,10 @@ async fn merge<W: Warehouse>(
     sql: &str,
     config: &NodeConfig,
 ) -> Result<(), BuildError> {
-    let target_type = warehouse.target_type();
+    let dialect = warehouse.dialect();
     let strategy = config
         .incremental_strategy
-        .unwrap_or_else(|| IncrementalStrategy::default_for(target_type));
+        .unwrap_or_else(|| IncrementalStrategy::default_for(dialect));
     apply_staged(
         warehouse,
         relation,
@@ -437,13 +438,13 @@ async fn merge<W: Warehouse>(
                         .iter()
                         .map(|predicate| format!(" and {predicate}"))
                         .collect();
-                    let delete = match (target_type, keys.as_slice()) {
-                        ("duckdb", [key]) => {
+                    let delete = match (dialect, keys.as_slice()) {
+                        (Dialect::DuckDb, [key]) => {
                             format!(
                                 "delete from {relation} where ({key}) in (select ({key}) from {staged}){predicates}"
                             )
                         }
-                        ("duckdb", _) => format!(
+                        (Dialect::DuckDb, _) => format!(
                             "delete from {relation} as DBT_INCREMENTAL_TARGET using {staged} where ({}{predicates})",
                             keys_equal(keys, staged, "DBT_INCREMENTAL_TARGET").join(" and ")
                         ),
@@ -479,8 +480,8 @@ async fn merge<W: Warehouse>(
                             .collect();
                         format!(" when matched then update set {}", set.join(", "))
                     };
-                    let source = match target_type {
-                        "duckdb" if !keys.is_empty() => in_target_order(staged, relation, keys),
+                    let source = match dialect {
+                        Dialect::DuckDb if !keys.is_empty() => in_target_order(staged, relation, keys),
                         _ => staged.to_string(),
                     };
                     vec![format!(
@@ -524,11 +525,11 @@ fn keys_equal(keys: &[String], left: &str, right: &str) -> Vec<String> {
 /// A snapshot's first build: every row of `sql` current, as dbt-adapters'
 /// `default__build_snapshot_table` (snapshots/helpers.sql) selects it. A version's
 /// time is `updated_at`, or (the check strategy without it) the run's time.
-fn first_snapshot(snapshot: &SnapshotConfig, sql: &str, target_type: &str) -> String {
+fn first_snapshot(snapshot: &SnapshotConfig, sql: &str, dialect: Dialect) -> String {
     let version = snapshot
         .updated_at
         .clone()
-        .unwrap_or_else(|| snapshot_get_time(target_type).to_string());
+        .unwrap_or_else(|| snapshot_get_time(dialect).to_string());
     let MetaColumns {
         scd_id: scd_id_column,
         updated_at,
@@ -608,8 +609,8 @@ fn row_changed_by_check(row: &str, checked: &[&String], added: &[String]) -> Str
 /// `current_timestamp::timestamp` (dbt/include/duckdb/macros/adapters.sql),
 /// dbt-snowflake's `to_timestamp_ntz(convert_timezone('UTC', current_timestamp()))`
 /// (dbt/include/snowflake/timestamps.sql).
-fn snapshot_get_time(target_type: &str) -> &'static str {
-    if target_type == "snowflake" {
+fn snapshot_get_time(dialect: Dialect) -> &'static str {
+    if dialect == Dialect::Snowflake {
         "to_timestamp_ntz(convert_timezone('UTC', current_timestamp()))"
     } else {
         "current_timestamp::timestamp"
@@ -717,7 +718,7 @@ async fn update_snapshot<W: Warehouse>(
         ..
     } = snapshot;
     let name = &relation.name;
-    let run_time_table = temp_table(warehouse.target_type(), relation, "__dbt_snapshot_time");
+    let run_time_table = temp_table(warehouse.dialect(), relation, "__dbt_snapshot_time");
     let run_time = format!("(select snapshot_time from {run_time_table})");
     // A new version's time: `updated_at`, or the run's time (the check strategy
     // without it), taken once so that every row the run writes carries the same one,
@@ -731,7 +732,7 @@ async fn update_snapshot<W: Warehouse>(
         warehouse
             .execute(&format!(
                 "create or replace temporary table {run_time_table} as select {} as snapshot_time",
-                snapshot_get_time(warehouse.target_type())
+                snapshot_get_time(warehouse.dialect())
             ))
             .await?;
     }
@@ -891,17 +892,20 @@ mod tests {
     fn temporary_tables_are_qualified_on_snowflake_and_not_on_duckdb() {
         let relation = Relation::new("marts", "fact_stream_snapshots");
         assert_eq!(
-            staging_name("snowflake", &relation),
+            staging_name(Dialect::Snowflake, &relation),
             "marts.fact_stream_snapshots__dbt_tmp"
         );
         assert_eq!(
-            batch_table("snowflake", &relation),
-            staging_name("snowflake", &relation)
+            batch_table(Dialect::Snowflake, &relation),
+            staging_name(Dialect::Snowflake, &relation)
         );
         assert_eq!(
-            temp_table("snowflake", &relation, "__dbt_snapshot_time"),
+            temp_table(Dialect::Snowflake, &relation, "__dbt_snapshot_time"),
             "marts.fact_stream_snapshots__dbt_snapshot_time"
         );
-        assert_eq!(staging_name("duckdb", &relation), "fact_stream_snapshots__dbt_tmp");
+        assert_eq!(
+            staging_name(Dialect::DuckDb, &relation),
+            "fact_stream_snapshots__dbt_tmp"
+        );
     }
 }

@@ -39,6 +39,7 @@ pub use self::project::{NodeName, Project, Severity};
 use self::render::{Pass, Relation, Renderer, Target};
 use self::schedule::Schedule;
 use self::selection::{Member, ResourceType, Selectable};
+use crate::warehouse::Dialect;
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Why a transform could not run at all (a failing model or test is a result, not this).
@@ -328,7 +329,7 @@ impl PlannedTest<'_> {
 }
 
 /// Builds the selected models and runs their tests on `warehouse`.
-#[instrument(skip_all, fields(project = %project.root.display(), target = warehouse.target_type()))]
+#[instrument(skip_all, fields(project = %project.root.display(), target = warehouse.dialect().adapter()))]
 pub async fn run<W: Warehouse>(
     project: &Project,
     warehouse: &mut W,
@@ -726,7 +727,7 @@ async fn run_unit<W: Warehouse>(warehouse: &mut W, units: &Units<'_, '_>, job: U
     }
     let no_passes = BTreeMap::new();
     let merged = matches!(outcome, NodeOutcome::Built(Built::Incremental { created: false }));
-    let batch = materialize::batch_table(warehouse.target_type(), &plan.relation);
+    let batch = materialize::batch_table(warehouse.dialect(), &plan.relation);
     let increment = Increment {
         model: name,
         relation: &plan.relation,
@@ -972,7 +973,7 @@ fn selection_graph(
 async fn target_of<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Target, WarehouseError> {
     let database = warehouse.query("select current_database()").await?;
     Ok(Target {
-        kind: warehouse.target_type(),
+        dialect: warehouse.dialect(),
         schema: warehouse.default_schema().to_string(),
         name: name.to_string(),
         database: database.scalar().unwrap_or_default().to_string(),
@@ -980,7 +981,7 @@ async fn target_of<W: Warehouse>(warehouse: &mut W, name: &str) -> Result<Target
 }
 
 /// What `options` select, as `dbt ls --resource-type model --resource-type snapshot
-/// --resource-type test --output name` lists it, for `target_type` (`duckdb`,
+/// --resource-type test --output name` lists it, for `dialect` (`duckdb`,
 /// `snowflake`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Listed {
@@ -991,13 +992,9 @@ pub struct Listed {
 }
 
 /// The models, snapshots and tests `options` select ([`Listed`]).
-pub fn list(
-    project: &Project,
-    options: &TransformOptions,
-    target_type: &'static str,
-) -> Result<Listed, TransformError> {
+pub fn list(project: &Project, options: &TransformOptions, dialect: Dialect) -> Result<Listed, TransformError> {
     let target = Target {
-        kind: target_type,
+        dialect,
         schema: "main".to_string(),
         name: options.target_name().to_string(),
         database: String::new(),

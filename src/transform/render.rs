@@ -16,6 +16,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 use super::TransformError;
 use super::project::{NodeName, Project};
+use crate::warehouse::Dialect;
 
 /// A table or view in the warehouse: what `ref`, `source` and `this` render as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,8 +65,8 @@ impl Object for Relation {
 /// dbt's `target`: which warehouse the SQL renders for.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// `duckdb` or `snowflake`.
-    pub kind: &'static str,
+    /// The warehouse's dialect: dbt's `target.type`.
+    pub dialect: Dialect,
     /// Where models without a custom schema go.
     pub schema: String,
     /// dbt's `target.name`: `dev` unless the run says otherwise (`prod` in Azure).
@@ -292,7 +293,7 @@ impl<'p> Renderer<'p> {
         env.add_template_owned(MACROS, self.macros_source.clone()).ok();
 
         let mut target = BTreeMap::new();
-        target.insert("type", self.target.kind.to_string());
+        target.insert("type", self.target.dialect.adapter().to_string());
         target.insert("name", self.target.name.clone());
         target.insert("schema", self.target.schema.clone());
         target.insert("database", self.target.database.clone());
@@ -590,7 +591,7 @@ mod tests {
 
     fn duckdb() -> Target {
         Target {
-            kind: "duckdb",
+            dialect: Dialect::DuckDb,
             schema: "main".into(),
             name: "dev".into(),
             database: "warehouse".into(),

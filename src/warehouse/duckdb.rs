@@ -6,11 +6,10 @@ use chrono::DateTime;
 use duckdb::Connection;
 use duckdb::types::{TimeUnit, Value};
 
-use super::{Cell, RAW_SCHEMA, Table, Warehouse, WarehouseError, raw_table};
-use crate::lake::Entity;
+use super::{Cell, Table, Warehouse, WarehouseError};
 
-/// An open DuckDB database file with the raw layer in place: a connection on a
-/// session thread of its own.
+/// An open DuckDB database: a connection on a session thread of its own. The
+/// pipeline's raw tables are the loader's to make ([`crate::load::create_raw_layer`]).
 pub struct DuckDbWarehouse {
     session: Session,
 }
@@ -126,8 +125,7 @@ impl DuckDbWarehouse {
         Self::open_target(&super::DuckDbTarget::at(path))
     }
 
-    /// Opens (creating if needed) the database `target` names, with its limits, and
-    /// its raw layer.
+    /// Opens (creating if needed) the database `target` names, with its limits.
     pub fn open_target(target: &super::DuckDbTarget) -> Result<DuckDbWarehouse, DuckDbError> {
         let path = target.path.as_path();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -145,7 +143,6 @@ impl DuckDbWarehouse {
         connection
             .execute_batch(&limits)
             .doing(format!("set DuckDB's limits ({limits})"))?;
-        create_raw_layer(&connection)?;
         Ok(DuckDbWarehouse {
             session: Session::start(connection)?,
         })
@@ -154,7 +151,6 @@ impl DuckDbWarehouse {
     /// An in-memory database (tests, scratch work).
     pub fn in_memory() -> Result<DuckDbWarehouse, DuckDbError> {
         let connection = Connection::open_in_memory().doing("open an in-memory database")?;
-        create_raw_layer(&connection)?;
         Ok(DuckDbWarehouse {
             session: Session::start(connection)?,
         })
@@ -177,50 +173,9 @@ impl DuckDbWarehouse {
     }
 }
 
-/// Raw tables as the contract names them, plus the load bookkeeping: a history
-/// with one row per loaded file (as Snowpipe keeps), and rejected lines.
-///
-/// The JSON is stored with zstd, which DuckDB picks by itself only for strings of
-/// 4 KiB and more on average (`zstd_min_string_length`; DuckDB v2.0.0,
-/// `src/storage/compression/zstd.cpp`): a day of the full catalog's streams took
-/// 2.00 GiB with its own choice (dictionary + FSST) and 0.64 GiB with zstd, and
-/// was written in 10.7 s instead of 18.6 s; staging it read 3.1 s instead of 2.8 s.
-fn create_raw_layer(connection: &Connection) -> Result<(), DuckDbError> {
-    let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA};\n");
-    for entity in Entity::ALL {
-        sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{} (
-                    raw_json JSON NOT NULL USING COMPRESSION zstd,
-                    file_name VARCHAR NOT NULL,
-                    file_row_number BIGINT NOT NULL,
-                    loaded_at TIMESTAMP NOT NULL
-                );\n",
-            raw_table(entity)
-        ));
-    }
-    sql.push_str(&format!(
-        "CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_history (
-                file_name VARCHAR PRIMARY KEY,
-                entity VARCHAR NOT NULL,
-                slot TIMESTAMP NOT NULL,
-                rows_loaded BIGINT NOT NULL,
-                rows_rejected BIGINT NOT NULL,
-                loaded_at TIMESTAMP NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_rejects (
-                file_name VARCHAR NOT NULL,
-                line_number BIGINT NOT NULL,
-                reason VARCHAR NOT NULL,
-                line VARCHAR NOT NULL,
-                loaded_at TIMESTAMP NOT NULL
-            );"
-    ));
-    connection.execute_batch(&sql).doing("create the raw layer")
-}
-
 impl Warehouse for DuckDbWarehouse {
-    fn target_type(&self) -> &'static str {
-        "duckdb"
+    fn dialect(&self) -> super::Dialect {
+        super::Dialect::DuckDb
     }
 
     fn default_schema(&self) -> &str {

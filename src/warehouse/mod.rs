@@ -25,14 +25,32 @@ pub use self::snowflake::{SnowflakeConnectError, SnowflakeWarehouse};
 pub use self::table::{Cell, Table};
 use crate::lake::Entity;
 
+/// The SQL dialects the transform renders for; dbt names each by its adapter
+/// (`target.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    DuckDb,
+    Snowflake,
+}
+
+impl Dialect {
+    /// dbt's `target.type` and the artifacts' `adapter_type`.
+    pub fn adapter(self) -> &'static str {
+        match self {
+            Dialect::DuckDb => "duckdb",
+            Dialect::Snowflake => "snowflake",
+        }
+    }
+}
+
 /// A SQL warehouse the transform runs on: DuckDB locally, Snowflake in Azure.
 ///
 /// Statements go one per call (Snowflake runs one statement per request). The
 /// transform's bookkeeping (does a relation exist, which columns) is plain SQL over
 /// `information_schema`, which both warehouses have, so this stays small.
 pub trait Warehouse: Send {
-    /// dbt's `target.type`: which dialect the models render for.
-    fn target_type(&self) -> &'static str;
+    /// Which SQL dialect the warehouse speaks, and so the models render for.
+    fn dialect(&self) -> Dialect;
     /// dbt's `target.schema`: where models without a custom schema go.
     fn default_schema(&self) -> &str;
     /// Runs one statement, discarding any result.
@@ -108,11 +126,11 @@ pub enum AnyWarehouse {
 }
 
 impl Warehouse for AnyWarehouse {
-    fn target_type(&self) -> &'static str {
+    fn dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "duckdb")]
-            AnyWarehouse::DuckDb(w) => w.target_type(),
-            AnyWarehouse::Snowflake(w) => w.target_type(),
+            AnyWarehouse::DuckDb(w) => w.dialect(),
+            AnyWarehouse::Snowflake(w) => w.dialect(),
         }
     }
 

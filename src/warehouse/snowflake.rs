@@ -94,8 +94,8 @@ impl SnowflakeWarehouse {
 }
 
 impl Warehouse for SnowflakeWarehouse {
-    fn target_type(&self) -> &'static str {
-        "snowflake"
+    fn dialect(&self) -> super::Dialect {
+        super::Dialect::Snowflake
     }
 
     fn default_schema(&self) -> &str {

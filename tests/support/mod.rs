@@ -378,7 +378,7 @@ pub async fn insert_raw_from<W: twitch_pipeline::warehouse::Warehouse>(
     first_row: usize,
     lines: &[String],
 ) {
-    let snowflake = warehouse.target_type() == "snowflake";
+    let snowflake = warehouse.dialect() == twitch_pipeline::warehouse::Dialect::Snowflake;
     for (row, line) in lines.iter().enumerate() {
         let text = format!("'{}'", line.replace('\'', "''"));
         let json = if snowflake { format!("parse_json({text})") } else { text };
@@ -488,4 +488,20 @@ pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str,
         ));
     }
     write_project(dir, &files);
+}
+
+/// The embedded DuckDB at `path` with the pipeline's raw tables, as `load` makes them.
+#[cfg(feature = "duckdb")]
+pub async fn duckdb_with_raw(path: &std::path::Path) -> twitch_pipeline::warehouse::DuckDbWarehouse {
+    let mut warehouse = twitch_pipeline::warehouse::DuckDbWarehouse::open(path).unwrap();
+    twitch_pipeline::load::create_raw_layer(&mut warehouse).await.unwrap();
+    warehouse
+}
+
+/// An in-memory DuckDB with the pipeline's raw tables, as `load` makes them.
+#[cfg(feature = "duckdb")]
+pub async fn duckdb_in_memory_with_raw() -> twitch_pipeline::warehouse::DuckDbWarehouse {
+    let mut warehouse = twitch_pipeline::warehouse::DuckDbWarehouse::in_memory().unwrap();
+    twitch_pipeline::load::create_raw_layer(&mut warehouse).await.unwrap();
+    warehouse
 }
