@@ -34,6 +34,7 @@ pub mod load;
 pub mod pipeline;
 pub mod report;
 pub mod retry;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod snowflake_setup;
 pub mod snowpipe;

@@ -1,5 +1,6 @@
 //! The `twitch-pipeline` command: parses the command line and calls the library.
 
+#[cfg(feature = "simulator")]
 use std::net::SocketAddr;
 #[cfg(feature = "duckdb")]
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use twitch_pipeline::doctor::DoctorArgs;
 use twitch_pipeline::extract::ExtractArgs;
 use twitch_pipeline::functions::ServeArgs;
 use twitch_pipeline::ingest::IngestArgs;
+#[cfg(feature = "simulator")]
 use twitch_pipeline::lake::Slot;
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::load::LoadArgs;
@@ -18,6 +20,7 @@ use twitch_pipeline::pipeline::{self};
 #[cfg(feature = "duckdb")]
 use twitch_pipeline::pipeline::{DemoEvent, DemoOptions};
 use twitch_pipeline::report::ReportArgs;
+#[cfg(feature = "simulator")]
 use twitch_pipeline::simulator::{self, Fault, Faults, SimClock, SimulatorConfig};
 use twitch_pipeline::snowflake_setup::SetupArgs;
 use twitch_pipeline::status::StatusArgs;
@@ -82,6 +85,7 @@ enum Command {
     /// the app's own settings: one line per check, and what to do about a failure.
     Doctor(Box<DoctorArgs>),
     /// Serve a synthetic Twitch Helix API (the test double and demo data source).
+    #[cfg(feature = "simulator")]
     MockHelix {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -320,6 +324,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("\nreport page: {}", page.display());
             }
         }
+        #[cfg(feature = "simulator")]
         Command::MockHelix {
             addr,
             streams,
