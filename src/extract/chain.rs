@@ -6,7 +6,10 @@
 //! ends at the listing's end: an empty page, or a page without a cursor (the API
 //! guide: "you're at the end of the list when the response contains an empty
 //! Pagination object"), or a loop, where the last page's cursor leads back to the
-//! first (twitchdev/issues#93).
+//! first (twitchdev/issues#93). A page of the chain's own streams is a loop only if
+//! it does not read on past the page before: a page asked again can come back
+//! shorter (twitchdev/issues#199), and the pages after its fresh cursor then hold
+//! streams the chain read already, below the page before, until it catches up.
 //!
 //! An end is believed at once only where the listing really ends: in the long tail
 //! of streams with no or a few viewers. One above it is asked again, then the page
@@ -38,7 +41,7 @@
 
 use std::time::Duration;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -301,6 +304,37 @@ const MIN_FIRST_PAGE: usize = 10;
 /// How a segment ends where it began past the listing's end.
 const PAST_THE_END: &str = "it began past the listing's end, so the segment above read on";
 
+/// The streams one chain has read, each with its place in the order it first read
+/// them, and the furthest place the page before reached.
+#[derive(Default)]
+struct Read {
+    order: FxHashMap<Box<str>, u64>,
+    reach_before: Option<u64>,
+}
+
+impl Read {
+    /// Takes a page: how many of its streams are new to the chain, and whether it
+    /// reads on past the page before through streams the chain read already (it is
+    /// catching up to where it had been, after a page asked again came back shorter,
+    /// and its cursor led into what the chain had read below it). A page that starts
+    /// the listing over holds only streams read before the page before's; one that
+    /// overlaps the end of the listing, only streams of the page before.
+    fn take(&mut self, page: &[Seen]) -> (u64, bool) {
+        let known = self.order.len() as u64;
+        let (mut reach, mut reads_on) = (0, false);
+        for stream in page {
+            let next = self.order.len() as u64;
+            let place = *self.order.entry(stream.id.clone()).or_insert(next);
+            reads_on |= place < known && self.reach_before.is_some_and(|before| place > before);
+            reach = reach.max(place);
+        }
+        if !page.is_empty() {
+            self.reach_before = Some(reach);
+        }
+        (self.order.len() as u64 - known, reads_on)
+    }
+}
+
 /// Whether a page jumps up from where the chain was: its first stream has clearly more
 /// viewers than the last one read ("if you jump from results with 1 or 0 viewers, to a
 /// page of streams with hundreds or thousands, you're back at page 1", the forum
@@ -374,8 +408,8 @@ impl Chain<'_> {
         let mut before: Option<Option<String>> = None;
         let mut began = false;
         // This chain's own streams and cursors since its (re)start: a page of nothing
-        // but these is the listing starting over.
-        let mut seen = FxHashSet::<Box<str>>::default();
+        // but these is the listing starting over, unless it reads on past the page before.
+        let mut seen = Read::default();
         let mut cursors = FxHashSet::<String>::default();
         let (mut read, mut last_viewers, mut previous_full) = (0u64, None::<u64>, false);
         // Whether the page asked for is one read before, pages asked again so far, and
@@ -494,13 +528,13 @@ impl Chain<'_> {
             if self.segments.met(self.segment, &landing.streams) {
                 return Ok(End::Listing(MET));
             }
-            let new_to_chain = landing.streams.iter().filter(|s| seen.insert(s.id.clone())).count() as u64;
+            let (new_to_chain, catching_up) = seen.take(&landing.streams);
             let was_rewound = std::mem::take(&mut rewound);
             // The listing started over (twitchdev/issues#93): a page of this chain's own
             // streams, or (for a segment, whose top others read) a jump up to streams
-            // the run has landed already.
+            // the run has landed already; not a page catching up after one asked again.
             let wrapped = landing.landed == 0 && jumped_up(last_viewers, &landing.streams);
-            if !was_rewound && ((!landing.streams.is_empty() && new_to_chain == 0) || wrapped) {
+            if !was_rewound && !catching_up && ((!landing.streams.is_empty() && new_to_chain == 0) || wrapped) {
                 // Its cursor leads back to the top: no place for a segment to start.
                 report.cursors.pop();
                 return Ok(if previous_full && above_tail(last_viewers) && self.big(read) {
@@ -683,6 +717,21 @@ mod tests {
         assert!(!segments.met(1, &seen(2_000..2_003, 0)));
         segments.set(1, SegmentState::Gone);
         assert!(!segments.met(0, &meeting), "a gone segment is passed over");
+    }
+
+    #[test]
+    fn a_page_of_own_streams_past_the_page_before_is_catching_up_not_a_loop() {
+        let mut read = Read::default();
+        assert_eq!(read.take(&seen(0..100, 5)), (100, false));
+        // The top asked again comes back short; the page after its cursor holds
+        // streams the first page read below it: catching up, no loop.
+        assert_eq!(read.take(&seen(0..51, 5)), (0, false));
+        assert_eq!(read.take(&seen(45..100, 5)), (0, true));
+        // On past where it had been: new streams.
+        assert_eq!(read.take(&seen(90..190, 3)), (90, false));
+        // The end overlapping the page before, and a loop back to the top: not.
+        assert_eq!(read.take(&seen(175..190, 1)), (0, false));
+        assert_eq!(read.take(&seen(0..100, 5)), (0, false));
     }
 
     #[test]
