@@ -529,6 +529,9 @@ impl Chain<'_> {
                 return Ok(End::Listing(MET));
             }
             let (new_to_chain, catching_up) = seen.take(&landing.streams);
+            if catching_up {
+                debug!(partition = %self.partition.name(), "a page of streams read already, past the page before: catching up, not the listing starting over");
+            }
             let was_rewound = std::mem::take(&mut rewound);
             // The listing started over (twitchdev/issues#93): a page of this chain's own
             // streams, or (for a segment, whose top others read) a jump up to streams

@@ -54,8 +54,7 @@ impl Session {
     }
 
     /// Runs `work` on the session's connection and waits for it without holding the
-    /// caller's thread; `None` if the session ended (a panic in an earlier job's
-    /// caller, or in this one).
+    /// caller's thread; `None` if `work` panicked (the session serves on).
     async fn run<R: Send + 'static>(&self, work: impl FnOnce(&mut Connection) -> R + Send + 'static) -> Option<R> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
@@ -81,14 +80,8 @@ impl Drop for Session {
     }
 }
 
-/// The answer when a session's thread is gone.
-fn session_gone(sql: &str) -> WarehouseError {
-    WarehouseError {
-        warehouse: "DuckDB",
-        message: "its session ended (a bug: see the log for a panic)".into(),
-        sql: sql.to_string(),
-    }
-}
+/// Why a session gave no answer: the work sent to it panicked (see [`Session::run`]).
+const NO_ANSWER: &str = "the work on its connection panicked (a bug: see the log)";
 
 impl std::fmt::Debug for DuckDbWarehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,11 +158,38 @@ impl DuckDbWarehouse {
         self.session.run(work).await.unwrap_or_else(|| {
             Err(DuckDbError {
                 doing: "reach the database".into(),
-                source: duckdb::Error::ToSqlConversionFailure(
-                    "its session ended (a bug: see the log for a panic)".into(),
-                ),
+                source: duckdb::Error::ToSqlConversionFailure(NO_ANSWER.into()),
             })
         })
+    }
+
+    /// Runs `sql` with `run` on the session's thread, its time logged at debug level
+    /// (where a slow run spends it).
+    async fn statement<R: Send + 'static>(
+        &mut self,
+        sql: &str,
+        run: fn(&mut Connection, &str) -> Result<R, WarehouseError>,
+    ) -> Result<R, WarehouseError> {
+        let statement = sql.to_string();
+        self.session
+            .run(move |connection| {
+                let started = std::time::Instant::now();
+                let result = run(connection, &statement);
+                tracing::debug!(
+                    ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                    sql = statement,
+                    "DuckDB statement"
+                );
+                result
+            })
+            .await
+            .unwrap_or_else(|| {
+                Err(WarehouseError {
+                    warehouse: "DuckDB",
+                    message: NO_ANSWER.into(),
+                    sql: sql.to_string(),
+                })
+            })
     }
 }
 
@@ -183,29 +203,14 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        let statement = sql.to_string();
-        self.session
-            .run(move |connection| {
-                let started = std::time::Instant::now();
-                let result = connection.execute_batch(&statement).map_err(|e| refused(&statement, e));
-                statement_ran(&statement, started);
-                result
-            })
-            .await
-            .unwrap_or_else(|| Err(session_gone(sql)))
+        self.statement(sql, |connection, sql| {
+            connection.execute_batch(sql).map_err(|e| refused(sql, e))
+        })
+        .await
     }
 
     async fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
-        let statement = sql.to_string();
-        self.session
-            .run(move |connection| {
-                let started = std::time::Instant::now();
-                let result = query_rows(connection, &statement);
-                statement_ran(&statement, started);
-                result
-            })
-            .await
-            .unwrap_or_else(|| Err(session_gone(sql)))
+        self.statement(sql, query_rows).await
     }
 
     /// Connections to the same open database. DuckDB runs their writes at once: appends
@@ -228,7 +233,7 @@ impl Warehouse for DuckDbWarehouse {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await
-            .ok_or_else(|| session_gone(""))?
+            .ok_or_else(|| cannot(&NO_ANSWER))?
             .map_err(|e| cannot(&e))?;
         connections
             .into_iter()
@@ -239,15 +244,6 @@ impl Warehouse for DuckDbWarehouse {
             })
             .collect()
     }
-}
-
-/// At debug level, each statement with its time: where a slow run spends it.
-fn statement_ran(sql: &str, started: std::time::Instant) {
-    tracing::debug!(
-        ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-        sql,
-        "DuckDB statement"
-    );
 }
 
 fn query_rows(connection: &mut Connection, sql: &str) -> Result<Table, WarehouseError> {
