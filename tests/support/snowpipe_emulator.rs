@@ -325,21 +325,10 @@ impl Emulator {
 
     /// Waits until the load of a file whose path contains `part` has started its scan.
     pub async fn wait_scan_started(&self, part: &str) {
-        for _ in 0..600 {
-            if self
-                .shared
-                .loads
-                .lock()
-                .unwrap()
-                .scans_started
-                .iter()
-                .any(|p| p.contains(part))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no scan of {part} started within 30 s");
+        self.wait_until(&format!("a scan of {part} started"), |loads| {
+            loads.scans_started.iter().any(|path| path.contains(part))
+        })
+        .await;
     }
 
     /// Lets the files `hold_before_commit` held commit.
@@ -366,13 +355,8 @@ impl Emulator {
     /// Waits until a file held by `stop_after_first_commit` has committed its first
     /// transaction.
     pub async fn wait_first_commit(&self) {
-        for _ in 0..600 {
-            if self.shared.loads.lock().unwrap().first_committed {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no first transaction within 30 s");
+        self.wait_until("a first transaction", |loads| loads.first_committed)
+            .await;
     }
 
     /// Lets held files commit the rest of their rows.
@@ -388,27 +372,29 @@ impl Emulator {
 
     /// Waits until a file whose path contains `part` has a history entry.
     pub async fn wait_loaded(&self, part: &str) {
-        for _ in 0..600 {
-            if self.history().iter().any(|r| r.path.contains(part)) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no load of {part} within 30 s");
+        self.wait_until(&format!("a load of {part}"), |loads| {
+            loads.history.iter().any(|r| r.path.contains(part))
+        })
+        .await;
     }
 
     /// Waits until every queued file is loaded (or failed).
     pub async fn drain(&self) {
+        self.wait_until("the queue drained", |loads| {
+            loads.queue.is_empty() && loads.in_flight.is_empty()
+        })
+        .await;
+    }
+
+    /// Waits, up to 30 s, until `done` holds of the emulator's loads.
+    async fn wait_until(&self, what: &str, done: impl Fn(&Loads) -> bool) {
         for _ in 0..600 {
-            {
-                let loads = self.shared.loads.lock().unwrap();
-                if loads.queue.is_empty() && loads.in_flight.is_empty() {
-                    return;
-                }
+            if done(&self.shared.loads.lock().unwrap()) {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the emulator's queue did not drain within 30 s");
+        panic!("not within 30 s: {what}");
     }
 
     pub fn history(&self) -> Vec<LoadRecord> {
