@@ -26,7 +26,7 @@
 //! `--steps N` prints each transform's N slowest steps (default 6); `--no-rebuild`
 //! stops after the last hourly runs, leaving the warehouse as the hourly timer would;
 //! `--resume` then (same `--dir` and `--streams`) runs `--hours N` more hourly runs
-//! on it (default 3), each printed, to profile them: with `RUST_LOG=twitch_pipeline=debug`
+//! on it (default 3), each printed, to profile them: with `RUST_LOG=twitch_pipeline=debug,dbt_runner=debug`
 //! every statement is logged with its time. `--project DIR` builds the dbt project in
 //! DIR (default: this checkout's), so a run can use a copy while the checkout's
 //! `models/` is edited.

@@ -941,7 +941,7 @@ async fn an_unreadable_record_of_passed_tests_fails_the_model_with_the_reason() 
     let Simulated { mut warehouse, .. } = simulated(20, 0..2).await;
     warehouse
         .execute(
-            "create or replace table main_marts.twitch_pipeline_passed_checks as \
+            "create or replace table main_marts.dbt_runner_passed_checks as \
              select 'fact_stream_snapshots' as relation_name, 'x' as test_name",
         )
         .await
@@ -1231,7 +1231,7 @@ async fn a_streamers_fetches_run_by_run_give_the_versions_a_rebuild_gives() {
 #[tokio::test]
 async fn a_model_skipped_for_a_failed_parent_keeps_the_record_of_its_passed_tests() {
     let Simulated { mut warehouse, .. } = simulated(20, 0..2).await;
-    let records = "select count(*) from main_marts.twitch_pipeline_passed_checks \
+    let records = "select count(*) from main_marts.dbt_runner_passed_checks \
                    where relation_name = 'fact_stream_snapshots'";
     let before = count_where(&mut warehouse, records).await;
     assert!(before > 0, "the fact's tests passed and were recorded");

@@ -3,8 +3,8 @@
 //! `ref()` would name them, so a dev target's readers read its dev schemas and never
 //! production's (`generate_schema_name`).
 
-use super::render::Renderer;
-use super::{NodeName, Project, TransformError, TransformOptions, parse, target_of};
+use dbt_runner::{NodeName, Project, TransformError};
+
 use crate::warehouse::Warehouse;
 
 /// The relations of the models read from Rust, e.g. `main_marts.fact_stream_snapshots`.
@@ -24,26 +24,17 @@ impl Marts {
         warehouse: &mut W,
         target_name: &str,
     ) -> Result<Marts, TransformError> {
-        let target = target_of(warehouse, target_name).await?;
-        let renderer = Renderer::new(project, target);
-        let options = TransformOptions {
-            target_name: Some(target_name.to_string()),
-            ..Default::default()
-        };
-        let parsed = parse(project, &renderer, &options)?;
+        let built = dbt_runner::relations(project, warehouse, target_name).await?;
         let relation = |name: &str| {
-            parsed
-                .planned
+            built
                 .get(&NodeName(name.to_string()))
-                .map(|plan| plan.relation.to_string())
-                .ok_or_else(|| {
-                    TransformError::project(
-                        &project.root.join("dbt_project.yml"),
-                        format!(
-                            "the project builds no model `{name}` (removed, renamed or enabled=false), \
-                             which the report and `status` read"
-                        ),
-                    )
+                .map(ToString::to_string)
+                .ok_or_else(|| TransformError::Project {
+                    file: project.root.join("dbt_project.yml"),
+                    message: format!(
+                        "the project builds no model `{name}` (removed, renamed or enabled=false), \
+                         which the report and `status` read"
+                    ),
                 })
         };
         Ok(Marts {

@@ -8,8 +8,7 @@ use duckdb::types::{TimeUnit, Value};
 
 use super::{Cell, Table, Warehouse, WarehouseError};
 
-/// An open DuckDB database: a connection on a session thread of its own. The
-/// pipeline's raw tables are the loader's to make ([`crate::load::create_raw_layer`]).
+/// An open DuckDB database: a connection on a session thread of its own.
 pub struct DuckDbWarehouse {
     session: Session,
 }

@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::checks::{FreshnessResult, FreshnessStatus, GenericParts, generic_parts};
-use super::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
-use super::render::{Invocation, Target};
-use super::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
+use crate::checks::{FreshnessResult, FreshnessStatus, GenericParts, generic_parts};
+use crate::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
+use crate::render::{Invocation, Target};
 use crate::warehouse::Dialect;
+use crate::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
 
 /// dbt-core's version these artifacts stand for.
 const DBT_VERSION: &str = "1.10.0";
@@ -61,7 +61,7 @@ pub(super) struct Inputs<'a, 'p> {
     pub target: &'a Target,
     pub invocation: &'a Invocation,
     pub planned: &'a BTreeMap<NodeName, Planned<'p>>,
-    pub deps: &'a super::dag::Dependencies,
+    pub deps: &'a crate::dag::Dependencies,
     pub tests: &'a [PlannedTest<'p>],
     pub disabled: &'a Disabled<'p>,
     pub report: &'a RunReport,

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::TransformError;
-use super::project::NodeName;
+use crate::TransformError;
+use crate::project::NodeName;
 
 /// Each node's direct upstream nodes.
 pub type Dependencies = BTreeMap<NodeName, BTreeSet<NodeName>>;

@@ -3,11 +3,11 @@
 //! The SQL is the common subset of DuckDB and Snowflake, so both run the same
 //! statements; each statement goes to the warehouse on its own.
 
-use super::config::{
+use crate::config::{
     CheckCols, HardDeletes, IncrementalStrategy, Materialized, MetaColumns, NodeConfig, OnSchemaChange, SnapshotConfig,
     SnapshotStrategy,
 };
-use super::render::Relation;
+use crate::render::Relation;
 use crate::warehouse::Dialect;
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -224,7 +224,7 @@ fn staging_name(dialect: Dialect, relation: &Relation) -> String {
 }
 
 /// The temporary table holding the rows an incremental run of `relation` merged (its
-/// batch), kept after the merge for the model's tests ([`super::checks::batch_sql`])
+/// batch), kept after the merge for the model's tests ([`crate::checks::batch_sql`])
 /// until [`drop_batch`].
 pub fn batch_table(dialect: Dialect, relation: &Relation) -> String {
     staging_name(dialect, relation)
@@ -890,22 +890,16 @@ mod tests {
     /// without a usable current schema can create it. DuckDB: in its `temp` catalog.
     #[test]
     fn temporary_tables_are_qualified_on_snowflake_and_not_on_duckdb() {
-        let relation = Relation::new("marts", "fact_stream_snapshots");
-        assert_eq!(
-            staging_name(Dialect::Snowflake, &relation),
-            "marts.fact_stream_snapshots__dbt_tmp"
-        );
+        let relation = Relation::new("marts", "fct_orders");
+        assert_eq!(staging_name(Dialect::Snowflake, &relation), "marts.fct_orders__dbt_tmp");
         assert_eq!(
             batch_table(Dialect::Snowflake, &relation),
             staging_name(Dialect::Snowflake, &relation)
         );
         assert_eq!(
             temp_table(Dialect::Snowflake, &relation, "__dbt_snapshot_time"),
-            "marts.fact_stream_snapshots__dbt_snapshot_time"
+            "marts.fct_orders__dbt_snapshot_time"
         );
-        assert_eq!(
-            staging_name(Dialect::DuckDb, &relation),
-            "fact_stream_snapshots__dbt_tmp"
-        );
+        assert_eq!(staging_name(Dialect::DuckDb, &relation), "fct_orders__dbt_tmp");
     }
 }

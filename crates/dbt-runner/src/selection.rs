@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::TransformError;
-use super::project::NodeName;
+use crate::TransformError;
+use crate::project::NodeName;
 
 /// One member of the selection graph.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

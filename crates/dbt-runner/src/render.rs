@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Kwargs, Object, ObjectRepr, Serde};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
-use super::TransformError;
-use super::project::{NodeName, Project};
+use crate::TransformError;
+use crate::project::{NodeName, Project};
 use crate::warehouse::Dialect;
 
 /// A table or view in the warehouse: what `ref`, `source` and `this` render as.
@@ -562,7 +562,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::transform::project::{Node, NodeKind};
+    use crate::project::{Node, NodeKind};
 
     fn project(macros: &[(&str, &str)], nodes: &[&str]) -> Project {
         Project {

@@ -1,6 +1,6 @@
 //! A node's config: how it is materialized, where it goes, and what runs around it.
 //!
-//! As in dbt, a node's config comes in layers ([`layered`]): `dbt_project.yml`'s
+//! As in dbt, a node's config comes in layers ([`layered`](crate::layering::layered)): `dbt_project.yml`'s
 //! `models:` / `snapshots:` (`+key` by folder), then the node's `config:` in a
 //! properties YAML, then its own `config(...)`; a later layer overrides an earlier
 //! one, except `tags` and the hooks, which add up. Every key is either honoured or
@@ -8,210 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use super::TransformError;
-use super::project::{Node, NodeKind};
-use crate::warehouse::Dialect;
+mod kinds;
 
-/// How a node becomes a relation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Materialized {
-    View,
-    Table,
-    /// Merged on `unique_key` (or appended) after the first build.
-    Incremental,
-    /// SCD2 history, by the timestamp or the check strategy.
-    Snapshot(Box<SnapshotConfig>),
-}
+pub use self::kinds::*;
 
-/// A snapshot's config: its key, how it tells a changed row, what it does with keys
-/// gone from its source, and the names of the columns it adds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotConfig {
-    /// One column, or several (dbt 1.9+), that together name a row's key.
-    pub unique_key: Vec<String>,
-    pub strategy: SnapshotStrategy,
-    /// The column holding a version's time: with `timestamp`, whose newer value
-    /// makes a new version; with `check`, optional (the run's time otherwise).
-    pub updated_at: Option<String>,
-    pub hard_deletes: HardDeletes,
-    /// `dbt_valid_to_current`: the SQL expression a current row's `dbt_valid_to` holds
-    /// instead of NULL (e.g. `'9999-12-31'::timestamp`).
-    pub valid_to_current: Option<String>,
-    /// What the columns dbt adds are named.
-    pub columns: MetaColumns,
-}
-
-/// The names of the columns a snapshot adds (`snapshot_meta_column_names`, dbt 1.9+;
-/// each defaults to dbt's, as dbt-core's `SnapshotConfig.snapshot_table_column_names`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetaColumns {
-    pub scd_id: String,
-    pub updated_at: String,
-    pub valid_from: String,
-    pub valid_to: String,
-    pub is_deleted: String,
-}
-
-impl Default for MetaColumns {
-    fn default() -> Self {
-        MetaColumns {
-            scd_id: "dbt_scd_id".into(),
-            updated_at: "dbt_updated_at".into(),
-            valid_from: "dbt_valid_from".into(),
-            valid_to: "dbt_valid_to".into(),
-            is_deleted: "dbt_is_deleted".into(),
-        }
-    }
-}
-
-impl MetaColumns {
-    /// From `snapshot_meta_column_names`: a mapping of dbt's names to the wanted ones.
-    fn read(value: Option<&serde_json::Value>) -> Result<Self, String> {
-        let mut columns = MetaColumns::default();
-        let Some(value) = value.filter(|v| !v.is_null()) else {
-            return Ok(columns);
-        };
-        let Some(names) = value.as_object() else {
-            return Err(format!(
-                "`snapshot_meta_column_names` must map dbt's column names to yours, not {value}"
-            ));
-        };
-        for (meta, name) in names {
-            let Some(name) = name.as_str() else {
-                return Err(format!(
-                    "`snapshot_meta_column_names.{meta}` must be a column name, not {name}"
-                ));
-            };
-            let slot = match meta.as_str() {
-                "dbt_scd_id" => &mut columns.scd_id,
-                "dbt_updated_at" => &mut columns.updated_at,
-                "dbt_valid_from" => &mut columns.valid_from,
-                "dbt_valid_to" => &mut columns.valid_to,
-                "dbt_is_deleted" => &mut columns.is_deleted,
-                other => {
-                    return Err(format!(
-                        "`snapshot_meta_column_names` names `{other}`, not one of dbt_scd_id, dbt_updated_at, \
-                         dbt_valid_from, dbt_valid_to, dbt_is_deleted"
-                    ));
-                }
-            };
-            *slot = name.to_string();
-        }
-        Ok(columns)
-    }
-}
-
-/// How a snapshot tells that a key's row changed (dbt-adapters'
-/// `snapshot_timestamp_strategy` and `snapshot_check_strategy`, strategies.sql).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SnapshotStrategy {
-    /// `updated_at` is newer than the current row's `dbt_valid_from`.
-    Timestamp,
-    /// One of `check_cols` differs from the current row's (NULL-safe); when one of
-    /// them is new to the table, every row counts as changed.
-    Check(CheckCols),
-}
-
-/// A check snapshot's `check_cols`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CheckCols {
-    /// `'all'`: every column of the query.
-    All,
-    Listed(Vec<String>),
-}
-
-/// What a snapshot does with a key its source no longer returns (dbt 1.9+
-/// `hard_deletes`, read as dbt-adapters' `get_hard_deletes_behavior` reads it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HardDeletes {
-    /// The key's current row stays current.
-    #[default]
-    Ignore,
-    /// The key's current row is closed (`dbt_valid_to` = the run's time).
-    Invalidate,
-    /// The current row is closed and a row marked `dbt_is_deleted = 'True'` opens.
-    NewRecord,
-}
-
-/// How an incremental run writes its new rows (dbt's `incremental_strategy`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IncrementalStrategy {
-    /// Delete the target's rows whose `unique_key` is among the new rows (and that
-    /// match the `incremental_predicates`), then insert the new rows.
-    DeleteInsert,
-    /// Insert the new rows; `unique_key` is not used.
-    Append,
-    /// `merge into` on `unique_key` (and the predicates): matched rows are updated,
-    /// the others inserted.
-    Merge,
-}
-
-impl IncrementalStrategy {
-    /// The adapter's default when a model names none: dbt-duckdb's is delete+insert
-    /// (`duckdb__get_incremental_default_sql`), dbt-snowflake's merge.
-    pub fn default_for(dialect: Dialect) -> IncrementalStrategy {
-        if dialect == Dialect::Snowflake {
-            IncrementalStrategy::Merge
-        } else {
-            IncrementalStrategy::DeleteInsert
-        }
-    }
-}
-
-/// What an incremental run does when the model's columns no longer match the table's
-/// (dbt's `on_schema_change`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnSchemaChange {
-    /// Insert the table's columns; a new column is left out, a removed one fails.
-    #[default]
-    Ignore,
-    /// Stop with the differences.
-    Fail,
-    /// Add the new columns to the table.
-    AppendNewColumns,
-    /// Add the new columns and drop the removed ones.
-    SyncAllColumns,
-}
-
-/// The columns a merge updates in a row it matches.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum MergeUpdate {
-    #[default]
-    All,
-    Only(Vec<String>),
-    AllBut(Vec<String>),
-}
-
-impl MergeUpdate {
-    /// Of the target's `columns`, those a matched row gets from the new one; an error
-    /// names a listed column the target lacks, or says that none is left to update.
-    pub fn columns<'c>(&self, columns: &'c [String]) -> Result<Vec<&'c String>, String> {
-        let listed = match self {
-            MergeUpdate::All => return Ok(columns.iter().collect()),
-            MergeUpdate::Only(listed) | MergeUpdate::AllBut(listed) => listed,
-        };
-        let missing: Vec<&String> = listed
-            .iter()
-            .filter(|l| !columns.iter().any(|c| c.eq_ignore_ascii_case(l)))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "merge_update_columns / merge_exclude_columns name {} that the table does not have (it has {})",
-                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
-                columns.join(", ")
-            ));
-        }
-        let listed_has = |c: &String| listed.iter().any(|l| l.eq_ignore_ascii_case(c));
-        let updated: Vec<&String> = columns
-            .iter()
-            .filter(|c| matches!(self, MergeUpdate::Only(_)) == listed_has(c))
-            .collect();
-        if updated.is_empty() {
-            return Err("merge_exclude_columns leaves no column to update".into());
-        }
-        Ok(updated)
-    }
-}
+use crate::TransformError;
+use crate::layering::text_or_list;
+use crate::project::{Node, NodeKind};
 
 /// Keys a model may set, all honoured.
 const MODEL_KEYS: &[&str] = &[
@@ -260,71 +63,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("persist_docs", "the runner writes no relation or column comments"),
     (
         "grants",
-        "the runner grants nothing; grant to the pipeline's role (snowflake-setup) or in a post_hook",
+        "the runner grants nothing; grant in a post_hook or outside the runner",
     ),
     ("database", "every relation goes to the target's database"),
     ("target_database", "every relation goes to the target's database"),
     ("sql_header", "the runner sends each statement alone"),
     ("contract", "model contracts are not enforced here"),
 ];
-
-/// A config that takes one text or a list of them (`tags`, `unique_key`, hooks); null
-/// is none.
-pub fn text_or_list(value: &serde_json::Value) -> Result<Vec<String>, String> {
-    match value {
-        serde_json::Value::Null => Ok(Vec::new()),
-        serde_json::Value::String(s) => Ok(vec![s.clone()]),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("{i} is not text")))
-            .collect(),
-        other => Err(format!("{other} is not text or a list of texts")),
-    }
-}
-
-/// The keys dbt users write with hyphens in YAML (`pre-hook`) are the same configs.
-pub fn normalized(key: &str) -> String {
-    key.trim_start_matches('+').replace('-', "_")
-}
-
-/// Configs that add up across layers instead of being overridden.
-fn is_additive(key: &str) -> bool {
-    matches!(key, "tags" | "pre_hook" | "post_hook")
-}
-
-/// `layers` from the least to the most specific, combined as dbt combines them.
-pub fn layered<'a>(
-    layers: impl IntoIterator<Item = &'a BTreeMap<String, serde_json::Value>>,
-) -> BTreeMap<String, serde_json::Value> {
-    let mut merged: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    for layer in layers {
-        for (key, value) in layer {
-            let key = normalized(key);
-            let value = match (is_additive(&key), merged.remove(&key)) {
-                (true, Some(earlier)) => {
-                    let mut items = as_list(earlier);
-                    for item in as_list(value.clone()) {
-                        if !items.contains(&item) {
-                            items.push(item);
-                        }
-                    }
-                    serde_json::Value::Array(items)
-                }
-                _ => value.clone(),
-            };
-            merged.insert(key, value);
-        }
-    }
-    merged
-}
-
-fn as_list(value: serde_json::Value) -> Vec<serde_json::Value> {
-    match value {
-        serde_json::Value::Array(items) => items,
-        serde_json::Value::Null => Vec::new(),
-        other => vec![other],
-    }
-}
 
 /// Whether a refused config's value asks for nothing (`{}`, `[]`, false, null, or a
 /// mapping of only those).
@@ -589,7 +334,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::transform::project::NodeName;
+    use crate::layering::layered;
+    use crate::project::NodeName;
+    use crate::warehouse::Dialect;
 
     fn node(kind: NodeKind) -> Node {
         Node {

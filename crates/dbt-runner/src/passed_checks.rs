@@ -1,6 +1,6 @@
 //! Which tests of an incremental model passed on their last run, kept in the warehouse
-//! beside the model (`<schema>.twitch_pipeline_passed_checks`), so the next run may
-//! check only what it merges ([`super::checks::batch_sql`]).
+//! beside the model (`<schema>.dbt_runner_passed_checks`), so the next run may
+//! check only what it merges ([`crate::checks::batch_sql`]).
 //!
 //! The record lives with the data it vouches for: a run on another warehouse, or a
 //! copy of the project elsewhere, cannot vouch for this one. A test's record holds
@@ -18,11 +18,11 @@
 
 use std::collections::BTreeMap;
 
-use super::materialize::{Catalog, Existing};
-use super::render::Relation;
+use crate::materialize::{Catalog, Existing};
+use crate::render::Relation;
 use crate::warehouse::{Warehouse, WarehouseError};
 
-const TABLE: &str = "twitch_pipeline_passed_checks";
+const TABLE: &str = "dbt_runner_passed_checks";
 
 /// Test name -> the query it passed with.
 pub type Passed = BTreeMap<String, String>;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::project::{DataTest, NodeName, SourceTable, TestKind, Tested};
-use super::render::Relation;
+use crate::project::{DataTest, NodeName, SourceTable, TestKind, Tested};
+use crate::render::Relation;
 
 /// The query returning a generic test's failing rows, as dbt writes them. With a
 /// `filter` (dbt's `where`, rendered) only the tested relation's matching rows count.
@@ -244,14 +244,14 @@ fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transform::project::Freshness;
+    use crate::project::Freshness;
 
     fn table(warn: Option<u64>, error: Option<u64>) -> SourceTable {
         SourceTable {
-            source: "twitch".into(),
-            name: "raw_streams".into(),
+            source: "shop".into(),
+            name: "raw_orders".into(),
             schema: "raw".into(),
-            identifier: "raw_streams".into(),
+            identifier: "raw_orders".into(),
             loaded_at_field: Some("t".into()),
             freshness: Freshness {
                 warn_after: warn,
@@ -259,7 +259,7 @@ mod tests {
                 filter: None,
             },
             path: "models/sources.yml".into(),
-            fqn: vec!["p".into(), "twitch".into(), "raw_streams".into()],
+            fqn: vec!["p".into(), "shop".into(), "raw_orders".into()],
             tags: Vec::new(),
         }
     }

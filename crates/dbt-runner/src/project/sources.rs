@@ -6,7 +6,8 @@
 
 use serde_yaml_ng::Value as Yaml;
 
-use super::project::{Freshness, SourceTable, str_of, texts_of, unknown_keys};
+use super::node::{Freshness, SourceTable};
+use crate::yaml::{str_of, texts_of, unknown_keys};
 
 /// Keys of a source entry, and of a table entry (dbt-core's
 /// `UnparsedSourceDefinition` and `UnparsedSourceTableDefinition`; dbt rejects others).
