@@ -165,30 +165,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 summary.skipped.len()
             );
         }
-        Command::Serve(args) => {
-            let settings = args.validate()?;
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.port));
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            twitch_pipeline::functions::serve(listener, settings, shutdown_signal()).await?;
-        }
-        Command::SnowflakeSetup(args) => {
-            let settings = args.validate()?;
-            let statements = settings.plan.statements();
-            match &settings.apply_as {
-                None => print!("{}", twitch_pipeline::snowflake_setup::script(&statements)),
-                Some(login) => {
-                    let tag = format!("twitch-pipeline snowflake-setup {}", pipeline::run_id());
-                    let mut snowflake = twitch_pipeline::warehouse::SnowflakeWarehouse::connect(login, &tag).await?;
-                    let lines =
-                        twitch_pipeline::snowflake_setup::apply(&mut snowflake, &settings.plan, &statements).await?;
-                    for line in lines {
-                        println!("{line}");
-                    }
-                }
-            }
-        }
+        Command::Serve(args) => pipeline::serve(args.validate()?, shutdown_signal()).await?,
+        Command::SnowflakeSetup(args) => print!("{}", pipeline::snowflake_setup(&args.validate()?).await?),
         Command::Ingest(args) => {
             let settings = args.validate()?;
             let report = pipeline::ingest(&settings).await?;
@@ -231,7 +209,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Doctor(args) => {
             let settings = args.validate();
-            let checks = twitch_pipeline::doctor::run(&settings).await;
+            let checks = pipeline::doctor(&settings).await;
             if settings.json {
                 println!("{}", serde_json::to_string_pretty(&checks)?);
             } else {
@@ -249,13 +227,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Report(args) => {
             let (warehouse, lake, project) = args.validate()?;
             let report = pipeline::report(&warehouse, &project, args.top, Some(&lake)).await?;
-            if let Some(health) = &report.health {
-                print!(
-                    "{}",
-                    twitch_pipeline::report::terminal::render(std::slice::from_ref(&health.section))
-                );
-            }
-            print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
+            print!("{}", twitch_pipeline::report::terminal::render_report(&report));
             if let Some(path) = &args.html {
                 let subtitle = format!("From {warehouse}.");
                 std::fs::write(path, twitch_pipeline::report::html::page(&report, &[], &subtitle))
@@ -312,13 +284,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{} (in {})", run.transform.summary_line(), run.warehouse);
             anyhow::ensure!(run.transform.succeeded(), "the transform failed; see the lines above");
             if let Some(report) = &run.report {
-                if let Some(health) = &report.health {
-                    print!(
-                        "{}",
-                        twitch_pipeline::report::terminal::render(std::slice::from_ref(&health.section))
-                    );
-                }
-                print!("{}", twitch_pipeline::report::terminal::render(&report.sections));
+                print!("{}", twitch_pipeline::report::terminal::render_report(report));
             }
             if let Some(page) = &run.report_page {
                 println!("\nreport page: {}", page.display());

@@ -326,7 +326,7 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
             files: recorded,
         });
         let mut raw = duckdb_in_memory_with_raw().await;
-        let (_, resubmitted) = ingest::resubmit_unloaded(
+        let (_, resubmitted) = twitch_pipeline::pipeline::resubmit::resubmit_unloaded(
             &lake,
             &mut raw,
             "marts.fact_stream_snapshots",
@@ -351,7 +351,10 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
     // slot is the oldest one not settled.
     let (_, resubmitted) = resubmit(lake.clone(), lost.time() + Duration::hours(1), Duration::hours(2)).await;
     assert!(resubmitted.is_empty());
-    assert_eq!(ingest::unsettled::read(&lake).await.unwrap(), Some(lost.time()));
+    assert_eq!(
+        twitch_pipeline::pipeline::unsettled::read(&lake).await.unwrap(),
+        Some(lost.time())
+    );
 
     // 40 hours later its files are still nowhere: submitted again, a day and more on.
     let (fake, resubmitted) = resubmit(lake.clone(), now, Duration::zero()).await;
@@ -374,7 +377,10 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
     let later = now + Duration::minutes(5);
     let (_, resubmitted) = resubmit_with(lake.clone(), later, Duration::zero(), files).await;
     assert!(resubmitted.is_empty(), "{resubmitted:?}");
-    assert_eq!(ingest::unsettled::read(&lake).await.unwrap(), Some(later));
+    assert_eq!(
+        twitch_pipeline::pipeline::unsettled::read(&lake).await.unwrap(),
+        Some(later)
+    );
 
     // An unreadable record: 13 days back, not 14.
     let (_third_dir, lake) = temp_lake();
@@ -389,7 +395,7 @@ async fn the_hourly_resubmission_looks_back_to_the_oldest_unsettled_slot() {
     )
     .await
     .unwrap();
-    assert!(ingest::unsettled::read(&lake).await.is_err());
+    assert!(twitch_pipeline::pipeline::unsettled::read(&lake).await.is_err());
     let (_, resubmitted) = resubmit(lake, now, Duration::zero()).await;
     let slots: Vec<Slot> = resubmitted.iter().map(|(slot, _)| *slot).collect();
     assert_eq!(slots, [five_days]);

@@ -14,7 +14,7 @@ use crate::support::*;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::Value;
 use twitch_pipeline::lake::{Entity, Slot};
-use twitch_pipeline::status::PipeState;
+use twitch_pipeline::snowpipe::PipeState;
 use twitch_pipeline::transform::{self, FreshnessStatus, Project, TransformOptions};
 use twitch_pipeline::warehouse::{SnowflakeWarehouse, Warehouse};
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::ingest::{pipe_for, pipe_states};
 use crate::lake::{Entity, Lake, LakeUrl};
-use crate::status::PipeState;
+use crate::snowpipe::PipeState;
 use crate::twitch::{ClientOptions, HelixClient, TwitchSettings};
 use crate::warehouse::{SnowflakeSettings, SnowflakeWarehouse, Warehouse};
 

@@ -343,7 +343,7 @@ async fn transform_timer(State(handler): State<Arc<Handler>>, Json(_): Json<Invo
     }
 }
 
-/// On Snowflake, the hourly run's self-healing ([`crate::ingest::resubmit_unloaded`]):
+/// On Snowflake, the hourly run's self-healing ([`pipeline::resubmit::resubmit_unloaded`]):
 /// a line per slot submitted again, then the reconciliation of the window it looked
 /// at (24 hours, or back to the oldest slot it left unsettled; what `status` says), so
 /// the hourly run reports a gap too.
@@ -353,7 +353,7 @@ async fn resubmit_unloaded(handler: &Handler) -> anyhow::Result<Vec<String>> {
     };
     let mut warehouse = pipeline::open_warehouse(&handler.settings.warehouse, "resubmit").await?;
     let marts = pipeline::marts(&handler.settings.project, &mut warehouse).await?;
-    let (status, resubmitted) = crate::ingest::resubmit_unloaded(
+    let (status, resubmitted) = pipeline::resubmit::resubmit_unloaded(
         &handler.lake,
         &mut warehouse,
         &marts.fact_stream_snapshots,

@@ -8,13 +8,13 @@
 //! files again, which Snowpipe's load history makes harmless. [`backfill`] submits
 //! every committed slot since a date, leaving out (and reporting) a slot the lake
 //! cannot give whole and every file RAW already holds rows of
-//! ([`crate::status::raw_rows_by_file`]):
+//! ([`crate::warehouse::raw_rows_by_file`]):
 //! Snowpipe's load history forgets a file after 14 days, and a file submitted after
-//! that loads twice. [`resubmit_unloaded`] is the hourly run's self-healing: what
-//! was committed but never reached Snowpipe is submitted again.
+//! that loads twice. The hourly run's self-healing, which submits again what was
+//! committed but never reached Snowpipe, is the pipeline's
+//! (`crate::pipeline::resubmit`): it acts on `status`'s reconciliation.
 
 mod settings;
-pub mod unsettled;
 pub use settings::{IngestArgs, IngestMode, IngestSettings};
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,8 +23,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tracing::{info, instrument, warn};
 
 use crate::lake::{Entity, Lake, LakeError, LakeObject, Manifest, Slot};
+use crate::snowpipe::{LoadRecord, LoadRecords, PipeState};
 use crate::snowpipe::{SharedInsertCalls, SnowpipeClient, SnowpipeError};
-use crate::status::{FileStatus, LoadRecord, LoadRecords, PipeState, SlotState, Status, StatusOptions};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Schema of the raw tables and their pipes in Snowflake.
@@ -57,8 +57,6 @@ pub enum IngestError {
     MissingManifest(String),
     #[error("the blob at {path} is not a manifest this pipeline writes: {reason}")]
     MalformedManifest { path: String, reason: String },
-    #[error(transparent)]
-    Status(#[from] crate::status::StatusError),
     #[error(
         "cannot read which files RAW holds, so nothing was submitted (a file loaded already would load twice): {0}"
     )]
@@ -178,7 +176,7 @@ pub async fn backfill<W: Warehouse>(
         // history metadata for 14 days", a file staged again is loaded again,
         // "potentially resulting in duplicate records in the target table"
         // (docs.snowflake.com/en/user-guide/data-load-snowpipe-ts).
-        let in_raw = crate::status::raw_rows_by_file(warehouse, first.slot.time()).await?;
+        let in_raw = crate::warehouse::raw_rows_by_file(warehouse, first.slot.time()).await?;
         for manifest in &mut manifests {
             manifest.files.retain(|file| {
                 let there = in_raw.contains_key(&file.path);
@@ -291,79 +289,6 @@ pub async fn pipe_status<W: Warehouse>(warehouse: &mut W, pipe: &str) -> Result<
             pipe,
         },
     })
-}
-
-/// How far back the hourly run looks for files to submit again at least, and so
-/// reports on.
-pub const RESUBMIT_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
-
-/// How far back it looks at most, when slots stayed unsettled longer (a lost event
-/// and a paused pipe over a weekend): inside the 14 days a pipe keeps its load
-/// history, so a file Snowpipe failed is still known as failed and not submitted again
-/// ("pipes only maintain the load history metadata for 14 days":
-/// docs.snowflake.com/en/user-guide/data-load-snowpipe-ts). Older files are for
-/// `ingest --backfill --since`.
-pub const RESUBMIT_LOOKBACK_MAX: chrono::Duration = chrono::Duration::days(13);
-
-/// Self-healing, for the hourly run: the files of committed slots that `grace` after
-/// their commit have no row in RAW and no record in Snowpipe's load history (their
-/// blob event was lost, or the blob trigger gave up) are submitted again. It looks
-/// back [`RESUBMIT_LOOKBACK`], or to the oldest slot the last run left unsettled
-/// ([`unsettled`]), at most [`RESUBMIT_LOOKBACK_MAX`]. Returns the reconciliation it
-/// acted on, and the slots and files submitted.
-pub async fn resubmit_unloaded<W: Warehouse>(
-    lake: &Lake,
-    warehouse: &mut W,
-    fact: &str,
-    snowpipe: &SnowpipeClient,
-    database: &str,
-    now: DateTime<Utc>,
-    grace: chrono::Duration,
-) -> Result<(Status, Vec<(Slot, Vec<String>)>), IngestError> {
-    let unsettled_since = match unsettled::read(lake).await {
-        Ok(since) => since,
-        Err(reason) => {
-            warn!(%reason, "looking back as far as the hourly run may");
-            Some(now - RESUBMIT_LOOKBACK_MAX)
-        }
-    };
-    let since = unsettled_since
-        .map_or(now - RESUBMIT_LOOKBACK, |t| t.min(now - RESUBMIT_LOOKBACK))
-        .max(now - RESUBMIT_LOOKBACK_MAX);
-    let records = loads_and_pipes(snowpipe, warehouse, database, since, now).await?;
-    let options = StatusOptions {
-        since,
-        until: now,
-        now,
-        grace,
-    };
-    let status = crate::status::reconcile(lake, warehouse, fact, options, Some(&records)).await?;
-    let mut resubmitted = Vec::new();
-    let mut by_pipe: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for slot in status.slots.iter().filter(|s| s.state == SlotState::Incomplete) {
-        let lost: Vec<&FileStatus> = slot.files.iter().filter(|f| unsettled::never_loaded(f)).collect();
-        if lost.is_empty() {
-            continue;
-        }
-        for file in &lost {
-            by_pipe
-                .entry(pipe_for(database, file.entity))
-                .or_default()
-                .push(file.path.clone());
-        }
-        resubmitted.push((slot.slot, lost.iter().map(|f| f.path.clone()).collect()));
-    }
-    for (pipe, paths) in by_pipe {
-        snowpipe.insert_files(&pipe, &paths).await?;
-    }
-    for (slot, files) in &resubmitted {
-        warn!(slot = %slot, ?files, "submitted again: Snowflake had no load record of them");
-    }
-    // Written once the submissions went through: a run that failed before them looks
-    // back as far next time.
-    let next = unsettled::first_unsettled(&status).map_or(now, |slot| slot.time());
-    unsettled::write(lake, next).await?;
-    Ok((status, resubmitted))
 }
 
 /// One insertFiles per pipe (the client splits past 5,000 files), the pipes at once.

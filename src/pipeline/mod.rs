@@ -1,5 +1,8 @@
 //! The stages composed: what the CLI, the demo and the Functions routes call.
 
+pub mod resubmit;
+pub mod unsettled;
+
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -116,6 +119,39 @@ pub async fn open_warehouse(target: &WarehouseTarget, command: &str) -> anyhow::
     }
 }
 
+/// `serve`: the Functions custom handler on `127.0.0.1:port` (the host reaches it
+/// there, `FUNCTIONS_CUSTOMHANDLER_PORT`), until `shutdown` resolves.
+pub async fn serve(
+    settings: crate::functions::ServeSettings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    crate::functions::serve(listener, settings, shutdown).await
+}
+
+/// `snowflake-setup`: the DDL as a script to run by hand, or, with `--apply`, run
+/// as the admin login; the text to print (the script, or a line per statement run).
+pub async fn snowflake_setup(settings: &crate::snowflake_setup::SetupSettings) -> anyhow::Result<String> {
+    let statements = settings.plan.statements();
+    match &settings.apply_as {
+        None => Ok(crate::snowflake_setup::script(&statements)),
+        Some(login) => {
+            let tag = format!("twitch-pipeline snowflake-setup {}", run_id());
+            let mut snowflake = SnowflakeWarehouse::connect(login, &tag).await?;
+            let lines = crate::snowflake_setup::apply(&mut snowflake, &settings.plan, &statements).await?;
+            Ok(lines.iter().map(|line| format!("{line}\n")).collect())
+        }
+    }
+}
+
+/// `doctor`: every hop of the deployment checked, each with its result.
+pub async fn doctor(settings: &crate::doctor::DoctorSettings) -> Vec<crate::doctor::Check> {
+    crate::doctor::run(settings).await
+}
+
 /// A run's id: its start time and a random suffix, unique enough to search logs by.
 pub fn run_id() -> String {
     format!("{}-{:08x}", Utc::now().format("%Y%m%dT%H%M%SZ"), rand::random::<u32>())
@@ -178,7 +214,7 @@ async fn load_records<W: crate::warehouse::Warehouse>(
     warehouse: &mut W,
     since: chrono::DateTime<Utc>,
     now: chrono::DateTime<Utc>,
-) -> anyhow::Result<Option<crate::status::LoadRecords>> {
+) -> anyhow::Result<Option<crate::snowpipe::LoadRecords>> {
     Ok(match target {
         WarehouseTarget::Snowflake(snowflake) => {
             let snowpipe = crate::snowpipe::SnowpipeClient::new(snowflake, Default::default())?;

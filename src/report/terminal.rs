@@ -4,6 +4,13 @@ use comfy_table::{CellAlignment, Table as TerminalTable, presets::UTF8_FULL_COND
 
 use super::Section;
 
+/// The whole report for the terminal: the pipeline's health first, when it was
+/// checked, then the sections.
+pub fn render_report(report: &super::Report) -> String {
+    let health = report.health.as_ref().map(|h| render(std::slice::from_ref(&h.section)));
+    health.unwrap_or_default() + &render(&report.sections)
+}
+
 /// The sections as terminal tables, numbers right-aligned.
 pub fn render(sections: &[Section]) -> String {
     let mut out = String::new();

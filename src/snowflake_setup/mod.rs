@@ -261,7 +261,7 @@ pub async fn apply<W: crate::warehouse::Warehouse>(
         let pipe = pipe_for(&plan.database, entity);
         let paused = matches!(
             crate::ingest::pipe_status(warehouse, &pipe).await?,
-            crate::status::PipeState::Stopped { state, .. } if state == "PAUSED"
+            crate::snowpipe::PipeState::Stopped { state, .. } if state == "PAUSED"
         );
         if paused {
             warehouse

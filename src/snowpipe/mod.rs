@@ -7,6 +7,7 @@
 //! configuration problem (pipe name, grants, key) and is reported at once.
 //! `insertReport` and `loadHistoryScan` tell what Snowpipe did with them.
 
+mod history;
 pub mod jwt;
 mod shared_calls;
 
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use tracing::{instrument, warn};
 use url::Url;
 
+pub use self::history::{LoadRecord, LoadRecords, PipeState};
 pub use self::jwt::KeyPairJwt;
 pub use self::shared_calls::SharedInsertCalls;
 use crate::retry::Backoff;

@@ -22,8 +22,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::lake::{Entity, Lake, LakeError, Manifest, SLOT_MINUTES, Slot, lake_path};
+use crate::snowpipe::{LoadRecord, LoadRecords, PipeState};
 use crate::warehouse::Dialect;
-use crate::warehouse::{Warehouse, WarehouseError, raw_table};
+use crate::warehouse::{Warehouse, WarehouseError, key_counts, loaded_since, raw_rows_by_file};
 
 /// What to reconcile, and when a committed slot must be complete.
 #[derive(Clone, Copy, Debug)]
@@ -77,76 +78,6 @@ impl SlotState {
             SlotState::Missed => "MISSED",
             SlotState::Unreadable => "UNREADABLE",
             SlotState::Duplicated => "DUPLICATED",
-        }
-    }
-}
-
-/// What Snowpipe's load history says of one file (`loadHistoryScan`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoadRecord {
-    /// `LOADED`, `PARTIALLY_LOADED`, `LOAD_FAILED`, …
-    pub status: String,
-    pub errors_seen: u64,
-    pub first_error: Option<String>,
-    /// "General error describing why the file was not processed" (insertReport's
-    /// fields, docs.snowflake.com/en/user-guide/data-load-snowpipe-rest-apis).
-    pub system_error: Option<String>,
-}
-
-impl LoadRecord {
-    /// Why the load failed or dropped lines, as Snowpipe says it.
-    pub fn error(&self) -> &str {
-        self.first_error
-            .as_deref()
-            .or(self.system_error.as_deref())
-            .unwrap_or("no error given")
-    }
-}
-
-/// What Snowflake says of the loads: each file's load record, by its path (relative
-/// to the stage: the lake's paths), and each pipe's state, where it could be read.
-#[derive(Clone, Debug, Default)]
-pub struct LoadRecords {
-    pub files: HashMap<String, LoadRecord>,
-    pub pipes: HashMap<Entity, PipeState>,
-}
-
-/// A pipe's state, from `SYSTEM$PIPE_STATUS`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PipeState {
-    /// `executionState` RUNNING: it loads what it is given.
-    Running,
-    /// Any other `executionState` (PAUSED, STOPPED_…, STALLED_…), and the pipe's
-    /// `error` if it gives one: files given to it wait, or are lost.
-    Stopped {
-        pipe: String,
-        state: String,
-        error: Option<String>,
-    },
-    /// The status could not be read: the pipe is missing, or the role has neither
-    /// OWNERSHIP nor MONITOR on it ("Returns results only for the pipe owner ... or a
-    /// role with the MONITOR privilege", SYSTEM$PIPE_STATUS), which insertFiles needs
-    /// beside OPERATE.
-    Unreadable { pipe: String, error: String },
-}
-
-impl PipeState {
-    /// Why files given to the pipe do not load, if they do not.
-    fn obstacle(&self) -> Option<String> {
-        match self {
-            PipeState::Running => None,
-            PipeState::Stopped { pipe, state, error } => Some(format!(
-                "pipe {pipe} is {state}{}: {}",
-                error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                if state == "PAUSED" {
-                    "run `snowflake-setup --apply`, which resumes it; the files it was given load then"
-                } else {
-                    "see SYSTEM$PIPE_STATUS in Snowflake's documentation for this state"
-                }
-            )),
-            PipeState::Unreadable { pipe, error } => Some(format!(
-                "the pipeline's role cannot read pipe {pipe}'s status ({error}): the pipe is missing or the role lacks MONITOR and OPERATE on it; run `snowflake-setup --apply`"
-            )),
         }
     }
 }
@@ -492,35 +423,6 @@ fn notes(manifest: &Manifest) -> Vec<String> {
     notes
 }
 
-/// RAW's rows per file loaded from `since` on, by lake path (whatever prefix the
-/// loader's file names carry: see `lake_path`): what `status` counts against the
-/// manifests, and the ledger a backfill checks before it submits a file again.
-pub async fn raw_rows_by_file<W: Warehouse>(
-    warehouse: &mut W,
-    since: DateTime<Utc>,
-) -> Result<HashMap<String, u64>, WarehouseError> {
-    let since = loaded_since(since);
-    let mut raw = HashMap::new();
-    for entity in Entity::ALL {
-        let table = warehouse
-            .query(&format!(
-                "select file_name, count(*) from raw.{} where loaded_at >= {since} group by file_name",
-                raw_table(entity)
-            ))
-            .await?;
-        for (file, n) in pairs(&table) {
-            *raw.entry(lake_path(file).to_string()).or_insert(0) += n;
-        }
-    }
-    Ok(raw)
-}
-
-/// The bound on `loaded_at` for data loaded from `time` on: a slot's files are loaded
-/// after the slot began, so the warehouse skips older data unread.
-fn loaded_since(time: DateTime<Utc>) -> String {
-    format!("cast('{}' as timestamp)", time.format("%Y-%m-%d %H:%M:%S"))
-}
-
 /// What the warehouse holds of the window: rows per raw file, rejected lines per file
 /// (where recorded), fact rows per slot.
 struct WarehouseCounts {
@@ -543,7 +445,7 @@ impl WarehouseCounts {
                 ))
                 .await?;
             Some(
-                pairs(&table)
+                key_counts(&table)
                     .map(|(file, n)| (lake_path(file).to_string(), n))
                     .collect(),
             )
@@ -563,7 +465,7 @@ impl WarehouseCounts {
         // No fact yet (the transform never ran) is a state to report, not an error.
         let (fact, fact_available) = match fact {
             Ok(table) => (
-                pairs(&table)
+                key_counts(&table)
                     .filter_map(|(epoch, n)| {
                         let seconds: i64 = epoch.parse().ok()?;
                         Some((Slot::containing(DateTime::from_timestamp(seconds, 0)?), n))
@@ -580,15 +482,6 @@ impl WarehouseCounts {
             fact_available,
         })
     }
-}
-
-/// (text, count) pairs of a two-column result.
-fn pairs(table: &crate::warehouse::Table) -> impl Iterator<Item = (&str, u64)> {
-    table.rows.iter().filter_map(|row| {
-        let key = row.first()?.as_deref()?;
-        let count = row.get(1)?.as_deref()?.parse::<f64>().ok()? as u64;
-        Some((key, count))
-    })
 }
 
 pub use render::{lines, slot_line, summary_line};

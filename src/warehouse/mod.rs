@@ -8,6 +8,7 @@
 mod settings;
 pub use settings::{SnowflakeArgs, SnowflakeSettings, WarehouseArgs, WarehouseTarget};
 
+mod raw;
 mod snowflake;
 
 use std::fmt;
@@ -19,20 +20,8 @@ pub use dbt_runner::warehouse::{Cell, DEFAULT_MEMORY_LIMIT, Dialect, DuckDbTarge
 #[cfg(feature = "duckdb")]
 pub use dbt_runner::warehouse::{Doing, DuckDbError, DuckDbWarehouse};
 
+pub use self::raw::{RAW_SCHEMA, key_counts, loaded_since, raw_rows_by_file, raw_table};
 pub use self::snowflake::{SnowflakeConnectError, SnowflakeWarehouse};
-use crate::lake::Entity;
-
-/// Schema of the raw tables and the load bookkeeping.
-pub const RAW_SCHEMA: &str = "raw";
-
-/// The raw table of an entity: `RAW_STREAMS`, `RAW_USERS`, `RAW_GAMES`.
-pub fn raw_table(entity: Entity) -> &'static str {
-    match entity {
-        Entity::Streams => "raw_streams",
-        Entity::Users => "raw_users",
-        Entity::Games => "raw_games",
-    }
-}
 
 /// Which warehouse, parsed from `--warehouse` / `WAREHOUSE_URL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
