@@ -150,7 +150,7 @@ fn threads() -> usize {
 
 fn dbt(dbt: &Path, work: &Path, database: &Path) -> f64 {
     let started = Instant::now();
-    let output = support::dbt::build_command(dbt, work, database)
+    let output = support::dbt_command(dbt, Path::new(env!("CARGO_MANIFEST_DIR")), work, database, &["build"])
         .arg("--threads")
         .arg(threads().to_string())
         .output()

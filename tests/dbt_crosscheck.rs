@@ -106,7 +106,7 @@ async fn dbt_build_with(dbt: &Path, database: &Path, args: &[&str]) {
     let work = tempfile::tempdir().unwrap();
     let mut all = vec!["build"];
     all.extend_from_slice(args);
-    let output = run(crate::support::dbt::command(
+    let output = run(dbt_command(
         dbt,
         Path::new(env!("CARGO_MANIFEST_DIR")),
         work.path(),

@@ -5,7 +5,10 @@
 mod marts;
 mod settings;
 
-pub use dbt_runner::*;
+pub use dbt_runner::{
+    Built, FreshnessStatus, Listed, NodeOutcome, Project, RunReport, Severity, Step, TestOutcome, TestResult,
+    TransformError, TransformOptions, list, run,
+};
 
 pub use self::marts::Marts;
 pub use settings::{ProjectArgs, ProjectSettings, ThreadsArg, TransformArgs, TransformSettings};

@@ -2,14 +2,20 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod azurite;
-pub mod dbt;
 pub mod failing_store;
 pub mod fake_snowpipe;
 pub mod fakesnow;
 pub mod fixture;
 pub mod handler;
+/// The runner crate's test helpers (dbt on a DuckDB file, small projects on disk):
+/// one copy for both crates' tests.
+#[path = "../../crates/dbt-runner/tests/support.rs"]
+pub mod runner;
 pub mod snowpipe_emulator;
 pub mod tools;
+
+#[allow(unused_imports, reason = "each test binary and bench uses a different subset")]
+pub use runner::{PEOPLE_SOURCE, dbt_command, rows, run, snapshot_project, write_project};
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -281,23 +287,6 @@ pub fn snowflake_env<'c>(
         .env("SNOWFLAKE_URL", settings.base_url.as_ref().unwrap().as_str())
 }
 
-/// A query's rows as text, NULL as `NULL`.
-pub async fn rows<W: twitch_pipeline::warehouse::Warehouse>(warehouse: &mut W, sql: &str) -> Vec<Vec<String>> {
-    let table = warehouse.query(sql).await.unwrap();
-    table
-        .rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())).collect())
-        .collect()
-}
-
-/// Runs a blocking command without stalling the runtime serving the simulator.
-pub async fn run(mut command: std::process::Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || command.output().expect("binary runs"))
-        .await
-        .unwrap()
-}
-
 /// Commits a slot by hand, as extraction would: each entity's file with its lines,
 /// then the manifest listing them.
 pub async fn commit_slot(lake: &Lake, slot: Slot, files: &[(Entity, &[&str])]) -> Manifest {
@@ -448,46 +437,6 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
-}
-
-/// Writes each of `files` (a path under `dir`, its text), making its folders.
-pub fn write_project<P: AsRef<str>, T: AsRef<str>>(dir: &std::path::Path, files: &[(P, T)]) {
-    for (path, text) in files {
-        let path = dir.join(path.as_ref());
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text.as_ref()).unwrap();
-    }
-}
-
-/// `models/sources.yml` declaring the table `raw.people` as `source('raw', 'people')`.
-pub const PEOPLE_SOURCE: (&str, &str) = (
-    "models/sources.yml",
-    "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: people\n",
-);
-
-/// A dbt project in `dir` of snapshots of `raw.people` (id, name, updated_at): each
-/// of `snapshots` is a name and its own config arguments (its key and strategy among
-/// them), after the `shared` ones (e.g. its schema).
-pub fn snapshot_project(dir: &std::path::Path, shared: &str, snapshots: &[(&str, &str)]) {
-    let mut files = vec![
-        (
-            "dbt_project.yml".to_string(),
-            "name: snapshots\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: twitch_pipeline\n\
-             model-paths: [\"models\"]\nsnapshot-paths: [\"snapshots\"]\n"
-                .to_string(),
-        ),
-        (PEOPLE_SOURCE.0.to_string(), PEOPLE_SOURCE.1.to_string()),
-    ];
-    for (name, config) in snapshots {
-        files.push((
-            format!("snapshots/{name}.sql"),
-            format!(
-                "{{% snapshot {name} %}}\n{{{{ config({shared}, {config}) }}}}\n\
-                 select * from {{{{ source('raw', 'people') }}}}\n{{% endsnapshot %}}\n"
-            ),
-        ));
-    }
-    write_project(dir, &files);
 }
 
 /// The embedded DuckDB at `path` with the pipeline's raw tables, as `load` makes them.

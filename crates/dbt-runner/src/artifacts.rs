@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::checks::{FreshnessResult, FreshnessStatus, GenericParts, generic_parts};
+use crate::plan::{Disabled, Planned, PlannedTest};
 use crate::project::{NodeKind, NodeName, Project, SourceTable, TestKind, Tested};
 use crate::render::{Invocation, Target};
 use crate::warehouse::Dialect;
-use crate::{Disabled, NodeOutcome, Planned, PlannedTest, RunReport, Severity, TestOutcome};
+use crate::{NodeOutcome, RunReport, Severity, TestOutcome};
 
 /// dbt-core's version these artifacts stand for.
 const DBT_VERSION: &str = "1.10.0";

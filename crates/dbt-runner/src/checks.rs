@@ -1,4 +1,5 @@
-//! Data tests (the four generic tests and singular ones) and source freshness.
+//! The SQL of data tests (the four generic tests and singular ones) and of source
+//! freshness, and freshness judged; [`crate::test_runs`] runs the tests.
 
 use std::collections::BTreeMap;
 

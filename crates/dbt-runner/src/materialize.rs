@@ -69,7 +69,7 @@ impl Existing {
 /// What the run's schemas hold, read in one query when a run starts and kept as the
 /// run builds, as dbt caches the relations of every schema it may build in at the
 /// start of a run (docs.getdbt.com/reference/global-configs/cache) rather than asking
-/// for each model. (Asked per model, it was 13 catalog queries an hourly run: 3 ms
+/// for each model. (Asked per model, it was 13 catalog queries in an hourly run of the twitch-pipeline: 3 ms
 /// each on DuckDB, a round trip each on Snowflake.)
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -500,7 +500,7 @@ async fn merge<W: Warehouse>(
 /// The new rows `staged` for a merge into `relation` on DuckDB, ordered as the rows
 /// they match are stored (new keys last). DuckDB applies a merge's updates in the
 /// order its join yields them, and updates rows scattered through a table far more
-/// slowly than rows in storage order: measured on the scale bench's week,
+/// slowly than rows in storage order: measured on the twitch-pipeline's scale bench (a week),
 /// `streamer_activity`'s catch-up merge of 299,977 rows into 300,000 took 28-54 s as
 /// the rows came, 0.09-0.18 s in the table's order. Same rows, same result: each new
 /// row appears once, placed by the first row of its key.
@@ -508,7 +508,7 @@ fn in_target_order(staged: &str, relation: &Relation, keys: &[String]) -> String
     let on = keys_equal(keys, "DBT_STAGED", "DBT_TARGET");
     let keys = keys.join(", ");
     // Only the target's rows of the new keys are grouped: grouping a whole table of
-    // 5.8M rows (fct_broadcasts at a week) took 1.3 s more than the merge.
+    // 5.8M rows (the twitch-pipeline's fct_broadcasts at a week) took 1.3 s more than the merge.
     format!(
         "(select DBT_STAGED.* from {staged} as DBT_STAGED left join \
          (select {keys}, min(rowid) as DBT_ROWID from {relation} where ({keys}) in (select {keys} from {staged}) \

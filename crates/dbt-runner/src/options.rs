@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, Default)]
 pub struct TransformOptions {
     /// dbt's `--select` of models, snapshots, sources and tests, with `+`, `N+`/`+N`
-    /// and `@`; words are a union, commas an intersection ([`selection`]).
+    /// and `@`; words are a union, commas an intersection ([`crate::selection`]).
     pub select: Vec<String>,
     /// dbt's `--exclude`, in the same grammar.
     pub exclude: Vec<String>,
@@ -22,7 +22,7 @@ pub struct TransformOptions {
     /// Where to write dbt's artifacts (dbt's `target/`); none: not written.
     pub target_path: Option<PathBuf>,
     /// Check whole tables, even where a test passed on the last run and an
-    /// incremental run could check only what it merged ([`checks::batch_sql`]).
+    /// incremental run could check only what it merged ([`crate::checks::batch_sql`]).
     pub full_checks: bool,
     /// dbt's `threads`: how many nodes are built at once, each (with its tests) on a
     /// session of its own; one (or zero) builds them one at a time in build order.

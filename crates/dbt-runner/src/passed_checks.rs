@@ -14,7 +14,7 @@
 //!
 //! One read and one delete per schema when the run starts, one insert when it ends:
 //! taken and recorded model by model, it was four statements per incremental model,
-//! 40 an hourly run (on Snowflake, a round trip each).
+//! 40 in an hourly run of the twitch-pipeline (on Snowflake, a round trip each).
 
 use std::collections::BTreeMap;
 

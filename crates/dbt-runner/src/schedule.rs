@@ -1,7 +1,7 @@
 //! The order a run builds its nodes in, when more than one session builds at once
 //! (dbt's `threads`).
 //!
-//! A unit is a node and the tests that run after it ([`crate::run`] attaches each
+//! A unit is a node and the tests that run after it ([`crate::run()`] attaches each
 //! test to the last of its models in build order). A unit starts once every unit it
 //! waits for has finished, and those are chosen so that each node is built, skipped
 //! or tested exactly as one session building in build order would:

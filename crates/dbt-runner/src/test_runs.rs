@@ -18,9 +18,9 @@ pub(crate) struct Increment<'a> {
     pub(crate) model: &'a NodeName,
     pub(crate) relation: &'a Relation,
     /// The table of the rows this run merged; none when it built the model whole (or
-    /// `--full-checks`).
+    /// with `TransformOptions::full_checks`).
     pub(crate) batch: Option<&'a str>,
-    /// Test name -> the query it passed with last time ([`passed_checks`]).
+    /// Test name -> the query it passed with last time ([`crate::passed_checks`]).
     pub(crate) passed_before: &'a BTreeMap<String, String>,
 }
 
@@ -28,7 +28,7 @@ pub(crate) struct Increment<'a> {
 /// On an incremental model (`increment`), a generic test that passed last time with
 /// the same query checks only what this run merged; a narrowable test that finds no
 /// failing row comes back with its name and full query, to be recorded as passed for
-/// the next run ([`passed_checks::record`]).
+/// the next run ([`crate::passed_checks::record`]).
 pub(crate) async fn run_planned_test<W: Warehouse>(
     warehouse: &mut W,
     renderer: &Renderer<'_>,

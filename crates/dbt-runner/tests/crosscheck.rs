@@ -429,7 +429,7 @@ async fn relation_differences(ours: &Path, theirs: &Path, relations: &[&str]) ->
 /// incremental one after new and changed rows (where `strict` fails in both, on the
 /// columns it gained), and a `--full-refresh` (which `appended` refuses).
 #[tokio::test]
-#[ignore = "needs dbt-duckdb (scripts/test installs it)"]
+#[ignore = "needs dbt-duckdb (the workspace's scripts/test installs it, or set DBT)"]
 async fn configs_are_honoured_as_dbt_honours_them() {
     let dbt = dbt();
     let work = tempfile::tempdir().unwrap();
@@ -617,7 +617,7 @@ async fn configs_are_honoured_as_dbt_honours_them() {
 /// and tests picked themselves (name, tags they inherit or set, the file defining
 /// them, test type) or through what they read, sources included.
 #[tokio::test]
-#[ignore = "needs dbt-core's Python (scripts/test installs it)"]
+#[ignore = "needs dbt-core's Python (the workspace's scripts/test installs it, or set TOOLS_PYTHON)"]
 async fn selection_picks_what_dbt_ls_picks() {
     let python = tools_python();
     let work = tempfile::tempdir().unwrap();
@@ -703,7 +703,7 @@ async fn selection_picks_what_dbt_ls_picks() {
 /// dbt-core's own classes (tests/validate_artifacts.py): the schemas dbt 1.10
 /// writes, and a manifest dbt loads as it loads its own.
 #[tokio::test]
-#[ignore = "needs dbt-core's Python (scripts/test installs it)"]
+#[ignore = "needs dbt-core's Python (the workspace's scripts/test installs it, or set TOOLS_PYTHON)"]
 async fn our_artifacts_are_read_by_dbt_cores_own_classes() {
     let python = tools_python();
     let work = tempfile::tempdir().unwrap();
@@ -937,7 +937,7 @@ async fn snapshot_shapes(database: &Path) -> Vec<Vec<String>> {
 /// `new_record` on a snapshot built without it, and a checked column the query
 /// lacks, which both refuse.
 #[tokio::test]
-#[ignore = "needs dbt-duckdb (scripts/test installs it)"]
+#[ignore = "needs dbt-duckdb (the workspace's scripts/test installs it, or set DBT)"]
 async fn snapshots_treat_deleted_keys_and_changed_columns_as_dbt_does() {
     let dbt = dbt();
     let work = tempfile::tempdir().unwrap();

@@ -1,10 +1,14 @@
 //! What the runner's integration tests share: the tools they need, dbt run on a
-//! DuckDB file, and small projects written to disk.
+//! DuckDB file, and small projects written to disk. Other crates of the workspace
+//! may include this file in their tests (`#[path]`), so there is one copy; in each,
+//! `feature = "duckdb"` is the feature that brings the embedded DuckDB.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dbt_runner::warehouse::{DuckDbWarehouse, Warehouse};
+#[cfg(feature = "duckdb")]
+use dbt_runner::warehouse::DuckDbWarehouse;
+use dbt_runner::warehouse::Warehouse;
 
 /// A tool installed into the workspace's `.tools/venv` by `scripts/test` (which names
 /// it in `variable`). A test that needs one is `#[ignore = "needs …"]`; run, it finds
@@ -34,14 +38,17 @@ pub fn tools_python() -> PathBuf {
     tool("TOOLS_PYTHON", ".tools/venv/bin/python")
 }
 
-/// `dbt <args>` on the project in `project` (profile `runner_tests`, target
-/// `local`), with a profile for `database` written into `work`, its artifacts and
-/// logs there, and no telemetry.
+/// `dbt <args>` on the project in `project`, with a profile for `database` (named
+/// as the project's `profile:`, target `local`) written into `work`, its artifacts
+/// and logs there, and no telemetry.
 pub fn dbt_command(dbt: &Path, project: &Path, work: &Path, database: &Path, args: &[&str]) -> Command {
+    let settings: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(project.join("dbt_project.yml")).unwrap()).unwrap();
+    let profile = settings["profile"].as_str().unwrap_or("default");
     std::fs::write(
         work.join("profiles.yml"),
         format!(
-            "runner_tests:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n      path: \"{}\"\n      threads: 1\n",
+            "{profile}:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n      path: \"{}\"\n      threads: 1\n",
             database.display()
         ),
     )
@@ -70,11 +77,13 @@ pub async fn run(mut command: Command) -> std::process::Output {
 }
 
 /// The DuckDB file at `path`, created if absent.
+#[cfg(feature = "duckdb")]
 pub fn open(path: &Path) -> DuckDbWarehouse {
     DuckDbWarehouse::open(path).unwrap()
 }
 
 /// Our database, with dbt's attached read-only as `dbt`, to compare the two.
+#[cfg(feature = "duckdb")]
 pub async fn with_dbts_attached(ours: &Path, theirs: &Path) -> DuckDbWarehouse {
     let mut warehouse = open(ours);
     warehouse

@@ -57,7 +57,7 @@ impl Default for MetaColumns {
 
 impl MetaColumns {
     /// From `snapshot_meta_column_names`: a mapping of dbt's names to the wanted ones.
-    pub(crate) fn read(value: Option<&serde_json::Value>) -> Result<Self, String> {
+    pub(super) fn read(value: Option<&serde_json::Value>) -> Result<Self, String> {
         let mut columns = MetaColumns::default();
         let Some(value) = value.filter(|v| !v.is_null()) else {
             return Ok(columns);

@@ -1,6 +1,6 @@
 //! A node's config: how it is materialized, where it goes, and what runs around it.
 //!
-//! As in dbt, a node's config comes in layers ([`layered`](crate::layering::layered)): `dbt_project.yml`'s
+//! As in dbt, a node's config comes in layers (`layering::layered`): `dbt_project.yml`'s
 //! `models:` / `snapshots:` (`+key` by folder), then the node's `config:` in a
 //! properties YAML, then its own `config(...)`; a later layer overrides an earlier
 //! one, except `tags` and the hooks, which add up. Every key is either honoured or
@@ -310,8 +310,10 @@ impl NodeConfig {
         })
     }
 
-    /// A snapshot's own config.
-    pub fn snapshot(&self) -> &SnapshotConfig {
+    /// A snapshot's own config (the tests' way in; the runner matches on
+    /// `materialized`).
+    #[cfg(test)]
+    fn snapshot(&self) -> &SnapshotConfig {
         match &self.materialized {
             Materialized::Snapshot(snapshot) => snapshot,
             _ => unreachable!("only snapshots have snapshot config"),

@@ -126,7 +126,7 @@ pub(super) struct TestPlace<'a> {
 /// type (`source_` before it on a source), the tested model or `{source}_{table}`, and
 /// every argument by argument name (`column_name` included), each cleaned to
 /// `[0-9a-zA-Z_]`, joined by `__`.
-pub(super) fn dbt_test_name(tested: &Tested, kind: &str, column: &str, args: Option<&Yaml>) -> String {
+fn dbt_test_name(tested: &Tested, kind: &str, column: &str, args: Option<&Yaml>) -> String {
     if let Some(name) = args.and_then(|a| str_of(a, "name")) {
         return name.to_string();
     }
@@ -181,7 +181,7 @@ pub(super) fn dbt_test_name(tested: &Tested, kind: &str, column: &str, args: Opt
 }
 
 /// `ref('name')` or `ref("name")` as written in YAML.
-pub(super) fn parse_ref(text: &str) -> Option<String> {
+fn parse_ref(text: &str) -> Option<String> {
     let inner = text.trim().strip_prefix("ref(")?.strip_suffix(')')?.trim();
     let name = inner.strip_prefix(['\'', '"'])?.strip_suffix(['\'', '"'])?;
     Some(name.to_string())

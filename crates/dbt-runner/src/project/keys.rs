@@ -11,7 +11,7 @@ use super::node::NodeKind;
 use crate::yaml::{seq, str_of, unknown_keys, yaml_value};
 
 /// `dbt_project.yml` keys the runner acts on, or that change nothing in a build.
-pub(super) const PROJECT_KEYS: &[&str] = &[
+const PROJECT_KEYS: &[&str] = &[
     "name",
     "version",
     "config-version",
@@ -37,7 +37,7 @@ pub(super) const PROJECT_KEYS: &[&str] = &[
 ];
 
 /// `dbt_project.yml` keys the runner does not apply, and why; an empty value is fine.
-pub(super) const PROJECT_REFUSED: &[(&str, &str)] = &[
+const PROJECT_REFUSED: &[(&str, &str)] = &[
     ("on-run-start", "run hooks are not supported; use a model's pre_hook"),
     ("on-run-end", "run hooks are not supported; use a model's post_hook"),
     ("seeds", "seeds are not supported; load the data as a source"),
@@ -153,7 +153,7 @@ pub(super) fn check_properties_keys(yaml: &Yaml) -> Result<(), String> {
 /// JSON schema (`dbt/jsonschemas/resources/latest.json`, `ModelProperties`,
 /// `SnapshotProperties`, `ColumnProperties`), and those it moved under `config:` but
 /// still reads where they were (`meta`, `docs`, `access`, `group`, a column's `tags`).
-pub(super) const MODEL_PROPERTIES: &[&str] = &[
+const MODEL_PROPERTIES: &[&str] = &[
     "name",
     "description",
     "columns",
@@ -171,7 +171,7 @@ pub(super) const MODEL_PROPERTIES: &[&str] = &[
     "access",
     "group",
 ];
-pub(super) const SNAPSHOT_PROPERTIES: &[&str] = &[
+const SNAPSHOT_PROPERTIES: &[&str] = &[
     "name",
     "description",
     "columns",
@@ -183,7 +183,7 @@ pub(super) const SNAPSHOT_PROPERTIES: &[&str] = &[
     "docs",
     "group",
 ];
-pub(super) const COLUMN_PROPERTIES: &[&str] = &[
+const COLUMN_PROPERTIES: &[&str] = &[
     "name",
     "description",
     "config",
@@ -228,7 +228,7 @@ pub(super) fn unknown_properties(yaml: &Yaml) -> Vec<String> {
 
 /// Configs that take a mapping as their value: under `models:` in `dbt_project.yml`
 /// they are configs even without the `+`, not folders.
-pub(super) const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
+const MAPPING_CONFIGS: &[&str] = &["persist_docs", "grants", "meta", "docs"];
 
 /// The folders of `dbt_project.yml`'s `models:`, `snapshots:` and `data_tests:` trees
 /// that hold a config but are no prefix of any resource's fqn, as

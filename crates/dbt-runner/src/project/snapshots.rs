@@ -73,7 +73,7 @@ pub(super) fn yaml_snapshots(path: &str, yaml: &Yaml) -> Result<Vec<Node>, Trans
 }
 
 /// The next `{% … %}` tag from `from` whose words `accept` takes: (start, end, what).
-pub(super) fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -> Option<(usize, usize, T)> {
+fn find_tag<T>(text: &str, from: usize, accept: impl Fn(&[&str]) -> Option<T>) -> Option<(usize, usize, T)> {
     let mut at = from;
     while let Some(offset) = text[at..].find("{%") {
         let start = at + offset;

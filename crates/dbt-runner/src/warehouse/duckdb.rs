@@ -15,10 +15,10 @@ pub struct DuckDbWarehouse {
 
 /// A DuckDB connection on a thread of its own, running what it is sent in order.
 ///
-/// A DuckDB call holds its thread until its statement ends, which takes minutes for a
-/// day's transform. On a worker of the async runtime it would hold every task queued
-/// there: `serve` would not answer the host while the hourly run works. So the
-/// connection lives on its own thread, and a caller awaits its answer.
+/// A DuckDB call holds its thread until its statement ends, which can take minutes.
+/// On a worker of the async runtime it would hold every task queued there (a server
+/// on the same runtime would stop answering while a run builds). So the connection
+/// lives on its own thread, and a caller awaits its answer.
 struct Session {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     interrupt: std::sync::Arc<duckdb::InterruptHandle>,
@@ -148,8 +148,8 @@ impl DuckDbWarehouse {
         })
     }
 
-    /// Runs `work` on the connection, on the session's thread (what the loader's
-    /// appender needs beyond SQL text).
+    /// Runs `work` on the connection, on the session's thread: for what a caller
+    /// needs beyond SQL text (an appender, say).
     pub async fn on_connection<R: Send + 'static>(
         &mut self,
         work: impl FnOnce(&mut Connection) -> Result<R, DuckDbError> + Send + 'static,

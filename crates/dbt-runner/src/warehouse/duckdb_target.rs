@@ -1,10 +1,11 @@
-//! Where an embedded DuckDB database is, and what it may use: plain settings, which
-//! a build without DuckDB still names.
+//! Where an embedded DuckDB database is, and what it may use: plain settings,
+//! compiled without the `duckdb` feature too, so a caller's configuration can name
+//! them in every build.
 
 /// The embedded DuckDB file, and the memory and spill space it may use.
 ///
-/// DuckDB's own default memory limit is 80% of the machine's RAM: a week of the full
-/// catalog then peaked at 20 GB. The limit here bounds its buffer manager; what does
+/// DuckDB's own default memory limit is 80% of the machine's RAM (a week of the
+/// twitch-pipeline's full catalog then peaked at 20 GB). The limit here bounds its buffer manager; what does
 /// not fit spills to `temp_directory` ("Memory management", duckdb.org/docs: the
 /// `memory_limit` and `temp_directory` settings; joins, aggregates, sorts and windows
 /// spill).
@@ -17,10 +18,10 @@ pub struct DuckDbTarget {
     pub temp_directory: Option<std::path::PathBuf>,
 }
 
-/// The default `memory_limit` (`DUCKDB_MEMORY_LIMIT`). The process's peak RSS runs
-/// 0.2–0.4 GiB above it (measured on a day of the full catalog: 1.62 GiB in the load,
-/// 1.70 GiB in the full build; 2.19 and 2.27 GiB with `2GB`), so the whole pipeline
-/// stays within 2 GiB.
+/// The default `memory_limit`. The process's peak RSS runs 0.2–0.4 GiB above it
+/// (measured on a day of the twitch-pipeline's full catalog: 1.62 GiB in its load,
+/// 1.70 GiB in the full build; 2.19 and 2.27 GiB with `2GB`), so a process stays
+/// within 2 GiB.
 pub const DEFAULT_MEMORY_LIMIT: &str = "1.5GB";
 
 impl DuckDbTarget {

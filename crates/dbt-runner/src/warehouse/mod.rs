@@ -1,7 +1,6 @@
 //! What the runner needs of a warehouse: one SQL statement at a time, its dialect and
 //! its default schema ([`Warehouse`]). The embedded DuckDB ([`DuckDbWarehouse`],
-//! cargo feature `duckdb`) is one; a caller brings others (the pipeline brings
-//! Snowflake).
+//! cargo feature `duckdb`) is one; a caller brings others (Snowflake, say).
 
 #[cfg(feature = "duckdb")]
 mod duckdb;
@@ -13,7 +12,7 @@ pub use self::duckdb::{Doing, DuckDbError, DuckDbWarehouse};
 pub use self::duckdb_target::{DEFAULT_MEMORY_LIMIT, DuckDbTarget};
 pub use self::table::{Cell, Table};
 
-/// The SQL dialects the transform renders for; dbt names each by its adapter
+/// The SQL dialects the runner renders for; dbt names each by its adapter
 /// (`target.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -31,10 +30,10 @@ impl Dialect {
     }
 }
 
-/// A SQL warehouse the transform runs on: DuckDB locally, Snowflake in Azure.
+/// A SQL warehouse the runner builds on: the embedded DuckDB, or one a caller brings.
 ///
 /// Statements go one per call (Snowflake runs one statement per request). The
-/// transform's bookkeeping (does a relation exist, which columns) is plain SQL over
+/// runner's bookkeeping (does a relation exist, which columns) is plain SQL over
 /// `information_schema`, which both warehouses have, so this stays small.
 pub trait Warehouse: Send {
     /// Which SQL dialect the warehouse speaks, and so the models render for.
@@ -45,7 +44,7 @@ pub trait Warehouse: Send {
     fn execute(&mut self, sql: &str) -> impl Future<Output = Result<(), WarehouseError>> + Send;
     /// Runs one query and returns its rows as text.
     fn query(&mut self, sql: &str) -> impl Future<Output = Result<Table, WarehouseError>> + Send;
-    /// `count` more sessions on the same warehouse, for a transform that builds several
+    /// `count` more sessions on the same warehouse, for a run that builds several
     /// nodes at once (dbt's `threads`).
     fn more_sessions(&mut self, count: usize) -> impl Future<Output = Result<Vec<Self>, WarehouseError>> + Send
     where

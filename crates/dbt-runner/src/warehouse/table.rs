@@ -1,4 +1,4 @@
-//! Query results as text: what the transform's checks and the report need.
+//! Query results as text: what the runner's checks and its callers read.
 
 use std::fmt;
 
