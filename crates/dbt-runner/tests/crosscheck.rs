@@ -425,6 +425,51 @@ async fn relation_differences(ours: &Path, theirs: &Path, relations: &[&str]) ->
     problems
 }
 
+/// Built on three sessions at once (`threads`), the fidelity project comes out as it
+/// does on one: every relation with the same kind, columns and rows, every test
+/// with the same outcome. No dbt needed.
+#[tokio::test]
+async fn three_sessions_build_what_one_session_builds() {
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    write_project(&project, FIDELITY_PROJECT);
+    let events = "create schema if not exists raw; create table raw.events as \
+         select *, now as ts from (values (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')) as t(id, grp, v)"
+        .replace("now", &now_literal());
+    let (one, three) = (work.path().join("one.duckdb"), work.path().join("three.duckdb"));
+    let mut outcomes = Vec::new();
+    for (database, threads) in [(&one, 1), (&three, 3)] {
+        open(database).execute(&events).await.unwrap();
+        let report = ours_on(
+            &project,
+            database,
+            TransformOptions {
+                threads,
+                // As the cross-check builds it (a test of the project fails at 2).
+                vars: [("factor".to_string(), serde_json::json!(3))].into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(report.succeeded(), "{threads} session(s): {}", report.summary_line());
+        let mut tests: Vec<String> = report
+            .tests
+            .iter()
+            .map(|t| format!("{} {:?}", t.name, t.outcome))
+            .collect();
+        tests.sort();
+        outcomes.push(tests);
+    }
+    assert_eq!(outcomes[0], outcomes[1], "test outcomes: one session, then three");
+    // (The comparison names the second database `dbt`: here, the one session's.)
+    let problems = relation_differences(&three, &one, FIDELITY_RELATIONS).await;
+    assert!(
+        problems.is_empty(),
+        "three sessions against one:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// Each config of [`FIDELITY_PROJECT`], as dbt-duckdb applies it: a first build, an
 /// incremental one after new and changed rows (where `strict` fails in both, on the
 /// columns it gained), and a `--full-refresh` (which `appended` refuses).
