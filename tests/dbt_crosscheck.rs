@@ -37,19 +37,9 @@ async fn copy_raw(from: &Path, to: &Path) {
     warehouse.execute("detach other").await.unwrap();
 }
 
-/// Our database, with dbt's attached read-only as `dbt`, to compare the two.
-async fn with_dbts_attached(ours: &Path, theirs: &Path) -> DuckDbWarehouse {
-    let mut warehouse = duckdb_with_raw(ours).await;
-    warehouse
-        .execute(&format!("attach '{}' as dbt (read_only)", theirs.display()))
-        .await
-        .unwrap();
-    warehouse
-}
-
 /// Rows of each model in one database and not the other, by column name.
 async fn differences(ours: &Path, theirs: &Path) -> Vec<String> {
-    let mut warehouse = with_dbts_attached(ours, theirs).await;
+    let mut warehouse = runner::with_dbts_attached(ours, theirs).await;
     let mut problems = Vec::new();
     for model in MODELS {
         let (schema, name) = model.split_once('.').unwrap();

@@ -5,7 +5,7 @@
 //! `cargo test` lists it as ignored; run, it finds its tool here or fails saying how
 //! to get it. It never passes by not running.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A tool an integration test needs.
 #[derive(Clone, Copy, Debug)]
@@ -38,17 +38,6 @@ impl Tool {
     /// installs it. Panics, saying how to get it, when it is in neither place.
     pub fn path(self) -> PathBuf {
         let (variable, places) = self.installed();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        std::env::var_os(variable)
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(places.iter().map(|place| root.join(place)))
-            .find(|path| path.exists())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{self:?} is not installed ({variable} is unset and {places:?} does not exist): \
-                     run the tests through scripts/test, which installs it"
-                )
-            })
+        super::runner::tool(variable, places)
     }
 }

@@ -10,32 +10,39 @@ use std::process::Command;
 use dbt_runner::warehouse::DuckDbWarehouse;
 use dbt_runner::warehouse::Warehouse;
 
-/// A tool installed into the workspace's `.tools/venv` by `scripts/test` (which names
-/// it in `variable`). A test that needs one is `#[ignore = "needs …"]`; run, it finds
-/// the tool here or fails saying how to get it. It never passes by not running.
-fn tool(variable: &str, place: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+/// A tool `scripts/test` installs and names in `variable`: as named, else at the
+/// first of `places` that exists (a relative place under the crate's folder or one
+/// above it, so the workspace's `.tools/` is found from either crate). A test that
+/// needs one is `#[ignore = "needs …"]`; run, it finds the tool here or fails saying
+/// how to get it. It never passes by not running.
+pub fn tool(variable: &str, places: &[&str]) -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::var_os(variable)
         .map(PathBuf::from)
         .into_iter()
-        .chain([workspace.join(place)])
+        .chain(
+            places
+                .iter()
+                .flat_map(|place| crate_dir.ancestors().map(move |dir| dir.join(place))),
+        )
         .find(|path| path.exists())
         .unwrap_or_else(|| {
             panic!(
-                "{variable} is unset and {place} does not exist: run the tests through the \
-                 workspace's scripts/test, which installs dbt-core and dbt-duckdb"
+                "{variable} is unset and none of {places:?} exists under {} or a folder above it: \
+                 run the tests through the workspace's scripts/test, which installs it",
+                crate_dir.display()
             )
         })
 }
 
 /// dbt-core with dbt-duckdb.
 pub fn dbt() -> PathBuf {
-    tool("DBT", ".tools/venv/bin/dbt")
+    tool("DBT", &[".tools/venv/bin/dbt"])
 }
 
 /// The Python beside dbt, with dbt-core's artifact classes.
 pub fn tools_python() -> PathBuf {
-    tool("TOOLS_PYTHON", ".tools/venv/bin/python")
+    tool("TOOLS_PYTHON", &[".tools/venv/bin/python"])
 }
 
 /// `dbt <args>` on the project in `project`, with a profile for `database` (named
