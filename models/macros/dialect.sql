@@ -72,3 +72,31 @@ cast({{ text }} as timestamp)
 {% macro cte_materialized() -%}
 {{ '' if target.type == 'snowflake' else 'materialized' }}
 {%- endmacro %}
+
+{#- The ISO day of the week of a date or time: 1 Monday to 7 Sunday. Snowflake's
+    DAYOFWEEKISO follows ISO semantics whatever the session's WEEK_START ("not
+    controlled by the WEEK_START and WEEK_OF_YEAR_POLICY session parameters", Date
+    & time functions, docs.snowflake.com/en/sql-reference/functions-date-time), where
+    DATE_TRUNC('week') and DAYOFWEEK do follow it; DuckDB's isodow is ISO. -#}
+{% macro iso_weekday(expression) -%}
+{{ 'dayofweekiso' if target.type == 'snowflake' else 'isodow' }}({{ expression }})
+{%- endmacro %}
+
+{#- A date `days` days after (before, when negative) a date. (DuckDB adds an INTEGER
+    to a DATE, not a BIGINT such as isodow's.) -#}
+{% macro add_days(day, days) -%}
+{%- if target.type == 'snowflake' -%}
+cast(dateadd(day, {{ days }}, {{ day }}) as date)
+{%- else -%}
+cast({{ day }} + cast({{ days }} as integer) as date)
+{%- endif -%}
+{%- endmacro %}
+
+{#- Whole minutes from one time to a later one. -#}
+{% macro minutes_between(start, end) -%}
+{%- if target.type == 'snowflake' -%}
+datediff(minute, {{ start }}, {{ end }})
+{%- else -%}
+date_diff('minute', {{ start }}, {{ end }})
+{%- endif -%}
+{%- endmacro %}

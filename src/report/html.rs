@@ -48,7 +48,10 @@ pub fn page(report: &Report, tests: &[TestResult], subtitle: &str) -> String {
                 .table
                 .rows
                 .iter()
-                .map(|row| (cell(row, 0), number(row, 1), format!("{} h", cell(row, 1))))
+                .map(|row| {
+                    let hours = super::numbers::for_people(&cell(row, 1));
+                    (cell(row, 0), number(row, 1), format!("{hours} h"))
+                })
                 .collect();
             let _ = write!(
                 body,
@@ -183,7 +186,7 @@ fn overview_cards(overview: &Table) -> String {
                 html,
                 r#"<div class="card">{}<b>{}</b></div>"#,
                 escape(&column.replace('_', " ")),
-                escape(&cell(row, index))
+                escape(&super::numbers::for_people(&cell(row, index)))
             );
         }
     }
@@ -213,7 +216,7 @@ fn line_chart(id: &str, points: &[(String, f64)]) -> String {
             WIDTH - 10.0,
             left - 6.0,
             y(value) + 4.0,
-            thousands(value),
+            super::numbers::grouped(value, 0),
             y = y(value),
         );
     }
@@ -320,19 +323,6 @@ fn number(row: &[Option<String>], index: usize) -> f64 {
     cell(row, index).parse().unwrap_or(0.0)
 }
 
-/// 1234567 as "1,234,567".
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Text safe inside HTML and SVG elements and attributes.
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -347,13 +337,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_escaped_and_numbers_grouped() {
+    fn names_are_escaped() {
         assert_eq!(
             escape(r#"<b>"Tom" & 'Jerry'</b>"#),
             "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
         );
-        assert_eq!(thousands(1_234_567.4), "1,234,567");
-        assert_eq!(thousands(12.0), "12");
     }
 
     #[test]

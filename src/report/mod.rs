@@ -10,6 +10,7 @@ pub use settings::ReportArgs;
 
 mod health;
 pub mod html;
+pub mod numbers;
 pub mod terminal;
 
 pub use health::Health;
@@ -28,7 +29,8 @@ pub struct Section {
 /// The report's figures, all from the marts.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Overview, top streamers, top games, top languages, in that order.
+    /// Overview, top streamers, top games, top languages, then this week's top
+    /// streamers and games with their rank change, in that order.
     pub sections: Vec<Section>,
     /// Per slot: `slot`, concurrent `viewers`, live `channels`.
     pub timeline: Table,
@@ -108,6 +110,21 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, marts: &Marts, top: usize) -
         (format!("Top {top} streamers by hours watched"), streamers),
         (format!("Top {top} games by hours watched"), games),
         (format!("Top {top} languages by hours watched"), languages),
+        (
+            format!("Top {top} streamers this week (ISO week, complete days), rank change since last week"),
+            weekly_top_sql(
+                &marts.rank_streamers,
+                "user_id",
+                &marts.dim_streamers,
+                "display_name",
+                "streamer",
+                top,
+            ),
+        ),
+        (
+            format!("Top {top} games this week (ISO week, complete days), rank change since last week"),
+            weekly_top_sql(&marts.rank_games, "game_id", &marts.dim_games, "game_name", "game", top),
+        ),
     ] {
         sections.push(Section {
             title,
@@ -120,6 +137,35 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, marts: &Marts, top: usize) -
         languages: warehouse.query(&language_share).await?,
         health: None,
     })
+}
+
+/// The latest week's top members of a ranking (`rank_streamers`, `rank_games`), named
+/// from their dimension, with the change of rank since the week before: "new" for a
+/// member that had none, "+3" for three places up, "-2" for two down.
+fn weekly_top_sql(ranking: &str, key: &str, dimension: &str, label: &str, name: &str, top: usize) -> String {
+    format!(
+        "with latest as (select max(period_start) as period_start from {ranking} where period_kind = 'week')
+        select
+            cast(ranked.period_start as varchar) as week,
+            ranked.rank,
+            case
+                when ranked.previous_rank is null then 'new'
+                when ranked.previous_rank > ranked.rank then '+' || cast(ranked.previous_rank - ranked.rank as varchar)
+                when ranked.previous_rank < ranked.rank then '-' || cast(ranked.rank - ranked.previous_rank as varchar)
+                else '='
+            end as rank_change,
+            coalesce(dim.{label}, ranked.{key}) as {name},
+            round(ranked.hours_watched, 0) as hours_watched,
+            round(ranked.avg_viewers, 0) as avg_viewers,
+            ranked.peak_viewers,
+            round(ranked.growth_pct, 1) as growth_pct
+        from {ranking} as ranked
+        join latest on ranked.period_start = latest.period_start
+        left join {dimension} as dim on dim.{key} = ranked.{key}
+        where ranked.period_kind = 'week'
+        order by ranked.rank, {name}
+        limit {top}"
+    )
 }
 
 /// Audience of a dimension over the window, TwitchTracker-style: averages over every

@@ -13,6 +13,8 @@ pub struct Marts {
     pub fact_stream_snapshots: String,
     pub dim_streamers: String,
     pub dim_games: String,
+    pub rank_streamers: String,
+    pub rank_games: String,
 }
 
 impl Marts {
@@ -41,6 +43,8 @@ impl Marts {
             fact_stream_snapshots: relation("fact_stream_snapshots")?,
             dim_streamers: relation("dim_streamers")?,
             dim_games: relation("dim_games")?,
+            rank_streamers: relation("rank_streamers")?,
+            rank_games: relation("rank_games")?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Shared test helpers: a simulator on a free port, a temporary lake, readers.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod analytics;
 pub mod azurite;
 pub mod failing_store;
 pub mod fake_snowpipe;
@@ -33,7 +34,7 @@ use twitch_pipeline::twitch::TwitchSettings;
 use twitch_pipeline::twitch::{Backoff, ClientOptions, HelixClient};
 
 /// Every relation the repository's dbt project builds.
-pub const MODELS: [&str; 14] = [
+pub const MODELS: [&str; 23] = [
     "main_staging.stg_streams",
     "main_staging.stg_users",
     "main_staging.stg_games",
@@ -48,6 +49,16 @@ pub const MODELS: [&str; 14] = [
     "main_marts.agg_game_daily",
     "main_marts.agg_language_daily",
     "main_staging.stg_user_versions",
+    // Built on complete days (models/macros/periods.sql): empty until a day completes.
+    "main_marts.agg_channel_game_daily",
+    "main_marts.platform_daily",
+    "main_marts.concentration_daily",
+    "main_marts.game_saturation_daily",
+    "main_marts.rank_streamers",
+    "main_marts.rank_games",
+    "main_marts.rank_languages",
+    "main_marts.schedule_hour_of_week",
+    "main_marts.streamer_last_30_days",
 ];
 
 pub fn slot() -> Slot {

@@ -1,0 +1,79 @@
+{#- Built on complete days (macros/periods.sql): the one window, replaced whole (its
+    key, window_days, is the same on every row) when the last complete day moves or a
+    late slot changes a day. -#}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='window_days', schema='marts') }}
+
+-- When channels stream, per hour of the week (UTC; 0 is Monday 00:00), over the 28
+-- complete days to the last one: four of each hour of the week.
+-- - Per streamer (`scope` 'streamer'): its hours live in that hour of the week, on how
+--   many of the 28 days it was live then, and its average viewers while live.
+-- - For the platform (`scope` 'platform', no user_id): the channel-hours streamed,
+--   and the average concurrent channels and viewers over the slots observed then.
+with
+{{ complete_days_plan('fact_stream_snapshots', 'window_end') }},
+
+recent as (
+    select
+        user_id,
+        snapshot_date,
+        snapshot_at,
+        viewer_count,
+        {{ hour_of_week('snapshot_at') }} as hour_of_week,
+        loaded_at,
+        staged_at
+    from {{ ref('fact_stream_snapshots') }}
+    where snapshot_date >= {{ window_bound(28) }} and snapshot_date <= (select through from plan)
+),
+
+streamers as (
+    select
+        'streamer' as scope,
+        user_id,
+        hour_of_week,
+        count(*) as snapshots,
+        count(distinct snapshot_date) as days_live,
+        cast(sum(viewer_count) as double) / count(*) as avg_viewers,
+        cast(null as double) as avg_channels,
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
+    from recent
+    group by user_id, hour_of_week
+),
+
+platform as (
+    select
+        'platform' as scope,
+        cast(null as varchar) as user_id,
+        hour_of_week,
+        count(*) as snapshots,
+        count(distinct snapshot_date) as days_live,
+        cast(sum(viewer_count) as double) / count(distinct snapshot_at) as avg_viewers,
+        cast(count(*) as double) / count(distinct snapshot_at) as avg_channels,
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
+    from recent
+    group by hour_of_week
+),
+
+hours as (
+    select * from streamers
+    union all
+    select * from platform
+)
+
+select
+    28 as window_days,
+    {{ add_days('plan.through', -27) }} as window_start,
+    plan.through as window_end,
+    hours.scope || '@' || coalesce(hours.user_id, '') || '@' || cast(hours.hour_of_week as varchar) as schedule_key,
+    hours.scope,
+    hours.user_id,
+    hours.hour_of_week,
+    {{ hours('hours.snapshots') }} as hours_live,
+    hours.days_live,
+    hours.avg_viewers,
+    hours.avg_channels,
+    hours.loaded_at,
+    hours.staged_at
+from hours
+cross join plan
