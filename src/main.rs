@@ -226,8 +226,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Report(args) => {
             let (warehouse, lake, project) = args.validate()?;
-            let report = pipeline::report(&warehouse, &project, args.top, Some(&lake)).await?;
+            let (report, site) = match &args.site {
+                Some(dir) => {
+                    let (report, site) =
+                        pipeline::report_site(&warehouse, &project, args.top, &lake, dir, |_, _| {}).await?;
+                    (report, Some(site))
+                }
+                None => (
+                    pipeline::report(&warehouse, &project, args.top, Some(&lake)).await?,
+                    None,
+                ),
+            };
             print!("{}", twitch_pipeline::report::terminal::render_report(&report));
+            if let Some(site) = &site {
+                println!("\n{}", site_line(site));
+            }
             if let Some(path) = &args.html {
                 let subtitle = format!("From {warehouse}.");
                 std::fs::write(path, twitch_pipeline::report::html::page(&report, &[], &subtitle))
@@ -273,6 +286,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
                 // The demo shows only what went wrong; `transform` shows every step.
                 DemoEvent::Step(step) => progress.step((!step.went_well()).then(|| format!("  {step}"))),
+                DemoEvent::SitePage { done, total } => progress.position(done as u64, total as u64),
                 DemoEvent::Doctor(checks) => {
                     for check in checks {
                         progress.line(format!("  {}", check.line()));
@@ -288,6 +302,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             if let Some(page) = &run.report_page {
                 println!("\nreport page: {}", page.display());
+            }
+            if let Some(site) = &run.site {
+                println!("{}", site_line(site));
             }
         }
         #[cfg(feature = "simulator")]
@@ -362,4 +379,16 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Where the report site is and what it weighs.
+fn site_line(site: &twitch_pipeline::report::site::SiteSummary) -> String {
+    format!(
+        "report site: {} ({} pages, {:.1} MB, the largest {:.0} kB; written in {:.1} s)",
+        site.dir.join("index.html").display(),
+        site.pages,
+        site.bytes as f64 / 1e6,
+        site.largest_page as f64 / 1e3,
+        site.seconds
+    )
 }

@@ -55,14 +55,21 @@ impl Stages {
     /// Where the stage is: `position` of `length` steps, and `rows` so far, shown with
     /// their rate since the stage began (rows/s).
     pub fn rows(&mut self, position: u64, length: u64, rows: u64) {
+        self.position(position, length);
+        if let Some(bar) = &self.bar {
+            let seconds = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / seconds));
+        }
+    }
+
+    /// Where the stage is: `position` of `length` steps (a spinner becomes a bar).
+    pub fn position(&mut self, position: u64, length: u64) {
         if let Some(bar) = &self.bar {
             if bar.length() != Some(length) {
                 bar.set_style(bar_style());
                 bar.set_length(length);
             }
             bar.set_position(position);
-            let seconds = bar.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / seconds));
         }
     }
 

@@ -9,8 +9,14 @@ use twitch_pipeline::warehouse::{DuckDbWarehouse, Warehouse};
 
 /// Runs a small demo into `dir` and returns the report page's path.
 fn small_demo(dir: &Path) -> PathBuf {
+    demo(dir, 3)
+}
+
+/// `demo --slots <slots> --streams 400 --data <dir>`, which must succeed; the report
+/// page's path.
+fn demo(dir: &Path, slots: u32) -> PathBuf {
     let output = Command::new(env!("CARGO_BIN_EXE_twitch-pipeline"))
-        .args(["demo", "--slots", "3", "--streams", "400", "--data"])
+        .args(["demo", "--slots", &slots.to_string(), "--streams", "400", "--data"])
         .arg(dir)
         .output()
         .unwrap();
@@ -122,6 +128,122 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
         tests.len() > 20 && tests.iter().all(|t| t["outcome"] == "pass"),
         "{tests:?}"
     );
+}
+
+/// Every page of the site under `dir`, by its path in the site.
+fn site_pages(dir: &Path) -> Vec<PathBuf> {
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            pages.extend(site_pages(&path));
+        } else if path.extension().is_some_and(|e| e == "html") {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    pages
+}
+
+/// The `href`s of a page.
+fn links(html: &str) -> Vec<String> {
+    html.split(r#"href=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(link, _)| link.replace("&amp;", "&")))
+        .collect()
+}
+
+/// The demo over two days and a bit, run twice (two transform runs kept in the lake),
+/// writes the site: every link of every page leads to a page of the site, every name
+/// in a ranking links to its page, and in Chromium each sort of page opens and draws
+/// every chart it has.
+#[test]
+#[ignore = "needs Chromium (scripts/test installs it)"]
+fn the_report_site_links_every_page_and_renders_its_charts_in_chromium() {
+    let chromium = crate::support::tools::Tool::Chromium.path();
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path(), 196);
+    demo(dir.path(), 8);
+    let site = dir.path().join("site");
+    let pages = site_pages(&site);
+    let channels = pages
+        .iter()
+        .filter(|p| p.parent().unwrap().ends_with("channel"))
+        .count();
+    let games = pages.iter().filter(|p| p.parent().unwrap().ends_with("game")).count();
+    assert!(
+        channels >= 10 && games >= 10,
+        "{channels} channel and {games} game pages"
+    );
+    for page in &pages {
+        let html = std::fs::read_to_string(page).unwrap();
+        for link in links(&html) {
+            let target = page.parent().unwrap().join(&link);
+            assert!(
+                target.is_file(),
+                "{} links to {link}, which is not a page",
+                page.display()
+            );
+        }
+    }
+    let rankings = std::fs::read_to_string(site.join("rankings.html")).unwrap();
+    let named = rankings.matches(r#"<a href="channel/"#).count() + rankings.matches(r#"<a href="game/"#).count();
+    assert!(named >= 50, "{named} names linked in the rankings");
+    assert!(
+        rankings.contains("Rolling 30 days: top languages"),
+        "every ranking and period"
+    );
+
+    let first = |folder: &str| {
+        pages
+            .iter()
+            .find(|p| p.parent().unwrap().ends_with(folder))
+            .unwrap()
+            .clone()
+    };
+    for page in [
+        site.join("index.html"),
+        site.join("rankings.html"),
+        site.join("platform.html"),
+        site.join("health.html"),
+        site.join("lineage.html"),
+        first("channel"),
+        first("game"),
+    ] {
+        let measured = page.with_extension("measured.html");
+        let html = std::fs::read_to_string(&page).unwrap();
+        std::fs::write(&measured, html.replace("</body>", &format!("{MEASURE}</body>"))).unwrap();
+        let dom = headless(&chromium, &dir.path().join("profile"))
+            .args(["--dump-dom", &format!("file://{}", measured.display())])
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        let json = dom
+            .split_once(r#"<pre id="measured">"#)
+            .and_then(|(_, rest)| rest.split_once("</pre>"))
+            .map(|(json, _)| json.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} did not open, or its measuring script did not run: {dom}",
+                    page.display()
+                )
+            });
+        let charts: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        let expected = html.matches(r#"<svg class="chart"#).count();
+        assert_eq!(charts.len(), expected, "{}: {json}", page.display());
+        for chart in &charts {
+            assert!(
+                chart["width"].as_f64() > Some(100.0) && chart["height"].as_f64() > Some(20.0),
+                "{}: a chart has no size: {chart}",
+                page.display()
+            );
+            assert!(
+                chart["drawn"].as_u64() > Some(0) && chart["drawn"] == chart["marks"],
+                "{}: not every mark is drawn: {chart}",
+                page.display()
+            );
+        }
+    }
 }
 
 /// Measures, in the browser, each chart (`svg.chart`): its laid-out size, its marks

@@ -852,6 +852,7 @@ async fn the_readers_find_the_marts_where_each_target_builds_them() {
         dim_games: format!("{name}.dim_games"),
         rank_streamers: format!("{name}.rank_streamers"),
         rank_games: format!("{name}.rank_games"),
+        all: Default::default(),
     };
     for (target, expected) in [
         ("prod", marts("marts")),
@@ -861,7 +862,18 @@ async fn the_readers_find_the_marts_where_each_target_builds_them() {
         let resolved = transform::Marts::resolve(&project, &mut warehouse, target)
             .await
             .unwrap();
-        assert_eq!(resolved, expected, "{target}");
+        assert_eq!(
+            resolved.relation("platform_daily").unwrap(),
+            format!("{}.platform_daily", expected.dim_games.split_once('.').unwrap().0)
+        );
+        assert_eq!(
+            transform::Marts {
+                all: Default::default(),
+                ..resolved
+            },
+            expected,
+            "{target}"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();

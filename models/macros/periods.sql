@@ -142,7 +142,8 @@ observed as (
 ),
 {%- endif %}
 
-ranked as (
+-- Read twice (each period, and as the period before another): computed once.
+ranked as {{ cte_materialized() }} (
     select
         totals.*,
         -- Ties rank alike, and the next rank counts them (1, 1, 3).

@@ -12,17 +12,34 @@
 with
 {{ complete_days_plan('fact_stream_snapshots', 'window_end') }},
 
-recent as (
+-- In two steps, so that nothing counts distinct values per group (measured at the full
+-- catalog, a day of history: count(distinct snapshot_date) per streamer and hour took
+-- this model 10 s): first per streamer, day and hour of the day, then per hour of the
+-- week; the platform per slot first.
+per_hour as (
     select
         user_id,
-        snapshot_date,
-        snapshot_at,
-        viewer_count,
         {{ hour_of_week('snapshot_at') }} as hour_of_week,
-        loaded_at,
-        staged_at
+        count(*) as snapshots,
+        sum(viewer_count) as viewer_total,
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
     from {{ ref('fact_stream_snapshots') }}
     where snapshot_date >= {{ window_bound(28) }} and snapshot_date <= (select through from plan)
+    group by user_id, snapshot_date, {{ hour_of_week('snapshot_at') }}
+),
+
+per_slot as (
+    select
+        snapshot_date,
+        {{ hour_of_week('snapshot_at') }} as hour_of_week,
+        count(*) as channels,
+        sum(viewer_count) as viewers,
+        max(loaded_at) as loaded_at,
+        max(staged_at) as staged_at
+    from {{ ref('fact_stream_snapshots') }}
+    where snapshot_date >= {{ window_bound(28) }} and snapshot_date <= (select through from plan)
+    group by snapshot_date, snapshot_at
 ),
 
 streamers as (
@@ -30,13 +47,14 @@ streamers as (
         'streamer' as scope,
         user_id,
         hour_of_week,
-        count(*) as snapshots,
-        count(distinct snapshot_date) as days_live,
-        cast(sum(viewer_count) as double) / count(*) as avg_viewers,
+        sum(snapshots) as snapshots,
+        -- One row per day the streamer was live in that hour.
+        count(*) as days_live,
+        cast(sum(viewer_total) as double) / sum(snapshots) as avg_viewers,
         cast(null as double) as avg_channels,
         max(loaded_at) as loaded_at,
         max(staged_at) as staged_at
-    from recent
+    from per_hour
     group by user_id, hour_of_week
 ),
 
@@ -45,13 +63,14 @@ platform as (
         'platform' as scope,
         cast(null as varchar) as user_id,
         hour_of_week,
-        count(*) as snapshots,
+        sum(channels) as snapshots,
+        -- Distinct over a few slots, not over the fact's rows.
         count(distinct snapshot_date) as days_live,
-        cast(sum(viewer_count) as double) / count(distinct snapshot_at) as avg_viewers,
-        cast(count(*) as double) / count(distinct snapshot_at) as avg_channels,
+        cast(sum(viewers) as double) / count(*) as avg_viewers,
+        cast(sum(channels) as double) / count(*) as avg_channels,
         max(loaded_at) as loaded_at,
         max(staged_at) as staged_at
-    from recent
+    from per_slot
     group by hour_of_week
 ),
 
@@ -65,7 +84,6 @@ select
     28 as window_days,
     {{ add_days('plan.through', -27) }} as window_start,
     plan.through as window_end,
-    hours.scope || '@' || coalesce(hours.user_id, '') || '@' || cast(hours.hour_of_week as varchar) as schedule_key,
     hours.scope,
     hours.user_id,
     hours.hour_of_week,

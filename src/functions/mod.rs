@@ -230,22 +230,22 @@ async fn transform(handler: &Handler) -> anyhow::Result<Transformed> {
     let report = pipeline::transform(&settings, |step| info!(step = %step, "transform")).await?;
     // The package's folder is read-only in Azure: dbt's artifacts go to the lake, so
     // the last runs can be inspected (and read by tools that read dbt's artifacts).
-    let folder = format!(
-        "{}/{}-{}",
-        crate::lake::RUNS_DIR,
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+    let kept = match crate::lake::keep_run(
+        &handler.lake,
+        chrono::Utc::now(),
         report.artifacts.run_results["metadata"]["invocation_id"]
             .as_str()
-            .unwrap_or_default()
-    );
-    let mut kept = format!("artifacts: {folder}/");
-    for (name, bytes) in report.artifacts.files() {
-        let path = object_store::path::Path::from(format!("{folder}/{name}"));
-        if let Err(error) = handler.lake.put(&path, bytes).await {
-            tracing::warn!(%error, path = %path, "could not keep the run's dbt artifacts in the lake");
-            kept = format!("WARNING: dbt's artifacts not kept in the lake: {error}");
+            .unwrap_or_default(),
+        report.artifacts.files(),
+    )
+    .await
+    {
+        Ok(folder) => format!("artifacts: {folder}/"),
+        Err(error) => {
+            tracing::warn!(%error, "could not keep the run's dbt artifacts in the lake");
+            format!("WARNING: dbt's artifacts not kept in the lake: {error}")
         }
-    }
+    };
     let line = format!("{} ({kept})", report.summary_line());
     let failing_tests = match report.only_failing_tests() {
         Some(tests) => tests.into_iter().map(str::to_string).collect(),

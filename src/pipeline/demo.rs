@@ -39,6 +39,8 @@ pub enum DemoEvent<'a> {
     Loaded(&'a crate::load::LoadSummary),
     /// A model, test or freshness check finished.
     Step(&'a crate::transform::Step),
+    /// The report site has `done` of its `total` pages written.
+    SitePage { done: usize, total: usize },
     /// `doctor`'s checks of the local stand-ins, before anything runs on them.
     Doctor(&'a [crate::doctor::Check]),
 }
@@ -54,13 +56,16 @@ pub struct DemoRun {
     pub report: Option<crate::report::Report>,
     /// Where the report page was written.
     pub report_page: Option<PathBuf>,
+    /// The report site (DATA/site), when the transform succeeded.
+    pub site: Option<crate::report::site::SiteSummary>,
     /// The demo's warehouse.
     pub warehouse: WarehouseTarget,
 }
 
 /// Runs the pipeline locally against the built-in simulator: no account needed.
 /// Extracts the slots into DATA/lake, loads them into DATA/warehouse.duckdb, builds
-/// the models there and writes DATA/report.html. Every stage is the real one.
+/// the models there and writes DATA/report.html and the report site, DATA/site.
+/// Every stage is the real one.
 ///
 /// Slots follow each other on a simulated clock, so nothing waits for real time. A
 /// new lake ends at the current slot; a rerun continues after the newest committed
@@ -166,12 +171,22 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         ..Default::default()
     };
     let mut connection = open_warehouse(&warehouse, "demo").await?;
+    let started = Utc::now();
     let transform = crate::transform::run(&project, &mut connection, &options_transform, |step| {
         on_event(DemoEvent::Step(step))
     })
     .await?;
+    // As the Function App does: the run's artifacts in the lake, for the site's run
+    // history and lineage. Losing them loses no data: a warning.
+    let invocation = transform.artifacts.run_results["metadata"]["invocation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let Err(error) = crate::lake::keep_run(&lake, started, &invocation, transform.artifacts.files()).await {
+        tracing::warn!(%error, "could not keep the run's dbt artifacts in the lake");
+    }
 
-    let (mut report, mut report_page) = (None, None);
+    let (mut report, mut report_page, mut site) = (None, None, None);
     if transform.succeeded() {
         on_event(DemoEvent::Stage {
             name: "report",
@@ -190,6 +205,25 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         );
         std::fs::write(&page, crate::report::html::page(&built, &transform.tests, &subtitle))
             .with_context(|| format!("cannot write {}", page.display()))?;
+        on_event(DemoEvent::Stage {
+            name: "site",
+            total: None,
+        });
+        site = Some(
+            super::write_site(
+                &mut connection,
+                &marts,
+                &built,
+                &transform.tests,
+                &lake,
+                &options.project_dir,
+                &options.data_dir.join("site"),
+                &subtitle,
+                50,
+                |done, total| on_event(DemoEvent::SitePage { done, total }),
+            )
+            .await?,
+        );
         report = Some(built);
         report_page = Some(page);
     }
@@ -199,6 +233,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         transform,
         report,
         report_page,
+        site,
         warehouse,
     })
 }

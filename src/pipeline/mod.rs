@@ -269,6 +269,70 @@ pub async fn report(
     Ok(report)
 }
 
+/// `report --site DIR`: the report, then the site from it, the marts, and the runs
+/// the lake kept; `on_page(done, total)` follows the pages written.
+pub async fn report_site(
+    target: &WarehouseTarget,
+    project: &crate::transform::ProjectSettings,
+    top: usize,
+    lake: &crate::lake::LakeUrl,
+    dir: &std::path::Path,
+    on_page: impl FnMut(usize, usize),
+) -> anyhow::Result<(crate::report::Report, crate::report::site::SiteSummary)> {
+    let report = self::report(target, project, top, Some(lake)).await?;
+    let mut warehouse = open_warehouse(target, "report").await?;
+    let marts = marts(project, &mut warehouse).await?;
+    let subtitle = format!("From {target}.");
+    let site = write_site(
+        &mut warehouse,
+        &marts,
+        &report,
+        &[],
+        &Lake::open(lake)?,
+        &project.dir,
+        dir,
+        &subtitle,
+        top,
+        on_page,
+    )
+    .await?;
+    Ok((report, site))
+}
+
+/// Writes the report site into `dir`: `report`'s overview, the marts' analytics, and
+/// the transform runs the lake kept (the lineage from the newest one's manifest, or
+/// from the project's `target/manifest.json` when the lake kept none).
+#[allow(clippy::too_many_arguments)]
+pub async fn write_site<W: crate::warehouse::Warehouse>(
+    warehouse: &mut W,
+    marts: &crate::transform::Marts,
+    report: &crate::report::Report,
+    tests: &[crate::transform::TestResult],
+    lake: &Lake,
+    project_dir: &std::path::Path,
+    dir: &std::path::Path,
+    subtitle: &str,
+    top: usize,
+    on_page: impl FnMut(usize, usize),
+) -> anyhow::Result<crate::report::site::SiteSummary> {
+    // The newest 48 runs: two days of the hourly timer.
+    let runs = crate::lake::run_history(lake, 48).await?;
+    let fallback_manifest = std::fs::read(project_dir.join("target/manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let input = crate::report::site::SiteInput {
+        report,
+        tests,
+        runs: &runs,
+        fallback_manifest,
+        subtitle,
+        top,
+    };
+    crate::report::site::write_site(warehouse, marts, &input, dir, on_page)
+        .await
+        .with_context(|| format!("cannot write the report site into {}", dir.display()))
+}
+
 /// The health of the 24 hours up to the lake's newest committed slot (from its first
 /// slot, if it is younger: `reconcile` expects nothing before the pipeline started).
 pub async fn report_health<W: crate::warehouse::Warehouse>(

@@ -16,8 +16,47 @@ use crate::warehouse::Table;
 
 const WIDTH: f64 = 820.0;
 
+/// The page's style, shared with the site's pages (super::site).
+pub(super) const STYLE: &str = r#"body { font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 880px; color: #1f2328; }
+h1 { margin-bottom: 0; } .subtitle { color: #59636e; margin-top: 4px; }
+section { margin: 28px 0; } h2 { font-size: 17px; margin-bottom: 8px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; }
+.card { border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px 14px; }
+.card b { display: block; font-size: 20px; }
+svg text { font: 12px system-ui, sans-serif; fill: #1f2328; }
+.line { fill: none; stroke: #8250df; stroke-width: 2; } .bar { fill: #8250df; }
+.grid { stroke: #d1d9e0; }
+table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d9e0; }
+.slot-ok { fill: #1a7f37; } .slot-pending { fill: #afb8c1; } .slot-missed { fill: #d1242f; } .slot-incomplete { fill: #bf8700; }
+.pass { color: #1a7f37; } .fail { color: #d1242f; font-weight: bold; } .warn { color: #9a6700; }"#;
+
 /// The page for `report`, with the run's test results (none when not transformed).
 pub fn page(report: &Report, tests: &[TestResult], subtitle: &str) -> String {
+    let body = overview_body(report, tests);
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Twitch pipeline report</title>
+<style>
+{STYLE}
+</style>
+</head>
+<body>
+<h1>Twitch, the last 24 hours</h1>
+<p class="subtitle">{subtitle}</p>
+{body}
+</body>
+</html>
+"#,
+        subtitle = escape(subtitle),
+    )
+}
+
+/// The report's sections, charts and tests as HTML, with its figures as JSON
+/// (`<script id="figures">`): the page's body, and the site's overview.
+pub(super) fn overview_body(report: &Report, tests: &[TestResult]) -> String {
     let mut body = String::new();
     if let Some(health) = &report.health {
         body.push_str(&health_section(health));
@@ -91,42 +130,16 @@ pub fn page(report: &Report, tests: &[TestResult], subtitle: &str) -> String {
     });
     // `</` cannot end the script element early inside JSON written this way.
     let figures = figures.to_string().replace("</", "<\\/");
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Twitch pipeline report</title>
-<style>
-body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 880px; color: #1f2328; }}
-h1 {{ margin-bottom: 0; }} .subtitle {{ color: #59636e; margin-top: 4px; }}
-section {{ margin: 28px 0; }} h2 {{ font-size: 17px; margin-bottom: 8px; }}
-.cards {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-.card {{ border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px 14px; }}
-.card b {{ display: block; font-size: 20px; }}
-svg text {{ font: 12px system-ui, sans-serif; fill: #1f2328; }}
-.line {{ fill: none; stroke: #8250df; stroke-width: 2; }} .bar {{ fill: #8250df; }}
-.grid {{ stroke: #d1d9e0; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d9e0; }}
-.slot-ok {{ fill: #1a7f37; }} .slot-pending {{ fill: #afb8c1; }} .slot-missed {{ fill: #d1242f; }} .slot-incomplete {{ fill: #bf8700; }}
-.pass {{ color: #1a7f37; }} .fail {{ color: #d1242f; font-weight: bold; }} .warn {{ color: #9a6700; }}
-</style>
-</head>
-<body>
-<h1>Twitch, the last 24 hours</h1>
-<p class="subtitle">{subtitle}</p>
-{body}
-<script type="application/json" id="figures">{figures}</script>
-</body>
-</html>
-"#,
-        subtitle = escape(subtitle),
-    )
+    let _ = write!(
+        body,
+        r#"<script type="application/json" id="figures">{figures}</script>"#
+    );
+    body
 }
 
 /// The pipeline's health first: the figures, and every expected slot on a time axis,
 /// coloured by state, so a gap is seen before a chart is read.
-fn health_section(health: &super::Health) -> String {
+pub(super) fn health_section(health: &super::Health) -> String {
     use crate::status::SlotState;
     let width = 840.0;
     let step = width / health.slots.len().max(1) as f64;
@@ -178,7 +191,7 @@ fn health_section(health: &super::Health) -> String {
     format!(r#"<section id="health"><h2>Pipeline health</h2>{verdict}{strip}<table>{rows}</table></section>"#)
 }
 
-fn overview_cards(overview: &Table) -> String {
+pub(super) fn overview_cards(overview: &Table) -> String {
     let mut html = String::from(r#"<section class="cards">"#);
     if let Some(row) = overview.rows.first() {
         for (index, column) in overview.columns.iter().enumerate() {
@@ -195,7 +208,7 @@ fn overview_cards(overview: &Table) -> String {
 }
 
 /// A line over the slots, from 0 to the largest value, first and last slot labelled.
-fn line_chart(id: &str, points: &[(String, f64)]) -> String {
+pub(super) fn line_chart(id: &str, points: &[(String, f64)]) -> String {
     let (height, left, bottom, top) = (200.0, 70.0, 24.0, 10.0);
     let max = points.iter().map(|(_, v)| *v).fold(0.0, f64::max).max(1.0);
     let plot_width = WIDTH - left - 10.0;
@@ -225,7 +238,17 @@ fn line_chart(id: &str, points: &[(String, f64)]) -> String {
         .enumerate()
         .map(|(i, (_, v))| format!("{:.1},{:.1}", x(i), y(*v)))
         .collect();
-    let _ = write!(svg, r#"<polyline class="line mark" points="{}"/>"#, path.join(" "));
+    if let [(_, value)] = points {
+        // One point is no line: a dot, so the one value is still seen.
+        let _ = write!(
+            svg,
+            r#"<circle class="line mark" cx="{:.1}" cy="{:.1}" r="4"/>"#,
+            x(0),
+            y(*value)
+        );
+    } else {
+        let _ = write!(svg, r#"<polyline class="line mark" points="{}"/>"#, path.join(" "));
+    }
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
         let _ = write!(
             svg,
@@ -242,7 +265,7 @@ fn line_chart(id: &str, points: &[(String, f64)]) -> String {
 }
 
 /// Horizontal bars: a label, a bar as long as the value, the value's text.
-fn bar_chart(id: &str, rows: &[(String, f64, String)]) -> String {
+pub(super) fn bar_chart(id: &str, rows: &[(String, f64, String)]) -> String {
     let (row_height, label_width, value_width) = (24.0, 210.0, 90.0);
     let height = row_height * rows.len().max(1) as f64;
     let max = rows.iter().map(|(_, v, _)| *v).fold(0.0, f64::max);
@@ -272,7 +295,7 @@ fn bar_chart(id: &str, rows: &[(String, f64, String)]) -> String {
     svg
 }
 
-fn tests_table(tests: &[TestResult]) -> String {
+pub(super) fn tests_table(tests: &[TestResult]) -> String {
     let mut html = String::from("<section><h2>Data tests</h2>");
     if tests.is_empty() {
         html.push_str("<p>No tests ran with this report.</p></section>");
@@ -315,16 +338,16 @@ fn table_json(table: &Table) -> serde_json::Value {
     json!({ "columns": table.columns, "rows": table.rows })
 }
 
-fn cell(row: &[Option<String>], index: usize) -> String {
+pub(super) fn cell(row: &[Option<String>], index: usize) -> String {
     row.get(index).cloned().flatten().unwrap_or_default()
 }
 
-fn number(row: &[Option<String>], index: usize) -> f64 {
+pub(super) fn number(row: &[Option<String>], index: usize) -> f64 {
     cell(row, index).parse().unwrap_or(0.0)
 }
 
 /// Text safe inside HTML and SVG elements and attributes.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -11,6 +11,7 @@ pub use settings::ReportArgs;
 mod health;
 pub mod html;
 pub mod numbers;
+pub mod site;
 pub mod terminal;
 
 pub use health::Health;

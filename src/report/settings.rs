@@ -25,6 +25,11 @@ pub struct ReportArgs {
     /// Also write the report as a self-contained HTML page with charts here.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Also write the report as a static site into this folder: the overview, the
+    /// rankings, the platform, the pipeline's health and runs, the model lineage, and
+    /// a page per channel and game in its tables (open index.html; no network needed).
+    #[arg(long, value_name = "DIR")]
+    pub site: Option<PathBuf>,
 }
 
 impl ReportArgs {

@@ -15,6 +15,8 @@ pub struct Marts {
     pub dim_games: String,
     pub rank_streamers: String,
     pub rank_games: String,
+    /// Every model the project builds, by name: the report site reads the analytics.
+    pub all: std::collections::BTreeMap<String, String>,
 }
 
 impl Marts {
@@ -45,6 +47,21 @@ impl Marts {
             dim_games: relation("dim_games")?,
             rank_streamers: relation("rank_streamers")?,
             rank_games: relation("rank_games")?,
+            all: built
+                .iter()
+                .map(|(name, relation)| (name.0.clone(), relation.to_string()))
+                .collect(),
         })
+    }
+
+    /// The relation of model `name`, or an error that names the model missing.
+    pub fn relation(&self, name: &str) -> Result<&str, TransformError> {
+        self.all
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| TransformError::Project {
+                file: "dbt_project.yml".into(),
+                message: format!("the project builds no model `{name}` (removed, renamed or enabled=false), which the report site reads"),
+            })
     }
 }
