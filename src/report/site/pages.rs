@@ -576,7 +576,7 @@ mod tests {
         assert_eq!(file_name("a/b c"), "a~2fb~20c");
         let ranking = Table {
             columns: ["streamer", "user_id", "hours_watched"].map(String::from).to_vec(),
-            rows: vec![vec![Some("<Alice>".into()), Some("7".into()), Some("1234.5".into())]],
+            rows: vec![vec![Some("<Alice>".into()), Some("7".into()), Some("1234.6".into())]],
         };
         let html = table(&ranking, &["user_id"], Some("streamer"), |row| {
             Some(format!("channel/{}.html", row[1].as_deref()?))
