@@ -47,7 +47,7 @@ enum Command {
         /// Consecutive 15-minute slots to extract.
         #[arg(long, default_value_t = 8)]
         slots: u32,
-        /// Live streams in the simulated world.
+        /// Live streams in the simulated world, on average over a week (it follows Twitch's day).
         #[arg(long, default_value_t = 20_000)]
         streams: usize,
         /// Folder for the lake (DATA/lake) and later the warehouse.
@@ -90,9 +90,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
-        /// Live streams at every slot.
+        /// Live streams at every slot (flat), or on average over a week (daily).
         #[arg(long, default_value_t = 10_000)]
         streams: usize,
+        /// `daily` follows Twitch's day and week: channels and viewers rise and fall
+        /// by region; `flat` keeps exactly `--streams` live.
+        #[arg(long, value_enum, default_value = "flat")]
+        rhythm: simulator::Rhythm,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Rate limit in points per minute; 0 lifts it.
@@ -266,7 +270,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 duckdb_memory_limit,
             };
             println!(
-                "Simulated Twitch (synthetic data): {streams} live streams, {slots} slots → {}",
+                "Simulated Twitch (synthetic data): {streams} live streams on average, {slots} slots → {}",
                 options.data_dir.display()
             );
             let mut progress = progress::Stages::default();
@@ -311,6 +315,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::MockHelix {
             addr,
             streams,
+            rhythm,
             seed,
             rate_limit,
             faults,
@@ -324,6 +329,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let config = SimulatorConfig {
                 seed,
                 streams,
+                rhythm,
                 rate_limit: (rate_limit > 0).then_some(rate_limit),
                 faults: Faults {
                     enabled: faults.into_iter().collect(),

@@ -65,7 +65,8 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
     let figures = figures(&page);
     let mut warehouse = DuckDbWarehouse::open(&dir.path().join("warehouse.duckdb")).unwrap();
 
-    // Three slots of 400 streams: viewers and channels per slot, straight from the fact.
+    // Three slots of about 400 streams (the demo's world follows Twitch's day): viewers
+    // and channels per slot, straight from the fact.
     let timeline = query(
         &mut warehouse,
         "select cast(snapshot_at as varchar), sum(viewer_count), count(*) from main_marts.fact_stream_snapshots group by snapshot_at order by snapshot_at",
@@ -73,7 +74,12 @@ async fn the_report_page_shows_what_the_warehouse_holds() {
     .await;
     assert_eq!(figures["timeline"]["rows"], serde_json::json!(timeline));
     assert_eq!(timeline.len(), 3);
-    assert!(timeline.iter().all(|row| row[2] == "400"));
+    assert!(
+        timeline
+            .iter()
+            .all(|row| (200..=600).contains(&row[2].as_str().unwrap().parse::<i64>().unwrap())),
+        "{timeline:?}"
+    );
 
     // The pipeline's health comes first: three slots expected, each complete.
     let health = &figures["health"];

@@ -88,6 +88,8 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
     let config = SimulatorConfig {
         seed: options.seed,
         streams: options.streams,
+        // Twitch's day and week, so the charts and analytics show their shapes.
+        rhythm: simulator::Rhythm::Daily,
         // The simulator is local: Helix's limit would only slow the demo down.
         rate_limit: None,
         clock: clock.clone(),
@@ -200,7 +202,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
         built.health = super::report_health(&lake, &mut connection, &warehouse, &marts).await?;
         let page = options.data_dir.join("report.html");
         let subtitle = format!(
-            "Simulated Twitch (synthetic data): {} live streams, seed {}. Built by twitch-pipeline demo from {}.",
+            "Simulated Twitch (synthetic data): {} live streams on average, following Twitch's day, seed {}. Built by twitch-pipeline demo from {}.",
             options.streams, options.seed, warehouse
         );
         std::fs::write(&page, crate::report::html::page(&built, &transform.tests, &subtitle))

@@ -25,7 +25,7 @@ pub use clock::SimClock;
 pub use faults::{Fault, Faults};
 pub use listing::{Motion, PassTruth};
 pub use server::{RunningSimulator, serve, spawn};
-pub use world::{Game, Stream, User, World};
+pub use world::{Game, Rhythm, Stream, User, World};
 
 use crate::lake::Slot;
 
@@ -37,8 +37,10 @@ pub const DEFAULT_CLIENT_SECRET: &str = "sim-client-secret";
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
     pub seed: u64,
-    /// Live streams at every slot.
+    /// Live streams at every slot (`Flat`), or on average over a week (`Daily`).
     pub streams: usize,
+    /// Whether the world follows Twitch's daily cycle; tests keep it flat.
+    pub rhythm: Rhythm,
     /// Points per minute; `None` lifts the limit.
     pub rate_limit: Option<u32>,
     pub faults: Faults,
@@ -78,6 +80,7 @@ impl Default for SimulatorConfig {
         SimulatorConfig {
             seed: 1,
             streams: 1_000,
+            rhythm: Rhythm::Flat,
             rate_limit: Some(800),
             faults: Faults::default(),
             clock: SimClock::Wall,
@@ -118,7 +121,7 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn new(config: SimulatorConfig) -> Simulator {
-        let world = World::new(config.seed, config.streams);
+        let world = World::with_rhythm(config.seed, config.streams, config.rhythm);
         // The user and game of a stream well up the listing: surely live, surely asked for.
         let poisoned = config.faults.has(Fault::LookupFailsForOneId).then(|| {
             let streams = world.streams(config.clock.slot());

@@ -1,11 +1,16 @@
 //! The synthetic world: who is live at each slot, with what viewers, game and title.
 //!
 //! Deterministic for (seed, stream count, slot), and computable for any slot without
-//! replaying earlier ones. Exactly `streams` channels are live at every slot: the
-//! world has that many *seats*; each seat's timeline is cut into blocks of six hours
-//! (offset per seat), and each block into one to three broadcasts by different
-//! channels of the seat's three. So streams start and end between slots, last hours,
-//! and the same channel comes back later with a new stream id.
+//! replaying earlier ones. The world has *seats*; each seat's timeline is cut into
+//! blocks of six hours (offset per seat), and each block into one to three broadcasts
+//! by different channels of the seat's three. So streams start and end between slots,
+//! last hours, and the same channel comes back later with a new stream id.
+//!
+//! Its [`Rhythm`]: `Flat` (tests count on it) has exactly `streams` seats, all live
+//! at every slot. `Daily` follows Twitch's day: a broadcast takes place only if its
+//! seat's region is awake enough at its start (see [`activity`]), so channels rise
+//! and fall over the day by region and are most on evenings, more on weekends; and
+//! viewers follow their channel's local evening, higher on weekends.
 
 use chrono::{Duration, SecondsFormat};
 use serde::Serialize;
@@ -61,6 +66,7 @@ const S_TAGS: u64 = 9;
 const S_START: u64 = 10;
 const S_CASE: u64 = 11;
 const S_MISC: u64 = 12;
+const S_ON: u64 = 13;
 
 /// A Helix stream object, every field of the reference.
 #[derive(Clone, Debug, Serialize)]
@@ -108,12 +114,70 @@ pub struct Game {
     pub igdb_id: String,
 }
 
+/// How the number of live channels and their viewers move over time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rhythm {
+    /// Exactly `streams` live at every slot, viewers barely moving: what tests count.
+    #[default]
+    Flat,
+    /// Twitch's daily and weekly cycle, `streams` live on average over a week.
+    Daily,
+}
+
 /// The world of one seed and size.
 #[derive(Clone, Debug)]
 pub struct World {
     seed: u64,
     seats: u64,
     games: Vec<Game>,
+    rhythm: Rhythm,
+}
+
+/// The mean of [`activity`] over a week (computed in `activity_averages_its_mean`):
+/// a `Daily` world has `streams` / this many seats, so `streams` are live on average.
+const MEAN_ACTIVITY: f64 = 0.79;
+
+/// The UTC offset, in hours, of the region most of a language's streamers live in:
+/// en the Americas' east (Twitch's largest audience), es Latin America, pt Brazil,
+/// the European languages central Europe, ru and tr Moscow and Istanbul, and Asia's.
+fn utc_offset(language: &str) -> f64 {
+    match language {
+        "en" | "es" => -5.0,
+        "pt" => -3.0,
+        "ru" | "tr" | "ar" => 3.0,
+        "th" => 7.0,
+        "zh" => 8.0,
+        "ja" | "ko" => 9.0,
+        "other" => 0.0,
+        _ => 1.0,
+    }
+}
+
+/// How awake a region is at a local time, 0 to 1: the share of its seats that start
+/// a broadcast then. Twitch's day, as TwitchTracker's figures describe it: "peak
+/// viewership is usually at around 6PM to 8PM" on weekdays, and on weekends "Peak
+/// times come earlier and there are generally more people watching", "starting 11AM
+/// and it just ramps up until the peak"; "the lowest viewership is usually in the
+/// morning, at around 7AM to 9AM" (XSplit, "Best Time to Stream", 2019, from
+/// TwitchTracker: xsplit.com/blog/best-time-to-stream; its hours are UTC, a mix of
+/// regions, which this model makes from each region's local evening). So: lowest at
+/// 08:00 local, highest at 20:00 (17:00 at weekends), a cosine between, and weekends
+/// 10% busier.
+pub fn activity(local_hour: f64, weekend: bool) -> f64 {
+    let peak = if weekend { 17.0 } else { 20.0 };
+    let wave = (((local_hour - peak) / 24.0 * std::f64::consts::TAU).cos() + 1.0) / 2.0;
+    let level = 0.55 + 0.45 * wave;
+    if weekend { (level * 1.1).min(1.0) } else { level }
+}
+
+/// A time's local hour (0 to 24) and whether it is a weekend there, in a region
+/// `offset` hours from UTC.
+fn local_time(slot: Slot, offset: f64) -> (f64, bool) {
+    let hours = slot.index() as f64 / 4.0 + offset;
+    let day = hours.div_euclid(24.0) as i64;
+    // Slot 0 is 1970-01-01, a Thursday: days since then, plus 3, is 0 on Mondays.
+    let weekday = (day + 3).rem_euclid(7);
+    (hours.rem_euclid(24.0), weekday >= 5)
 }
 
 /// Where a seat is at a slot: which broadcast, since when.
@@ -129,21 +193,33 @@ struct Broadcast {
 impl World {
     /// A world with exactly `streams` live streams at every slot.
     pub fn new(seed: u64, streams: usize) -> World {
-        let seats = streams as u64;
+        World::with_rhythm(seed, streams, Rhythm::Flat)
+    }
+
+    /// A world of `streams` live streams, at every slot (`Flat`) or on average
+    /// (`Daily`).
+    pub fn with_rhythm(seed: u64, streams: usize, rhythm: Rhythm) -> World {
+        let seats = match rhythm {
+            Rhythm::Flat => streams as u64,
+            Rhythm::Daily => (streams as f64 / MEAN_ACTIVITY).round() as u64,
+        };
         // Roughly one category per 40 live streams, as on Twitch, at least 200.
         let catalog = (streams / 40).max(200);
         let games = (0..catalog as u64).map(|rank| make_game(seed, rank)).collect();
-        World { seed, seats, games }
-    }
-
-    /// Number of live streams at every slot.
-    pub fn live_count(&self) -> usize {
-        self.seats as usize
+        World {
+            seed,
+            seats,
+            games,
+            rhythm,
+        }
     }
 
     /// Every live stream at `slot`, sorted as Helix sorts them (most viewers first).
     pub fn streams(&self, slot: Slot) -> Vec<Stream> {
-        let mut streams: Vec<Stream> = (0..self.seats).map(|seat| self.stream(seat, slot)).collect();
+        let mut streams: Vec<Stream> = (0..self.seats)
+            .filter(|seat| self.on_air(&self.broadcast(*seat, slot)))
+            .map(|seat| self.stream(seat, slot))
+            .collect();
         streams.sort_by(|a, b| b.viewer_count.cmp(&a.viewer_count).then_with(|| a.id.cmp(&b.id)));
         streams
     }
@@ -166,6 +242,23 @@ impl World {
     /// The game with Helix id `id`, if it is in the catalog.
     pub fn game(&self, id: &str) -> Option<&Game> {
         self.games.iter().find(|g| g.id == id)
+    }
+
+    /// Whether a broadcast takes place: always in a flat world; in a daily one, if its
+    /// seat's region is awake enough when it would start.
+    fn on_air(&self, b: &Broadcast) -> bool {
+        match self.rhythm {
+            Rhythm::Flat => true,
+            Rhythm::Daily => {
+                let (hour, weekend) = local_time(Slot::from_index(b.start_slot), self.seat_offset(b.seat));
+                unit(hash(&[self.seed, S_ON, b.stream_id])) < activity(hour, weekend)
+            }
+        }
+    }
+
+    /// The UTC offset of a seat's region: its first channel's language's.
+    fn seat_offset(&self, seat: u64) -> f64 {
+        utc_offset(self.language(seat * CHANNELS_PER_SEAT))
     }
 
     fn broadcast(&self, seat: u64, slot: Slot) -> Broadcast {
@@ -267,8 +360,20 @@ impl World {
         let u = unit(hash(&[self.seed, S_POP, b.channel])).max(1e-9);
         let popularity = (0.9 / u.powf(1.0 / 0.95)).min(250_000.0);
         let ramp = (0.35 + 0.65 * (b.age_slots as f64 + 1.0) / 4.0).min(1.0);
-        let hour = (slot.index().rem_euclid(96)) as f64 / 4.0;
-        let daily = 0.8 + 0.2 * ((hour - 20.0) / 24.0 * std::f64::consts::TAU).cos();
+        let daily = match self.rhythm {
+            Rhythm::Flat => {
+                let hour = (slot.index().rem_euclid(96)) as f64 / 4.0;
+                0.8 + 0.2 * ((hour - 20.0) / 24.0 * std::f64::consts::TAU).cos()
+            }
+            // Audiences follow their channel's local evening, and are larger on
+            // weekends: TwitchTracker's weekend peaks, 2.3 to 2.7 million, against
+            // 1.6 to 1.75 on weekdays (XSplit, see `activity`), about 1.45 times.
+            Rhythm::Daily => {
+                let (hour, weekend) = local_time(slot, utc_offset(self.language(b.channel)));
+                let level = activity(hour, false);
+                level * level * if weekend { 1.45 } else { 1.0 }
+            }
+        };
         let noise = 0.85 + 0.3 * unit(hash(&[self.seed, S_NOISE, b.stream_id, slot.index() as u64, b.seat]));
         (popularity * ramp * daily * noise).floor() as u64
     }
@@ -435,6 +540,62 @@ mod tests {
             assert_eq!(streams.iter().map(|s| &s.user_id).collect::<HashSet<_>>().len(), 3_000);
             assert!(streams.windows(2).all(|w| w[0].viewer_count >= w[1].viewer_count));
         }
+    }
+
+    #[test]
+    fn activity_averages_its_mean_and_weekends_are_told_apart() {
+        let week: Vec<f64> = (0..96 * 7)
+            .map(|i| {
+                let (hour, weekend) = local_time(Slot::from_index(i), 0.0);
+                activity(hour, weekend)
+            })
+            .collect();
+        let mean = week.iter().sum::<f64>() / week.len() as f64;
+        assert!((mean - MEAN_ACTIVITY).abs() < 0.005, "{mean}");
+        // 2026-11-28 is a Saturday; 2026-11-27 12:00 in UTC+1 a Friday.
+        let saturday: Slot = "2026-11-28T12:00:00Z".parse().unwrap();
+        assert!(local_time(saturday, 0.0).1 && !local_time(saturday.offset(-96), 0.0).1);
+        assert_eq!(local_time(saturday, -5.0), (7.0, true));
+        assert!(activity(20.0, false) > 0.99 && activity(8.0, false) < 0.56);
+    }
+
+    #[test]
+    fn a_daily_world_rises_and_falls_with_its_regions_and_weekends() {
+        let world = World::with_rhythm(3, 4_000, Rhythm::Daily);
+        // Hourly over a week from Monday 2026-11-23.
+        let hours: Vec<(usize, u64, bool)> = (0..24 * 7)
+            .map(|h| {
+                let at = slot(h * 4);
+                let streams = world.streams(at);
+                let users: HashSet<_> = streams.iter().map(|s| &s.user_id).collect();
+                assert_eq!(users.len(), streams.len(), "one stream per channel at {at:?}");
+                let viewers = streams.iter().map(|s| s.viewer_count).sum();
+                (streams.len(), viewers, h >= 24 * 5)
+            })
+            .collect();
+        let live: Vec<f64> = hours.iter().map(|h| h.0 as f64).collect();
+        let mean = live.iter().sum::<f64>() / live.len() as f64;
+        let (low, high) = (
+            live.iter().copied().fold(f64::MAX, f64::min),
+            live.iter().copied().fold(0.0, f64::max),
+        );
+        assert!((mean / 4_000.0 - 1.0).abs() < 0.05, "{mean} live on average");
+        assert!(high / low > 1.25, "channels live from {low} to {high}");
+        let average = |weekend: bool, pick: fn(&(usize, u64, bool)) -> f64| {
+            let chosen: Vec<f64> = hours.iter().filter(|h| h.2 == weekend).map(pick).collect();
+            chosen.iter().sum::<f64>() / chosen.len() as f64
+        };
+        assert!(
+            average(true, |h| h.0 as f64) > average(false, |h| h.0 as f64),
+            "more channels on weekends"
+        );
+        assert!(
+            average(true, |h| h.1 as f64) > 1.2 * average(false, |h| h.1 as f64),
+            "more viewers on weekends"
+        );
+        // A flat world of the same size never moves.
+        let flat = World::new(3, 4_000);
+        assert!((0..24).all(|h| flat.streams(slot(h * 4)).len() == 4_000));
     }
 
     #[test]
