@@ -1410,3 +1410,64 @@ async fn the_analytics_give_the_values_worked_out_by_hand_and_equal_a_rebuild() 
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
     assert_eq!(contents_of(&mut warehouse, &ANALYTICS).await, incremental);
 }
+
+/// The simulator's channels are ranked by a Zipf law of exponent 1 / POPULARITY_TAIL
+/// (their popularity is Pareto): over a complete day of a flat world, the hours watched
+/// per channel fall with their rank at that slope (fitted over ranks 10 to 1,000, where
+/// neither the few giants nor the channels of a viewer or two bend it), and
+/// concentration_daily's shares and Gini are those of the same hours, computed here
+/// by their definitions.
+#[tokio::test]
+async fn the_concentration_follows_the_simulated_worlds_zipf_law() {
+    // 20:00 on 23 Nov to 00:00 on 25 Nov: 24 November complete.
+    let mut s = simulated(1_500, 16..113).await;
+    let mut hours: Vec<f64> = rows(
+        &mut s.warehouse,
+        "select hours_watched from main_marts.agg_streamer_daily where snapshot_date = '2026-11-24'",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].parse().unwrap())
+    .collect();
+    hours.sort_by(|a, b| b.total_cmp(a));
+    let [channels, top_100, top_1000, gini] = rows(
+        &mut s.warehouse,
+        "select channels, top_100_share, top_1000_share, gini from main_marts.concentration_daily where snapshot_date = '2026-11-24'",
+    )
+    .await
+    .remove(0)
+    .into_iter()
+    .map(|v| v.parse::<f64>().unwrap())
+    .collect::<Vec<_>>()
+    .try_into()
+    .unwrap();
+    assert_eq!(channels as usize, hours.len());
+    let total: f64 = hours.iter().sum();
+    let share = |n: usize| hours.iter().take(n).sum::<f64>() / total;
+    assert!((top_100 - share(100)).abs() < 1e-6, "{top_100} against {}", share(100));
+    assert!(
+        (top_1000 - share(1000)).abs() < 1e-6,
+        "{top_1000} against {}",
+        share(1000)
+    );
+    assert!((gini - analytics::gini(&hours)).abs() < 1e-5, "{gini}");
+
+    // Least squares of ln(hours) on ln(rank), ranks 10 to 1,000.
+    let points: Vec<(f64, f64)> = (10..=1000)
+        .filter(|rank| hours[rank - 1] > 0.0)
+        .map(|rank| ((rank as f64).ln(), hours[rank - 1].ln()))
+        .collect();
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    let zipf = 1.0 / twitch_pipeline::simulator::POPULARITY_TAIL;
+    assert!(
+        (-slope - zipf).abs() < 0.15,
+        "hours fall with rank at exponent {:.3}; the world's Zipf exponent is {zipf:.3}",
+        -slope
+    );
+}

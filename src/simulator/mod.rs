@@ -25,7 +25,7 @@ pub use clock::SimClock;
 pub use faults::{Fault, Faults};
 pub use listing::{Motion, PassTruth};
 pub use server::{RunningSimulator, serve, spawn};
-pub use world::{Game, Rhythm, Stream, User, World};
+pub use world::{Game, POPULARITY_TAIL, Rhythm, Stream, User, World};
 
 use crate::lake::Slot;
 

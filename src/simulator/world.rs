@@ -133,6 +133,12 @@ pub struct World {
     rhythm: Rhythm,
 }
 
+/// The tail index of channels' popularity, a Pareto law: P(popularity > x) =
+/// (0.9 / x)^0.95. Ranked, the k-th most popular of n has about 0.9 (n / k)^(1 / 0.95):
+/// a Zipf law of exponent 1 / 0.95, which the concentration figures are checked
+/// against (tests/transform.rs).
+pub const POPULARITY_TAIL: f64 = 0.95;
+
 /// The mean of [`activity`] over a week (computed in `activity_averages_its_mean`):
 /// a `Daily` world has `streams` / this many seats, so `streams` are live on average.
 const MEAN_ACTIVITY: f64 = 0.79;
@@ -358,7 +364,7 @@ impl World {
     /// following the time of day, with noise from slot to slot.
     fn viewers(&self, b: &Broadcast, slot: Slot) -> u64 {
         let u = unit(hash(&[self.seed, S_POP, b.channel])).max(1e-9);
-        let popularity = (0.9 / u.powf(1.0 / 0.95)).min(250_000.0);
+        let popularity = (0.9 / u.powf(1.0 / POPULARITY_TAIL)).min(250_000.0);
         let ramp = (0.35 + 0.65 * (b.age_slots as f64 + 1.0) / 4.0).min(1.0);
         let daily = match self.rhythm {
             Rhythm::Flat => {
@@ -418,7 +424,7 @@ impl World {
             _ => capitalise_syllables(&login, syllables),
         };
         let pop = unit(hash(&[seed, S_POP, channel])).max(1e-9);
-        let broadcaster_type = match 0.9 / pop.powf(1.0 / 0.95) {
+        let broadcaster_type = match 0.9 / pop.powf(1.0 / POPULARITY_TAIL) {
             v if v > 1_500.0 => "partner",
             v if v > 4.0 => "affiliate",
             _ => "",
