@@ -216,27 +216,10 @@ fn the_report_site_links_every_page_and_renders_its_charts_in_chromium() {
         first("channel"),
         first("game"),
     ] {
-        let measured = page.with_extension("measured.html");
+        let charts = measured_charts(&chromium, &dir.path().join("profile"), &page);
         let html = std::fs::read_to_string(&page).unwrap();
-        std::fs::write(&measured, html.replace("</body>", &format!("{MEASURE}</body>"))).unwrap();
-        let dom = headless(&chromium, &dir.path().join("profile"))
-            .args(["--dump-dom", &format!("file://{}", measured.display())])
-            .output()
-            .unwrap();
-        let dom = String::from_utf8_lossy(&dom.stdout);
-        let json = dom
-            .split_once(r#"<pre id="measured">"#)
-            .and_then(|(_, rest)| rest.split_once("</pre>"))
-            .map(|(json, _)| json.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
-            .unwrap_or_else(|| {
-                panic!(
-                    "{} did not open, or its measuring script did not run: {dom}",
-                    page.display()
-                )
-            });
-        let charts: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
         let expected = html.matches(r#"<svg class="chart"#).count();
-        assert_eq!(charts.len(), expected, "{}: {json}", page.display());
+        assert_eq!(charts.len(), expected, "{}: {charts:?}", page.display());
         for chart in &charts {
             assert!(
                 chart["width"].as_f64() > Some(100.0) && chart["height"].as_f64() > Some(20.0),
@@ -250,6 +233,31 @@ fn the_report_site_links_every_page_and_renders_its_charts_in_chromium() {
             );
         }
     }
+}
+
+/// `page` opened in Chromium with the test's own measurement added to a copy of it:
+/// each chart's laid-out size, and how many of its marks the browser drew with a size
+/// and a paint (see MEASURE).
+fn measured_charts(chromium: &Path, profile: &Path, page: &Path) -> Vec<serde_json::Value> {
+    let measured = page.with_extension("measured.html");
+    let html = std::fs::read_to_string(page).unwrap();
+    std::fs::write(&measured, html.replace("</body>", &format!("{MEASURE}</body>"))).unwrap();
+    let dom = headless(chromium, profile)
+        .args(["--dump-dom", &format!("file://{}", measured.display())])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let json = dom
+        .split_once(r#"<pre id="measured">"#)
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(json, _)| json.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} did not open, or its measuring script did not run: {dom}",
+                page.display()
+            )
+        });
+    serde_json::from_str(&json).unwrap()
 }
 
 /// Measures, in the browser, each chart (`svg.chart`): its laid-out size, its marks
@@ -298,22 +306,8 @@ fn the_report_page_renders_every_chart_in_chromium() {
     let page = small_demo(dir.path());
     let url = format!("file://{}", page.display());
 
-    // The test's own measurement, added to a copy of the page: each chart's laid-out
-    // size, and how many of its marks the browser drew with a size and a paint.
-    let measured = dir.path().join("measured.html");
-    let html = std::fs::read_to_string(&page).unwrap();
-    std::fs::write(&measured, html.replace("</body>", &format!("{MEASURE}</body>"))).unwrap();
-    let dom = headless(&chromium, &dir.path().join("profile"))
-        .args(["--dump-dom", &format!("file://{}", measured.display())])
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    let json = dom
-        .split_once(r#"<pre id="measured">"#)
-        .and_then(|(_, rest)| rest.split_once("</pre>"))
-        .map(|(json, _)| json.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
-        .unwrap_or_else(|| panic!("the measuring script did not run: {dom}"));
-    let charts: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let charts = measured_charts(&chromium, &dir.path().join("profile"), &page);
+    let json = serde_json::to_string(&charts).unwrap();
     for chart in ["viewers", "channels", "streamers", "games", "languages"] {
         let measure = charts
             .iter()

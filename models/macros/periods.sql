@@ -230,3 +230,38 @@ coalesce(
     cast('9999-12-31' as date)
 )
 {%- endmacro %}
+
+{#- The whole query of an audience's ranking (a game, `game_id`, whose days are in
+    agg_game_daily; a language, `language`, in agg_language_daily): its channels'
+    days from agg_channel_game_daily, its daily peaks from `daily`, and the hours the
+    pipeline observed (platform_daily), ranked by rank_periods. -#}
+{% macro rank_audience(member, daily) -%}
+with
+{{ complete_days_plan('agg_channel_game_daily', 'period_end') }},
+
+member_days as (
+    select
+        channels.{{ member }} as member,
+        channels.snapshot_date,
+        channels.user_id as channel,
+        {{ hours('channels.viewer_total') }} as hours_watched,
+        {{ hours('channels.snapshots') }} as hours_streamed,
+        daily.peak_viewers,
+        channels.broadcasts,
+        channels.loaded_at,
+        channels.staged_at
+    from {{ ref('agg_channel_game_daily') }} as channels
+    join {{ ref(daily) }} as daily
+        on daily.{{ member }} = channels.{{ member }} and daily.snapshot_date = channels.snapshot_date
+    where channels.snapshot_date >= {{ ranking_read_bound() }} and channels.snapshot_date <= (select through from plan)
+        and daily.snapshot_date >= {{ ranking_read_bound() }}
+),
+
+observed_days as (
+    select snapshot_date, {{ hours('slots') }} as hours_observed
+    from {{ ref('platform_daily') }}
+    where snapshot_date >= {{ ranking_read_bound() }} and snapshot_date <= (select through from plan)
+),
+
+{{ rank_periods(member, audience=true) }}
+{%- endmacro %}

@@ -140,21 +140,30 @@ pub async fn build<W: Warehouse>(warehouse: &mut W, marts: &Marts, top: usize) -
     })
 }
 
+/// The change of rank of a ranking's row `alias` since the period before, as text:
+/// "new" for a member that had no rank then, "+3" for three places up, "-2" for two
+/// down, "=" for none.
+pub(crate) fn rank_change_sql(alias: &str) -> String {
+    format!(
+        "case
+            when {alias}.previous_rank is null then 'new'
+            when {alias}.previous_rank > {alias}.rank then '+' || cast({alias}.previous_rank - {alias}.rank as varchar)
+            when {alias}.previous_rank < {alias}.rank then '-' || cast({alias}.rank - {alias}.previous_rank as varchar)
+            else '='
+        end"
+    )
+}
+
 /// The latest week's top members of a ranking (`rank_streamers`, `rank_games`), named
-/// from their dimension, with the change of rank since the week before: "new" for a
-/// member that had none, "+3" for three places up, "-2" for two down.
+/// from their dimension, with the change of rank since the week before.
 fn weekly_top_sql(ranking: &str, key: &str, dimension: &str, label: &str, name: &str, top: usize) -> String {
+    let rank_change = rank_change_sql("ranked");
     format!(
         "with latest as (select max(period_start) as period_start from {ranking} where period_kind = 'week')
         select
             cast(ranked.period_start as varchar) as week,
             ranked.rank,
-            case
-                when ranked.previous_rank is null then 'new'
-                when ranked.previous_rank > ranked.rank then '+' || cast(ranked.previous_rank - ranked.rank as varchar)
-                when ranked.previous_rank < ranked.rank then '-' || cast(ranked.rank - ranked.previous_rank as varchar)
-                else '='
-            end as rank_change,
+            {rank_change} as rank_change,
             coalesce(dim.{label}, ranked.{key}) as {name},
             round(ranked.hours_watched, 0) as hours_watched,
             round(ranked.avg_viewers, 0) as avg_viewers,

@@ -45,6 +45,11 @@ pub fn render(sections: &[Section]) -> String {
                 column.set_cell_alignment(CellAlignment::Right);
             }
         }
+        if section.table.rows.is_empty() {
+            // The rankings count complete UTC days: none until the first one ends.
+            out.push_str(&format!("\n{}\n  nothing yet\n", section.title));
+            continue;
+        }
         out.push_str(&format!("\n{}\n{table}\n", section.title));
     }
     out

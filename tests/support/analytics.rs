@@ -3,7 +3,9 @@
 //! DuckDB (tests/transform.rs) and on Snowflake SQL (tests/snowflake_sql.rs).
 
 use super::fixture::stream;
+use super::rows;
 use twitch_pipeline::lake::Slot;
+use twitch_pipeline::warehouse::Warehouse;
 
 /// `stream(…)` that Helix says started at `started_at` (RFC 3339).
 pub fn stream_started(line: String, started_at: &str) -> String {
@@ -64,16 +66,32 @@ pub fn gini(values: &[f64]) -> f64 {
 
 /// The hours each channel was watched on 30 November: alice 25, bob 10, carol 15 and
 /// the crowd 1/4 to 20/4.
-pub fn hours_watched_on_november_30() -> Vec<f64> {
+fn hours_watched_on_november_30() -> Vec<f64> {
     [25.0, 10.0, 15.0]
         .into_iter()
         .chain((1..=20).map(|n| f64::from(n) / 4.0))
         .collect()
 }
 
-/// The query for 30 November's Gini coefficient.
-pub fn gini_query(marts: &str) -> String {
-    format!("select gini from {marts}.concentration_daily where snapshot_date = '2026-11-30'")
+/// Asserts every query of `expected` on the marts in schema `marts`, and 30
+/// November's Gini coefficient against its definition.
+pub async fn assert_expected<W: Warehouse>(warehouse: &mut W, marts: &str) {
+    for (query, expected) in expected(marts) {
+        assert_eq!(rows(warehouse, &query).await, expected, "{query}");
+    }
+    let [gini] = rows(
+        warehouse,
+        &format!("select gini from {marts}.concentration_daily where snapshot_date = '2026-11-30'"),
+    )
+    .await
+    .remove(0)
+    .try_into()
+    .unwrap();
+    let by_definition = self::gini(&hours_watched_on_november_30());
+    assert!(
+        (gini.parse::<f64>().unwrap() - by_definition).abs() < 1e-6,
+        "30 Nov: {gini} against {by_definition}"
+    );
 }
 
 /// Each query on the marts in schema `marts` with the rows it gives once

@@ -61,6 +61,16 @@ pub const MODELS: [&str; 23] = [
     "main_marts.streamer_last_30_days",
 ];
 
+/// The models built on complete UTC days (models/macros/periods.sql), empty until a
+/// day completes: the last of MODELS.
+pub fn analytics_models() -> &'static [&'static str] {
+    let first = MODELS
+        .iter()
+        .position(|m| *m == "main_marts.agg_channel_game_daily")
+        .expect("the first analytics model is in MODELS");
+    &MODELS[first..]
+}
+
 pub fn slot() -> Slot {
     "2026-11-23T20:00:00Z".parse().unwrap()
 }

@@ -233,6 +233,7 @@ fn ranking_sql(
         ),
         None => (format!("ranked.{key}"), String::new()),
     };
+    let rank_change = crate::report::rank_change_sql("ranked");
     let channels = if audience { "ranked.unique_channels," } else { "" };
     format!(
         "with latest as (select period_kind, max(period_start) as period_start from {ranking} group by period_kind)
@@ -241,12 +242,7 @@ fn ranking_sql(
             cast(ranked.period_start as varchar) as period_start,
             cast(ranked.period_end as varchar) as period_end,
             ranked.rank,
-            case
-                when ranked.previous_rank is null then 'new'
-                when ranked.previous_rank > ranked.rank then '+' || cast(ranked.previous_rank - ranked.rank as varchar)
-                when ranked.previous_rank < ranked.rank then '-' || cast(ranked.rank - ranked.previous_rank as varchar)
-                else '='
-            end as rank_change,
+            {rank_change} as rank_change,
             {label} as {name},
             ranked.{key},
             round(ranked.hours_watched, 0) as hours_watched,
