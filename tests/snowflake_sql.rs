@@ -221,6 +221,39 @@ async fn the_analytics_give_the_values_worked_out_by_hand_on_snowflake_sql() {
     assert!(second.succeeded(), "{}", second.summary_line());
 
     analytics::assert_expected(&mut warehouse, "marts").await;
+
+    // The report and its site read them on Snowflake SQL too.
+    let marts = transform::Marts::resolve(&project, &mut warehouse, "prod")
+        .await
+        .unwrap();
+    let report = twitch_pipeline::report::build(&mut warehouse, &marts, 10)
+        .await
+        .unwrap();
+    let (_dir, lake) = temp_lake();
+    let site = tempfile::tempdir().unwrap();
+    let written = twitch_pipeline::pipeline::write_site(
+        &mut warehouse,
+        &marts,
+        &report,
+        &[],
+        &lake,
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        site.path(),
+        "fakesnow",
+        10,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    // Five pages, and one per channel and game the rankings' top 10 name: in every
+    // period the same 10 channels lead (the crowd's 10 smallest never do), and all
+    // 3 games.
+    assert_eq!(written.pages, 5 + 10 + 3);
+    let carol = std::fs::read_to_string(site.path().join("channel/u3.html")).unwrap();
+    assert!(
+        carol.contains("carol") && carol.contains("week of 2026-11-30"),
+        "{carol}"
+    );
 }
 
 /// An admin's session settings: the role infra/README.md runs `snowflake-setup` with.
