@@ -1384,6 +1384,25 @@ async fn the_analytics_give_the_values_worked_out_by_hand_and_equal_a_rebuild() 
     let rebuilt = rebuild(&mut warehouse, &[]).await;
     assert!(rebuilt.succeeded(), "{}", rebuilt.summary_line());
     assert_eq!(contents_of(&mut warehouse, analytics_models()).await, incremental);
+
+    // The streamers' schedules are of the most watched channels only: with two, alice
+    // (55 hours in the window) and carol (30).
+    let two = TransformOptions {
+        select: vec!["schedule_hour_of_week".into()],
+        full_refresh: true,
+        vars: [("schedule_channels".to_string(), serde_json::json!(2))].into(),
+        ..Default::default()
+    };
+    let report = transform::run(&project(), &mut warehouse, &two, |_| {}).await.unwrap();
+    assert!(report.succeeded(), "{}", report.summary_line());
+    assert_eq!(
+        rows(
+            &mut warehouse,
+            "select distinct user_id from main_marts.schedule_hour_of_week where scope = 'streamer' order by 1"
+        )
+        .await,
+        [["u1"], ["u3"]]
+    );
 }
 
 /// The simulator's channels are ranked by a Zipf law of exponent 1 / POPULARITY_TAIL
