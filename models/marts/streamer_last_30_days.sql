@@ -7,7 +7,8 @@
 -- broadcasts started in them and their average length (from Helix's started_at, or
 -- the first snapshot when a stream has none, to the last snapshot that saw it, plus
 -- the one snapshot interval it was last seen for: a broadcast seen once lasted about
--- one slot), and the streamer's hours and average viewers over those days.
+-- one slot; of the broadcasts that ended within those days), and the streamer's
+-- hours and average viewers over those days.
 with
 {{ complete_days_plan('agg_streamer_daily', 'window_end') }},
 
@@ -28,9 +29,16 @@ broadcasts as (
     select
         user_id,
         count(*) as broadcasts,
-        -- Whole minutes summed, then divided: a sum of integers is exact in any order.
-        cast(sum({{ minutes_between(smaller('started_at', 'first_seen_at'), 'last_seen_at') }}) as double)
-            / count(*) / 60 + {{ var('snapshot_interval_hours') }} as avg_broadcast_hours
+        -- Over the broadcasts that ended within the complete days: one still live
+        -- after them has a length, and values, the later days change, and the hourly
+        -- runs leave this window alone. Whole seconds summed, then divided: a sum of
+        -- integers is exact in any order.
+        cast(sum(case when last_seen_at < cast({{ add_days('(select through from plan)', 1) }} as timestamp) then
+            {{ seconds_between(smaller('started_at', 'first_seen_at'), 'last_seen_at') }}
+                + {{ var('snapshot_interval_hours') }} * 3600
+        end) as double)
+            / nullif(count(case when last_seen_at < cast({{ add_days('(select through from plan)', 1) }} as timestamp) then 1 end), 0)
+            / 3600 as avg_broadcast_hours
     from {{ ref('fct_broadcasts') }}
     where first_seen_at >= cast({{ window_bound(30) }} as timestamp)
         and first_seen_at < cast({{ add_days('(select through from plan)', 1) }} as timestamp)
