@@ -230,16 +230,7 @@ async fn transform(handler: &Handler) -> anyhow::Result<Transformed> {
     let report = pipeline::transform(&settings, |step| info!(step = %step, "transform")).await?;
     // The package's folder is read-only in Azure: dbt's artifacts go to the lake, so
     // the last runs can be inspected (and read by tools that read dbt's artifacts).
-    let kept = match crate::lake::keep_run(
-        &handler.lake,
-        chrono::Utc::now(),
-        report.artifacts.run_results["metadata"]["invocation_id"]
-            .as_str()
-            .unwrap_or_default(),
-        report.artifacts.files(),
-    )
-    .await
-    {
+    let kept = match pipeline::keep_artifacts(&handler.lake, chrono::Utc::now(), &report.artifacts).await {
         Ok(folder) => format!("artifacts: {folder}/"),
         Err(error) => {
             tracing::warn!(%error, "could not keep the run's dbt artifacts in the lake");

@@ -180,11 +180,7 @@ pub async fn demo(options: &DemoOptions, mut on_event: impl FnMut(DemoEvent<'_>)
     .await?;
     // As the Function App does: the run's artifacts in the lake, for the site's run
     // history and lineage. Losing them loses no data: a warning.
-    let invocation = transform.artifacts.run_results["metadata"]["invocation_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if let Err(error) = crate::lake::keep_run(&lake, started, &invocation, transform.artifacts.files()).await {
+    if let Err(error) = super::keep_artifacts(&lake, started, &transform.artifacts).await {
         tracing::warn!(%error, "could not keep the run's dbt artifacts in the lake");
     }
 

@@ -254,19 +254,30 @@ pub async fn report(
     lake: Option<&crate::lake::LakeUrl>,
 ) -> anyhow::Result<crate::report::Report> {
     let mut warehouse = open_warehouse(target, "report").await?;
-    let marts = marts(project, &mut warehouse).await?;
-    let mut report = crate::report::build(&mut warehouse, &marts, top)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot read the marts of target `{}`; run `twitch-pipeline transform` for it first",
-                project.target_name
-            )
-        })?;
-    if let Some(lake) = lake {
-        report.health = report_health(&Lake::open(lake)?, &mut warehouse, target, &marts).await?;
-    }
+    let lake = lake.map(Lake::open).transpose()?;
+    let (report, _) = report_on(&mut warehouse, target, project, top, lake.as_ref()).await?;
     Ok(report)
+}
+
+/// `report` on an open warehouse, with the marts it read.
+async fn report_on<W: crate::warehouse::Warehouse>(
+    warehouse: &mut W,
+    target: &WarehouseTarget,
+    project: &crate::transform::ProjectSettings,
+    top: usize,
+    lake: Option<&Lake>,
+) -> anyhow::Result<(crate::report::Report, crate::transform::Marts)> {
+    let marts = marts(project, warehouse).await?;
+    let mut report = crate::report::build(warehouse, &marts, top).await.with_context(|| {
+        format!(
+            "cannot read the marts of target `{}`; run `twitch-pipeline transform` for it first",
+            project.target_name
+        )
+    })?;
+    if let Some(lake) = lake {
+        report.health = report_health(lake, warehouse, target, &marts).await?;
+    }
+    Ok((report, marts))
 }
 
 /// `report --site DIR`: the report, then the site from it, the marts, and the runs
@@ -279,16 +290,16 @@ pub async fn report_site(
     dir: &std::path::Path,
     on_page: impl FnMut(usize, usize),
 ) -> anyhow::Result<(crate::report::Report, crate::report::site::SiteSummary)> {
-    let report = self::report(target, project, top, Some(lake)).await?;
     let mut warehouse = open_warehouse(target, "report").await?;
-    let marts = marts(project, &mut warehouse).await?;
+    let lake = Lake::open(lake)?;
+    let (report, marts) = report_on(&mut warehouse, target, project, top, Some(&lake)).await?;
     let subtitle = format!("From {target}.");
     let site = write_site(
         &mut warehouse,
         &marts,
         &report,
         &[],
-        &Lake::open(lake)?,
+        &lake,
         &project.dir,
         dir,
         &subtitle,
@@ -297,6 +308,21 @@ pub async fn report_site(
     )
     .await?;
     Ok((report, site))
+}
+
+/// Keeps a transform run's dbt artifacts in the lake (`_runs/`, named by `started` and
+/// the run's invocation id), as the Function App and the demo do: the package folder
+/// is read-only in Azure, and the report site reads the runs' history there. Returns
+/// the folder.
+pub async fn keep_artifacts(
+    lake: &Lake,
+    started: chrono::DateTime<Utc>,
+    artifacts: &dbt_runner::Artifacts,
+) -> Result<String, crate::lake::LakeError> {
+    let invocation = artifacts.run_results["metadata"]["invocation_id"]
+        .as_str()
+        .unwrap_or_default();
+    crate::lake::keep_run(lake, started, invocation, artifacts.files()).await
 }
 
 /// Writes the report site into `dir`: `report`'s overview, the marts' analytics, and
