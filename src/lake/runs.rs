@@ -42,7 +42,7 @@ pub async fn keep_run(
 
 /// The `newest` kept runs, newest first, and the newest one's manifest. A folder
 /// whose run_results.json is missing or not JSON (a run that could not keep it
-/// whole) is left out; none kept is an empty history.
+/// whole) is left out, with a warning; none kept is an empty history.
 pub async fn run_history(lake: &Lake, newest: usize) -> Result<RunHistory, LakeError> {
     let root = Path::from(RUNS_DIR);
     let listed = lake
@@ -62,6 +62,7 @@ pub async fn run_history(lake: &Lake, newest: usize) -> Result<RunHistory, LakeE
             lake.get_optional(&Path::from(format!("{folder}/run_results.json")))
                 .await?,
         ) else {
+            tracing::warn!(%folder, "a kept run has no readable run_results.json; the run history leaves it out");
             continue;
         };
         if history.manifest.is_none() {
