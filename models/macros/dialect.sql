@@ -92,14 +92,3 @@ cast({{ day }} + cast({{ days }} as integer) as date)
 {%- endif -%}
 {%- endmacro %}
 
-{#- Seconds from one time to a later one, from their Unix epochs: DATEDIFF(minute)
-    on Snowflake SQL (fakesnow) and date_diff('minute') on DuckDB gave lengths 30
-    minutes apart for the same fct_broadcasts rows, whose epochs agree (the
-    production-path test, tests/end_to_end.rs); epochs are what both read alike. -#}
-{% macro seconds_between(start, end) -%}
-{%- if target.type == 'snowflake' -%}
-(date_part(epoch_second, {{ end }}) - date_part(epoch_second, {{ start }}))
-{%- else -%}
-(cast(epoch({{ end }}) as bigint) - cast(epoch({{ start }}) as bigint))
-{%- endif -%}
-{%- endmacro %}

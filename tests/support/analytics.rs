@@ -449,14 +449,14 @@ pub fn expected(marts: &str) -> Vec<(String, Vec<Vec<&'static str>>)> {
                 vec!["g2", "2026-12-01", "2", "40", "40", "0"],
             ],
         ),
-        // Alice's last 30 days: live on 3 of them; A1 ran 23:30 to 00:00 and A2 11:00 to
-        // noon, each plus the 15 minutes it was last seen for: (30 + 60)/2 min + 0.25 h.
+        // Alice's last 30 days: live on 3 of them; 0.75 hours streamed over the 2
+        // broadcasts started in them (A1, A2): 0.375 hours each.
         (
             format!(
                 "select cast(window_start as varchar), cast(window_end as varchar), days_live, broadcasts, \
                  avg_broadcast_hours, hours_watched, hours_streamed from {marts}.streamer_last_30_days where user_id = 'u1'"
             ),
-            vec![vec!["2026-11-02", "2026-12-01", "3", "2", "1", "55", "0.75"]],
+            vec![vec!["2026-11-02", "2026-12-01", "3", "2", "0.375", "55", "0.75"]],
         ),
         // Her hours of the week: Sunday 23:45 (167), Monday 00:00 (0), Tuesday noon
         // (36); the platform's Monday noon: 21 channels, 270 viewers.
